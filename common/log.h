@@ -1,0 +1,40 @@
+// One line per event: "2026-11-24T10:00:00.123Z INFO master put a.txt ...".
+//   DFS_LOG(INFO, "master") << "put " << path << " node=" << node;
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace dfs {
+
+enum class LogLevel { DEBUG = 0, INFO = 1, WARN = 2, ERROR = 3 };
+
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+// "debug", "info", "warn", "error"; false when unknown.
+bool ParseLogLevel(std::string_view name, LogLevel* out);
+
+class LogLine {
+ public:
+  LogLine(LogLevel level, std::string_view component);
+  ~LogLine();
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+  template <typename T>
+  LogLine& operator<<(const T& v) {
+    stream_ << v;
+    return *this;
+  }
+
+ private:
+  LogLevel level_;
+  std::ostringstream stream_;
+};
+
+}  // namespace dfs
+
+#define DFS_LOG(level, component)                                              \
+  if (::dfs::LogLevel::level < ::dfs::GetLogLevel()) {                         \
+  } else                                                                       \
+    ::dfs::LogLine(::dfs::LogLevel::level, component)

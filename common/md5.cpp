@@ -1,0 +1,66 @@
+#include "common/md5.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace dfs {
+
+Md5::Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr); }
+
+void Md5::Update(const void* data, size_t len) { EVP_DigestUpdate(ctx_.get(), data, len); }
+
+std::string Md5::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), digest, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string Md5::Of(std::string_view data) {
+  Md5 md5;
+  md5.Update(data);
+  return md5.HexDigest();
+}
+
+Result<std::string> Md5::OfFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::IOError("open " + path + ": " + std::strerror(errno));
+  Md5 md5;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError("read " + path + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    md5.Update(buf.data(), static_cast<size_t>(n));
+  }
+  return md5.HexDigest();
+}
+
+bool Md5::IsValidHex(std::string_view hex) {
+  if (hex.size() != 32) return false;
+  for (char c : hex) {
+    bool digit = c >= '0' && c <= '9';
+    bool lower = c >= 'a' && c <= 'f';
+    bool upper = c >= 'A' && c <= 'F';
+    if (!digit && !lower && !upper) return false;
+  }
+  return true;
+}
+
+}  // namespace dfs

@@ -1,0 +1,168 @@
+#include "tests/support/cluster.h"
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_util.h"
+
+namespace dfs::testing {
+
+namespace {
+void CheckUp(const std::string& what, const std::string& url, Subprocess& proc) {
+  if (!WaitHttpOk(url, std::chrono::milliseconds(15000))) {
+    throw std::runtime_error(what + " did not become healthy at " + url + " (log: " +
+                             proc.log_path() + ")\n" + ReadFile(proc.log_path()));
+  }
+}
+}  // namespace
+
+TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) {
+  if (options_.redis) {
+    redis_port_ = FreePort();
+    StartRedis();
+  }
+  master_port_ = FreePort();
+  StartMaster();
+  for (int i = 0; i < options_.nodes; ++i) AddNode();
+  if (!WaitNodesUp(options_.nodes)) {
+    throw std::runtime_error("storage nodes did not register with the master");
+  }
+  if (options_.replicator) StartReplicator();
+}
+
+TestCluster::~TestCluster() {
+  // Clients first, servers last, so nothing logs errors about peers vanishing.
+  replicator_.Stop();
+  for (auto& n : nodes_) n->process.Stop();
+  master_.Stop();
+  redis_.Stop();
+}
+
+std::string TestCluster::master_url() const { return "http://127.0.0.1:" + std::to_string(master_port_); }
+
+void TestCluster::StartMaster() {
+  std::vector<std::string> argv = {BinaryPath("dfs-master"),
+                                   "--listen", "127.0.0.1:" + std::to_string(master_port_),
+                                   "--db", dir() + "/master.db",
+                                   "--replicas", std::to_string(options_.replicas),
+                                   "--node-timeout-ms", std::to_string(options_.node_timeout_ms),
+                                   "--node-dead-ms", std::to_string(options_.node_dead_ms),
+                                   "--log-level", "debug"};
+  if (options_.redis) {
+    argv.push_back("--redis");
+    argv.push_back(redis_address());
+  }
+  argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
+  master_ = Subprocess(argv, dir() + "/master.log");
+  CheckUp("dfs-master", master_url(), master_);
+}
+
+void TestCluster::KillMaster() { master_.Kill(); }
+void TestCluster::StopMaster() { master_.Stop(); }
+
+std::string TestCluster::node_url(int i) const {
+  return "http://127.0.0.1:" + std::to_string(nodes_.at(i)->port);
+}
+std::string TestCluster::node_dir(int i) const { return nodes_.at(i)->dir; }
+std::string TestCluster::node_id(int i) const {
+  std::string id = ReadFile(node_dir(i) + "/node_id");
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+Subprocess& TestCluster::node(int i) { return nodes_.at(i)->process; }
+
+std::string TestCluster::blob_path(int i, const std::string& blob_id) const {
+  return node_dir(i) + "/blobs/" + blob_id.substr(0, 2) + "/" + blob_id;
+}
+
+void TestCluster::StartNodeProcess(Node& node) {
+  std::vector<std::string> argv = {BinaryPath("dfs-storage"),
+                                   "--data", node.dir,
+                                   "--listen", "127.0.0.1:" + std::to_string(node.port),
+                                   "--master", master_url(),
+                                   "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
+                                   "--log-level", "debug"};
+  if (options_.node_capacity > 0) {
+    argv.push_back("--capacity");
+    argv.push_back(std::to_string(options_.node_capacity));
+  }
+  argv.insert(argv.end(), options_.storage_args.begin(), options_.storage_args.end());
+  argv.insert(argv.end(), node.extra_args.begin(), node.extra_args.end());
+  node.process = Subprocess(argv, node.dir + ".log");
+  CheckUp("dfs-storage", "http://127.0.0.1:" + std::to_string(node.port), node.process);
+}
+
+int TestCluster::AddNode(const std::vector<std::string>& extra_args) {
+  auto node = std::make_unique<Node>();
+  node->port = FreePort();
+  node->dir = dir() + "/node" + std::to_string(nodes_.size());
+  node->extra_args = extra_args;
+  std::filesystem::create_directories(node->dir);
+  StartNodeProcess(*node);
+  nodes_.push_back(std::move(node));
+  return static_cast<int>(nodes_.size()) - 1;
+}
+
+void TestCluster::KillNode(int i) { nodes_.at(i)->process.Kill(); }
+void TestCluster::StopNode(int i) { nodes_.at(i)->process.Stop(); }
+void TestCluster::StartNode(int i) { StartNodeProcess(*nodes_.at(i)); }
+
+std::string TestCluster::redis_address() const { return "127.0.0.1:" + std::to_string(redis_port_); }
+
+void TestCluster::StartRedis() {
+  std::filesystem::create_directories(dir() + "/redis");
+  redis_ = Subprocess({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(redis_port_),
+                       "--dir", dir() + "/redis", "--save", "", "--appendonly", "yes",
+                       "--protected-mode", "yes", "--daemonize", "no"},
+                      dir() + "/redis.log");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string out;
+    if (RunCommand("redis-cli -h 127.0.0.1 -p " + std::to_string(redis_port_) + " ping", &out) == 0 &&
+        out.find("PONG") != std::string::npos) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("redis-server did not start: " + ReadFile(dir() + "/redis.log"));
+}
+
+void TestCluster::StopRedis() { redis_.Stop(); }
+
+void TestCluster::StartReplicator() {
+  std::vector<std::string> argv = {BinaryPath("dfs-replicator"), "--redis", redis_address(),
+                                   "--master", master_url(), "--log-level", "debug"};
+  argv.insert(argv.end(), options_.replicator_args.begin(), options_.replicator_args.end());
+  replicator_ = Subprocess(argv, dir() + "/replicator.log");
+}
+
+void TestCluster::StopReplicator() { replicator_.Stop(); }
+
+bool TestCluster::WaitNodesUp(int n, std::chrono::milliseconds timeout) {
+  auto ep = ParseEndpoint(master_url());
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto cli = MakeClient(*ep);
+    if (auto res = cli->Get("/api/v1/nodes"); res && res->status == 200) {
+      auto json = nlohmann::json::parse(res->body, nullptr, false);
+      int up = 0;
+      if (json.is_object() && json.contains("nodes")) {
+        for (const auto& node : json["nodes"]) {
+          if (node.value("state", "") == "up") ++up;
+        }
+      }
+      if (up >= n) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+int TestCluster::Cli(const std::string& args, std::string* out) const {
+  return RunCommand(BinaryPath("dfs") + " --master " + master_url() + " " + args, out);
+}
+
+}  // namespace dfs::testing
