@@ -136,6 +136,17 @@ void UseThreadPool(httplib::Server& server, size_t threads) {
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 }
 
+void InstallJsonErrorHandler(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string code = res.status == 404 ? "not_found" : res.status == 413 ? "too_large" : "bad_request";
+    std::string message = res.status == 404 ? "no such resource: " + req.method + " " + req.path
+                                            : "request rejected (HTTP " + std::to_string(res.status) + ")";
+    if (res.status >= 500) code = "internal";
+    res.set_content(nlohmann::json{{"error", code}, {"message", message}}.dump(), "application/json");
+  });
+}
+
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));

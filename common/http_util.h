@@ -62,6 +62,10 @@ bool IsRetryable(const Status& status);
 // default is max(8, cores-1), too few for many slow streaming clients).
 void UseThreadPool(httplib::Server& server, size_t threads);
 
+// Errors cpp-httplib produces itself (no route: 404, bad request line: 400)
+// get the same JSON body as ours.
+void InstallJsonErrorHandler(httplib::Server& server);
+
 std::string RandomHex(size_t bytes);
 
 }  // namespace dfs

@@ -32,9 +32,15 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns the whole streaming expression into void so the macro is one
+// expression: safe inside an unbraced if/else (glog's trick).
+struct LogVoidify {
+  void operator&(const LogLine&) {}
+};
+
 }  // namespace dfs
 
-#define DFS_LOG(level, component)                                              \
-  if (::dfs::LogLevel::level < ::dfs::GetLogLevel()) {                         \
-  } else                                                                       \
-    ::dfs::LogLine(::dfs::LogLevel::level, component)
+#define DFS_LOG(level, component)                                  \
+  (::dfs::LogLevel::level < ::dfs::GetLogLevel())                  \
+      ? (void)0                                                    \
+      : ::dfs::LogVoidify() & ::dfs::LogLine(::dfs::LogLevel::level, component)

@@ -1,0 +1,272 @@
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_util.h"
+#include "common/log.h"
+
+namespace dfs::storage {
+
+namespace fs = std::filesystem;
+
+namespace {
+Status ErrnoStatus(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(what + ": " + std::strerror(err));
+  return Status::IOError(what + ": " + std::strerror(err));
+}
+
+Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open dir " + dir, errno);
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync dir " + dir, errno);
+  return Status::OK();
+}
+
+Status WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", errno);
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Result<BlobInfo> ReadMeta(const std::string& path, const std::string& blob_id) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("blob " + blob_id + " not found");
+  auto json = nlohmann::json::parse(in, nullptr, false);
+  if (!json.is_object() || !json.contains("md5") || !json.contains("size")) {
+    return Status::IOError("blob " + blob_id + ": unreadable meta");
+  }
+  return BlobInfo{blob_id, json["size"].get<uint64_t>(), json["md5"].get<std::string>()};
+}
+}  // namespace
+
+BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd)
+    : store_(store), blob_id_(std::move(blob_id)), tmp_path_(std::move(tmp_path)), fd_(std::move(fd)) {}
+
+BlobWriter::~BlobWriter() {
+  if (!done_) ::unlink(tmp_path_.c_str());
+}
+
+Status BlobWriter::Append(const char* data, size_t len) {
+  if (store_->FreeBytes() < len) return Status::NoSpace("node is full");
+  Status st = WriteAll(fd_.get(), data, len);
+  if (!st.ok()) return st;
+  md5_.Update(data, len);
+  written_ += len;
+  return Status::OK();
+}
+
+Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5) {
+  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
+  if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
+  std::string md5 = md5_.HexDigest();
+  if (!expected_md5.empty() && md5 != expected_md5) {
+    return Status::ChecksumMismatch("md5 of the received body is " + md5 + ", expected " + expected_md5);
+  }
+  Status st = store_->Publish(*this, md5);
+  if (!st.ok()) return st;
+  return BlobInfo{blob_id_, written_, md5};
+}
+
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& dir, uint64_t capacity) {
+  std::error_code ec;
+  fs::create_directories(dir + "/blobs", ec);
+  fs::create_directories(dir + "/tmp", ec);
+  if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
+  // Leftovers of writes interrupted by a crash are never valid blobs.
+  for (const auto& entry : fs::directory_iterator(dir + "/tmp", ec)) fs::remove(entry.path(), ec);
+  std::unique_ptr<BlobStore> store(new BlobStore(dir, capacity));
+  auto list = store->List();
+  if (!list.ok()) return list.status();
+  for (const auto& b : *list) store->used_ += b.size;
+  store->blobs_ = list->size();
+  return store;
+}
+
+Status BlobStore::ValidateId(const std::string& blob_id) {
+  if (blob_id.size() != 32) return Status::InvalidArgument("blob id must be 32 lower-case hex digits");
+  for (char c : blob_id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return Status::InvalidArgument("blob id must be 32 lower-case hex digits");
+    }
+  }
+  return Status::OK();
+}
+
+std::string BlobStore::BlobPath(const std::string& id) const {
+  return dir_ + "/blobs/" + id.substr(0, 2) + "/" + id;
+}
+std::string BlobStore::MetaPath(const std::string& id) const { return BlobPath(id) + ".meta"; }
+
+uint64_t BlobStore::FreeBytes() const {
+  struct statvfs vfs {};
+  uint64_t disk_free = UINT64_MAX;
+  if (::statvfs(dir_.c_str(), &vfs) == 0) disk_free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  uint64_t used = used_.load();
+  uint64_t cap_free = UINT64_MAX;
+  if (capacity_ > 0) cap_free = capacity_ > used ? capacity_ - used : 0;
+  return std::min(disk_free, cap_free);
+}
+
+Usage BlobStore::GetUsage() const {
+  Usage u;
+  u.used = used_.load();
+  u.blobs = blobs_.load();
+  struct statvfs vfs {};
+  uint64_t disk_total = 0;
+  if (::statvfs(dir_.c_str(), &vfs) == 0) disk_total = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  u.capacity = capacity_ > 0 ? capacity_ : disk_total;
+  u.free = FreeBytes();
+  return u;
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blob_id,
+                                                          std::optional<uint64_t> expected_size) {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  if (expected_size && *expected_size > FreeBytes()) {
+    return Status::NoSpace("blob of " + std::to_string(*expected_size) + " bytes does not fit: " +
+                           std::to_string(FreeBytes()) + " bytes free");
+  }
+  std::string tmp = dir_ + "/tmp/" + blob_id + "." + RandomHex(6);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoStatus("create " + tmp, errno);
+  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd)));
+}
+
+Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
+  const std::string& id = writer.blob_id_;
+  std::lock_guard lock(publish_mu_);
+  if (auto existing = Stat(id); existing.ok()) {
+    if (existing->md5 == md5) {  // a repeated write (replicator redelivery): harmless
+      ::unlink(writer.tmp_path_.c_str());
+      writer.done_ = true;
+      return Status::OK();
+    }
+    return Status::AlreadyExists("blob " + id + " exists with another md5");
+  }
+  std::string shard = dir_ + "/blobs/" + id.substr(0, 2);
+  std::error_code ec;
+  fs::create_directories(shard, ec);
+  if (ec) return Status::IOError("mkdir " + shard + ": " + ec.message());
+  std::string meta_tmp = writer.tmp_path_ + ".meta";
+  {
+    std::string meta = nlohmann::json{{"md5", md5}, {"size", writer.written_}}.dump();
+    UniqueFd fd(::open(meta_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return ErrnoStatus("create " + meta_tmp, errno);
+    Status st = WriteAll(fd.get(), meta.data(), meta.size());
+    if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync " + meta_tmp, errno);
+    if (!st.ok()) {
+      ::unlink(meta_tmp.c_str());
+      return st;
+    }
+  }
+  // Meta first: a visible blob always has its md5.
+  if (::rename(meta_tmp.c_str(), MetaPath(id).c_str()) != 0 ||
+      ::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
+    int err = errno;
+    ::unlink(meta_tmp.c_str());
+    ::unlink(MetaPath(id).c_str());
+    return ErrnoStatus("rename into " + shard, err);
+  }
+  writer.done_ = true;
+  used_ += writer.written_;
+  ++blobs_;
+  return FsyncDir(shard);
+}
+
+Result<BlobInfo> BlobStore::Stat(const std::string& blob_id) const {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  struct stat sb {};
+  if (::stat(BlobPath(blob_id).c_str(), &sb) != 0) return Status::NotFound("blob " + blob_id + " not found");
+  auto meta = ReadMeta(MetaPath(blob_id), blob_id);
+  if (!meta.ok()) return meta.status();
+  meta->size = static_cast<uint64_t>(sb.st_size);  // what is on disk is what we serve
+  return meta;
+}
+
+Result<UniqueFd> BlobStore::OpenForRead(const std::string& blob_id) const {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  UniqueFd fd(::open(BlobPath(blob_id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return Status::NotFound("blob " + blob_id + " not found");
+    return ErrnoStatus("open blob " + blob_id, errno);
+  }
+  return fd;
+}
+
+Result<std::string> BlobStore::ComputeMd5(const std::string& blob_id) const {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  if (::access(BlobPath(blob_id).c_str(), F_OK) != 0) return Status::NotFound("blob " + blob_id + " not found");
+  return Md5::OfFile(BlobPath(blob_id));
+}
+
+Status BlobStore::Delete(const std::string& blob_id) {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  std::lock_guard lock(publish_mu_);
+  struct stat sb {};
+  if (::stat(BlobPath(blob_id).c_str(), &sb) != 0) return Status::NotFound("blob " + blob_id + " not found");
+  if (::unlink(BlobPath(blob_id).c_str()) != 0) return ErrnoStatus("unlink blob " + blob_id, errno);
+  ::unlink(MetaPath(blob_id).c_str());
+  uint64_t size = static_cast<uint64_t>(sb.st_size);
+  used_ -= std::min<uint64_t>(size, used_.load());
+  if (blobs_ > 0) --blobs_;
+  return Status::OK();
+}
+
+Result<std::vector<BlobInfo>> BlobStore::List() const {
+  std::vector<BlobInfo> out;
+  std::error_code ec;
+  for (const auto& shard : fs::directory_iterator(dir_ + "/blobs", ec)) {
+    if (!shard.is_directory()) continue;
+    for (const auto& entry : fs::directory_iterator(shard.path(), ec)) {
+      std::string name = entry.path().filename();
+      if (!ValidateId(name).ok()) continue;  // .meta sidecars and strays
+      auto info = Stat(name);
+      if (info.ok()) out.push_back(*info);
+    }
+  }
+  if (ec) return Status::IOError("list blobs: " + ec.message());
+  return out;
+}
+
+Result<std::string> LoadOrCreateNodeId(const std::string& dir) {
+  std::string path = dir + "/node_id";
+  {
+    std::ifstream in(path);
+    std::string id;
+    if (in >> id && !id.empty()) return id;
+  }
+  std::string id = RandomHex(8);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    if (!out) return Status::IOError("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename " + tmp, errno);
+  return id;
+}
+
+}  // namespace dfs::storage

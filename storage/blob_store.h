@@ -1,0 +1,101 @@
+// BlobStore: a storage node's disk. Blobs are named by master-assigned ids
+// (32 lower-case hex), never by user file names, so no request can reach a
+// path outside DATA/blobs. Each blob has a sidecar <id>.meta with its md5 and
+// size, written before the blob is renamed into place: a blob that is visible
+// always has its md5.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/md5.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace dfs::storage {
+
+struct BlobInfo {
+  std::string blob_id;
+  uint64_t size = 0;
+  std::string md5;
+};
+
+struct Usage {
+  uint64_t capacity = 0;
+  uint64_t used = 0;
+  uint64_t free = 0;
+  uint64_t blobs = 0;
+};
+
+class BlobStore;
+
+// An in-progress write: bytes go to DATA/tmp; nothing is visible until
+// Commit() succeeds, and the temp file is removed if it never does.
+class BlobWriter {
+ public:
+  ~BlobWriter();
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  Status Append(const char* data, size_t len);
+  // fsync, compare with expected_md5 (when not empty), publish.
+  Result<BlobInfo> Commit(const std::string& expected_md5);
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  friend class BlobStore;
+  BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd);
+
+  BlobStore* store_;
+  std::string blob_id_;
+  std::string tmp_path_;
+  UniqueFd fd_;
+  Md5 md5_;
+  uint64_t written_ = 0;
+  bool done_ = false;
+};
+
+class BlobStore {
+ public:
+  // capacity 0: the size of the file system holding `dir`.
+  static Result<std::unique_ptr<BlobStore>> Open(const std::string& dir, uint64_t capacity);
+
+  static Status ValidateId(const std::string& blob_id);
+
+  // expected_size: Content-Length when known, used to refuse early with NoSpace.
+  Result<std::unique_ptr<BlobWriter>> BeginWrite(const std::string& blob_id,
+                                                 std::optional<uint64_t> expected_size);
+  Result<BlobInfo> Stat(const std::string& blob_id) const;
+  Result<UniqueFd> OpenForRead(const std::string& blob_id) const;
+  // Re-reads the blob and returns its actual md5.
+  Result<std::string> ComputeMd5(const std::string& blob_id) const;
+  Status Delete(const std::string& blob_id);
+  Result<std::vector<BlobInfo>> List() const;
+  Usage GetUsage() const;
+
+  const std::string& dir() const { return dir_; }
+  std::string BlobPath(const std::string& blob_id) const;
+  std::string MetaPath(const std::string& blob_id) const;
+
+ private:
+  friend class BlobWriter;
+  BlobStore(std::string dir, uint64_t capacity) : dir_(std::move(dir)), capacity_(capacity) {}
+  Status Publish(BlobWriter& writer, const std::string& md5);
+  uint64_t FreeBytes() const;
+
+  std::string dir_;
+  uint64_t capacity_;
+  std::atomic<uint64_t> used_{0};
+  std::atomic<uint64_t> blobs_{0};
+  std::mutex publish_mu_;              // serialises check-and-rename of one id
+};
+
+// DATA/node_id, created once and kept across restarts.
+Result<std::string> LoadOrCreateNodeId(const std::string& dir);
+
+}  // namespace dfs::storage

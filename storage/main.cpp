@@ -1,0 +1,85 @@
+// dfs-storage: a storage node. Parses flags and wires BlobStore, StorageServer
+// and Registrar.
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "storage/blob_store.h"
+#include "storage/registrar.h"
+#include "storage/storage_server.h"
+
+namespace {
+dfs::storage::StorageServer* g_server = nullptr;
+void OnSignal(int) {
+  if (g_server) g_server->Stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfs-storage: a dfs storage node"};
+  std::string data_dir, listen = "127.0.0.1:8821", master, advertise, log_level = "info";
+  uint64_t capacity = 0;
+  int heartbeat_ms = 1000;
+  app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
+  app.add_option("--data", data_dir, "data folder")->required()->envname("DFS_STORAGE_DATA");
+  app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_STORAGE_LISTEN");
+  app.add_option("--master", master, "master URL to register with")->envname("DFS_MASTER");
+  app.add_option("--advertise", advertise, "URL the master and replicator use to reach this node")
+      ->envname("DFS_STORAGE_ADVERTISE");
+  app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
+  app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  CLI11_PARSE(app, argc, argv);
+
+  dfs::LogLevel level;
+  if (!dfs::ParseLogLevel(log_level, &level)) {
+    std::cerr << "dfs-storage: bad --log-level '" << log_level << "'\n";
+    return 2;
+  }
+  dfs::SetLogLevel(level);
+  auto ep = dfs::ParseListen(listen);
+  if (!ep.ok()) {
+    std::cerr << "dfs-storage: " << ep.status().message() << "\n";
+    return 2;
+  }
+  if (advertise.empty()) advertise = "http://" + listen;
+
+  auto store = dfs::storage::BlobStore::Open(data_dir, capacity);
+  if (!store.ok()) {
+    std::cerr << "dfs-storage: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  auto node_id = dfs::storage::LoadOrCreateNodeId(data_dir);
+  if (!node_id.ok()) {
+    std::cerr << "dfs-storage: " << node_id.status().ToString() << "\n";
+    return 1;
+  }
+  dfs::storage::StorageServer server(**store, *node_id, advertise);
+  if (!server.Bind(ep->host, ep->port)) return 1;
+
+  std::unique_ptr<dfs::storage::Registrar> registrar;
+  if (!master.empty()) {
+    auto master_ep = dfs::ParseEndpoint(master);
+    if (!master_ep.ok()) {
+      std::cerr << "dfs-storage: --master: " << master_ep.status().message() << "\n";
+      return 2;
+    }
+    registrar = std::make_unique<dfs::storage::Registrar>(**store, *master_ep, *node_id, advertise,
+                                                          std::chrono::milliseconds(heartbeat_ms));
+    registrar->Start();
+  }
+  g_server = &server;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto usage = (*store)->GetUsage();
+  DFS_LOG(INFO, "storage") << "started node=" << *node_id << " listen=" << listen << " data=" << data_dir
+                           << " blobs=" << usage.blobs << " free=" << usage.free;
+  server.Run();
+  if (registrar) registrar->Stop();
+  DFS_LOG(INFO, "storage") << "stopped node=" << *node_id;
+  return 0;
+}

@@ -1,0 +1,186 @@
+#include "storage/storage_server.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <vector>
+
+#include "common/http_util.h"
+#include "common/log.h"
+
+namespace dfs::storage {
+
+namespace {
+constexpr size_t kChunk = 256 * 1024;
+
+std::string RequestId(const httplib::Request& req) {
+  std::string id = req.get_header_value(kRequestIdHeader);
+  return id.empty() ? "-" : id;
+}
+
+std::optional<uint64_t> ContentLength(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return std::nullopt;
+  std::string v = req.get_header_value("Content-Length");
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || ptr != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+std::string LowerMd5(std::string md5) {
+  for (char& c : md5) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return md5;
+}
+}  // namespace
+
+StorageServer::StorageServer(BlobStore& store, std::string node_id, std::string advertise_url, size_t threads)
+    : store_(store), node_id_(std::move(node_id)), advertise_url_(std::move(advertise_url)) {
+  UseThreadPool(server_, threads);
+  server_.set_read_timeout(30, 0);
+  server_.set_write_timeout(30, 0);
+  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    DFS_LOG(ERROR, "storage") << "exception path=" << req.path << " error=" << what;
+    SendError(res, Status::Internal(what));
+  });
+  InstallJsonErrorHandler(server_);
+  RegisterRoutes();
+}
+
+bool StorageServer::Bind(const std::string& host, int port) {
+  if (!server_.bind_to_port(host, port)) {
+    DFS_LOG(ERROR, "storage") << "cannot listen on " << host << ":" << port;
+    return false;
+  }
+  return true;
+}
+
+void StorageServer::Run() { server_.listen_after_bind(); }
+void StorageServer::Stop() { server_.stop(); }
+
+void StorageServer::RegisterRoutes() {
+  static const std::string kBlob = R"(/blobs/([^/]+))";
+  server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, {{"status", "ok"}, {"node_id", node_id_}});
+  });
+  server_.Get("/stats", [this](const httplib::Request&, httplib::Response& res) {
+    Usage u = store_.GetUsage();
+    SendJson(res, 200, {{"node_id", node_id_}, {"url", advertise_url_}, {"capacity", u.capacity},
+                        {"used", u.used}, {"free", u.free}, {"blobs", u.blobs}});
+  });
+  server_.Get("/blobs", [this](const httplib::Request&, httplib::Response& res) {
+    auto list = store_.List();
+    if (!list.ok()) return SendError(res, list.status());
+    nlohmann::json blobs = nlohmann::json::array();
+    for (const auto& b : *list) blobs.push_back({{"blob_id", b.blob_id}, {"size", b.size}, {"md5", b.md5}});
+    SendJson(res, 200, {{"blobs", blobs}});
+  });
+  server_.Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) { HandlePut(req, res, reader); });
+  server_.Get(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
+  server_.Delete(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
+  server_.Get(R"(/blobs/([^/]+)/verify)",
+              [this](const httplib::Request& req, httplib::Response& res) { HandleVerify(req, res); });
+}
+
+void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+  const std::string id = req.matches[1];
+  std::string expected = LowerMd5(req.get_header_value(kMd5Header));
+  if (!expected.empty() && !Md5::IsValidHex(expected)) {
+    return SendError(res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
+  }
+  auto length = ContentLength(req);
+  if (req.has_header("Content-Length") && !length) {
+    return SendError(res, Status::InvalidArgument("bad Content-Length"));
+  }
+  auto writer = store_.BeginWrite(id, length);
+  if (!writer.ok()) {
+    DFS_LOG(WARN, "storage") << "put refused blob=" << id << " req=" << RequestId(req) << " "
+                             << writer.status().ToString();
+    return SendError(res, writer.status());
+  }
+  Status write_status;
+  bool complete = reader([&](const char* data, size_t len) {
+    write_status = (*writer)->Append(data, len);
+    return write_status.ok();
+  });
+  if (!write_status.ok()) return SendError(res, write_status);
+  if (!complete || (length && (*writer)->bytes_written() != *length)) {
+    DFS_LOG(WARN, "storage") << "put truncated blob=" << id << " got=" << (*writer)->bytes_written();
+    return SendError(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
+  }
+  bool existed = store_.Stat(id).ok();
+  auto info = (*writer)->Commit(expected);
+  if (!info.ok()) {
+    DFS_LOG(WARN, "storage") << "put failed blob=" << id << " req=" << RequestId(req) << " "
+                             << info.status().ToString();
+    return SendError(res, info.status());
+  }
+  DFS_LOG(INFO, "storage") << "put blob=" << id << " size=" << info->size << " md5=" << info->md5
+                           << " req=" << RequestId(req);
+  SendJson(res, existed ? 200 : 201, {{"blob_id", id}, {"size", info->size}, {"md5", info->md5}});
+}
+
+void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  auto info = store_.Stat(id);
+  if (!info.ok()) return SendError(res, info.status());
+  auto fd = store_.OpenForRead(id);
+  if (!fd.ok()) return SendError(res, fd.status());
+  const uint64_t size = info->size;
+  if (!req.ranges.empty()) {
+    // One range only; cpp-httplib clamps ranges silently, so check them here.
+    if (req.ranges.size() != 1) return SendError(res, Status::InvalidArgument("multiple ranges"));
+    auto [first, last] = req.ranges[0];
+    bool ok = first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last)
+                         : last > 0 && size > 0;
+    if (!ok) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});
+      return;
+    }
+  }
+  res.set_header(kMd5Header, info->md5);
+  res.set_header("ETag", "\"" + info->md5 + "\"");
+  res.set_header(kNodeHeader, node_id_);
+  res.set_header("Accept-Ranges", "bytes");
+  auto shared_fd = std::make_shared<UniqueFd>(std::move(*fd));
+  res.set_content_provider(
+      size, "application/octet-stream",
+      [shared_fd, id](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buf(std::min(length, kChunk));
+        ssize_t n = ::pread(shared_fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
+        if (n <= 0) {
+          DFS_LOG(ERROR, "storage") << "read failed blob=" << id << " offset=" << offset;
+          return false;  // aborts the response; the reader sees a short body
+        }
+        return sink.write(buf.data(), static_cast<size_t>(n));
+      });
+}
+
+void StorageServer::HandleDelete(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  Status st = store_.Delete(id);
+  if (!st.ok()) return SendError(res, st);
+  DFS_LOG(INFO, "storage") << "delete blob=" << id << " req=" << RequestId(req);
+  res.status = 204;
+}
+
+void StorageServer::HandleVerify(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  auto info = store_.Stat(id);
+  if (!info.ok()) return SendError(res, info.status());
+  auto actual = store_.ComputeMd5(id);
+  if (!actual.ok()) return SendError(res, actual.status());
+  bool ok = *actual == info->md5;
+  if (!ok) DFS_LOG(WARN, "storage") << "verify failed blob=" << id << " md5=" << *actual << " expected=" << info->md5;
+  SendJson(res, 200, {{"ok", ok}, {"md5", *actual}, {"expected", info->md5}, {"size", info->size}});
+}
+
+}  // namespace dfs::storage

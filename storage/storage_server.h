@@ -1,0 +1,35 @@
+// StorageServer: the HTTP face of a BlobStore (routes in docs/protocol.md).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <httplib.h>
+
+#include "storage/blob_store.h"
+
+namespace dfs::storage {
+
+class StorageServer {
+ public:
+  StorageServer(BlobStore& store, std::string node_id, std::string advertise_url, size_t threads = 32);
+
+  // Binds host:port; false (and a log line) when it cannot.
+  bool Bind(const std::string& host, int port);
+  void Run();  // blocks until Stop()
+  void Stop();
+
+ private:
+  void RegisterRoutes();
+  void HandlePut(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  void HandleGet(const httplib::Request& req, httplib::Response& res);
+  void HandleDelete(const httplib::Request& req, httplib::Response& res);
+  void HandleVerify(const httplib::Request& req, httplib::Response& res);
+
+  BlobStore& store_;
+  std::string node_id_;
+  std::string advertise_url_;
+  httplib::Server server_;
+};
+
+}  // namespace dfs::storage
