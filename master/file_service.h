@@ -1,0 +1,93 @@
+// FileService: what the master does for a request, independent of HTTP:
+// placing and committing uploads, reading with replica fallback, deleting,
+// listing, node membership. HttpApi (routing) and later front doors are thin
+// adapters over it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "master/metadata_store.h"
+#include "master/node_client.h"
+#include "master/placement_policy.h"
+#include "master/spool_file.h"
+
+namespace dfs::master {
+
+struct FileServiceOptions {
+  std::string spool_dir;
+  int replicas = 2;  // extra copies per file by default
+  ClientTimeouts node_timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(15000),
+                               std::chrono::milliseconds(15000)};
+};
+
+struct PutRequest {
+  std::string path;
+  ConflictMode conflict = ConflictMode::kRename;
+  std::string client_md5;  // empty: not checked
+  int replicas = -1;       // -1: cluster default
+  std::string request_id;
+};
+
+struct PutResult {
+  std::string name;
+  std::string requested_name;
+  bool renamed = false;
+  uint64_t size = 0;
+  std::string md5;
+  std::string node;
+  int64_t version = 1;
+};
+
+// Which copy a read starts from, chosen before any byte is sent.
+struct ReadPlan {
+  FileRecord file;
+  std::vector<ReplicaRecord> holders;  // in the order to try
+};
+
+class FileService {
+ public:
+  FileService(MetadataStore& store, FileServiceOptions options);
+
+  Result<std::unique_ptr<SpoolFile>> NewSpool() const;
+  // Cheap checks before the body is read: ?conflict=fail on a taken name.
+  Status PrecheckPut(const PutRequest& request);
+  Result<PutResult> Put(const PutRequest& request, SpoolFile& body);
+
+  Result<ReadPlan> PlanRead(const std::string& path);
+  // Streams [offset, offset+length) into `write`, continuing from another
+  // copy at the same offset when one fails. When the whole file is read its
+  // md5 is checked before the last chunk is released; a bad copy is marked
+  // and the read fails (the client retries and gets a good copy).
+  Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
+              const std::function<bool(const char*, size_t)>& write);
+
+  Result<FileRecord> Delete(const std::string& path);
+  Result<std::vector<FileRecord>> List(const std::string& prefix);
+  Result<nlohmann::json> Meta(const std::string& path);
+
+  Status Heartbeat(NodeRecord node);
+  Result<std::vector<NodeRecord>> Nodes();
+  Result<nlohmann::json> ClusterInfo();
+
+  MetadataStore& store() { return store_; }
+  const NodeClient& node_client() const { return nodes_; }
+  const FileServiceOptions& options() const { return options_; }
+
+ private:
+  MetadataStore& store_;
+  FileServiceOptions options_;
+  NodeClient nodes_;
+  PlacementPolicy placement_;
+};
+
+nlohmann::json FileToJson(const FileRecord& f);
+nlohmann::json NodeToJson(const NodeRecord& n);
+
+}  // namespace dfs::master

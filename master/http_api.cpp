@@ -1,0 +1,291 @@
+#include "master/http_api.h"
+
+#include <ctime>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "common/path.h"
+
+namespace dfs::master {
+
+namespace {
+std::string RequestId(const httplib::Request& req) {
+  std::string id = req.get_header_value(kRequestIdHeader);
+  return id.empty() ? RandomHex(6) : id.substr(0, 64);
+}
+
+std::string HttpDate(double seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+Result<ConflictMode> ParseConflict(const httplib::Request& req) {
+  std::string mode = req.get_param_value("conflict");
+  if (mode.empty() || mode == "rename") return ConflictMode::kRename;
+  if (mode == "overwrite") return ConflictMode::kOverwrite;
+  if (mode == "fail") return ConflictMode::kFail;
+  return Status::InvalidArgument("conflict must be rename, overwrite or fail");
+}
+
+Result<std::string> ParseMd5Header(const std::string& value) {
+  if (value.empty()) return std::string();
+  if (!Md5::IsValidHex(value)) return Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits");
+  std::string lower = value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+// The seed system's endpoints answer {"message": ...} bodies.
+void SendCompatError(httplib::Response& res, const Status& st) {
+  SendJson(res, st.http_status(), {{"message", st.message()}, {"error", std::string(st.code_name())}});
+}
+}  // namespace
+
+Result<std::string> PathFromRequest(const httplib::Request& req, size_t match) {
+  std::string path = req.matches[match];
+  Status st = ValidatePath(path);
+  if (!st.ok()) return st;
+  return path;
+}
+
+HttpApi::HttpApi(FileService& files, size_t threads) : files_(files) {
+  UseThreadPool(server_, threads);
+  server_.set_read_timeout(30, 0);
+  server_.set_write_timeout(60, 0);
+  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    DFS_LOG(ERROR, "master") << "exception method=" << req.method << " path=" << req.path << " error=" << what;
+    SendError(res, Status::Internal(what));
+  });
+  InstallJsonErrorHandler(server_);
+  RegisterRoutes();
+}
+
+bool HttpApi::Bind(const std::string& host, int port) {
+  if (!server_.bind_to_port(host, port)) {
+    DFS_LOG(ERROR, "master") << "cannot listen on " << host << ":" << port;
+    return false;
+  }
+  return true;
+}
+
+void HttpApi::Run() { server_.listen_after_bind(); }
+void HttpApi::Stop() { server_.stop(); }
+
+void HttpApi::RegisterRoutes() {
+  // [\s\S] rather than '.', so names with a newline reach validation (400)
+  // instead of falling through to a 404.
+  static const std::string kFile = R"(/api/v1/files/([\s\S]+))";
+  server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, {{"status", "ok"}});
+  });
+  server_.Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) { PutFile(req, res, reader); });
+  server_.Get(kFile, [this](const httplib::Request& req, httplib::Response& res) {
+    auto path = PathFromRequest(req);
+    if (!path.ok()) return SendError(res, path.status());
+    GetFile(req, res, *path, false);
+  });
+  server_.Delete(kFile, [this](const httplib::Request& req, httplib::Response& res) {
+    auto path = PathFromRequest(req);
+    if (!path.ok()) return SendError(res, path.status());
+    auto f = files_.Delete(*path);
+    if (!f.ok()) return SendError(res, f.status());
+    res.status = 204;
+  });
+  server_.Get("/api/v1/files", [this](const httplib::Request& req, httplib::Response& res) {
+    auto list = files_.List(req.get_param_value("prefix"));
+    if (!list.ok()) return SendError(res, list.status());
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : *list) files.push_back(FileToJson(f));
+    SendJson(res, 200, {{"files", files}});
+  });
+  server_.Get(R"(/api/v1/meta/([\s\S]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto path = PathFromRequest(req);
+    if (!path.ok()) return SendError(res, path.status());
+    auto meta = files_.Meta(*path);
+    if (!meta.ok()) return SendError(res, meta.status());
+    SendJson(res, 200, *meta);
+  });
+  server_.Put(R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("url") || !body["url"].is_string()) {
+      return SendError(res, Status::InvalidArgument("body must be a JSON object with a url"));
+    }
+    NodeRecord node;
+    node.node_id = req.matches[1];
+    node.url = body["url"];
+    if (!ParseEndpoint(node.url).ok()) return SendError(res, Status::InvalidArgument("bad node url"));
+    auto number = [&](const char* key) -> uint64_t {
+      auto it = body.find(key);
+      return it != body.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+    };
+    node.capacity = number("capacity");
+    node.used = number("used");
+    node.free = number("free");
+    node.blobs = number("blobs");
+    Status st = files_.Heartbeat(node);
+    if (!st.ok()) return SendError(res, st);
+    SendJson(res, 200, {{"node_id", node.node_id}, {"state", "up"}});
+  });
+  server_.Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
+    auto nodes = files_.Nodes();
+    if (!nodes.ok()) return SendError(res, nodes.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : *nodes) out.push_back(NodeToJson(n));
+    SendJson(res, 200, {{"nodes", out}});
+  });
+  server_.Get("/api/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+    auto info = files_.ClusterInfo();
+    if (!info.ok()) return SendError(res, info.status());
+    SendJson(res, 200, *info);
+  });
+  // The original Python system's endpoints, kept so its client.py works.
+  server_.Post("/upload", [this](const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) { Upload(req, res, reader); });
+  server_.Get("/download", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.get_param_value("filename");
+    if (Status st = ValidatePath(name); !st.ok()) return SendCompatError(res, st);
+    GetFile(req, res, name, true);
+  });
+}
+
+void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  auto path = PathFromRequest(req);
+  if (!path.ok()) return SendError(res, path.status());
+  auto conflict = ParseConflict(req);
+  if (!conflict.ok()) return SendError(res, conflict.status());
+  auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
+  if (!md5.ok()) return SendError(res, md5.status());
+  PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
+  if (req.has_param("replicas")) {
+    try {
+      put.replicas = std::stoi(req.get_param_value("replicas"));
+    } catch (const std::exception&) {
+      put.replicas = -2;
+    }
+    if (put.replicas < 0 || put.replicas > 16) return SendError(res, Status::InvalidArgument("bad replicas"));
+  }
+  if (Status st = files_.PrecheckPut(put); !st.ok()) return SendError(res, st);
+  auto spool = files_.NewSpool();
+  if (!spool.ok()) return SendError(res, spool.status());
+  Status write_status;
+  bool complete = reader([&](const char* data, size_t len) {
+    write_status = (*spool)->Append(data, len);
+    return write_status.ok();
+  });
+  if (!write_status.ok()) return SendError(res, write_status);
+  if (!complete) return SendError(res, Status::InvalidArgument("request body was cut short"));
+  if (req.has_header("Content-Length") &&
+      std::to_string((*spool)->size()) != req.get_header_value("Content-Length")) {
+    return SendError(res, Status::InvalidArgument("request body length differs from Content-Length"));
+  }
+  if (Status st = (*spool)->Finish(); !st.ok()) return SendError(res, st);
+  auto result = files_.Put(put, **spool);
+  if (!result.ok()) return SendError(res, result.status());
+  SendJson(res, 201,
+           {{"name", result->name}, {"requested_name", result->requested_name}, {"renamed", result->renamed},
+            {"size", result->size}, {"md5", result->md5}, {"node", result->node}, {"version", result->version}});
+}
+
+void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
+                      bool compat_headers) {
+  auto plan = files_.PlanRead(path);
+  if (!plan.ok()) return compat_headers ? SendCompatError(res, plan.status()) : SendError(res, plan.status());
+  const uint64_t size = plan->file.size;
+  if (!req.ranges.empty()) {
+    auto [first, last] = req.ranges[0];
+    bool ok = req.ranges.size() == 1 &&
+              (first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last) : last > 0 && size > 0);
+    if (!ok) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});
+      return;
+    }
+  }
+  res.set_header(kMd5Header, plan->file.md5);
+  res.set_header("ETag", "\"" + plan->file.md5 + "\"");
+  res.set_header("Last-Modified", HttpDate(plan->file.mtime));
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header(kNodeHeader, plan->holders.front().node_id);
+  if (compat_headers) res.set_header("file_hash", plan->file.md5);
+  if (size == 0) {
+    res.set_content("", "application/octet-stream");
+    return;
+  }
+  auto shared_plan = std::make_shared<ReadPlan>(std::move(*plan));
+  res.set_content_provider(
+      size, "application/octet-stream",
+      [this, shared_plan](size_t offset, size_t length, httplib::DataSink& sink) {
+        Status st = files_.Read(*shared_plan, offset, length,
+                                [&sink](const char* data, size_t len) { return sink.write(data, len); });
+        if (!st.ok()) {
+          DFS_LOG(WARN, "master") << "get name=" << shared_plan->file.path << " aborted: " << st.ToString();
+          return false;  // closes the connection: the client sees a short body, never a wrong one
+        }
+        return true;
+      });
+}
+
+void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  if (!req.is_multipart_form_data()) {
+    return SendCompatError(res, Status::InvalidArgument("expected a multipart/form-data body"));
+  }
+  auto spool = files_.NewSpool();
+  if (!spool.ok()) return SendCompatError(res, spool.status());
+  std::string part, filename, file_hash;
+  bool saw_file = false;
+  Status write_status;
+  bool complete = reader(
+      [&](const httplib::MultipartFormData& header) {
+        part = header.name;
+        if (part == "input_file") {
+          if (saw_file) {
+            write_status = Status::InvalidArgument("more than one input_file part");
+            return false;
+          }
+          saw_file = true;
+          filename = header.filename;
+        }
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (part == "input_file") {
+          write_status = (*spool)->Append(data, len);
+          return write_status.ok();
+        }
+        if (part == "file_hash") {
+          file_hash.append(data, len);
+          if (file_hash.size() > 64) {
+            write_status = Status::InvalidArgument("file_hash is too long");
+            return false;
+          }
+        }
+        return true;
+      });
+  if (!write_status.ok()) return SendCompatError(res, write_status);
+  if (!complete) return SendCompatError(res, Status::InvalidArgument("multipart body is malformed or cut short"));
+  if (!saw_file) return SendCompatError(res, Status::InvalidArgument("no input_file part"));
+  if (Status st = ValidatePath(filename); !st.ok()) {
+    return SendCompatError(res, Status::InvalidArgument("bad filename '" + filename + "': " + st.message()));
+  }
+  auto md5 = ParseMd5Header(file_hash);
+  if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
+  if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
+  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req)};
+  auto result = files_.Put(put, **spool);
+  if (!result.ok()) return SendCompatError(res, result.status());
+  SendJson(res, 201, {{"message", "File uploaded as " + result->name}, {"name", result->name},
+                      {"renamed", result->renamed}, {"md5", result->md5}});
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,39 @@
+// HttpApi: the master's HTTP routes (docs/protocol.md). Routing and
+// translation only: request parsing, JSON, status codes; the work is done by
+// FileService.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <httplib.h>
+
+#include "master/file_service.h"
+
+namespace dfs::master {
+
+class HttpApi {
+ public:
+  HttpApi(FileService& files, size_t threads);
+
+  bool Bind(const std::string& host, int port);
+  void Run();
+  void Stop();
+  // For extensions (replication, namespace routes) to add their own routes.
+  httplib::Server& server() { return server_; }
+
+ private:
+  void RegisterRoutes();
+  void PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  void GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
+               bool compat_headers);
+  void Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+
+  FileService& files_;
+  httplib::Server server_;
+};
+
+// The path part of /api/v1/files/<path>, validated; errors are 400s.
+Result<std::string> PathFromRequest(const httplib::Request& req, size_t match = 1);
+
+}  // namespace dfs::master

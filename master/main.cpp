@@ -1,0 +1,86 @@
+// dfs-master: parses flags and wires MetadataStore, FileService, HttpApi and
+// the background maintenance loops.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "master/file_service.h"
+#include "master/http_api.h"
+#include "master/maintenance.h"
+#include "master/metadata_store.h"
+
+namespace {
+dfs::master::HttpApi* g_api = nullptr;
+void OnSignal(int) {
+  if (g_api) g_api->Stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfs-master: the dfs namespace and front door"};
+  std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
+  int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000;
+  size_t threads = 64;
+  app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
+  app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_MASTER_LISTEN");
+  app.add_option("--db", db_path, "SQLite database file")->envname("DFS_DB");
+  app.add_option("--spool", spool_dir, "folder for uploads in flight (default: <db dir>/spool)")
+      ->envname("DFS_SPOOL");
+  app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
+  app.add_option("--redis", redis, "HOST:PORT of the replication queue")->envname("DFS_REDIS");
+  app.add_option("--node-timeout-ms", node_timeout_ms, "a node silent this long is marked down")
+      ->check(CLI::Range(100, 3600000));
+  app.add_option("--node-dead-ms", node_dead_ms, "a node down this long has its files re-replicated")
+      ->check(CLI::Range(100, 86400000));
+  app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
+  app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  CLI11_PARSE(app, argc, argv);
+
+  dfs::LogLevel level;
+  if (!dfs::ParseLogLevel(log_level, &level)) {
+    std::cerr << "dfs-master: bad --log-level '" << log_level << "'\n";
+    return 2;
+  }
+  dfs::SetLogLevel(level);
+  auto ep = dfs::ParseListen(listen);
+  if (!ep.ok()) {
+    std::cerr << "dfs-master: " << ep.status().message() << "\n";
+    return 2;
+  }
+  if (spool_dir.empty()) {
+    auto parent = std::filesystem::absolute(db_path).parent_path();
+    spool_dir = (parent / "spool").string();
+  }
+  auto store = dfs::master::MetadataStore::Open(db_path);
+  if (!store.ok()) {
+    std::cerr << "dfs-master: " << store.status().ToString() << "\n";
+    return 1;
+  }
+  dfs::master::FileServiceOptions options;
+  options.spool_dir = spool_dir;
+  options.replicas = replicas;
+  dfs::master::FileService files(**store, options);
+  dfs::master::HttpApi api(files, threads);
+  if (!api.Bind(ep->host, ep->port)) return 1;
+
+  dfs::master::Maintenance maintenance;
+  maintenance.Add("node-liveness", std::chrono::milliseconds(std::max(50, node_timeout_ms / 4)), [&] {
+    dfs::master::CheckNodeLiveness(**store, std::chrono::milliseconds(node_timeout_ms));
+  });
+  maintenance.Add("blob-deletions", std::chrono::milliseconds(500),
+                  [&] { dfs::master::ProcessBlobDeletions(**store, files.node_client()); });
+
+  g_api = &api;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas;
+  api.Run();
+  maintenance.Stop();
+  DFS_LOG(INFO, "master") << "stopped";
+  return 0;
+}

@@ -1,0 +1,60 @@
+#include "master/maintenance.h"
+
+#include "common/log.h"
+
+namespace dfs::master {
+
+Maintenance::~Maintenance() { Stop(); }
+
+void Maintenance::Add(std::string name, std::chrono::milliseconds interval, std::function<void()> task) {
+  threads_.emplace_back([this, name = std::move(name), interval, task = std::move(task)] {
+    for (;;) {
+      try {
+        task();
+      } catch (const std::exception& e) {
+        DFS_LOG(ERROR, "master") << "background task " << name << " failed: " << e.what();
+      }
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    }
+  });
+}
+
+void Maintenance::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void CheckNodeLiveness(MetadataStore& store, std::chrono::milliseconds timeout) {
+  double before = NowSeconds() - std::chrono::duration<double>(timeout).count();
+  auto down = store.MarkSilentNodesDown(before);
+  if (!down.ok()) return;
+  for (const auto& id : *down) DFS_LOG(WARN, "master") << "node down node=" << id << " (no heartbeat)";
+}
+
+void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes) {
+  auto pending = store.PendingDeletions(200);
+  if (!pending.ok()) return;
+  for (const auto& d : *pending) {
+    Status st = d.node_url.empty() ? Status::NotFound("unknown node") : nodes.DeleteBlob(d.node_url, d.blob_id);
+    if (st.ok()) {
+      store.DeletionDone(d.blob_id, d.node_id);
+      DFS_LOG(DEBUG, "master") << "deleted blob=" << d.blob_id << " node=" << d.node_id;
+    } else {
+      store.DeletionFailed(d.blob_id, d.node_id);
+      if (d.attempts % 10 == 0) {
+        DFS_LOG(WARN, "master") << "delete blob=" << d.blob_id << " node=" << d.node_id << " failed (attempt "
+                                << d.attempts + 1 << "): " << st.ToString();
+      }
+    }
+  }
+}
+
+}  // namespace dfs::master

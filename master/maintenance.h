@@ -1,0 +1,36 @@
+// Maintenance: the master's background loops. Each loop is a named task run
+// every interval on its own thread until Stop(); the replication side adds
+// its loops (outbox publishing, healing) the same way.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "master/file_service.h"
+
+namespace dfs::master {
+
+class Maintenance {
+ public:
+  ~Maintenance();
+  void Add(std::string name, std::chrono::milliseconds interval, std::function<void()> task);
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Marks nodes silent for longer than `timeout` as down.
+void CheckNodeLiveness(MetadataStore& store, std::chrono::milliseconds timeout);
+// Deletes queued blobs from their nodes; failures are retried with backoff.
+void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes);
+
+}  // namespace dfs::master

@@ -1,0 +1,399 @@
+#include "master/metadata_store.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "common/path.h"
+
+namespace dfs::master {
+
+namespace {
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+  node_id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'up' CHECK (state IN ('up','down','draining')),
+  capacity INTEGER NOT NULL DEFAULT 0,
+  used INTEGER NOT NULL DEFAULT 0,
+  free INTEGER NOT NULL DEFAULT 0,
+  blobs INTEGER NOT NULL DEFAULT 0,
+  last_heartbeat REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS files (
+  path TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  md5 TEXT NOT NULL,
+  mtime REAL NOT NULL,
+  mode INTEGER NOT NULL DEFAULT 420,
+  blob_id TEXT NOT NULL UNIQUE,
+  primary_node TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1,
+  want_copies INTEGER NOT NULL DEFAULT 3
+);
+CREATE TABLE IF NOT EXISTS replicas (
+  blob_id TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok','bad')),
+  created_at REAL NOT NULL,
+  PRIMARY KEY (blob_id, node_id)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  blob_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  published_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (published_at) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS blob_deletions (
+  blob_id TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (blob_id, node_id)
+);
+CREATE TABLE IF NOT EXISTS dirs (
+  path TEXT PRIMARY KEY,
+  mode INTEGER NOT NULL DEFAULT 493,
+  mtime REAL NOT NULL
+);
+)sql";
+
+FileRecord ReadFileRow(const Statement& s) {
+  FileRecord f;
+  f.path = s.Text(0);
+  f.size = static_cast<uint64_t>(s.Int(1));
+  f.md5 = s.Text(2);
+  f.mtime = s.Real(3);
+  f.mode = static_cast<int>(s.Int(4));
+  f.blob_id = s.Text(5);
+  f.primary_node = s.Text(6);
+  f.version = s.Int(7);
+  f.want_copies = static_cast<int>(s.Int(8));
+  return f;
+}
+
+constexpr const char* kFileColumns = "path, size, md5, mtime, mode, blob_id, primary_node, version, want_copies";
+
+// Escapes LIKE wildcards so a prefix matches literally.
+std::string LikePrefix(const std::string& prefix) {
+  std::string out;
+  for (char c : prefix) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "%";
+}
+
+Status FromSqlite(const SqliteError& e) { return Status::IOError(std::string("metadata: ") + e.what()); }
+
+void QueueDeletionsOf(Database& db, const std::string& blob_id) {
+  auto q = db.Prepare(
+      "INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) SELECT blob_id, node_id FROM replicas WHERE blob_id = ?");
+  q.Bind(1, blob_id).Run();
+  db.Prepare("DELETE FROM replicas WHERE blob_id = ?").Bind(1, blob_id).Run();
+}
+
+// A file may not sit where a directory is, nor under a path that is a file.
+Status CheckNamespace(Database& db, const std::string& path) {
+  std::string parent = ParentPath(path);
+  while (!parent.empty()) {
+    auto q = db.Prepare("SELECT 1 FROM files WHERE path = ?");
+    if (q.Bind(1, parent).Step()) return Status::NotDirectory("'" + parent + "' is a file, not a directory");
+    parent = ParentPath(parent);
+  }
+  auto dir = db.Prepare("SELECT 1 FROM dirs WHERE path = ?");
+  if (dir.Bind(1, path).Step()) return Status::IsDirectory("'" + path + "' is a directory");
+  auto under = db.Prepare("SELECT 1 FROM files WHERE path LIKE ? ESCAPE '\\' LIMIT 1");
+  if (under.Bind(1, LikePrefix(path + "/")).Step()) return Status::IsDirectory("'" + path + "' is a directory");
+  return Status::OK();
+}
+}  // namespace
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+template <typename Fn>
+auto MetadataStore::Locked(Fn&& fn) -> decltype(fn()) {
+  std::lock_guard lock(mu_);
+  try {
+    return fn();
+  } catch (const SqliteError& e) {
+    DFS_LOG(ERROR, "master") << "sqlite error: " << e.what();
+    return FromSqlite(e);
+  }
+}
+
+Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<MetadataStore> store(new MetadataStore(std::move(*db)));
+  try {
+    store->CreateSchema();
+  } catch (const SqliteError& e) {
+    return FromSqlite(e);
+  }
+  return store;
+}
+
+void MetadataStore::CreateSchema() {
+  db_->Exec(kSchema);
+  auto q = db_->Prepare("SELECT version FROM schema_version");
+  if (!q.Step()) {
+    db_->Prepare("INSERT INTO schema_version (version) VALUES (?)").Bind(1, int64_t{kSchemaVersion}).Run();
+  }
+}
+
+Status MetadataStore::WithTransaction(const std::function<void(Database&)>& fn) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    fn(*db_);
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+Status MetadataStore::UpsertNode(const NodeRecord& n) {
+  return Locked([&]() -> Status {
+    auto q = db_->Prepare(
+        "INSERT INTO nodes (node_id, url, state, capacity, used, free, blobs, last_heartbeat) "
+        "VALUES (?, ?, 'up', ?, ?, ?, ?, ?) "
+        "ON CONFLICT(node_id) DO UPDATE SET url = excluded.url, capacity = excluded.capacity, "
+        "used = excluded.used, free = excluded.free, blobs = excluded.blobs, "
+        "last_heartbeat = excluded.last_heartbeat, "
+        "state = CASE WHEN nodes.state = 'draining' THEN 'draining' ELSE 'up' END");
+    q.Bind(1, n.node_id).Bind(2, n.url).Bind(3, static_cast<int64_t>(n.capacity)).Bind(4, static_cast<int64_t>(n.used));
+    q.Bind(5, static_cast<int64_t>(n.free)).Bind(6, static_cast<int64_t>(n.blobs)).Bind(7, n.last_heartbeat);
+    q.Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<NodeRecord>> MetadataStore::ListNodes() {
+  return Locked([&]() -> Result<std::vector<NodeRecord>> {
+    std::vector<NodeRecord> out;
+    auto q = db_->Prepare(
+        "SELECT node_id, url, state, capacity, used, free, blobs, last_heartbeat FROM nodes ORDER BY node_id");
+    while (q.Step()) {
+      NodeRecord n;
+      n.node_id = q.Text(0);
+      n.url = q.Text(1);
+      n.state = q.Text(2);
+      n.capacity = static_cast<uint64_t>(q.Int(3));
+      n.used = static_cast<uint64_t>(q.Int(4));
+      n.free = static_cast<uint64_t>(q.Int(5));
+      n.blobs = static_cast<uint64_t>(q.Int(6));
+      n.last_heartbeat = q.Real(7);
+      out.push_back(std::move(n));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<std::string>> MetadataStore::MarkSilentNodesDown(double before) {
+  return Locked([&]() -> Result<std::vector<std::string>> {
+    Transaction tx(*db_);
+    std::vector<std::string> ids;
+    auto q = db_->Prepare("SELECT node_id FROM nodes WHERE state = 'up' AND last_heartbeat < ?");
+    q.Bind(1, before);
+    while (q.Step()) ids.push_back(q.Text(0));
+    auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state = 'up' AND last_heartbeat < ?");
+    u.Bind(1, before).Run();
+    tx.Commit();
+    return ids;
+  });
+}
+
+Status MetadataStore::SetNodeState(const std::string& node_id, const std::string& state) {
+  return Locked([&]() -> Status {
+    auto q = db_->Prepare("UPDATE nodes SET state = ? WHERE node_id = ?");
+    q.Bind(1, state).Bind(2, node_id).Run();
+    if (db_->Changes() == 0) return Status::NotFound("no node " + node_id);
+    return Status::OK();
+  });
+}
+
+Result<FileRecord> MetadataStore::GetFile(const std::string& path) {
+  return Locked([&]() -> Result<FileRecord> {
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
+    if (!q.Bind(1, path).Step()) return Status::NotFound("no file '" + path + "'");
+    return ReadFileRow(q);
+  });
+}
+
+Result<bool> MetadataStore::FileExists(const std::string& path) {
+  return Locked([&]() -> Result<bool> {
+    auto q = db_->Prepare("SELECT 1 FROM files WHERE path = ?");
+    return q.Bind(1, path).Step();
+  });
+}
+
+Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& prefix) {
+  return Locked([&]() -> Result<std::vector<FileRecord>> {
+    std::vector<FileRecord> out;
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns +
+                          " FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path");
+    q.Bind(1, LikePrefix(prefix));
+    while (q.Step()) out.push_back(ReadFileRow(q));
+    return out;
+  });
+}
+
+Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mode,
+                                               const std::function<std::string(const std::string&)>& new_name) {
+  return Locked([&]() -> Result<CommitResult> {
+    Transaction tx(*db_);
+    CommitResult result;
+    const std::string requested = file.path;
+    Status ns = CheckNamespace(*db_, file.path);
+    if (!ns.ok()) return ns;
+    auto existing = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
+    bool exists = existing.Bind(1, file.path).Step();
+    if (exists && mode == ConflictMode::kFail) return Status::AlreadyExists("'" + file.path + "' already exists");
+    if (exists && mode == ConflictMode::kOverwrite) {
+      FileRecord old = ReadFileRow(existing);
+      QueueDeletionsOf(*db_, old.blob_id);
+      file.version = old.version + 1;
+      auto u = db_->Prepare(
+          "UPDATE files SET size = ?, md5 = ?, mtime = ?, mode = ?, blob_id = ?, primary_node = ?, version = ?, "
+          "want_copies = ? WHERE path = ?");
+      u.Bind(1, static_cast<int64_t>(file.size)).Bind(2, file.md5).Bind(3, file.mtime).Bind(4, int64_t{file.mode});
+      u.Bind(5, file.blob_id).Bind(6, file.primary_node).Bind(7, file.version).Bind(8, int64_t{file.want_copies});
+      u.Bind(9, file.path).Run();
+    } else {
+      // Insert under the UNIQUE path constraint; on a collision try a new
+      // name. Atomic however many PUTs of one name race.
+      for (int attempt = 0;; ++attempt) {
+        if (attempt > 50) return Status::Internal("could not find a free name for '" + requested + "'");
+        if (attempt > 0) {
+          file.path = new_name(requested);
+          result.renamed = true;
+          Status cns = CheckNamespace(*db_, file.path);
+          if (!cns.ok()) continue;
+        } else if (exists) {
+          continue;
+        }
+        auto ins = db_->Prepare(std::string("INSERT OR IGNORE INTO files (") + kFileColumns +
+                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        ins.Bind(1, file.path).Bind(2, static_cast<int64_t>(file.size)).Bind(3, file.md5).Bind(4, file.mtime);
+        ins.Bind(5, int64_t{file.mode}).Bind(6, file.blob_id).Bind(7, file.primary_node).Bind(8, file.version);
+        ins.Bind(9, int64_t{file.want_copies}).Run();
+        if (db_->Changes() == 1) break;
+      }
+    }
+    auto rep = db_->Prepare("INSERT OR REPLACE INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?)");
+    rep.Bind(1, file.blob_id).Bind(2, file.primary_node).Bind(3, NowSeconds()).Run();
+    // The replication job is committed with the file (an outbox): it can be
+    // published late, but never lost.
+    nlohmann::json job = {{"job_id", RandomHex(8)}, {"blob_id", file.blob_id}, {"md5", file.md5},
+                          {"size", file.size},      {"want_copies", file.want_copies}};
+    auto out = db_->Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
+    out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, NowSeconds()).Run();
+    tx.Commit();
+    result.file = std::move(file);
+    return result;
+  });
+}
+
+Result<FileRecord> MetadataStore::DeleteFile(const std::string& path) {
+  return Locked([&]() -> Result<FileRecord> {
+    Transaction tx(*db_);
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
+    if (!q.Bind(1, path).Step()) return Status::NotFound("no file '" + path + "'");
+    FileRecord f = ReadFileRow(q);
+    db_->Prepare("DELETE FROM files WHERE path = ?").Bind(1, path).Run();
+    QueueDeletionsOf(*db_, f.blob_id);
+    tx.Commit();
+    return f;
+  });
+}
+
+Result<std::vector<ReplicaRecord>> MetadataStore::GetReplicas(const std::string& blob_id) {
+  return Locked([&]() -> Result<std::vector<ReplicaRecord>> {
+    std::vector<ReplicaRecord> out;
+    auto q = db_->Prepare(
+        "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
+        "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
+    q.Bind(1, blob_id);
+    while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    return out;
+  });
+}
+
+Status MetadataStore::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    db_->Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ?")
+        .Bind(1, blob_id)
+        .Bind(2, node_id)
+        .Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<PendingDeletion>> MetadataStore::PendingDeletions(int limit) {
+  return Locked([&]() -> Result<std::vector<PendingDeletion>> {
+    std::vector<PendingDeletion> out;
+    auto q = db_->Prepare(
+        "SELECT d.blob_id, d.node_id, COALESCE(n.url, ''), d.attempts FROM blob_deletions d "
+        "LEFT JOIN nodes n ON n.node_id = d.node_id WHERE d.next_attempt <= ? LIMIT ?");
+    q.Bind(1, NowSeconds()).Bind(2, int64_t{limit});
+    while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3))});
+    return out;
+  });
+}
+
+Status MetadataStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    db_->Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
+    return Status::OK();
+  });
+}
+
+Status MetadataStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    // Back off: 1 s, 2 s, 4 s ... capped at 5 minutes. Never given up: a node
+    // that comes back still gets its garbage removed.
+    db_->Prepare(
+           "UPDATE blob_deletions SET attempts = attempts + 1, "
+           "next_attempt = ? + MIN(300, (1 << MIN(attempts, 9))) WHERE blob_id = ? AND node_id = ?")
+        .Bind(1, NowSeconds())
+        .Bind(2, blob_id)
+        .Bind(3, node_id)
+        .Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<OutboxJob>> MetadataStore::UnpublishedJobs(int limit) {
+  return Locked([&]() -> Result<std::vector<OutboxJob>> {
+    std::vector<OutboxJob> out;
+    auto q = db_->Prepare("SELECT id, blob_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?");
+    q.Bind(1, int64_t{limit});
+    while (q.Step()) out.push_back({q.Int(0), q.Text(1), q.Text(2)});
+    return out;
+  });
+}
+
+Status MetadataStore::MarkJobPublished(int64_t id) {
+  return Locked([&]() -> Status {
+    db_->Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
+    return Status::OK();
+  });
+}
+
+Result<MetadataStore::Counts> MetadataStore::CountFiles() {
+  return Locked([&]() -> Result<Counts> {
+    auto q = db_->Prepare("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM files");
+    q.Step();
+    return Counts{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1))};
+  });
+}
+
+}  // namespace dfs::master

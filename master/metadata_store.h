@@ -1,0 +1,131 @@
+// MetadataStore: every piece of master state (nodes, files, replicas, the
+// replication outbox, pending blob deletions, directories) and the only
+// place with SQL. Operations that must be atomic (collision renaming,
+// overwrite, delete) are single transactions guarded by constraints, so
+// several masters could later share one database. One connection behind a
+// mutex: SQLite serialises writers anyway.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "master/sqlite.h"
+
+namespace dfs::master {
+
+struct NodeRecord {
+  std::string node_id;
+  std::string url;
+  std::string state = "up";  // up | down | draining
+  uint64_t capacity = 0;
+  uint64_t used = 0;
+  uint64_t free = 0;
+  uint64_t blobs = 0;
+  double last_heartbeat = 0;  // seconds since the epoch
+};
+
+struct FileRecord {
+  std::string path;
+  uint64_t size = 0;
+  std::string md5;
+  double mtime = 0;
+  int mode = 0644;
+  std::string blob_id;
+  std::string primary_node;
+  int64_t version = 1;
+  int want_copies = 1;
+};
+
+struct ReplicaRecord {
+  std::string blob_id;
+  std::string node_id;
+  std::string state;  // ok | bad
+  std::string node_url;
+  std::string node_state;
+};
+
+enum class ConflictMode { kRename, kOverwrite, kFail };
+
+struct CommitResult {
+  FileRecord file;
+  bool renamed = false;
+};
+
+struct PendingDeletion {
+  std::string blob_id;
+  std::string node_id;
+  std::string node_url;
+  int attempts = 0;
+};
+
+struct OutboxJob {
+  int64_t id = 0;
+  std::string blob_id;
+  std::string payload;
+};
+
+class MetadataStore {
+ public:
+  static Result<std::unique_ptr<MetadataStore>> Open(const std::string& path);
+
+  // Nodes
+  Status UpsertNode(const NodeRecord& node);
+  Result<std::vector<NodeRecord>> ListNodes();
+  // Marks up nodes whose last heartbeat is older than `before` as down; returns them.
+  Result<std::vector<std::string>> MarkSilentNodesDown(double before);
+  Status SetNodeState(const std::string& node_id, const std::string& state);
+
+  // Files
+  Result<FileRecord> GetFile(const std::string& path);
+  Result<std::vector<FileRecord>> ListFiles(const std::string& prefix);
+  Result<bool> FileExists(const std::string& path);
+  // Commits `file` (its blob already stored on file.primary_node) under
+  // file.path, or under new_name(file.path) for as long as names collide
+  // when mode is kRename. Records the primary replica and a replication job.
+  Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
+                                  const std::function<std::string(const std::string&)>& new_name);
+  // Removes the file at once; its blobs are queued for deletion on every holder.
+  Result<FileRecord> DeleteFile(const std::string& path);
+
+  // Replicas
+  Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id);
+  Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id);
+
+  // Blob deletions
+  Result<std::vector<PendingDeletion>> PendingDeletions(int limit);
+  Status DeletionDone(const std::string& blob_id, const std::string& node_id);
+  Status DeletionFailed(const std::string& blob_id, const std::string& node_id);
+
+  // Replication outbox (published by the replication side)
+  Result<std::vector<OutboxJob>> UnpublishedJobs(int limit);
+  Status MarkJobPublished(int64_t id);
+
+  struct Counts {
+    uint64_t files = 0;
+    uint64_t bytes = 0;
+  };
+  Result<Counts> CountFiles();
+
+  // Runs fn inside the store's lock and a transaction; used by extensions
+  // (replication, namespace) that need several statements to be atomic.
+  Status WithTransaction(const std::function<void(Database&)>& fn);
+
+ private:
+  explicit MetadataStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  void CreateSchema();
+  template <typename Fn>
+  auto Locked(Fn&& fn) -> decltype(fn());
+
+  std::mutex mu_;
+  std::unique_ptr<Database> db_;
+};
+
+double NowSeconds();
+
+}  // namespace dfs::master

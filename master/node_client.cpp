@@ -1,0 +1,96 @@
+#include "master/node_client.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace dfs::master {
+
+namespace {
+constexpr size_t kChunk = 256 * 1024;
+}
+
+Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::string& blob_id,
+                                       const std::string& local_file, uint64_t size, const std::string& md5,
+                                       const std::string& request_id) const {
+  auto ep = ParseEndpoint(node_url);
+  if (!ep.ok()) return ep.status();
+  auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!*fd) return Status::IOError("open spool " + local_file + ": " + std::strerror(errno));
+  auto cli = MakeClient(*ep, timeouts_);
+  httplib::Headers headers = {{kRequestIdHeader, request_id}};
+  if (!md5.empty()) headers.emplace(kMd5Header, md5);
+  auto res = cli->Put(
+      "/blobs/" + blob_id, headers, size,
+      [fd](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buf(std::min(length, kChunk));
+        ssize_t n = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
+        if (n <= 0) return false;
+        return sink.write(buf.data(), static_cast<size_t>(n));
+      },
+      "application/octet-stream");
+  Status st = StatusFromResult(res);
+  if (!st.ok()) return st;
+  auto json = nlohmann::json::parse(res->body, nullptr, false);
+  if (!json.is_object() || !json.contains("md5")) return Status::IOError("node " + node_url + " sent a bad answer");
+  return StoredBlob{json["md5"].get<std::string>(), json.value("size", uint64_t{0})};
+}
+
+Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_id, uint64_t offset,
+                           uint64_t length, const std::function<bool(const char*, size_t)>& receiver,
+                           uint64_t* delivered) const {
+  *delivered = 0;
+  if (length == 0) return Status::OK();
+  auto ep = ParseEndpoint(node_url);
+  if (!ep.ok()) return ep.status();
+  auto cli = MakeClient(*ep, timeouts_);
+  httplib::Headers headers = {
+      {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}};
+  int status = 0;
+  std::string error_body;
+  bool receiver_failed = false;
+  auto res = cli->Get(
+      "/blobs/" + blob_id, headers,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (status != 206 && status != 200) {
+          error_body.append(data, len);
+          return error_body.size() < 4096;
+        }
+        len = static_cast<size_t>(std::min<uint64_t>(len, length - *delivered));
+        if (!receiver(data, len)) {
+          receiver_failed = true;
+          return false;
+        }
+        *delivered += len;
+        return true;
+      });
+  if (receiver_failed) return Status::Unavailable("reader went away");
+  if (!res) return Status::Unavailable("node " + node_url + ": " + httplib::to_string(res.error()));
+  if (status != 206 && status != 200) return StatusFromResponse(status, error_body);
+  if (*delivered != length) {
+    return Status::Unavailable("node " + node_url + " sent " + std::to_string(*delivered) + " of " +
+                               std::to_string(length) + " bytes");
+  }
+  return Status::OK();
+}
+
+Status NodeClient::DeleteBlob(const std::string& node_url, const std::string& blob_id) const {
+  auto ep = ParseEndpoint(node_url);
+  if (!ep.ok()) return ep.status();
+  auto cli = MakeClient(*ep, timeouts_);
+  auto res = cli->Delete("/blobs/" + blob_id);
+  Status st = StatusFromResult(res);
+  if (st.code() == Code::kNotFound) return Status::OK();  // already gone
+  return st;
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,39 @@
+// NodeClient: the master's calls to storage nodes (docs/protocol.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/http_util.h"
+#include "common/status.h"
+
+namespace dfs::master {
+
+struct StoredBlob {
+  std::string md5;
+  uint64_t size = 0;
+};
+
+class NodeClient {
+ public:
+  explicit NodeClient(ClientTimeouts timeouts = {}) : timeouts_(timeouts) {}
+
+  // Streams local_file to node_url as blob_id; the node checks md5 (may be empty).
+  Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const std::string& local_file,
+                             uint64_t size, const std::string& md5, const std::string& request_id) const;
+
+  // Streams bytes [offset, offset+length) of the blob into `receiver`.
+  // Returns how many bytes were delivered in *delivered even on failure, so
+  // a caller can continue from another copy.
+  Status GetBlob(const std::string& node_url, const std::string& blob_id, uint64_t offset, uint64_t length,
+                 const std::function<bool(const char*, size_t)>& receiver, uint64_t* delivered) const;
+
+  Status DeleteBlob(const std::string& node_url, const std::string& blob_id) const;
+
+ private:
+  ClientTimeouts timeouts_;
+};
+
+}  // namespace dfs::master

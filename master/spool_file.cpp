@@ -1,0 +1,45 @@
+#include "master/spool_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dfs::master {
+
+Result<std::unique_ptr<SpoolFile>> SpoolFile::Create(const std::string& dir) {
+  std::string tmpl = dir + "/put-XXXXXX";
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOSPC) return Status::NoSpace("master spool " + dir + " is full");
+    return Status::IOError("create spool file in " + dir + ": " + std::strerror(errno));
+  }
+  return std::unique_ptr<SpoolFile>(new SpoolFile(tmpl, UniqueFd(fd)));
+}
+
+SpoolFile::~SpoolFile() { ::unlink(path_.c_str()); }
+
+Status SpoolFile::Append(const char* data, size_t len) {
+  md5_.Update(data, len);
+  size_ += len;
+  while (len > 0) {
+    ssize_t n = ::write(fd_.get(), data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSPC) return Status::NoSpace("master spool is full");
+      return Status::IOError(std::string("write spool: ") + std::strerror(errno));
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status SpoolFile::Finish() {
+  md5_hex_ = md5_.HexDigest();
+  if (fd_.Close() != 0) return Status::IOError(std::string("close spool: ") + std::strerror(errno));
+  return Status::OK();
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,40 @@
+// SpoolFile: a request body parked on the master's disk while it is placed,
+// so a failed node write can be retried elsewhere without holding the body in
+// memory or asking the client to send it again. Removed on destruction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/md5.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace dfs::master {
+
+class SpoolFile {
+ public:
+  static Result<std::unique_ptr<SpoolFile>> Create(const std::string& dir);
+  ~SpoolFile();
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+
+  Status Append(const char* data, size_t len);
+  // Closes the file and fixes the md5; no Append afterwards.
+  Status Finish();
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  const std::string& md5() const { return md5_hex_; }
+
+ private:
+  SpoolFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string path_;
+  UniqueFd fd_;
+  Md5 md5_;
+  std::string md5_hex_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace dfs::master

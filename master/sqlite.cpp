@@ -1,0 +1,82 @@
+#include "master/sqlite.h"
+
+namespace dfs::master {
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  if (rc != SQLITE_OK) throw SqliteError(rc, std::string("prepare: ") + sqlite3_errmsg(db) + " in: " + std::string(sql));
+  stmt_.reset(raw);
+}
+
+Statement& Statement::Bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_.get(), index, value);
+  return *this;
+}
+Statement& Statement::Bind(int index, double value) {
+  sqlite3_bind_double(stmt_.get(), index, value);
+  return *this;
+}
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_.get(), index);
+  return *this;
+}
+
+bool Statement::Step() {
+  int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw SqliteError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+}
+
+std::string Statement::Text(int col) const {
+  auto* p = sqlite3_column_text(stmt_.get(), col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_.get(), col)) : std::string();
+}
+int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+double Statement::Real(int col) const { return sqlite3_column_double(stmt_.get(), col); }
+bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+    sqlite3_close(raw);
+    return Status::IOError("open database " + path + ": " + msg);
+  }
+  std::unique_ptr<Database> db(new Database(raw));
+  sqlite3_busy_timeout(raw, 10000);
+  try {
+    db->Exec("PRAGMA journal_mode=WAL");
+    db->Exec("PRAGMA synchronous=FULL");
+    db->Exec("PRAGMA foreign_keys=ON");
+  } catch (const SqliteError& e) {
+    return Status::IOError(std::string("configure database: ") + e.what());
+  }
+  return db;
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::Exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    throw SqliteError(rc, msg);
+  }
+}
+
+}  // namespace dfs::master

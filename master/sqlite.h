@@ -1,0 +1,96 @@
+// Minimal RAII over the SQLite C API: a Database and prepared Statements.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace dfs::master {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, std::string_view value);
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, double value);
+  Statement& BindNull(int index);
+  // SQLITE_ROW: true; SQLITE_DONE: false; anything else throws SqliteError.
+  bool Step();
+  void Run() { Step(); }
+  void Reset();
+
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  double Real(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  struct Finalizer {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+};
+
+// Thrown by Statement on SQLite errors; MetadataStore turns it into a Status.
+class SqliteError : public std::exception {
+ public:
+  SqliteError(int code, std::string message) : code_(code), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  int code() const { return code_; }
+  bool is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
+
+ private:
+  int code_;
+  std::string message_;
+};
+
+class Database {
+ public:
+  static Result<std::unique_ptr<Database>> Open(const std::string& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void Exec(const std::string& sql);
+  Statement Prepare(std::string_view sql) { return Statement(db_, sql); }
+  int64_t Changes() const { return sqlite3_changes(db_); }
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed (exception paths).
+class Transaction {
+ public:
+  explicit Transaction(Database& db) : db_(db) { db_.Exec("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) {
+      try {
+        db_.Exec("ROLLBACK");
+      } catch (const SqliteError&) {
+        // The transaction is already gone (SQLite rolled it back itself).
+      }
+    }
+  }
+  void Commit() {
+    db_.Exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace dfs::master
