@@ -1,0 +1,155 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/format.h"
+#include "common/path.h"
+
+namespace dfs::cli {
+
+namespace {
+int Fail(const Status& st) {
+  std::cerr << "dfs: " << st.message() << "\n";
+  return ExitCodeFor(st);
+}
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
+
+nlohmann::json ToJson(const FileInfo& f) {
+  return {{"name", f.name}, {"size", f.size}, {"md5", f.md5}, {"mtime", f.mtime}, {"mode", f.mode},
+          {"version", f.version}};
+}
+}  // namespace
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kNotFound: return kExitNotFound;
+    case Code::kChecksumMismatch: return kExitChecksum;
+    case Code::kUnavailable: return kExitUnavailable;
+    case Code::kAlreadyExists: return kExitExists;
+    default: return kExitError;
+  }
+}
+
+int CmdPut(const DfsClient& client, const Output& out, const std::string& file, const std::string& name,
+           const PutOptions& options) {
+  std::string remote = name.empty() ? std::filesystem::path(file).filename().string() : name;
+  ProgressBar bar("put " + remote);
+  PutOptions opts = options;
+  opts.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  auto result = client.Put(file, remote, opts);
+  if (!result.ok()) return Fail(result.status());
+  if (result->renamed) {
+    std::cerr << "note: '" << result->requested_name << "' already exists; stored as '" << result->name << "'\n";
+  }
+  if (out.json) {
+    PrintJson({{"name", result->name}, {"requested_name", result->requested_name}, {"renamed", result->renamed},
+               {"size", result->size}, {"md5", result->md5}, {"node", result->node}});
+  } else {
+    std::cout << result->name << "\n";
+  }
+  return kExitOk;
+}
+
+int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest) {
+  Result<FileInfo> info = Status::OK();
+  if (dest == "-") {
+    info = client.GetStream(name, [](const char* data, size_t len) {
+      return std::fwrite(data, 1, len, stdout) == len;
+    });
+    std::fflush(stdout);
+    if (!info.ok()) return Fail(info.status());
+    return kExitOk;
+  }
+  std::string target = dest.empty() ? BaseName(name) : dest;
+  if (std::filesystem::is_directory(target)) target = (std::filesystem::path(target) / BaseName(name)).string();
+  {
+    ProgressBar bar("get " + name);
+    info = client.Get(name, target, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); });
+  }
+  if (!info.ok()) return Fail(info.status());
+  if (out.json) {
+    PrintJson({{"name", info->name}, {"path", target}, {"size", info->size}, {"md5", info->md5}});
+  } else {
+    std::cout << target << "\n";
+  }
+  return kExitOk;
+}
+
+int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix) {
+  auto files = client.List(prefix);
+  if (!files.ok()) return Fail(files.status());
+  if (out.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& f : *files) arr.push_back(ToJson(f));
+    PrintJson({{"files", arr}});
+    return kExitOk;
+  }
+  for (const auto& f : *files) {
+    std::printf("%12llu  %s  %s\n", static_cast<unsigned long long>(f.size), FormatTime(f.mtime).c_str(),
+                f.name.c_str());
+  }
+  return kExitOk;
+}
+
+int CmdRm(const DfsClient& client, const Output& out, const std::string& name) {
+  Status st = client.Remove(name);
+  if (!st.ok()) return Fail(st);
+  if (out.json) PrintJson({{"removed", name}});
+  return kExitOk;
+}
+
+int CmdStat(const DfsClient& client, const Output& out, const std::string& name) {
+  auto meta = client.Meta(name);
+  if (!meta.ok()) return Fail(meta.status());
+  if (out.json) {
+    PrintJson(*meta);
+    return kExitOk;
+  }
+  const auto& m = *meta;
+  std::printf("name:     %s\n", m.value("name", "").c_str());
+  std::printf("size:     %llu (%s)\n", static_cast<unsigned long long>(m.value("size", uint64_t{0})),
+              HumanBytes(m.value("size", uint64_t{0})).c_str());
+  std::printf("md5:      %s\n", m.value("md5", "").c_str());
+  std::printf("modified: %s\n", FormatTime(m.value("mtime", 0.0)).c_str());
+  std::printf("version:  %lld\n", static_cast<long long>(m.value("version", int64_t{0})));
+  if (m.contains("primary")) std::printf("primary:  %s\n", m["primary"].value("node_id", "").c_str());
+  if (m.contains("replicas")) {
+    std::printf("copies:   %d good of %d wanted (%s)\n", m.value("good_copies", 0), m.value("want_copies", 0),
+                m.value("fully_replicated", false) ? "fully replicated" : "under-replicated");
+    for (const auto& r : m["replicas"]) {
+      std::printf("  %-18s %-28s copy %-4s node %s\n", r.value("node_id", "").c_str(), r.value("url", "").c_str(),
+                  r.value("state", "").c_str(), r.value("node_state", "").c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int CmdNodes(const DfsClient& client, const Output& out) {
+  auto nodes = client.Nodes();
+  if (!nodes.ok()) return Fail(nodes.status());
+  if (out.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& n : *nodes) {
+      arr.push_back({{"node_id", n.node_id}, {"url", n.url}, {"state", n.state}, {"capacity", n.capacity},
+                     {"used", n.used}, {"free", n.free}, {"blobs", n.blobs}, {"last_heartbeat", n.last_heartbeat}});
+    }
+    PrintJson({{"nodes", arr}});
+    return kExitOk;
+  }
+  std::printf("%-18s %-28s %-9s %11s %11s %8s  %s\n", "NODE", "URL", "STATE", "CAPACITY", "FREE", "BLOBS",
+              "LAST HEARTBEAT");
+  for (const auto& n : *nodes) {
+    std::printf("%-18s %-28s %-9s %11s %11s %8llu  %s\n", n.node_id.c_str(), n.url.c_str(), n.state.c_str(),
+                HumanBytes(n.capacity).c_str(), HumanBytes(n.free).c_str(), static_cast<unsigned long long>(n.blobs),
+                FormatTime(n.last_heartbeat).c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace dfs::cli

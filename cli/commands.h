@@ -1,0 +1,36 @@
+// The dfs CLI's commands over DfsClient. Each returns the process exit code;
+// output goes to stdout (human or --json), errors to stderr.
+#pragma once
+
+#include <string>
+
+#include "common/client/dfs_client.h"
+
+namespace dfs::cli {
+
+// Exit codes, also listed in `dfs --help`.
+enum ExitCode {
+  kExitOk = 0,
+  kExitError = 1,
+  kExitUsage = 2,
+  kExitNotFound = 3,
+  kExitChecksum = 4,
+  kExitUnavailable = 5,
+  kExitExists = 6,
+};
+
+int ExitCodeFor(const Status& status);
+
+struct Output {
+  bool json = false;
+};
+
+int CmdPut(const DfsClient& client, const Output& out, const std::string& file, const std::string& name,
+           const PutOptions& options);
+int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest);
+int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix);
+int CmdRm(const DfsClient& client, const Output& out, const std::string& name);
+int CmdStat(const DfsClient& client, const Output& out, const std::string& name);
+int CmdNodes(const DfsClient& client, const Output& out);
+
+}  // namespace dfs::cli

@@ -1,0 +1,73 @@
+// dfs: the command-line client. Parses flags and dispatches to commands.
+#include <csignal>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"dfs: command-line client for the dfs distributed file system"};
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 checksum mismatch, 5 cluster unavailable,\n"
+      "6 already exists (put --fail-if-exists).\nThe master comes from --master, $DFS_MASTER or http://127.0.0.1:8820.");
+  dfs::ClientOptions options;
+  dfs::cli::Output out;
+  double timeout_s = 30;
+  int attempts = 5;
+  app.set_config("--config", "", "ini/toml config file (keys: master, timeout, ...)");
+  app.add_option("--master", options.master_url, "master URL")->envname("DFS_MASTER");
+  app.add_flag("--json", out.json, "machine-readable output");
+  app.add_option("--timeout", timeout_s, "seconds before a silent request fails")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--attempts", attempts, "tries for requests that fail with a retryable error")
+      ->check(CLI::Range(1, 100));
+
+  std::string file, name, dest, prefix;
+  bool overwrite = false, fail_if_exists = false;
+  int replicas = -1;
+  auto* put = app.add_subcommand("put", "upload FILE as NAME (default: its base name)");
+  put->add_option("FILE", file, "local file")->required();
+  put->add_option("NAME", name, "name in dfs");
+  auto* ow = put->add_flag("--overwrite", overwrite, "replace an existing file of that name");
+  put->add_flag("--fail-if-exists", fail_if_exists, "fail instead of renaming when the name is taken")->excludes(ow);
+  put->add_option("--replicas", replicas, "extra copies (default: the cluster's)")->check(CLI::Range(0, 16));
+
+  auto* get = app.add_subcommand("get", "download NAME to DEST (default: its base name; '-' for stdout)");
+  get->add_option("NAME", name, "name in dfs")->required();
+  get->add_option("DEST", dest, "local path, folder or -");
+
+  auto* ls = app.add_subcommand("ls", "list files whose names start with PREFIX");
+  ls->add_option("PREFIX", prefix, "name prefix");
+
+  auto* rm = app.add_subcommand("rm", "delete NAME");
+  rm->add_option("NAME", name, "name in dfs")->required();
+
+  auto* stat = app.add_subcommand("stat", "show NAME's size, md5, version and copies");
+  stat->add_option("NAME", name, "name in dfs")->required();
+
+  auto* nodes = app.add_subcommand("nodes", "list storage nodes");
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto ms = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  options.timeouts = {std::min(ms, std::chrono::milliseconds(5000)), ms, ms};
+  options.max_attempts = attempts;
+  auto client = dfs::DfsClient::Create(options);
+  if (!client.ok()) {
+    std::cerr << "dfs: " << client.status().message() << "\n";
+    return dfs::cli::kExitUsage;
+  }
+  if (*put) {
+    dfs::PutOptions po;
+    po.conflict = overwrite ? "overwrite" : fail_if_exists ? "fail" : "rename";
+    po.replicas = replicas;
+    return dfs::cli::CmdPut(*client, out, file, name, po);
+  }
+  if (*get) return dfs::cli::CmdGet(*client, out, name, dest);
+  if (*ls) return dfs::cli::CmdLs(*client, out, prefix);
+  if (*rm) return dfs::cli::CmdRm(*client, out, name);
+  if (*stat) return dfs::cli::CmdStat(*client, out, name);
+  if (*nodes) return dfs::cli::CmdNodes(*client, out);
+  return dfs::cli::kExitUsage;
+}

@@ -1,0 +1,357 @@
+#include "common/client/dfs_client.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "common/md5.h"
+#include "common/path.h"
+#include "common/unique_fd.h"
+
+namespace dfs {
+
+namespace {
+constexpr size_t kChunk = 256 * 1024;
+
+std::string FilesUrl(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
+
+Status WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSPC) return Status::NoSpace("local disk is full");
+      return Status::IOError(std::string("write: ") + std::strerror(errno));
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+}  // namespace
+
+bool ShouldRetry(const Status& status) {
+  return status.code() == Code::kUnavailable || status.code() == Code::kIOError || status.code() == Code::kInternal;
+}
+
+FileInfo FileInfoFromJson(const nlohmann::json& j) {
+  FileInfo f;
+  f.name = j.value("name", "");
+  f.type = j.value("type", "file");
+  f.size = j.value("size", uint64_t{0});
+  f.md5 = j.value("md5", "");
+  f.mtime = j.value("mtime", 0.0);
+  f.mode = j.value("mode", f.type == "dir" ? 0755 : 0644);
+  f.version = j.value("version", int64_t{0});
+  return f;
+}
+
+NodeInfo NodeInfoFromJson(const nlohmann::json& j) {
+  NodeInfo n;
+  n.node_id = j.value("node_id", "");
+  n.url = j.value("url", "");
+  n.state = j.value("state", "");
+  n.capacity = j.value("capacity", uint64_t{0});
+  n.used = j.value("used", uint64_t{0});
+  n.free = j.value("free", uint64_t{0});
+  n.blobs = j.value("blobs", uint64_t{0});
+  n.last_heartbeat = j.value("last_heartbeat", 0.0);
+  return n;
+}
+
+DfsClient::DfsClient(ClientOptions options) : options_(std::move(options)) {
+  auto ep = ParseEndpoint(options_.master_url);
+  if (ep.ok()) master_ = *ep;
+}
+
+Result<DfsClient> DfsClient::Create(ClientOptions options) {
+  auto ep = ParseEndpoint(options.master_url);
+  if (!ep.ok()) return Status::InvalidArgument("bad master URL '" + options.master_url + "': " + ep.status().message());
+  return DfsClient(std::move(options));
+}
+
+Status DfsClient::WithRetry(const std::string& what, const std::function<Status()>& attempt) const {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  auto backoff = options_.base_backoff;
+  Status st;
+  for (int i = 1;; ++i) {
+    st = attempt();
+    if (st.ok() || !ShouldRetry(st) || i >= options_.max_attempts) break;
+    // Full jitter keeps many clients from retrying in lockstep.
+    std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  if (!st.ok() && ShouldRetry(st)) {
+    return Status(st.code(), what + ": " + st.message() + " (after " + std::to_string(options_.max_attempts) +
+                                 " attempts)");
+  }
+  return st;
+}
+
+Status DfsClient::Healthz() const {
+  auto cli = MakeClient(master_, options_.timeouts);
+  return StatusFromResult(cli->Get("/healthz"));
+}
+
+Result<PutResult> DfsClient::Put(const std::string& local_file, const std::string& remote_name,
+                                 const PutOptions& options) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  struct stat sb {};
+  if (::stat(local_file.c_str(), &sb) != 0) return Status::NotFound(local_file + ": " + std::strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return Status::InvalidArgument(local_file + " is not a regular file");
+  auto md5 = Md5::OfFile(local_file);
+  if (!md5.ok()) return md5.status();
+  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
+  if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
+  PutResult result;
+  Status st = WithRetry("put " + *name, [&]() -> Status {
+    // Re-opened on every attempt: the body can always be sent again.
+    auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!*fd) return Status::IOError(local_file + ": " + std::strerror(errno));
+    auto cli = MakeClient(master_, options_.timeouts);
+    httplib::Headers headers = {{kMd5Header, *md5}};
+    auto res = cli->Put(
+        url, headers, size,
+        [fd, size, &options](size_t offset, size_t length, httplib::DataSink& sink) {
+          std::vector<char> buf(std::min(length, kChunk));
+          ssize_t n = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
+          if (n <= 0) return false;
+          if (options.progress) options.progress(offset + static_cast<uint64_t>(n), size);
+          return sink.write(buf.data(), static_cast<size_t>(n));
+        },
+        "application/octet-stream");
+    Status s = StatusFromResult(res);
+    if (!s.ok()) return s;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (!j.is_object()) return Status::IOError("master sent a malformed answer");
+    result.name = j.value("name", "");
+    result.requested_name = j.value("requested_name", *name);
+    result.renamed = j.value("renamed", false);
+    result.size = j.value("size", uint64_t{0});
+    result.md5 = j.value("md5", "");
+    result.node = j.value("node", "");
+    if (result.md5 != *md5) return Status::ChecksumMismatch("master stored md5 " + result.md5 + ", expected " + *md5);
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<FileInfo> DfsClient::Download(const std::string& remote_name,
+                                     const std::function<bool(const char*, size_t)>& sink,
+                                     const std::function<void()>& restart, const ProgressFn& progress,
+                                     bool retry_after_bytes) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  FileInfo info;
+  info.name = *name;
+  bool delivered_any = false;
+  Status st = WithRetry("get " + *name, [&]() -> Status {
+    if (delivered_any && !retry_after_bytes) return Status::IOError("download of " + *name + " was interrupted");
+    if (restart) restart();
+    auto cli = MakeClient(master_, options_.timeouts);
+    int status = 0;
+    uint64_t total = 0, done = 0;
+    std::string expected_md5, error_body;
+    Md5 md5;
+    bool sink_failed = false;
+    auto res = cli->Get(
+        FilesUrl(*name), httplib::Headers{},
+        [&](const httplib::Response& r) {
+          status = r.status;
+          expected_md5 = r.get_header_value(kMd5Header);
+          total = std::strtoull(r.get_header_value("Content-Length").c_str(), nullptr, 10);
+          return true;
+        },
+        [&](const char* data, size_t len) {
+          if (status != 200) {
+            error_body.append(data, len);
+            return error_body.size() < 65536;
+          }
+          md5.Update(data, len);
+          done += len;
+          delivered_any = true;
+          if (!sink(data, len)) {
+            sink_failed = true;
+            return false;
+          }
+          if (progress) progress(done, total);
+          return true;
+        });
+    if (sink_failed) return Status::IOError("cannot write the downloaded data");
+    if (!res) return Status::Unavailable("download of " + *name + " failed: " + httplib::to_string(res.error()));
+    if (status != 200) return StatusFromResponse(status, error_body.empty() ? res->body : error_body);
+    if (done != total) {
+      return Status::Unavailable("download of " + *name + " was cut short (" + std::to_string(done) + " of " +
+                                 std::to_string(total) + " bytes)");
+    }
+    std::string actual = md5.HexDigest();
+    if (expected_md5.empty()) return Status::IOError("master sent no md5 for " + *name);
+    if (actual != expected_md5) {
+      return Status::ChecksumMismatch("md5 of downloaded " + *name + " is " + actual + ", expected " + expected_md5);
+    }
+    info.size = done;
+    info.md5 = actual;
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return info;
+}
+
+Result<FileInfo> DfsClient::Get(const std::string& remote_name, const std::string& local_dest,
+                                const ProgressFn& progress) const {
+  namespace fs = std::filesystem;
+  fs::path dest(local_dest);
+  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + dest.filename().string() + ".dfs-part-XXXXXX")).string();
+  int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (raw < 0) return Status::IOError("cannot create a temp file in " + dir.string() + ": " + std::strerror(errno));
+  UniqueFd fd(raw);
+  // Removes the temp file unless it was renamed into place.
+  struct TempGuard {
+    std::string path;
+    bool keep = false;
+    ~TempGuard() {
+      if (!keep) ::unlink(path.c_str());
+    }
+  } guard{tmpl};
+  Status write_status;
+  auto info = Download(
+      remote_name,
+      [&](const char* data, size_t len) {
+        write_status = WriteAll(fd.get(), data, len);
+        return write_status.ok();
+      },
+      [&] {
+        if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
+          write_status = Status::IOError("cannot reset temp file");
+        }
+      },
+      progress, /*retry_after_bytes=*/true);
+  if (!write_status.ok()) return write_status;
+  if (!info.ok()) return info.status();
+  ::fchmod(fd.get(), 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
+  if (::fsync(fd.get()) != 0 || fd.Close() != 0) return Status::IOError(std::string("fsync: ") + std::strerror(errno));
+  if (::rename(tmpl.c_str(), local_dest.c_str()) != 0) {
+    return Status::IOError("rename to " + local_dest + ": " + std::strerror(errno));
+  }
+  guard.keep = true;
+  return info;
+}
+
+Result<FileInfo> DfsClient::GetStream(const std::string& remote_name,
+                                      const std::function<bool(const char*, size_t)>& sink,
+                                      const ProgressFn& progress) const {
+  return Download(remote_name, sink, nullptr, progress, /*retry_after_bytes=*/false);
+}
+
+Result<FileInfo> DfsClient::Stat(const std::string& remote_name) const {
+  auto meta = Meta(remote_name);
+  if (!meta.ok()) return meta.status();
+  return FileInfoFromJson(*meta);
+}
+
+Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
+  nlohmann::json out;
+  Status st = WithRetry("GET " + path, [&]() -> Status {
+    auto cli = MakeClient(master_, options_.timeouts);
+    auto res = cli->Get(path);
+    Status s = StatusFromResult(res);
+    if (!s.ok()) return s;
+    out = nlohmann::json::parse(res->body, nullptr, false);
+    if (out.is_discarded()) return Status::IOError("master sent malformed JSON");
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path,
+                                  const nlohmann::json& body) const {
+  return WithRetry(method + " " + path, [&]() -> Status {
+    auto cli = MakeClient(master_, options_.timeouts);
+    std::string payload = body.is_null() ? "" : body.dump();
+    httplib::Result res = method == "POST"     ? cli->Post(path, payload, "application/json")
+                          : method == "PATCH"  ? cli->Patch(path, payload, "application/json")
+                          : method == "DELETE" ? cli->Delete(path)
+                                               : cli->Put(path, payload, "application/json");
+    return StatusFromResult(res);
+  });
+}
+
+Result<nlohmann::json> DfsClient::Meta(const std::string& remote_name) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  return GetJson("/api/v1/meta/" + EncodePathForUrl(*name));
+}
+
+Result<std::vector<FileInfo>> DfsClient::List(const std::string& prefix) const {
+  std::string p = prefix;
+  if (!p.empty() && p.front() == '/') p.erase(0, 1);
+  auto j = GetJson("/api/v1/files?prefix=" + EncodeQueryValue(p));
+  if (!j.ok()) return j.status();
+  std::vector<FileInfo> out;
+  for (const auto& f : (*j)["files"]) out.push_back(FileInfoFromJson(f));
+  return out;
+}
+
+Status DfsClient::Remove(const std::string& remote_name) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  return SendJsonRequest("DELETE", FilesUrl(*name), nullptr);
+}
+
+Result<std::vector<NodeInfo>> DfsClient::Nodes() const {
+  auto j = GetJson("/api/v1/nodes");
+  if (!j.ok()) return j.status();
+  std::vector<NodeInfo> out;
+  for (const auto& n : (*j)["nodes"]) out.push_back(NodeInfoFromJson(n));
+  return out;
+}
+
+Result<nlohmann::json> DfsClient::Cluster() const { return GetJson("/api/v1/cluster"); }
+
+Result<std::vector<FileInfo>> DfsClient::ListDir(const std::string& dir) const {
+  auto j = GetJson(dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir));
+  if (!j.ok()) return j.status();
+  std::vector<FileInfo> out;
+  for (const auto& e : (*j)["entries"]) out.push_back(FileInfoFromJson(e));
+  return out;
+}
+
+Result<FileInfo> DfsClient::StatPath(const std::string& path) const {
+  auto j = GetJson("/api/v1/stat/" + EncodePathForUrl(path));
+  if (!j.ok()) return j.status();
+  return FileInfoFromJson(*j);
+}
+
+Status DfsClient::MakeDir(const std::string& path) const {
+  return SendJsonRequest("POST", "/api/v1/dirs/" + EncodePathForUrl(path), nullptr);
+}
+
+Status DfsClient::RemoveDir(const std::string& path) const {
+  return SendJsonRequest("DELETE", "/api/v1/dirs/" + EncodePathForUrl(path), nullptr);
+}
+
+Status DfsClient::Rename(const std::string& from, const std::string& to) const {
+  return SendJsonRequest("POST", "/api/v1/rename", {{"from", from}, {"to", to}});
+}
+
+Status DfsClient::SetAttr(const std::string& path, const SetAttrRequest& attrs) const {
+  nlohmann::json body = nlohmann::json::object();
+  if (attrs.mode) body["mode"] = *attrs.mode;
+  if (attrs.mtime) body["mtime"] = *attrs.mtime;
+  if (attrs.size) body["size"] = *attrs.size;
+  return SendJsonRequest("PATCH", FilesUrl(path), body);
+}
+
+}  // namespace dfs

@@ -1,0 +1,130 @@
+// DfsClient: the one place where clients (the dfs CLI, the FUSE mount) talk
+// to the master: HTTP, retries with backoff, md5 checks. Every call is
+// bounded by timeouts; transport failures and 5xx (but 507) are retried with
+// exponential backoff, 4xx never. Safe to use from many threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_util.h"
+#include "common/status.h"
+
+namespace dfs {
+
+struct ClientOptions {
+  std::string master_url = "http://127.0.0.1:8820";
+  ClientTimeouts timeouts{std::chrono::milliseconds(3000), std::chrono::milliseconds(30000),
+                          std::chrono::milliseconds(30000)};
+  int max_attempts = 5;
+  std::chrono::milliseconds base_backoff{200};
+  std::chrono::milliseconds max_backoff{3000};
+};
+
+// done, total (total 0 when unknown)
+using ProgressFn = std::function<void(uint64_t, uint64_t)>;
+
+struct FileInfo {
+  std::string name;
+  std::string type = "file";  // file | dir
+  uint64_t size = 0;
+  std::string md5;
+  double mtime = 0;
+  int mode = 0644;
+  int64_t version = 0;
+};
+
+struct NodeInfo {
+  std::string node_id;
+  std::string url;
+  std::string state;
+  uint64_t capacity = 0;
+  uint64_t used = 0;
+  uint64_t free = 0;
+  uint64_t blobs = 0;
+  double last_heartbeat = 0;
+};
+
+struct PutOptions {
+  std::string conflict = "rename";  // rename | overwrite | fail
+  int replicas = -1;                // -1: the cluster's default
+  ProgressFn progress;
+};
+
+struct PutResult {
+  std::string name;
+  std::string requested_name;
+  bool renamed = false;
+  uint64_t size = 0;
+  std::string md5;
+  std::string node;
+};
+
+struct SetAttrRequest {
+  std::optional<int> mode;
+  std::optional<double> mtime;
+  std::optional<uint64_t> size;
+};
+
+// The retry decision for client calls: a transport failure or an overloaded
+// / failing master may succeed later; an answer about the request (4xx) or a
+// full cluster (507) will not.
+bool ShouldRetry(const Status& status);
+
+class DfsClient {
+ public:
+  explicit DfsClient(ClientOptions options);
+  // Validates the master URL.
+  static Result<DfsClient> Create(ClientOptions options);
+
+  const ClientOptions& options() const { return options_; }
+
+  Status Healthz() const;
+  Result<PutResult> Put(const std::string& local_file, const std::string& remote_name,
+                        const PutOptions& options = {}) const;
+  // Downloads into a temp file beside local_dest, checks the md5 and renames
+  // into place; on any failure nothing is left behind.
+  Result<FileInfo> Get(const std::string& remote_name, const std::string& local_dest,
+                       const ProgressFn& progress = {}) const;
+  // Streams the file into `sink`; the md5 is checked at the end (ChecksumMismatch).
+  // Not retried once bytes have reached the sink.
+  Result<FileInfo> GetStream(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,
+                             const ProgressFn& progress = {}) const;
+  Result<FileInfo> Stat(const std::string& remote_name) const;
+  Result<nlohmann::json> Meta(const std::string& remote_name) const;
+  Result<std::vector<FileInfo>> List(const std::string& prefix) const;
+  Status Remove(const std::string& remote_name) const;
+  Result<std::vector<NodeInfo>> Nodes() const;
+  Result<nlohmann::json> Cluster() const;
+
+  // Namespace calls (used by the FUSE mount).
+  Result<std::vector<FileInfo>> ListDir(const std::string& dir) const;  // "" = root
+  Result<FileInfo> StatPath(const std::string& path) const;
+  Status MakeDir(const std::string& path) const;
+  Status RemoveDir(const std::string& path) const;
+  Status Rename(const std::string& from, const std::string& to) const;
+  Status SetAttr(const std::string& path, const SetAttrRequest& attrs) const;
+
+ private:
+  // Runs `attempt` until it succeeds, fails for good, or attempts run out.
+  Status WithRetry(const std::string& what, const std::function<Status()>& attempt) const;
+  Result<nlohmann::json> GetJson(const std::string& path) const;
+  Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body) const;
+  Result<FileInfo> Download(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,
+                            const std::function<void()>& restart, const ProgressFn& progress,
+                            bool retry_after_bytes) const;
+
+  ClientOptions options_;
+  Endpoint master_;
+};
+
+FileInfo FileInfoFromJson(const nlohmann::json& j);
+NodeInfo NodeInfoFromJson(const nlohmann::json& j);
+
+}  // namespace dfs
