@@ -39,6 +39,14 @@ Result<std::string> ParseMd5Header(const std::string& value) {
   return lower;
 }
 
+// Answers an error before the body was read. The body is read and dropped
+// first: many HTTP clients (cpp-httplib among them) report a server that
+// answers mid-upload as a broken connection and never see the answer.
+void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st) {
+  reader([](const char*, size_t) { return true; });
+  SendError(res, st);
+}
+
 // The seed system's endpoints answer {"message": ...} bodies.
 void SendCompatError(httplib::Response& res, const Status& st) {
   SendJson(res, st.http_status(), {{"message", st.message()}, {"error", std::string(st.code_name())}});
@@ -161,11 +169,11 @@ void HttpApi::RegisterRoutes() {
 
 void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   auto path = PathFromRequest(req);
-  if (!path.ok()) return SendError(res, path.status());
+  if (!path.ok()) return Reject(reader, res, path.status());
   auto conflict = ParseConflict(req);
-  if (!conflict.ok()) return SendError(res, conflict.status());
+  if (!conflict.ok()) return Reject(reader, res, conflict.status());
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
-  if (!md5.ok()) return SendError(res, md5.status());
+  if (!md5.ok()) return Reject(reader, res, md5.status());
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
   if (req.has_param("replicas")) {
     try {
@@ -173,9 +181,9 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     } catch (const std::exception&) {
       put.replicas = -2;
     }
-    if (put.replicas < 0 || put.replicas > 16) return SendError(res, Status::InvalidArgument("bad replicas"));
+    if (put.replicas < 0 || put.replicas > 16) return Reject(reader, res, Status::InvalidArgument("bad replicas"));
   }
-  if (Status st = files_.PrecheckPut(put); !st.ok()) return SendError(res, st);
+  if (Status st = files_.PrecheckPut(put); !st.ok()) return Reject(reader, res, st);
   auto spool = files_.NewSpool();
   if (!spool.ok()) return SendError(res, spool.status());
   Status write_status;

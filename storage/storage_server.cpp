@@ -27,6 +27,14 @@ std::optional<uint64_t> ContentLength(const httplib::Request& req) {
   return n;
 }
 
+// Answers before the body is read: drain it first, or HTTP clients that are
+// still sending (cpp-httplib among them) see a broken connection instead of
+// the answer.
+void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st) {
+  reader([](const char*, size_t) { return true; });
+  SendError(res, st);
+}
+
 std::string LowerMd5(std::string md5) {
   for (char& c : md5) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return md5;
@@ -93,17 +101,17 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
   const std::string id = req.matches[1];
   std::string expected = LowerMd5(req.get_header_value(kMd5Header));
   if (!expected.empty() && !Md5::IsValidHex(expected)) {
-    return SendError(res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
+    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
   }
   auto length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) {
-    return SendError(res, Status::InvalidArgument("bad Content-Length"));
+    return Reject(reader, res, Status::InvalidArgument("bad Content-Length"));
   }
   auto writer = store_.BeginWrite(id, length);
   if (!writer.ok()) {
     DFS_LOG(WARN, "storage") << "put refused blob=" << id << " req=" << RequestId(req) << " "
                              << writer.status().ToString();
-    return SendError(res, writer.status());
+    return Reject(reader, res, writer.status());
   }
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {

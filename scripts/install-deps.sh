@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what dfs needs to build, test and run, from Debian's packages.
+# Idempotent: does nothing when everything is there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libfuse3-dev fuse3
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev
+  libgtest-dev libcli11-dev
+  redis-server redis-tools
+  curl ca-certificates python3 procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a system redis-server on install; dfs runs its own instances.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
