@@ -1,0 +1,27 @@
+// ReplicationJob: what the master asks the replicator to do, as carried in
+// the Redis stream (docs/protocol.md, "Replication").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace dfs::replication {
+
+struct ReplicationJob {
+  std::string job_id;
+  std::string blob_id;  // 32 lower-case hex
+  std::string md5;      // md5 of the whole blob
+  uint64_t size = 0;
+  int want_copies = 1;
+
+  std::string ToJson() const;
+  // Strict: anything missing, mistyped or out of range is InvalidArgument.
+  static Result<ReplicationJob> Parse(std::string_view json);
+};
+
+bool IsValidBlobId(std::string_view id);
+
+}  // namespace dfs::replication

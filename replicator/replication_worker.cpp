@@ -1,0 +1,187 @@
+#include "replicator/replication_worker.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/http_util.h"
+#include "common/log.h"
+
+namespace dfs::replication {
+
+const char* JobResultName(JobResult r) {
+  switch (r) {
+    case JobResult::kDone: return "done";
+    case JobResult::kDropped: return "dropped";
+    case JobResult::kFailed: return "failed";
+    case JobResult::kRetryLater: return "retry_later";
+  }
+  return "?";
+}
+
+bool ReplicationWorker::Sleep(std::chrono::milliseconds d) const {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop_.load()) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::milliseconds(50), d));
+  }
+  return !stop_.load();
+}
+
+std::chrono::milliseconds ReplicationWorker::Backoff(int failures) const {
+  auto d = options_.backoff_base * (1LL << std::min(failures, 10));
+  return std::min<std::chrono::milliseconds>(d, options_.backoff_max);
+}
+
+JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::function<void()>& keepalive) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::string req = job.job_id.empty() ? RandomHex(6) : job.job_id;
+  JobOutcome outcome;
+  int failures = 0;
+  int master_failures = 0;
+  auto master_down_since = std::chrono::steady_clock::time_point{};
+  std::set<std::string> bad_targets;
+  std::string last_error;
+
+  // The master is unreachable: wait for it (bounded), without counting it
+  // against the job; true to go on, false to leave the job pending.
+  auto wait_for_master = [&](const Status& st) {
+    auto now = std::chrono::steady_clock::now();
+    if (master_failures++ == 0) master_down_since = now;
+    DFS_LOG(WARN, "replicator") << "job=" << req << " blob=" << job.blob_id << " master: " << st.ToString();
+    if (now - master_down_since > options_.master_patience) return false;
+    return Sleep(Backoff(master_failures));
+  };
+  auto retry_later = [&](std::string why) {
+    outcome.result = JobResult::kRetryLater;
+    outcome.detail = std::move(why);
+    return outcome;
+  };
+
+  for (;;) {
+    if (stop_.load()) return retry_later("stopping");
+    if (keepalive) keepalive();
+    auto info = master_.GetBlob(job.blob_id);
+    if (!info.ok()) {
+      if (info.status().code() == Code::kNotFound) {
+        outcome.result = JobResult::kDropped;
+        outcome.detail = "no file refers to the blob any more";
+        return outcome;
+      }
+      if (IsRetryable(info.status())) {
+        if (!wait_for_master(info.status())) return retry_later("master unreachable: " + info.status().ToString());
+        continue;
+      }
+      outcome.result = JobResult::kFailed;
+      outcome.detail = "master refused: " + info.status().ToString();
+      return outcome;
+    }
+    master_failures = 0;
+    const std::string md5 = info->md5.empty() ? job.md5 : info->md5;
+    std::set<std::string> holder_ids;
+    std::vector<BlobHolder> sources;
+    int good = 0;
+    for (const auto& h : info->holders) {
+      holder_ids.insert(h.node_id);
+      if (h.state != "ok" || h.url.empty()) continue;
+      if (h.node_state == "up") ++good;
+      sources.push_back(h);
+    }
+    if (good >= info->want_copies) {
+      outcome.result = JobResult::kDone;
+      outcome.detail = std::to_string(good) + " copies";
+      return outcome;
+    }
+    // Sources on up nodes first; nodes believed down are still worth a try.
+    std::stable_sort(sources.begin(), sources.end(), [](const BlobHolder& a, const BlobHolder& b) {
+      return (a.node_state == "up") > (b.node_state == "up");
+    });
+    auto nodes = master_.ListNodes();
+    if (!nodes.ok()) {
+      if (IsRetryable(nodes.status())) {
+        if (!wait_for_master(nodes.status())) return retry_later("master unreachable: " + nodes.status().ToString());
+        continue;
+      }
+      outcome.result = JobResult::kFailed;
+      outcome.detail = "master refused: " + nodes.status().ToString();
+      return outcome;
+    }
+    std::vector<NodeSummary> targets;
+    bool any_free_node = false;
+    for (const auto& n : *nodes) {
+      if (n.state != "up" || holder_ids.count(n.node_id)) continue;
+      any_free_node = true;
+      if (!bad_targets.count(n.node_id)) targets.push_back(n);
+    }
+    if (!any_free_node) {
+      // Fewer nodes than wanted copies: as good as it gets for now; the
+      // master's healer queues the file again when a node joins.
+      outcome.result = JobResult::kDone;
+      outcome.detail = "only " + std::to_string(good) + " of " + std::to_string(info->want_copies) +
+                       " copies possible: no other up node";
+      return outcome;
+    }
+    bool copied = false;
+    if (sources.empty()) {
+      last_error = "no good copy to copy from";
+    } else if (targets.empty()) {
+      last_error = "every candidate target failed";
+      bad_targets.clear();  // give them another chance after the backoff
+    } else {
+      const NodeSummary target = targets[std::uniform_int_distribution<size_t>(0, targets.size() - 1)(rng)];
+      for (const auto& source : sources) {
+        if (stop_.load()) return retry_later("stopping");
+        CopyOutcome c = copier_.Copy(source.url, target.url, job.blob_id, md5, info->size, req, keepalive);
+        if (c.ok()) {
+          copied = true;
+          Status rec;
+          for (;;) {
+            rec = master_.RecordReplica(job.blob_id, target.node_id, md5, req);
+            if (rec.ok() || !IsRetryable(rec)) break;
+            if (!wait_for_master(rec)) return retry_later("master unreachable: " + rec.ToString());
+          }
+          if (rec.code() == Code::kNotFound) {
+            // The file went away while we copied: do not leave an orphan.
+            copier_.Delete(target.url, job.blob_id);
+            outcome.result = JobResult::kDropped;
+            outcome.detail = "file deleted during the copy";
+            return outcome;
+          }
+          if (!rec.ok()) {
+            copied = false;
+            last_error = "master did not record the copy: " + rec.ToString();
+            bad_targets.insert(target.node_id);
+          } else {
+            ++outcome.copies_made;
+            DFS_LOG(INFO, "replicator") << "copied job=" << req << " blob=" << job.blob_id << " from="
+                                        << source.node_id << " to=" << target.node_id << " size=" << info->size;
+          }
+          break;
+        }
+        last_error = c.status.ToString();
+        DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << job.blob_id << " from=" << source.node_id
+                                    << " to=" << target.node_id << " failed: " << last_error;
+        if (c.fault == CopyFault::kSourceBad) {
+          Status st = master_.ReportBad(job.blob_id, source.node_id, req);
+          DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << job.blob_id << " node=" << source.node_id
+                                      << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
+          continue;
+        }
+        if (c.fault == CopyFault::kSourceUnreachable) continue;
+        bad_targets.insert(target.node_id);  // kTarget
+        break;
+      }
+    }
+    if (copied) continue;
+    ++failures;
+    if (failures >= options_.max_attempts) {
+      outcome.result = JobResult::kFailed;
+      outcome.detail = "gave up after " + std::to_string(failures) + " failed attempts: " + last_error;
+      return outcome;
+    }
+    if (!Sleep(Backoff(failures))) return retry_later("stopping");
+  }
+}
+
+}  // namespace dfs::replication
