@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000;
   size_t threads = 64;
+  // A later flag wins (so wrappers can append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_MASTER_LISTEN");
   app.add_option("--db", db_path, "SQLite database file")->envname("DFS_DB");

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   std::string data_dir, listen = "127.0.0.1:8821", master, advertise, log_level = "info";
   uint64_t capacity = 0;
   int heartbeat_ms = 1000;
+  // A later flag wins (so wrappers can append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--data", data_dir, "data folder")->required()->envname("DFS_STORAGE_DATA");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_STORAGE_LISTEN");
