@@ -127,7 +127,10 @@ TEST_F(MasterClusterTest, SixteenConcurrentClientsTwentyFilesEach) {
         std::string name = "c" + std::to_string(c) + "/f" + std::to_string(i);
         std::string data = name + std::string(1000 + i * 100, static_cast<char>('a' + c));
         auto put = PutString(Url(), FilesPath(name), data, {{kMd5Header, Md5::Of(data)}});
-        if (put.status != 201) ++failures;
+        if (put.status != 201) {
+          ++failures;
+          ADD_FAILURE() << name << ": HTTP " << put.status << " " << put.body;
+        }
       }
     });
   }
