@@ -48,7 +48,12 @@ int main(int argc, char** argv) {
 
   auto* nodes = app.add_subcommand("nodes", "list storage nodes");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   auto ms = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   options.timeouts = {std::min(ms, std::chrono::milliseconds(5000)), ms, ms};

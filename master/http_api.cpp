@@ -96,6 +96,10 @@ void HttpApi::RegisterRoutes() {
   server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, {{"status", "ok"}});
   });
+  server_.Put("/api/v1/files/", [](const httplib::Request&, httplib::Response& res,
+                                   const httplib::ContentReader& reader) {
+    Reject(reader, res, Status::InvalidArgument("path is empty"));
+  });
   server_.Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { PutFile(req, res, reader); });
   server_.Get(kFile, [this](const httplib::Request& req, httplib::Response& res) {

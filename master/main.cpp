@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000;
   size_t threads = 64;
+  // A later flag wins (so wrappers can append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_MASTER_LISTEN");
   app.add_option("--db", db_path, "SQLite database file")->envname("DFS_DB");
@@ -38,7 +40,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 86400000));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   dfs::LogLevel level;
   if (!dfs::ParseLogLevel(log_level, &level)) {

@@ -65,7 +65,7 @@ BlobWriter::~BlobWriter() {
 }
 
 Status BlobWriter::Append(const char* data, size_t len) {
-  if (store_->FreeBytes() < len) return Status::NoSpace("node is full");
+  if (store_->FreeBytes() < written_ + len) return Status::NoSpace("node is full");
   Status st = WriteAll(fd_.get(), data, len);
   if (!st.ok()) return st;
   md5_.Update(data, len);

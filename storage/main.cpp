@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   std::string data_dir, listen = "127.0.0.1:8821", master, advertise, log_level = "info";
   uint64_t capacity = 0;
   int heartbeat_ms = 1000;
+  // A later flag wins (so wrappers can append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--data", data_dir, "data folder")->required()->envname("DFS_STORAGE_DATA");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_STORAGE_LISTEN");
@@ -32,7 +34,12 @@ int main(int argc, char** argv) {
   app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   dfs::LogLevel level;
   if (!dfs::ParseLogLevel(log_level, &level)) {

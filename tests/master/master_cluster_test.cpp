@@ -1,0 +1,328 @@
+// Integration tests of dfs-master with real dfs-storage nodes on loopback.
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http_util.h"
+#include "common/md5.h"
+#include "tests/support/cluster.h"
+#include "tests/support/http_helpers.h"
+
+namespace dfs::testing {
+namespace {
+
+std::string FilesPath(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
+
+// Number of blob files (not .meta sidecars) on a node's disk.
+int BlobsOnDisk(const std::string& node_dir) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(node_dir + "/blobs", ec);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
+    if (it->is_regular_file() && it->path().extension() != ".meta") ++n;
+  }
+  return n;
+}
+
+int BlobsOnAllDisks(TestCluster& c) {
+  int n = 0;
+  for (int i = 0; i < c.node_count(); ++i) n += BlobsOnDisk(c.node_dir(i));
+  return n;
+}
+
+class MasterClusterTest : public ::testing::Test {
+ protected:
+  std::string Url() const { return cluster_->master_url(); }
+  void SetUp() override { cluster_ = std::make_unique<TestCluster>(); }
+  std::unique_ptr<TestCluster> cluster_;
+  TempDir tmp_;
+};
+
+TEST_F(MasterClusterTest, RoundTripsZeroOneAndHundredMiB) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{100} << 20}) {
+    std::string name = "rt/file-" + std::to_string(size);
+    std::string src = tmp_.path() + "/src";
+    std::string md5 = WriteRandomFile(src, size, static_cast<unsigned>(size));
+    auto put = PutFile(Url(), FilesPath(name), src, {{kMd5Header, md5}});
+    ASSERT_EQ(put.status, 201) << put.body;
+    EXPECT_EQ(put.json()["name"], name);
+    EXPECT_EQ(put.json()["size"], size);
+    EXPECT_EQ(put.json()["md5"], md5);
+    std::string got_md5;
+    auto get = GetToFile(Url(), FilesPath(name), tmp_.path() + "/dst", &got_md5);
+    ASSERT_EQ(get.status, 200);
+    EXPECT_EQ(got_md5, md5) << "size " << size;
+    EXPECT_EQ(get.header(kMd5Header), md5);
+    EXPECT_EQ(get.header("ETag"), "\"" + md5 + "\"");
+    EXPECT_FALSE(get.header(kNodeHeader).empty());
+    EXPECT_EQ(std::filesystem::file_size(tmp_.path() + "/dst"), size);
+  }
+}
+
+TEST_F(MasterClusterTest, PutWithoutMd5IsStoredWithComputedMd5) {
+  auto put = PutString(Url(), FilesPath("plain.txt"), "hello");
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.json()["md5"], Md5::Of("hello"));
+  EXPECT_EQ(Get(Url(), FilesPath("plain.txt")).body, "hello");
+}
+
+TEST_F(MasterClusterTest, CollisionRenamesAndSaysSo) {
+  ASSERT_EQ(PutString(Url(), FilesPath("docs/report.pdf"), "one").status, 201);
+  auto second = PutString(Url(), FilesPath("docs/report.pdf"), "two");
+  ASSERT_EQ(second.status, 201);
+  auto j = second.json();
+  EXPECT_TRUE(j["renamed"].get<bool>());
+  EXPECT_EQ(j["requested_name"], "docs/report.pdf");
+  std::string name = j["name"];
+  EXPECT_EQ(name.rfind("docs/report_", 0), 0u) << name;
+  EXPECT_EQ(name.substr(name.size() - 4), ".pdf");
+  EXPECT_EQ(Get(Url(), FilesPath("docs/report.pdf")).body, "one");
+  EXPECT_EQ(Get(Url(), FilesPath(name)).body, "two");
+}
+
+TEST_F(MasterClusterTest, TwentyConcurrentSameNamePutsGetTwentyNames) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> names(20);
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      auto put = PutString(Url(), FilesPath("same.tar.gz"), "content " + std::to_string(i));
+      if (put.status == 201) names[i] = put.json()["name"];
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct(names.begin(), names.end());
+  ASSERT_EQ(distinct.size(), 20u);
+  ASSERT_EQ(distinct.count(""), 0u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(Get(Url(), FilesPath(names[i])).body, "content " + std::to_string(i));
+  }
+}
+
+TEST_F(MasterClusterTest, OverwriteAndFailModes) {
+  ASSERT_EQ(PutString(Url(), FilesPath("f.txt"), "v1").status, 201);
+  auto fail = PutString(Url(), FilesPath("f.txt") + "?conflict=fail", "v2");
+  EXPECT_EQ(fail.status, 409);
+  EXPECT_EQ(fail.json()["error"], "already_exists");
+  EXPECT_EQ(Get(Url(), FilesPath("f.txt")).body, "v1");
+  auto over = PutString(Url(), FilesPath("f.txt") + "?conflict=overwrite", "v3");
+  ASSERT_EQ(over.status, 201);
+  EXPECT_FALSE(over.json()["renamed"].get<bool>());
+  EXPECT_EQ(over.json()["version"], 2);
+  EXPECT_EQ(Get(Url(), FilesPath("f.txt")).body, "v3");
+  EXPECT_EQ(Get(Url(), "/api/v1/files?prefix=f").json()["files"].size(), 1u);
+  // The old blob is removed from disk in the background.
+  for (int i = 0; i < 100 && BlobsOnAllDisks(*cluster_) != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 1);
+  EXPECT_EQ(PutString(Url(), FilesPath("f.txt") + "?conflict=sometimes", "x").status, 400);
+}
+
+TEST_F(MasterClusterTest, SixteenConcurrentClientsTwentyFilesEach) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 16; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < 20; ++i) {
+        std::string name = "c" + std::to_string(c) + "/f" + std::to_string(i);
+        std::string data = name + std::string(1000 + i * 100, static_cast<char>('a' + c));
+        auto put = PutString(Url(), FilesPath(name), data, {{kMd5Header, Md5::Of(data)}});
+        if (put.status != 201) {
+          ++failures;
+          ADD_FAILURE() << name << ": HTTP " << put.status << " " << put.body;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures, 0);
+  auto list = Get(Url(), "/api/v1/files").json()["files"];
+  EXPECT_EQ(list.size(), 320u);
+  for (int c = 0; c < 16; ++c) {
+    for (int i = 0; i < 20; ++i) {
+      std::string name = "c" + std::to_string(c) + "/f" + std::to_string(i);
+      auto get = Get(Url(), FilesPath(name));
+      ASSERT_EQ(get.status, 200);
+      EXPECT_EQ(get.body, name + std::string(1000 + i * 100, static_cast<char>('a' + c)));
+    }
+  }
+}
+
+TEST_F(MasterClusterTest, KilledNodeDoesNotFailPuts) {
+  cluster_->KillNode(0);  // the master still believes it is up for a moment
+  for (int i = 0; i < 30; ++i) {
+    auto put = PutString(Url(), FilesPath("k/" + std::to_string(i)), "data" + std::to_string(i));
+    ASSERT_EQ(put.status, 201) << put.body;
+    EXPECT_NE(put.json()["node"], cluster_->node_id(0));
+  }
+  EXPECT_EQ(BlobsOnDisk(cluster_->node_dir(0)), 0);
+}
+
+TEST_F(MasterClusterTest, WrongMd5IsRejectedAndNothingKept) {
+  auto put = PutString(Url(), FilesPath("bad.bin"), "payload", {{kMd5Header, Md5::Of("other")}});
+  EXPECT_EQ(put.status, 422);
+  EXPECT_EQ(put.json()["error"], "checksum_mismatch");
+  EXPECT_EQ(Get(Url(), FilesPath("bad.bin")).status, 404);
+  EXPECT_EQ(Get(Url(), "/api/v1/files").json()["files"].size(), 0u);
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 0);
+  EXPECT_EQ(PutString(Url(), FilesPath("bad.bin"), "x", {{kMd5Header, "not-hex"}}).status, 400);
+}
+
+TEST_F(MasterClusterTest, BadNamesAre400WithJson) {
+  std::string long_name(10 * 1024, 'n');
+  for (const std::string& path :
+       {std::string("/api/v1/files/..%2Fx"), std::string("/api/v1/files/a/../b"), std::string("/api/v1/files/a%00b"),
+        std::string("/api/v1/files/a%0Ab"), std::string("/api/v1/files/a%01b"), std::string("/api/v1/files//lead"),
+        std::string("/api/v1/files/a//b"), std::string("/api/v1/files/trail/"), std::string("/api/v1/files/%FF"),
+        std::string("/api/v1/files/") + long_name, std::string("/api/v1/files/")}) {
+    auto put = PutString(Url(), path, "x");
+    // A name too long for a request line is refused by the HTTP layer (414).
+    if (path.size() > 8000) {
+      EXPECT_TRUE(put.status == 400 || put.status == 414) << put.status;
+    } else {
+      EXPECT_EQ(put.status, 400) << path.substr(0, 60);
+    }
+    EXPECT_TRUE(put.json().contains("error")) << put.body;
+    EXPECT_TRUE(put.json().contains("message")) << put.body;
+  }
+  EXPECT_EQ(Get(Url(), "/api/v1/files").json()["files"].size(), 0u);
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 0);
+  EXPECT_EQ(Get(Url(), "/healthz").status, 200) << "still serving";
+}
+
+TEST_F(MasterClusterTest, UnknownFileIs404) {
+  auto get = Get(Url(), FilesPath("missing"));
+  EXPECT_EQ(get.status, 404);
+  EXPECT_EQ(get.json()["error"], "not_found");
+  EXPECT_EQ(Head(Url(), FilesPath("missing")).status, 404);
+  EXPECT_EQ(Delete(Url(), FilesPath("missing")).status, 404);
+}
+
+TEST_F(MasterClusterTest, RangeHeadAndDelete) {
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 251);
+  ASSERT_EQ(PutString(Url(), FilesPath("r.bin"), data).status, 201);
+  auto part = Get(Url(), FilesPath("r.bin"), {{"Range", "bytes=1000-1999"}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, data.substr(1000, 1000));
+  auto tail = Get(Url(), FilesPath("r.bin"), {{"Range", "bytes=-10"}});
+  EXPECT_EQ(tail.body, data.substr(data.size() - 10));
+  EXPECT_EQ(Get(Url(), FilesPath("r.bin"), {{"Range", "bytes=200000-"}}).status, 416);
+  auto head = Head(Url(), FilesPath("r.bin"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("Content-Length"), "100000");
+  EXPECT_EQ(head.header(kMd5Header), Md5::Of(data));
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 1);
+  EXPECT_EQ(Delete(Url(), FilesPath("r.bin")).status, 204);
+  EXPECT_EQ(Get(Url(), FilesPath("r.bin")).status, 404) << "metadata is gone at once";
+  for (int i = 0; i < 100 && BlobsOnAllDisks(*cluster_) > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 0) << "and the blob follows";
+}
+
+TEST_F(MasterClusterTest, NodesListShowsStateAndSpace) {
+  auto nodes = Get(Url(), "/api/v1/nodes").json()["nodes"];
+  ASSERT_EQ(nodes.size(), 3u);
+  for (const auto& n : nodes) {
+    EXPECT_EQ(n["state"], "up");
+    EXPECT_GT(n["capacity"].get<uint64_t>(), 0u);
+    EXPECT_GT(n["free"].get<uint64_t>(), 0u);
+  }
+  cluster_->KillNode(1);
+  std::string dead = cluster_->node_id(1);
+  bool down = false;
+  for (int i = 0; i < 100 && !down; ++i) {
+    auto listed = Get(Url(), "/api/v1/nodes").json();
+    for (const auto& n : listed["nodes"]) {
+      if (n["node_id"] == dead && n["state"] == "down") down = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(down) << "a silent node is marked down";
+  cluster_->StartNode(1);
+  EXPECT_TRUE(cluster_->WaitNodesUp(3)) << "and comes back up under the same id";
+}
+
+// The original Python client builds its upload with requests:
+//   requests.post(url + "/upload", files={"input_file": f}, data={"file_hash": md5})
+// which sends the data fields first, then the file part.
+TEST_F(MasterClusterTest, SeedCompatibleUploadAndDownload) {
+  std::string content = "seed file contents\n";
+  std::string md5 = Md5::Of(content);
+  auto upload = [&](const std::string& filename, const std::string& hash) {
+    std::string boundary = "3f1b9c0e5d2a4b6c8e0f1a3b5c7d9e1f";
+    std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file_hash\"\r\n\r\n" + hash +
+                       "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"input_file\"; filename=\"" +
+                       filename + "\"\r\n\r\n" + content + "\r\n--" + boundary + "--\r\n";
+    auto cli = Client(Url());
+    auto res = cli->Post("/upload", body, "multipart/form-data; boundary=" + boundary);
+    HttpAnswer a;
+    if (res) {
+      a.status = res->status;
+      a.body = res->body;
+    }
+    return a;
+  };
+  auto first = upload("notes.txt", md5);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(first.json()["name"], "notes.txt");
+  EXPECT_TRUE(first.json().contains("message"));
+  auto second = upload("notes.txt", md5);
+  ASSERT_EQ(second.status, 201);
+  std::string renamed = second.json()["name"];
+  EXPECT_NE(renamed, "notes.txt");
+  EXPECT_NE(second.json()["message"].get<std::string>().find(renamed), std::string::npos);
+
+  auto down = Get(Url(), "/download?filename=notes.txt");
+  EXPECT_EQ(down.status, 200);
+  EXPECT_EQ(down.body, content);
+  EXPECT_EQ(down.header("file_hash"), md5);
+  EXPECT_EQ(Get(Url(), "/download?filename=" + EncodeQueryValue(renamed)).body, content);
+
+  auto wrong = upload("w.txt", Md5::Of("nope"));
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_TRUE(wrong.json().contains("message"));
+  EXPECT_EQ(upload("../etc/passwd", md5).status, 400);
+  EXPECT_EQ(Get(Url(), "/download?filename=missing").status, 404);
+  EXPECT_TRUE(Get(Url(), "/download?filename=missing").json().contains("message"));
+}
+
+// One node with room and one tiny node that registered once with stale,
+// generous free space: every PUT placed on the tiny node gets 507 there and
+// must land on the other node.
+TEST(MasterPlacementTest, FullNodeSends507AndFileGoesElsewhere) {
+  ClusterOptions options;
+  options.nodes = 1;
+  TestCluster cluster(options);
+  cluster.AddNode({"--capacity", "1048576", "--heartbeat-ms", "600000"});
+  ASSERT_TRUE(cluster.WaitNodesUp(2));
+  std::string data(700 * 1024, 'z');
+  for (int i = 0; i < 12; ++i) {
+    auto put = PutString(cluster.master_url(), FilesPath("big" + std::to_string(i)), data);
+    ASSERT_EQ(put.status, 201) << put.body;
+  }
+  EXPECT_LE(BlobsOnDisk(cluster.node_dir(1)), 1) << "the tiny node holds at most one";
+  EXPECT_GE(BlobsOnDisk(cluster.node_dir(0)), 11);
+  std::string log = ReadFile(cluster.node_dir(1) + ".log");
+  EXPECT_NE(log.find("no_space"), std::string::npos) << "the tiny node refused at least once";
+}
+
+TEST(MasterPlacementTest, NoRoomAnywhereIs507AndNoNodesIs503) {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.node_capacity = 1024;
+  TestCluster cluster(options);
+  auto put = PutString(cluster.master_url(), FilesPath("huge"), std::string(4096, 'h'));
+  EXPECT_EQ(put.status, 507) << put.body;
+  EXPECT_EQ(put.json()["error"], "no_space");
+  cluster.KillNode(0);
+  // Once the master notices, there is no node to place on at all.
+  int status = 0;
+  for (int i = 0; i < 100 && status != 503; ++i) {
+    status = PutString(cluster.master_url(), FilesPath("small"), "s").status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 503);
+}
+
+}  // namespace
+}  // namespace dfs::testing

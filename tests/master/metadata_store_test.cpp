@@ -1,0 +1,131 @@
+#include "master/metadata_store.h"
+
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "master/collision_namer.h"
+#include "tests/support/process.h"
+
+namespace dfs::master {
+
+class MetadataStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  FileRecord File(const std::string& path, const std::string& blob) {
+    FileRecord f;
+    f.path = path;
+    f.size = 3;
+    f.md5 = "900150983cd24fb0d6963f7d28e17f72";
+    f.mtime = NowSeconds();
+    f.blob_id = blob;
+    f.primary_node = "n1";
+    f.want_copies = 3;
+    return f;
+  }
+  static std::string Rename(const std::string& p) { return CollisionName(p, RandomSuffix()); }
+
+  dfs::testing::TempDir dir_;
+  std::unique_ptr<MetadataStore> store_;
+};
+
+TEST_F(MetadataStoreTest, CommitGetListDelete) {
+  auto c = store_->CommitFile(File("a/b.txt", "b1"), ConflictMode::kRename, Rename);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->renamed);
+  auto f = store_->GetFile("a/b.txt");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->blob_id, "b1");
+  EXPECT_EQ(store_->ListFiles("a/")->size(), 1u);
+  EXPECT_EQ(store_->ListFiles("b")->size(), 0u);
+  auto reps = store_->GetReplicas("b1");
+  ASSERT_EQ(reps->size(), 1u);
+  EXPECT_EQ((*reps)[0].node_id, "n1");
+  EXPECT_EQ(store_->UnpublishedJobs(10)->size(), 1u) << "a replication job is committed with the file";
+  ASSERT_TRUE(store_->DeleteFile("a/b.txt").ok());
+  EXPECT_EQ(store_->GetFile("a/b.txt").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->PendingDeletions(10)->size(), 1u) << "the blob is queued for deletion";
+  EXPECT_EQ(store_->DeleteFile("a/b.txt").status().code(), Code::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, ListPrefixIsLiteral) {
+  ASSERT_TRUE(store_->CommitFile(File("a_b", "b1"), ConflictMode::kRename, Rename).ok());
+  ASSERT_TRUE(store_->CommitFile(File("axb", "b2"), ConflictMode::kRename, Rename).ok());
+  ASSERT_TRUE(store_->CommitFile(File("100%", "b3"), ConflictMode::kRename, Rename).ok());
+  EXPECT_EQ(store_->ListFiles("a_")->size(), 1u);
+  EXPECT_EQ(store_->ListFiles("100%")->size(), 1u);
+  EXPECT_EQ(store_->ListFiles("")->size(), 3u);
+}
+
+TEST_F(MetadataStoreTest, ConflictModes) {
+  ASSERT_TRUE(store_->CommitFile(File("x.txt", "b1"), ConflictMode::kRename, Rename).ok());
+  auto renamed = store_->CommitFile(File("x.txt", "b2"), ConflictMode::kRename, Rename);
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_TRUE(renamed->renamed);
+  EXPECT_NE(renamed->file.path, "x.txt");
+  EXPECT_EQ(renamed->file.path.substr(0, 2), "x_");
+
+  auto fail = store_->CommitFile(File("x.txt", "b3"), ConflictMode::kFail, Rename);
+  EXPECT_EQ(fail.status().code(), Code::kAlreadyExists);
+
+  auto over = store_->CommitFile(File("x.txt", "b4"), ConflictMode::kOverwrite, Rename);
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->file.version, 2);
+  EXPECT_EQ(store_->GetFile("x.txt")->blob_id, "b4");
+  auto pending = store_->PendingDeletions(10);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].blob_id, "b1") << "the overwritten blob is queued for deletion";
+}
+
+TEST_F(MetadataStoreTest, FileAndDirectoryCannotShareAPath) {
+  ASSERT_TRUE(store_->CommitFile(File("d/f", "b1"), ConflictMode::kRename, Rename).ok());
+  EXPECT_EQ(store_->CommitFile(File("d", "b2"), ConflictMode::kOverwrite, Rename).status().code(),
+            Code::kIsDirectory);
+  EXPECT_EQ(store_->CommitFile(File("d/f/g", "b3"), ConflictMode::kRename, Rename).status().code(),
+            Code::kNotDirectory);
+}
+
+TEST_F(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> names(20);
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      auto c = store_->CommitFile(File("same.txt", "blob" + std::to_string(i)), ConflictMode::kRename, Rename);
+      if (c.ok()) names[i] = c->file.path;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct(names.begin(), names.end());
+  EXPECT_EQ(distinct.size(), 20u);
+  EXPECT_EQ(distinct.count(""), 0u);
+  EXPECT_EQ(store_->ListFiles("same")->size(), 20u);
+}
+
+TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
+  NodeRecord n;
+  n.node_id = "n1";
+  n.url = "http://127.0.0.1:1";
+  n.last_heartbeat = NowSeconds() - 100;
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  auto down = store_->MarkSilentNodesDown(NowSeconds() - 10);
+  ASSERT_EQ(down->size(), 1u);
+  EXPECT_EQ((*store_->ListNodes())[0].state, "down");
+  n.last_heartbeat = NowSeconds();
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  EXPECT_EQ((*store_->ListNodes())[0].state, "up") << "a heartbeat brings a node back";
+}
+
+TEST_F(MetadataStoreTest, SurvivesReopen) {
+  ASSERT_TRUE(store_->CommitFile(File("keep.txt", "b1"), ConflictMode::kRename, Rename).ok());
+  store_.reset();
+  auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE((*s)->GetFile("keep.txt").ok());
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,126 @@
+#include "storage/blob_store.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/process.h"
+
+namespace dfs::storage {
+namespace {
+
+const std::string kId = "0123456789abcdef0123456789abcdef";
+
+class BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(0); }
+  void Reopen(uint64_t capacity) {
+    store_.reset();
+    auto s = BlobStore::Open(dir_.path(), capacity);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  Result<BlobInfo> Write(const std::string& id, const std::string& data, const std::string& md5) {
+    auto w = store_->BeginWrite(id, data.size());
+    if (!w.ok()) return w.status();
+    Status st = (*w)->Append(data.data(), data.size());
+    if (!st.ok()) return st;
+    return (*w)->Commit(md5);
+  }
+  size_t TmpFiles() {
+    size_t n = 0;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() + "/tmp")) ++n;
+    return n;
+  }
+  dfs::testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(BlobStoreTest, WriteStatReadVerifyDelete) {
+  auto info = Write(kId, "hello", Md5::Of("hello"));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, 5u);
+  auto st = store_->Stat(kId);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->md5, Md5::Of("hello"));
+  EXPECT_EQ(dfs::testing::ReadFile(store_->BlobPath(kId)), "hello");
+  EXPECT_EQ(*store_->ComputeMd5(kId), Md5::Of("hello"));
+  EXPECT_EQ(store_->GetUsage().used, 5u);
+  EXPECT_EQ(store_->GetUsage().blobs, 1u);
+  ASSERT_TRUE(store_->Delete(kId).ok());
+  EXPECT_EQ(store_->Stat(kId).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->Delete(kId).code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetUsage().used, 0u);
+}
+
+TEST_F(BlobStoreTest, WriteWithoutExpectedMd5ComputesIt) {
+  auto info = Write(kId, "abc", "");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->md5, "900150983cd24fb0d6963f7d28e17f72");
+}
+
+TEST_F(BlobStoreTest, Md5MismatchKeepsNothing) {
+  auto info = Write(kId, "hello", Md5::Of("other"));
+  EXPECT_EQ(info.status().code(), Code::kChecksumMismatch);
+  EXPECT_EQ(store_->Stat(kId).status().code(), Code::kNotFound);
+  EXPECT_EQ(TmpFiles(), 0u);
+  EXPECT_EQ(store_->GetUsage().used, 0u);
+}
+
+TEST_F(BlobStoreTest, AbandonedWriteKeepsNothing) {
+  {
+    auto w = store_->BeginWrite(kId, 100);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append("partial", 7).ok());
+  }  // the writer goes away without Commit: a client that hung up
+  EXPECT_EQ(store_->Stat(kId).status().code(), Code::kNotFound);
+  EXPECT_EQ(TmpFiles(), 0u);
+}
+
+TEST_F(BlobStoreTest, RejectsBadIds) {
+  for (const std::string& id : {std::string("../x"), std::string("0123456789ABCDEF0123456789ABCDEF"),
+                                std::string("abc"), std::string(""), kId + "0", std::string(32, '/')}) {
+    EXPECT_EQ(store_->BeginWrite(id, 1).status().code(), Code::kInvalidArgument) << id;
+    EXPECT_EQ(store_->Stat(id).status().code(), Code::kInvalidArgument) << id;
+    EXPECT_EQ(store_->Delete(id).code(), Code::kInvalidArgument) << id;
+  }
+}
+
+TEST_F(BlobStoreTest, RepeatedWriteIsIdempotentButConflictIsRefused) {
+  ASSERT_TRUE(Write(kId, "same", Md5::Of("same")).ok());
+  EXPECT_TRUE(Write(kId, "same", Md5::Of("same")).ok());
+  EXPECT_EQ(store_->GetUsage().blobs, 1u);
+  EXPECT_EQ(Write(kId, "different", "").status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(dfs::testing::ReadFile(store_->BlobPath(kId)), "same");
+}
+
+TEST_F(BlobStoreTest, CapacityIsEnforced) {
+  Reopen(10);
+  EXPECT_EQ(store_->BeginWrite(kId, 11).status().code(), Code::kNoSpace) << "refused up front";
+  auto w = store_->BeginWrite(kId, std::nullopt);  // length unknown: refused while writing
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE((*w)->Append("12345678", 8).ok());
+  EXPECT_EQ((*w)->Append("12345678", 8).code(), Code::kNoSpace);
+  EXPECT_EQ(store_->GetUsage().capacity, 10u);
+}
+
+TEST_F(BlobStoreTest, ReopenFindsBlobsAndCleansTmp) {
+  ASSERT_TRUE(Write(kId, "persist", "").ok());
+  dfs::testing::WriteFile(dir_.path() + "/tmp/leftover", "junk");
+  Reopen(0);
+  EXPECT_TRUE(store_->Stat(kId).ok());
+  EXPECT_EQ(store_->GetUsage().used, 7u);
+  EXPECT_EQ(TmpFiles(), 0u);
+  EXPECT_EQ(store_->List()->size(), 1u);
+}
+
+TEST_F(BlobStoreTest, NodeIdIsStable) {
+  auto a = LoadOrCreateNodeId(dir_.path());
+  auto b = LoadOrCreateNodeId(dir_.path());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(a->size(), 16u);
+}
+
+}  // namespace
+}  // namespace dfs::storage

@@ -1,0 +1,200 @@
+// dfs-storage as a real process, over HTTP.
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http_util.h"
+#include "common/md5.h"
+#include "tests/support/http_helpers.h"
+#include "tests/support/process.h"
+
+namespace dfs::testing {
+namespace {
+
+const std::string kId = "00112233445566778899aabbccddeeff";
+
+class StorageNode {
+ public:
+  explicit StorageNode(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir), port_(FreePort()) {
+    Start(std::move(extra));
+  }
+  void Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {BinaryPath("dfs-storage"), "--data", dir_, "--listen",
+                                     "127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc_ = Subprocess(argv, dir_ + ".log");
+    if (!WaitHttpOk(url(), std::chrono::seconds(10))) throw std::runtime_error(ReadFile(dir_ + ".log"));
+  }
+  void Stop() { proc_.Stop(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  Subprocess& proc() { return proc_; }
+
+ private:
+  std::string dir_;
+  int port_;
+  Subprocess proc_;
+};
+
+class StorageServerTest : public ::testing::Test {
+ protected:
+  TempDir tmp_;
+  StorageNode node_{tmp_.path() + "/node"};
+  std::string Url() { return node_.url(); }
+};
+
+TEST_F(StorageServerTest, RoundTripsZeroOneAndTenMiB) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{10} << 20}) {
+    std::string id = Md5::Of(std::to_string(size));  // any 32 hex digits
+    std::string src = tmp_.path() + "/src";
+    std::string md5 = WriteRandomFile(src, size, 3);
+    auto put = PutFile(Url(), "/blobs/" + id, src, {{kMd5Header, md5}});
+    ASSERT_EQ(put.status, 201) << put.body;
+    EXPECT_EQ(put.json()["md5"], md5);
+    std::string got;
+    auto get = GetToFile(Url(), "/blobs/" + id, tmp_.path() + "/dst", &got);
+    ASSERT_EQ(get.status, 200);
+    EXPECT_EQ(got, md5);
+    EXPECT_EQ(get.header(kMd5Header), md5);
+    EXPECT_FALSE(get.header(kNodeHeader).empty());
+  }
+}
+
+TEST_F(StorageServerTest, RangesHeadDeleteAndStats) {
+  std::string data = "0123456789abcdefghij";
+  ASSERT_EQ(PutString(Url(), "/blobs/" + kId, data).status, 201);
+  auto r = Get(Url(), "/blobs/" + kId, {{"Range", "bytes=5-9"}});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "56789");
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId, {{"Range", "bytes=15-"}}).body, "fghij");
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId, {{"Range", "bytes=20-"}}).status, 416);
+  auto head = Head(Url(), "/blobs/" + kId);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header(kMd5Header), Md5::Of(data));
+  auto stats = Get(Url(), "/stats").json();
+  EXPECT_EQ(stats["used"], data.size());
+  EXPECT_EQ(stats["blobs"], 1);
+  EXPECT_GT(stats["free"].get<uint64_t>(), 0u);
+  EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 1u);
+  EXPECT_EQ(Delete(Url(), "/blobs/" + kId).status, 204);
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404);
+  EXPECT_EQ(Delete(Url(), "/blobs/" + kId).status, 404);
+  EXPECT_EQ(Get(Url(), "/stats").json()["used"], 0);
+}
+
+TEST_F(StorageServerTest, ChecksumAndBadInput) {
+  auto mismatch = PutString(Url(), "/blobs/" + kId, "data", {{kMd5Header, Md5::Of("other")}});
+  EXPECT_EQ(mismatch.status, 422);
+  EXPECT_EQ(mismatch.json()["error"], "checksum_mismatch");
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404) << "nothing kept";
+  EXPECT_EQ(PutString(Url(), "/blobs/" + kId, "data", {{kMd5Header, "xyz"}}).status, 400);
+  for (const std::string& id : {std::string("..%2F..%2Fetc"), std::string("ABCDEF0123456789ABCDEF0123456789"),
+                                std::string("short"), std::string("..")}) {
+    auto put = PutString(Url(), "/blobs/" + id, "x");
+    EXPECT_TRUE(put.status == 400 || put.status == 404) << id << " " << put.status;
+    EXPECT_TRUE(put.json().contains("error")) << put.body;
+  }
+  EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 0u);
+}
+
+TEST_F(StorageServerTest, TruncatedBodyKeepsNothing) {
+  // A raw request that promises 1000 bytes, sends 10 and hangs up.
+  int port = std::stoi(Url().substr(Url().rfind(':') + 1));
+  std::string cmd = "printf 'PUT /blobs/" + kId +
+                    " HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1000\\r\\n\\r\\n0123456789' | timeout 5 "
+                    "bash -c 'cat > /dev/tcp/127.0.0.1/" +
+                    std::to_string(port) + "'";
+  RunCommand(cmd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404);
+  EXPECT_EQ(Get(Url(), "/stats").json()["blobs"], 0);
+}
+
+TEST_F(StorageServerTest, VerifyDetectsCorruptionOnDisk) {
+  ASSERT_EQ(PutString(Url(), "/blobs/" + kId, "precious bytes").status, 201);
+  EXPECT_TRUE(Get(Url(), "/blobs/" + kId + "/verify").json()["ok"].get<bool>());
+  std::string path = tmp_.path() + "/node/blobs/00/" + kId;
+  std::string bytes = ReadFile(path);
+  bytes[0] ^= 0x55;
+  WriteFile(path, bytes);
+  auto v = Get(Url(), "/blobs/" + kId + "/verify").json();
+  EXPECT_FALSE(v["ok"].get<bool>());
+  EXPECT_EQ(v["expected"], Md5::Of("precious bytes"));
+}
+
+TEST(StorageCapacityTest, OverCapacityIs507AndNothingStored) {
+  TempDir tmp;
+  StorageNode node(tmp.path() + "/node", {"--capacity", "1000"});
+  auto put = PutString(node.url(), "/blobs/" + kId, std::string(2000, 'x'));
+  EXPECT_EQ(put.status, 507);
+  EXPECT_EQ(put.json()["error"], "no_space");
+  EXPECT_EQ(Get(node.url(), "/blobs").json()["blobs"].size(), 0u);
+  EXPECT_EQ(Get(node.url(), "/stats").json()["capacity"], 1000);
+  EXPECT_EQ(PutString(node.url(), "/blobs/" + kId, std::string(900, 'x')).status, 201);
+}
+
+TEST(StorageRestartTest, KeepsIdentityAndBlobs) {
+  TempDir tmp;
+  StorageNode node(tmp.path() + "/node");
+  ASSERT_EQ(PutString(node.url(), "/blobs/" + kId, "kept").status, 201);
+  std::string id = Get(node.url(), "/healthz").json()["node_id"];
+  node.Stop();
+  node.Start();
+  EXPECT_EQ(Get(node.url(), "/healthz").json()["node_id"], id);
+  EXPECT_EQ(Get(node.url(), "/blobs/" + kId).body, "kept");
+}
+
+// A small real HTTP server in the test stands in for the master to check the
+// node's own outgoing registration and heartbeats.
+TEST(StorageRegistrationTest, RegistersAndHeartbeats) {
+  httplib::Server fake_master;
+  std::mutex mu;
+  std::vector<std::pair<std::string, nlohmann::json>> calls;
+  fake_master.Put(R"(/api/v1/nodes/(.+))", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    calls.emplace_back(req.matches[1], nlohmann::json::parse(req.body, nullptr, false));
+    res.set_content(R"({"state":"up"})", "application/json");
+  });
+  int master_port = FreePort();
+  ASSERT_TRUE(fake_master.bind_to_port("127.0.0.1", master_port));
+  std::thread t([&] { fake_master.listen_after_bind(); });
+  TempDir tmp;
+  {
+    StorageNode node(tmp.path() + "/node", {"--master", "http://127.0.0.1:" + std::to_string(master_port),
+                                            "--heartbeat-ms", "100", "--advertise", "http://127.0.0.1:1234"});
+    for (int i = 0; i < 50; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (calls.size() >= 3) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  fake_master.stop();
+  t.join();
+  std::lock_guard lock(mu);
+  ASSERT_GE(calls.size(), 3u) << "registration and heartbeats";
+  EXPECT_EQ(calls[0].first, ReadFile(tmp.path() + "/node/node_id").substr(0, 16));
+  EXPECT_EQ(calls[0].second["url"], "http://127.0.0.1:1234");
+  EXPECT_GT(calls[0].second["capacity"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(calls[0].second.contains("free"));
+}
+
+TEST(StorageMemoryTest, HalfGiBPutAndGetKeepRssBounded) {
+  TempDir tmp;
+  StorageNode node(tmp.path() + "/node");
+  std::string src = tmp.path() + "/big";
+  std::string md5 = WriteRandomFile(src, size_t{512} << 20, 11);
+  ASSERT_EQ(PutFile(node.url(), "/blobs/" + kId, src, {{kMd5Header, md5}}).status, 201);
+  std::remove(src.c_str());
+  std::string got;
+  ASSERT_EQ(GetToFile(node.url(), "/blobs/" + kId, tmp.path() + "/out", &got).status, 200);
+  EXPECT_EQ(got, md5);
+  long kib = PeakRssKiB(node.proc().pid());
+  EXPECT_GT(kib, 0);
+  EXPECT_LT(kib, 100 * 1024) << "peak RSS " << kib << " KiB";
+}
+
+}  // namespace
+}  // namespace dfs::testing
