@@ -152,4 +152,67 @@ int CmdNodes(const DfsClient& client, const Output& out) {
   return kExitOk;
 }
 
+int CmdDrain(const DfsClient& client, const Output& out, const std::string& node_id, bool draining) {
+  Status st = client.SetNodeDraining(node_id, draining);
+  if (!st.ok()) return Fail(st);
+  if (out.json) {
+    PrintJson({{"node_id", node_id}, {"state", draining ? "draining" : "up"}});
+  } else if (draining) {
+    std::printf("%s: draining (no new files; its copies are being made elsewhere: watch `dfs replication`)\n",
+                node_id.c_str());
+  } else {
+    std::printf("%s: up\n", node_id.c_str());
+  }
+  return kExitOk;
+}
+
+int CmdReplication(const DfsClient& client, const Output& out) {
+  auto r = client.Replication();
+  if (!r.ok()) return Fail(r.status());
+  if (out.json) {
+    PrintJson(*r);
+    return kExitOk;
+  }
+  const auto& j = *r;
+  std::printf("under-replicated files: %llu\n", static_cast<unsigned long long>(j.value("under_replicated", 0ULL)));
+  std::printf("jobs not yet in redis:  %llu\n", static_cast<unsigned long long>(j.value("unpublished_jobs", 0ULL)));
+  if (j.value("redis", "").empty()) {
+    std::printf("queue:                  none (the master runs without --redis)\n");
+  } else if (!j.value("redis_reachable", false)) {
+    std::printf("queue:                  %s unreachable: %s\n", j.value("redis", "").c_str(),
+                j.value("redis_error", "").c_str());
+  } else {
+    std::printf("queue:                  %s: %lld queued, %lld in progress, %lld dead\n", j.value("redis", "").c_str(),
+                static_cast<long long>(j.value("queue_length", 0LL)), static_cast<long long>(j.value("pending", 0LL)),
+                static_cast<long long>(j.value("dead", 0LL)));
+  }
+  return kExitOk;
+}
+
+int CmdDead(const DfsClient& client, const Output& out) {
+  auto r = client.DeadJobs();
+  if (!r.ok()) return Fail(r.status());
+  if (out.json) {
+    PrintJson(*r);
+    return kExitOk;
+  }
+  const nlohmann::json dead = (*r)["dead"];
+  if (dead.empty()) std::printf("no dead replication jobs\n");
+  for (const auto& d : dead) {
+    std::printf("%-22s blob %-32s %s\n", d.value("id", "").c_str(), d.value("blob_id", "?").c_str(),
+                d.value("reason", "").c_str());
+  }
+  return kExitOk;
+}
+
+int CmdRequeue(const DfsClient& client, const Output& out, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    Status st = client.RequeueDead(id);
+    if (!st.ok()) return Fail(st);
+    if (!out.json) std::printf("requeued %s\n", id.c_str());
+  }
+  if (out.json) PrintJson({{"requeued", ids}});
+  return kExitOk;
+}
+
 }  // namespace dfs::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/client/dfs_client.h"
 
@@ -32,5 +33,9 @@ int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix)
 int CmdRm(const DfsClient& client, const Output& out, const std::string& name);
 int CmdStat(const DfsClient& client, const Output& out, const std::string& name);
 int CmdNodes(const DfsClient& client, const Output& out);
+int CmdDrain(const DfsClient& client, const Output& out, const std::string& node_id, bool draining);
+int CmdReplication(const DfsClient& client, const Output& out);
+int CmdDead(const DfsClient& client, const Output& out);
+int CmdRequeue(const DfsClient& client, const Output& out, const std::vector<std::string>& ids);
 
 }  // namespace dfs::cli

@@ -47,6 +47,18 @@ int main(int argc, char** argv) {
   stat->add_option("NAME", name, "name in dfs")->required();
 
   auto* nodes = app.add_subcommand("nodes", "list storage nodes");
+  std::string node_id;
+  auto* drain = app.add_subcommand("drain", "stop placing files on NODE and copy its files elsewhere");
+  drain->add_option("NODE", node_id, "node id (see `dfs nodes`)")->required();
+  auto* undrain = app.add_subcommand("undrain", "put a drained NODE back in service");
+  undrain->add_option("NODE", node_id, "node id")->required();
+  auto* replication = app.add_subcommand("replication", "show under-replicated files and the replication queue");
+  auto* dead = app.add_subcommand("dead", "list replication jobs that failed for good");
+  std::vector<std::string> ids;
+  auto* requeue = app.add_subcommand("requeue", "put dead replication jobs back in the queue ('all' for every one)");
+  requeue->add_option("ID", ids, "dead job ids from `dfs dead`, or all")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
   try {
     app.parse(argc, argv);
@@ -74,5 +86,10 @@ int main(int argc, char** argv) {
   if (*rm) return dfs::cli::CmdRm(*client, out, name);
   if (*stat) return dfs::cli::CmdStat(*client, out, name);
   if (*nodes) return dfs::cli::CmdNodes(*client, out);
+  if (*drain) return dfs::cli::CmdDrain(*client, out, node_id, true);
+  if (*undrain) return dfs::cli::CmdDrain(*client, out, node_id, false);
+  if (*replication) return dfs::cli::CmdReplication(*client, out);
+  if (*dead) return dfs::cli::CmdDead(*client, out);
+  if (*requeue) return dfs::cli::CmdRequeue(*client, out, ids);
   return dfs::cli::kExitUsage;
 }

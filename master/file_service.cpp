@@ -94,6 +94,7 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
     if (!del.ok()) DFS_LOG(WARN, "master") << "orphan blob=" << blob_id << " node=" << placed->node_id;
     return committed.status();
   }
+  if (options_.on_jobs_queued) options_.on_jobs_queued();
   DFS_LOG(INFO, "master") << "put name=" << committed->file.path << " requested=" << request.path
                           << " size=" << file.size << " md5=" << file.md5 << " blob=" << blob_id
                           << " node=" << placed->node_id << " req=" << request.request_id;
@@ -157,7 +158,7 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
     last = st;
     DFS_LOG(WARN, "master") << "read name=" << file.path << " node=" << holder.node_id << " failed at offset "
                             << offset + done << ": " << st.ToString() << "; trying another copy";
-    if (st.code() == Code::kNotFound) store_.MarkReplicaBad(file.blob_id, holder.node_id);
+    if (st.code() == Code::kNotFound) MarkReplicaBad(file.blob_id, holder.node_id);
   }
   if (done != length) return last;
   if (whole) {
@@ -165,7 +166,7 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
     if (actual != file.md5) {
       DFS_LOG(ERROR, "master") << "read name=" << file.path << " md5 mismatch: got " << actual << " expected "
                                << file.md5 << "; marking copies bad";
-      if (served_by.size() == 1) store_.MarkReplicaBad(file.blob_id, *served_by.begin());
+      if (served_by.size() == 1) MarkReplicaBad(file.blob_id, *served_by.begin());
       return Status::ChecksumMismatch("copy of '" + file.path + "' failed its md5 check");
     }
     if (!held.empty() && !write(held.data(), held.size())) return Status::Unavailable("client went away");
@@ -223,9 +224,31 @@ Result<nlohmann::json> FileService::ClusterInfo() {
     used += n.used;
     free += n.free;
   }
-  return nlohmann::json{{"capacity", capacity}, {"used", used},   {"free", free},
-                        {"files", counts->files}, {"bytes", counts->bytes},
-                        {"nodes_up", up},       {"nodes_total", nodes->size()}};
+  auto replication = store_.CountReplication(DeadBefore());
+  if (!replication.ok()) return replication.status();
+  return nlohmann::json{{"capacity", capacity},
+                        {"used", used},
+                        {"free", free},
+                        {"files", counts->files},
+                        {"bytes", counts->bytes},
+                        {"nodes_up", up},
+                        {"nodes_total", nodes->size()},
+                        {"under_replicated", replication->under_replicated},
+                        {"unpublished_jobs", replication->unpublished_jobs}};
+}
+
+void FileService::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
+  DFS_LOG(WARN, "master") << "bad copy blob=" << blob_id << " node=" << node_id << "; queueing a repair";
+  Status st = store_.MarkReplicaBad(blob_id, node_id);
+  if (!st.ok()) {
+    DFS_LOG(ERROR, "master") << "could not mark blob=" << blob_id << " node=" << node_id << " bad: " << st.ToString();
+    return;
+  }
+  if (options_.on_jobs_queued) options_.on_jobs_queued();
+}
+
+double FileService::DeadBefore() const {
+  return NowSeconds() - std::chrono::duration<double>(options_.node_dead).count();
 }
 
 }  // namespace dfs::master

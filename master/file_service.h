@@ -23,6 +23,10 @@ namespace dfs::master {
 struct FileServiceOptions {
   std::string spool_dir;
   int replicas = 2;  // extra copies per file by default
+  // A node down this long no longer counts as holding its copies.
+  std::chrono::milliseconds node_dead{60000};
+  // Called after a replication job was added to the outbox (wakes the publisher).
+  std::function<void()> on_jobs_queued;
   ClientTimeouts node_timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(15000),
                                std::chrono::milliseconds(15000)};
 };
@@ -75,6 +79,10 @@ class FileService {
   Status Heartbeat(NodeRecord node);
   Result<std::vector<NodeRecord>> Nodes();
   Result<nlohmann::json> ClusterInfo();
+  // A holder served a corrupt or missing copy: stop reading from it, repair it.
+  void MarkReplicaBad(const std::string& blob_id, const std::string& node_id);
+  // Seconds since the epoch before which a down node counts as dead.
+  double DeadBefore() const;
 
   MetadataStore& store() { return store_; }
   const NodeClient& node_client() const { return nodes_; }

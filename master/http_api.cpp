@@ -102,6 +102,19 @@ void HttpApi::RegisterRoutes() {
   });
   server_.Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { PutFile(req, res, reader); });
+  // <path>/locations names the file's copies, unless <path> is not a file
+  // (then it is a directory and "locations" a file in it).
+  server_.Get(R"(/api/v1/files/([\s\S]+)/locations)", [this](const httplib::Request& req, httplib::Response& res) {
+    auto path = PathFromRequest(req);
+    if (path.ok()) {
+      auto meta = files_.Meta(*path);
+      if (meta.ok()) return SendJson(res, 200, *meta);
+      if (meta.status().code() != Code::kNotFound) return SendError(res, meta.status());
+    }
+    std::string whole = std::string(req.matches[1]) + "/locations";
+    if (Status st = ValidatePath(whole); !st.ok()) return SendError(res, st);
+    GetFile(req, res, whole, false);
+  });
   server_.Get(kFile, [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());

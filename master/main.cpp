@@ -12,6 +12,8 @@
 #include "master/http_api.h"
 #include "master/maintenance.h"
 #include "master/metadata_store.h"
+#include "master/outbox_publisher.h"
+#include "master/replication_api.h"
 
 namespace {
 dfs::master::HttpApi* g_api = nullptr;
@@ -23,7 +25,7 @@ void OnSignal(int) {
 int main(int argc, char** argv) {
   CLI::App app{"dfs-master: the dfs namespace and front door"};
   std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
-  int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000;
+  int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000;
   size_t threads = 64;
   // A later flag wins (so wrappers can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--node-timeout-ms", node_timeout_ms, "a node silent this long is marked down")
       ->check(CLI::Range(100, 3600000));
   app.add_option("--node-dead-ms", node_dead_ms, "a node down this long has its files re-replicated")
+      ->check(CLI::Range(100, 86400000));
+  app.add_option("--heal-interval-ms", heal_interval_ms, "how often to scan for under-replicated files")
       ->check(CLI::Range(100, 86400000));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
@@ -67,11 +71,30 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-master: " << store.status().ToString() << "\n";
     return 1;
   }
+  // Replication jobs go from the outbox to Redis; without --redis they wait
+  // in the outbox (files still get stored, with one copy).
+  std::unique_ptr<dfs::replication::ReplicationQueue> queue;
+  std::unique_ptr<dfs::master::OutboxPublisher> publisher;
+  if (!redis.empty()) {
+    auto address = dfs::replication::ParseRedisAddress(redis);
+    if (!address.ok()) {
+      std::cerr << "dfs-master: --redis: " << address.status().message() << "\n";
+      return 2;
+    }
+    queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
+    publisher = std::make_unique<dfs::master::OutboxPublisher>(**store, *queue);
+  } else {
+    DFS_LOG(WARN, "master") << "no --redis: files are not replicated (jobs wait in the outbox)";
+  }
+
   dfs::master::FileServiceOptions options;
   options.spool_dir = spool_dir;
   options.replicas = replicas;
+  options.node_dead = std::chrono::milliseconds(node_dead_ms);
+  if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
   dfs::master::FileService files(**store, options);
   dfs::master::HttpApi api(files, threads);
+  dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
   if (!api.Bind(ep->host, ep->port)) return 1;
 
   dfs::master::Maintenance maintenance;
@@ -80,6 +103,9 @@ int main(int argc, char** argv) {
   });
   maintenance.Add("blob-deletions", std::chrono::milliseconds(500),
                   [&] { dfs::master::ProcessBlobDeletions(**store, files.node_client()); });
+  maintenance.Add("healing", std::chrono::milliseconds(heal_interval_ms), [&] {
+    dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(std::max(30000, 3 * heal_interval_ms)));
+  });
 
   g_api = &api;
   std::signal(SIGTERM, OnSignal);
@@ -88,6 +114,7 @@ int main(int argc, char** argv) {
   DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas;
   api.Run();
   maintenance.Stop();
+  publisher.reset();
   DFS_LOG(INFO, "master") << "stopped";
   return 0;
 }

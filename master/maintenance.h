@@ -32,5 +32,10 @@ class Maintenance {
 void CheckNodeLiveness(MetadataStore& store, std::chrono::milliseconds timeout);
 // Deletes queued blobs from their nodes; failures are retried with backoff.
 void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes);
+// The periodic healing scan: queues a replication job for every file with
+// fewer good copies than wanted (copies on dead or draining nodes, or found
+// bad, do not count) that has had no job for `retry_after`. Healing thus
+// never depends on a single job reaching the queue.
+void QueueUnderReplicated(FileService& files, std::chrono::milliseconds retry_after);
 
 }  // namespace dfs::master

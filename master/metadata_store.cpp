@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   published_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (published_at) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_blob ON outbox (blob_id, created_at);
 CREATE TABLE IF NOT EXISTS blob_deletions (
   blob_id TEXT NOT NULL,
   node_id TEXT NOT NULL,
@@ -98,6 +99,21 @@ void QueueDeletionsOf(Database& db, const std::string& blob_id) {
       "INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) SELECT blob_id, node_id FROM replicas WHERE blob_id = ?");
   q.Bind(1, blob_id).Run();
   db.Prepare("DELETE FROM replicas WHERE blob_id = ?").Bind(1, blob_id).Run();
+}
+
+// Queues a replication job for the file's blob (the outbox): committed with
+// the change that needs it, published to Redis later, never lost.
+void InsertReplicationJob(Database& db, const FileRecord& file) {
+  nlohmann::json job = {{"job_id", RandomHex(8)}, {"blob_id", file.blob_id}, {"md5", file.md5},
+                        {"size", file.size},      {"want_copies", file.want_copies}};
+  auto out = db.Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
+  out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, NowSeconds()).Run();
+}
+
+std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id) {
+  auto q = db.Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE blob_id = ?");
+  if (!q.Bind(1, blob_id).Step()) return std::nullopt;
+  return ReadFileRow(q);
 }
 
 // A file may not sit where a directory is, nor under a path that is a file.
@@ -290,12 +306,7 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
     }
     auto rep = db_->Prepare("INSERT OR REPLACE INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?)");
     rep.Bind(1, file.blob_id).Bind(2, file.primary_node).Bind(3, NowSeconds()).Run();
-    // The replication job is committed with the file (an outbox): it can be
-    // published late, but never lost.
-    nlohmann::json job = {{"job_id", RandomHex(8)}, {"blob_id", file.blob_id}, {"md5", file.md5},
-                          {"size", file.size},      {"want_copies", file.want_copies}};
-    auto out = db_->Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
-    out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, NowSeconds()).Run();
+    InsertReplicationJob(*db_, file);
     tx.Commit();
     result.file = std::move(file);
     return result;
@@ -329,9 +340,102 @@ Result<std::vector<ReplicaRecord>> MetadataStore::GetReplicas(const std::string&
 
 Status MetadataStore::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
   return Locked([&]() -> Status {
-    db_->Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ?")
+    Transaction tx(*db_);
+    db_->Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ? AND state = 'ok'")
         .Bind(1, blob_id)
         .Bind(2, node_id)
+        .Run();
+    if (db_->Changes() == 0) return Status::OK();  // already known
+    // The bad copy stays listed (so it is never chosen as a source) until a
+    // good copy is written over it; the job makes that happen.
+    if (auto file = FileOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, *file);
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+Result<BlobRecord> MetadataStore::GetBlob(const std::string& blob_id) {
+  return Locked([&]() -> Result<BlobRecord> {
+    auto file = FileOfBlob(*db_, blob_id);
+    if (!file) return Status::NotFound("no file refers to blob " + blob_id);
+    BlobRecord out{*file, {}};
+    auto q = db_->Prepare(
+        "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
+        "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
+    q.Bind(1, blob_id);
+    while (q.Step()) out.holders.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    return out;
+  });
+}
+
+Status MetadataStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    auto node = db_->Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
+    if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
+    auto file = FileOfBlob(*db_, blob_id);
+    if (!file) {
+      // Deleted or overwritten while the copy was made: the copy is garbage.
+      db_->Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
+          .Bind(1, blob_id)
+          .Bind(2, node_id)
+          .Run();
+      tx.Commit();
+      return Status::NotFound("no file refers to blob " + blob_id);
+    }
+    if (file->md5 != md5) return Status::ChecksumMismatch("copy md5 " + md5 + " is not the file's " + file->md5);
+    db_->Prepare(
+           "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+           "ON CONFLICT(blob_id, node_id) DO UPDATE SET state = 'ok'")
+        .Bind(1, blob_id)
+        .Bind(2, node_id)
+        .Bind(3, NowSeconds())
+        .Run();
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+// A copy counts when it is good and on a node that is up, or down for less
+// than the dead timeout (it will probably come back). Draining nodes do not
+// count: their copies are being moved away.
+static constexpr const char* kGoodCopies =
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = f.blob_id "
+    "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
+
+Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double recent_before, int limit) {
+  return Locked([&]() -> Result<int> {
+    Transaction tx(*db_);
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files f WHERE " + kGoodCopies +
+                          " < MIN(f.want_copies, (SELECT COUNT(*) FROM nodes WHERE state = 'up')) "
+                          "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = f.blob_id AND o.created_at >= "
+                          ":recent_before) LIMIT :limit");
+    q.Bind(1, dead_before).Bind(2, recent_before).Bind(3, int64_t{limit});
+    std::vector<FileRecord> files;
+    while (q.Step()) files.push_back(ReadFileRow(q));
+    for (const auto& f : files) InsertReplicationJob(*db_, f);
+    tx.Commit();
+    return static_cast<int>(files.size());
+  });
+}
+
+Result<ReplicationCounts> MetadataStore::CountReplication(double dead_before) {
+  return Locked([&]() -> Result<ReplicationCounts> {
+    ReplicationCounts c;
+    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM files f WHERE ") + kGoodCopies + " < f.want_copies");
+    under.Bind(1, dead_before).Step();
+    c.under_replicated = static_cast<uint64_t>(under.Int(0));
+    auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    outbox.Step();
+    c.unpublished_jobs = static_cast<uint64_t>(outbox.Int(0));
+    return c;
+  });
+}
+
+Status MetadataStore::PruneOutbox(double published_before) {
+  return Locked([&]() -> Status {
+    db_->Prepare("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?")
+        .Bind(1, published_before)
         .Run();
     return Status::OK();
   });

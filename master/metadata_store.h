@@ -64,6 +64,16 @@ struct PendingDeletion {
   int attempts = 0;
 };
 
+struct BlobRecord {
+  FileRecord file;  // the file that refers to the blob
+  std::vector<ReplicaRecord> holders;
+};
+
+struct ReplicationCounts {
+  uint64_t under_replicated = 0;  // files with fewer good copies than wanted
+  uint64_t unpublished_jobs = 0;  // outbox jobs not yet in Redis
+};
+
 struct OutboxJob {
   int64_t id = 0;
   std::string blob_id;
@@ -95,7 +105,19 @@ class MetadataStore {
 
   // Replicas
   Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id);
+  // A holder served a corrupt or missing copy: it is no longer a source, and
+  // a replication job is queued to write a good copy (over it if possible).
   Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id);
+  // NotFound when no file refers to the blob any more.
+  Result<BlobRecord> GetBlob(const std::string& blob_id);
+  // Records a verified copy. NotFound (and the copy queued for deletion) when
+  // the file went away meanwhile; ChecksumMismatch when md5 is not the file's.
+  Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5);
+  // Queues a job for files with fewer good copies than wanted (or than up
+  // nodes), skipping files that had a job since recent_before. Copies on
+  // nodes down since before dead_before do not count. Returns how many.
+  Result<int> QueueUnderReplicated(double dead_before, double recent_before, int limit);
+  Result<ReplicationCounts> CountReplication(double dead_before);
 
   // Blob deletions
   Result<std::vector<PendingDeletion>> PendingDeletions(int limit);
@@ -105,6 +127,7 @@ class MetadataStore {
   // Replication outbox (published by the replication side)
   Result<std::vector<OutboxJob>> UnpublishedJobs(int limit);
   Status MarkJobPublished(int64_t id);
+  Status PruneOutbox(double published_before);
 
   struct Counts {
     uint64_t files = 0;

@@ -213,4 +213,35 @@ Result<QueueStats> ReplicationQueue::Stats() {
   return s;
 }
 
+Result<bool> ReplicationQueue::LockBlob(const std::string& blob_id, const std::string& owner, int64_t ttl_ms) {
+  std::lock_guard lock(mu_);
+  auto reply = Run({"SET", kBlobLockPrefix + blob_id, owner, "NX", "PX", std::to_string(ttl_ms)});
+  if (!reply.ok()) return reply.status();
+  if (IsError(reply->get())) return ErrorReply("SET", reply->get());
+  return reply->get()->type == REDIS_REPLY_STATUS;  // "OK"; nil when someone else holds it
+}
+
+// Only the owner may extend or release its lock (compare and act, atomically).
+Status ReplicationQueue::RefreshBlobLock(const std::string& blob_id, const std::string& owner, int64_t ttl_ms) {
+  std::lock_guard lock(mu_);
+  auto reply = Run({"EVAL",
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+                    "else return 0 end",
+                    "1", kBlobLockPrefix + blob_id, owner, std::to_string(ttl_ms)});
+  if (!reply.ok()) return reply.status();
+  if (IsError(reply->get())) return ErrorReply("EVAL", reply->get());
+  return Status::OK();
+}
+
+Status ReplicationQueue::UnlockBlob(const std::string& blob_id, const std::string& owner) {
+  std::lock_guard lock(mu_);
+  auto reply = Run({"EVAL",
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+                    "else return 0 end",
+                    "1", kBlobLockPrefix + blob_id, owner});
+  if (!reply.ok()) return reply.status();
+  if (IsError(reply->get())) return ErrorReply("EVAL", reply->get());
+  return Status::OK();
+}
+
 }  // namespace dfs::replication

@@ -24,6 +24,7 @@ namespace dfs::replication {
 inline constexpr const char* kStream = "dfs:replication";
 inline constexpr const char* kDeadStream = "dfs:replication:dead";
 inline constexpr const char* kGroup = "replicators";
+inline constexpr const char* kBlobLockPrefix = "dfs:replication:lock:";
 
 struct StreamEntry {
   std::string id;       // stream entry id "ms-seq"
@@ -68,6 +69,13 @@ class ReplicationQueue {
   // Moves a dead letter back to the main stream; returns the new entry id.
   Result<std::string> Requeue(const std::string& dead_id);
   Result<QueueStats> Stats();
+
+  // A per-blob lock (SET NX PX) so that two jobs for one blob, in any
+  // replicator process, never copy it at the same time. It expires after
+  // ttl_ms unless refreshed, so a crashed holder cannot block the blob.
+  Result<bool> LockBlob(const std::string& blob_id, const std::string& owner, int64_t ttl_ms);
+  Status RefreshBlobLock(const std::string& blob_id, const std::string& owner, int64_t ttl_ms);
+  Status UnlockBlob(const std::string& blob_id, const std::string& owner);
 
   const RedisAddress& address() const { return conn_.address(); }
 

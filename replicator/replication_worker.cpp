@@ -79,12 +79,16 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
     }
     master_failures = 0;
     const std::string md5 = info->md5.empty() ? job.md5 : info->md5;
-    std::set<std::string> holder_ids;
+    std::set<std::string> holder_ids, bad_holders;
     std::vector<BlobHolder> sources;
     int good = 0;
     for (const auto& h : info->holders) {
+      if (h.state != "ok") {
+        bad_holders.insert(h.node_id);  // a good copy is best written over the bad one
+        continue;
+      }
       holder_ids.insert(h.node_id);
-      if (h.state != "ok" || h.url.empty()) continue;
+      if (h.url.empty()) continue;
       if (h.node_state == "up") ++good;
       sources.push_back(h);
     }
@@ -129,7 +133,12 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
       last_error = "every candidate target failed";
       bad_targets.clear();  // give them another chance after the backoff
     } else {
-      const NodeSummary target = targets[std::uniform_int_distribution<size_t>(0, targets.size() - 1)(rng)];
+      std::vector<NodeSummary> repairs;
+      for (const auto& t : targets) {
+        if (bad_holders.count(t.node_id)) repairs.push_back(t);
+      }
+      const auto& pool = repairs.empty() ? targets : repairs;
+      const NodeSummary target = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)];
       for (const auto& source : sources) {
         if (stop_.load()) return retry_later("stopping");
         CopyOutcome c = copier_.Copy(source.url, target.url, job.blob_id, md5, info->size, req, keepalive);

@@ -50,8 +50,26 @@ void ReplicatorService::Handle(ReplicationQueue& queue, ReplicationWorker& worke
   }
   DFS_LOG(DEBUG, "replicator") << "job id=" << entry.id << " job=" << job->job_id << " blob=" << job->blob_id
                                << " consumer=" << consumer;
-  auto keepalive = [&queue, &consumer, &entry] { queue.Touch(consumer, entry.id); };
+  // One copy of a blob at a time across all replicators: a duplicate job
+  // waits for the first, then finds the copies made and does nothing.
+  const std::string owner = consumer + "/" + entry.id;
+  const int64_t lock_ttl = std::max<int64_t>(options_.claim_idle_ms, 1000);
+  for (;;) {
+    auto locked = queue.LockBlob(job->blob_id, owner, lock_ttl);
+    if (locked.ok() && *locked) break;
+    if (!locked.ok()) {
+      DFS_LOG(WARN, "replicator") << "lock blob=" << job->blob_id << ": " << locked.status().ToString();
+      return;  // Redis trouble: the job stays pending and is claimed again later
+    }
+    queue.Touch(consumer, entry.id);
+    if (!Sleep(std::chrono::milliseconds(100))) return;
+  }
+  auto keepalive = [&] {
+    queue.Touch(consumer, entry.id);
+    queue.RefreshBlobLock(job->blob_id, owner, lock_ttl);
+  };
   JobOutcome out = worker.Process(*job, keepalive);
+  queue.UnlockBlob(job->blob_id, owner);
   DFS_LOG(INFO, "replicator") << "job=" << job->job_id << " blob=" << job->blob_id << " id=" << entry.id
                               << " result=" << JobResultName(out.result) << " copies_made=" << out.copies_made
                               << " " << out.detail;

@@ -155,8 +155,15 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
   const std::string& id = writer.blob_id_;
   std::lock_guard lock(publish_mu_);
   if (auto existing = Stat(id); existing.ok()) {
-    if (existing->md5 == md5) {  // a repeated write (replicator redelivery): harmless
-      ::unlink(writer.tmp_path_.c_str());
+    if (existing->md5 == md5) {
+      // A repeated write (a redelivered copy, or a repair of a copy found
+      // corrupt): the new bytes were just verified, so they replace the old.
+      if (::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
+        int err = errno;
+        ::unlink(writer.tmp_path_.c_str());
+        writer.done_ = true;
+        return ErrnoStatus("rename over blob " + id, err);
+      }
       writer.done_ = true;
       return Status::OK();
     }

@@ -320,6 +320,18 @@ Result<std::vector<NodeInfo>> DfsClient::Nodes() const {
 
 Result<nlohmann::json> DfsClient::Cluster() const { return GetJson("/api/v1/cluster"); }
 
+Status DfsClient::SetNodeDraining(const std::string& node_id, bool draining) const {
+  return SendJsonRequest("POST", "/api/v1/nodes/" + EncodeQueryValue(node_id) + (draining ? "/drain" : "/undrain"),
+                         nullptr);
+}
+
+Result<nlohmann::json> DfsClient::Replication() const { return GetJson("/api/v1/replication"); }
+Result<nlohmann::json> DfsClient::DeadJobs() const { return GetJson("/api/v1/replication/dead"); }
+
+Status DfsClient::RequeueDead(const std::string& id) const {
+  return SendJsonRequest("POST", "/api/v1/replication/dead/" + EncodeQueryValue(id) + "/requeue", nullptr);
+}
+
 Result<std::vector<FileInfo>> DfsClient::ListDir(const std::string& dir) const {
   auto j = GetJson(dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir));
   if (!j.ok()) return j.status();

@@ -102,6 +102,13 @@ class DfsClient {
   Status Remove(const std::string& remote_name) const;
   Result<std::vector<NodeInfo>> Nodes() const;
   Result<nlohmann::json> Cluster() const;
+  // Operators: stop placing on a node and copy its files elsewhere (or undo).
+  Status SetNodeDraining(const std::string& node_id, bool draining) const;
+  // The replication queue: counts (GET /api/v1/replication), dead letters,
+  // and putting a dead letter ("all": every one) back in the queue.
+  Result<nlohmann::json> Replication() const;
+  Result<nlohmann::json> DeadJobs() const;
+  Status RequeueDead(const std::string& id) const;
 
   // Namespace calls (used by the FUSE mount).
   Result<std::vector<FileInfo>> ListDir(const std::string& dir) const;  // "" = root

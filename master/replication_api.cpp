@@ -1,0 +1,147 @@
+#include "master/replication_api.h"
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "common/md5.h"
+#include "replicator/replication_job.h"
+
+namespace dfs::master {
+namespace {
+
+constexpr const char* kBlob = R"(/api/v1/blobs/([0-9a-f]{32}))";
+constexpr const char* kNode = R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))";
+
+Result<std::string> NodeIdFromBody(const httplib::Request& req) {
+  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("node_id") || !body["node_id"].is_string()) {
+    return Status::InvalidArgument("body must be a JSON object with a node_id");
+  }
+  return body["node_id"].get<std::string>();
+}
+
+nlohmann::json BlobToJson(const BlobRecord& blob) {
+  nlohmann::json holders = nlohmann::json::array();
+  for (const auto& h : blob.holders) {
+    holders.push_back({{"node_id", h.node_id}, {"url", h.node_url}, {"state", h.state}, {"node_state", h.node_state}});
+  }
+  return {{"blob_id", blob.file.blob_id}, {"md5", blob.file.md5},   {"size", blob.file.size},
+          {"path", blob.file.path},       {"want_copies", blob.file.want_copies}, {"holders", holders}};
+}
+
+void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
+  server.Get(kBlob, [&files](const httplib::Request& req, httplib::Response& res) {
+    auto blob = files.store().GetBlob(req.matches[1]);
+    if (!blob.ok()) return SendError(res, blob.status());
+    SendJson(res, 200, BlobToJson(*blob));
+  });
+  server.Post(std::string(kBlob) + "/replicas", [&files](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("node_id") || !body["node_id"].is_string() || !body.contains("md5") ||
+        !body["md5"].is_string() || !Md5::IsValidHex(body["md5"].get<std::string>())) {
+      return SendError(res, Status::InvalidArgument("body must be {\"node_id\": ..., \"md5\": <32 hex>}"));
+    }
+    const std::string blob_id = req.matches[1], node_id = body["node_id"];
+    Status st = files.store().AddReplica(blob_id, node_id, body["md5"]);
+    if (!st.ok()) return SendError(res, st);
+    DFS_LOG(INFO, "master") << "replica blob=" << blob_id << " node=" << node_id
+                            << " req=" << req.get_header_value(kRequestIdHeader);
+    SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", node_id}, {"state", "ok"}});
+  });
+  server.Post(std::string(kBlob) + "/bad", [&files](const httplib::Request& req, httplib::Response& res) {
+    auto node_id = NodeIdFromBody(req);
+    if (!node_id.ok()) return SendError(res, node_id.status());
+    files.MarkReplicaBad(req.matches[1], *node_id);
+    SendJson(res, 200, {{"blob_id", req.matches[1]}, {"node_id", *node_id}, {"state", "bad"}});
+  });
+}
+
+void RegisterDrainRoutes(httplib::Server& server, FileService& files) {
+  auto set_state = [&files](const std::string& node_id, const char* state, httplib::Response& res) {
+    Status st = files.store().SetNodeState(node_id, state);
+    if (!st.ok()) return SendError(res, st);
+    DFS_LOG(INFO, "master") << "node=" << node_id << " state=" << state << " (operator)";
+    SendJson(res, 200, {{"node_id", node_id}, {"state", state}});
+  };
+  // Draining: no new placements, and its copies stop counting, so the
+  // healer copies every file it holds elsewhere.
+  server.Post(std::string(kNode) + "/drain", [set_state](const httplib::Request& req, httplib::Response& res) {
+    set_state(req.matches[1], "draining", res);
+  });
+  server.Post(std::string(kNode) + "/undrain", [set_state](const httplib::Request& req, httplib::Response& res) {
+    set_state(req.matches[1], "up", res);
+  });
+}
+
+void RegisterQueueRoutes(httplib::Server& server, FileService& files, replication::ReplicationQueue* queue) {
+  server.Get("/api/v1/replication", [&files, queue](const httplib::Request&, httplib::Response& res) {
+    auto counts = files.store().CountReplication(files.DeadBefore());
+    if (!counts.ok()) return SendError(res, counts.status());
+    nlohmann::json out = {{"under_replicated", counts->under_replicated},
+                          {"unpublished_jobs", counts->unpublished_jobs},
+                          {"redis", queue ? queue->address().host + ":" + std::to_string(queue->address().port) : ""}};
+    if (queue) {
+      auto stats = queue->Stats();
+      out["redis_reachable"] = stats.ok();
+      if (stats.ok()) {
+        out["queue_length"] = stats->length;
+        out["pending"] = stats->pending;
+        out["dead"] = stats->dead;
+      } else {
+        out["redis_error"] = stats.status().message();
+      }
+    }
+    SendJson(res, 200, out);
+  });
+  auto need_queue = [queue](httplib::Response& res) {
+    if (!queue) SendError(res, Status::Unavailable("the master runs without --redis: there is no queue"));
+    return queue != nullptr;
+  };
+  server.Get("/api/v1/replication/dead", [queue, need_queue](const httplib::Request&, httplib::Response& res) {
+    if (!need_queue(res)) return;
+    auto dead = queue->ListDead();
+    if (!dead.ok()) return SendError(res, dead.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& d : *dead) {
+      nlohmann::json entry = {{"id", d.id}, {"reason", d.reason}, {"original_id", d.original_id}};
+      auto job = replication::ReplicationJob::Parse(d.payload);
+      if (job.ok()) {
+        entry["blob_id"] = job->blob_id;
+      } else {
+        entry["payload"] = d.payload;
+      }
+      out.push_back(entry);
+    }
+    SendJson(res, 200, {{"dead", out}});
+  });
+  // id "all" requeues every dead letter.
+  server.Post(R"(/api/v1/replication/dead/([0-9]+-[0-9]+|all)/requeue)",
+              [queue, need_queue](const httplib::Request& req, httplib::Response& res) {
+                if (!need_queue(res)) return;
+                std::vector<std::string> ids;
+                if (req.matches[1] == "all") {
+                  auto dead = queue->ListDead();
+                  if (!dead.ok()) return SendError(res, dead.status());
+                  for (const auto& d : *dead) ids.push_back(d.id);
+                } else {
+                  ids.push_back(req.matches[1]);
+                }
+                nlohmann::json requeued = nlohmann::json::array();
+                for (const auto& id : ids) {
+                  auto entry = queue->Requeue(id);
+                  if (!entry.ok()) return SendError(res, entry.status());
+                  requeued.push_back(*entry);
+                }
+                DFS_LOG(INFO, "master") << "requeued " << ids.size() << " dead replication job(s)";
+                SendJson(res, 200, {{"requeued", requeued}});
+              });
+}
+
+}  // namespace
+
+void RegisterReplicationRoutes(httplib::Server& server, FileService& files, replication::ReplicationQueue* queue) {
+  RegisterBlobRoutes(server, files);
+  RegisterDrainRoutes(server, files);
+  RegisterQueueRoutes(server, files, queue);
+}
+
+}  // namespace dfs::master
