@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"dfs: command-line client for the dfs distributed file system"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags after the command too: `dfs nodes --json`
   app.footer(
       "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 checksum mismatch, 5 cluster unavailable,\n"
       "6 already exists (put --fail-if-exists).\nThe master comes from --master, $DFS_MASTER or http://127.0.0.1:8820.");

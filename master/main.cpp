@@ -25,7 +25,8 @@ void OnSignal(int) {
 int main(int argc, char** argv) {
   CLI::App app{"dfs-master: the dfs namespace and front door"};
   std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
-  int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000;
+  int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000,
+      heal_retry_ms = 30000;
   size_t threads = 64;
   // A later flag wins (so wrappers can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   app.add_option("--node-dead-ms", node_dead_ms, "a node down this long has its files re-replicated")
       ->check(CLI::Range(100, 86400000));
   app.add_option("--heal-interval-ms", heal_interval_ms, "how often to scan for under-replicated files")
+      ->check(CLI::Range(100, 86400000));
+  app.add_option("--heal-retry-ms", heal_retry_ms,
+                 "queue an under-replicated file again only if its last job is older than this")
       ->check(CLI::Range(100, 86400000));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
@@ -104,7 +108,7 @@ int main(int argc, char** argv) {
   maintenance.Add("blob-deletions", std::chrono::milliseconds(500),
                   [&] { dfs::master::ProcessBlobDeletions(**store, files.node_client()); });
   maintenance.Add("healing", std::chrono::milliseconds(heal_interval_ms), [&] {
-    dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(std::max(30000, 3 * heal_interval_ms)));
+    dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(heal_retry_ms));
   });
 
   g_api = &api;

@@ -58,8 +58,8 @@ void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes) {
 }
 
 void QueueUnderReplicated(FileService& files, std::chrono::milliseconds retry_after) {
-  double recent_before = NowSeconds() - std::chrono::duration<double>(retry_after).count();
-  auto queued = files.store().QueueUnderReplicated(files.DeadBefore(), recent_before, 1000);
+  auto queued =
+      files.store().QueueUnderReplicated(files.DeadBefore(), std::chrono::duration<double>(retry_after).count(), 1000);
   if (!queued.ok() || *queued == 0) return;
   DFS_LOG(INFO, "master") << "healing: queued " << *queued << " under-replicated file(s)";
   if (files.options().on_jobs_queued) files.options().on_jobs_queued();

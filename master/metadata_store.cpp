@@ -403,14 +403,18 @@ static constexpr const char* kGoodCopies =
     "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = f.blob_id "
     "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
 
-Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double recent_before, int limit) {
+Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
   return Locked([&]() -> Result<int> {
     Transaction tx(*db_);
     auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files f WHERE " + kGoodCopies +
                           " < MIN(f.want_copies, (SELECT COUNT(*) FROM nodes WHERE state = 'up')) "
+                          // Back off per file: retry_after, then 2x, 4x ... 64x, counted in the
+                          // jobs of the last hour (older ones are pruned), so a file that cannot
+                          // be healed does not flood the queue and the dead letters.
                           "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = f.blob_id AND o.created_at >= "
-                          ":recent_before) LIMIT :limit");
-    q.Bind(1, dead_before).Bind(2, recent_before).Bind(3, int64_t{limit});
+                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox c WHERE c.blob_id = f.blob_id) - 1))) "
+                          "LIMIT :limit");
+    q.Bind(1, dead_before).Bind(2, NowSeconds()).Bind(3, retry_after_s).Bind(4, int64_t{limit});
     std::vector<FileRecord> files;
     while (q.Step()) files.push_back(ReadFileRow(q));
     for (const auto& f : files) InsertReplicationJob(*db_, f);

@@ -114,9 +114,10 @@ class MetadataStore {
   // the file went away meanwhile; ChecksumMismatch when md5 is not the file's.
   Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5);
   // Queues a job for files with fewer good copies than wanted (or than up
-  // nodes), skipping files that had a job since recent_before. Copies on
-  // nodes down since before dead_before do not count. Returns how many.
-  Result<int> QueueUnderReplicated(double dead_before, double recent_before, int limit);
+  // nodes), unless the file had a job in the last retry_after_s (doubled for
+  // each recent job). Copies on nodes down since before dead_before do not
+  // count. Returns how many.
+  Result<int> QueueUnderReplicated(double dead_before, double retry_after_s, int limit);
   Result<ReplicationCounts> CountReplication(double dead_before);
 
   // Blob deletions

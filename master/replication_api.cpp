@@ -93,7 +93,7 @@ void RegisterQueueRoutes(httplib::Server& server, FileService& files, replicatio
     SendJson(res, 200, out);
   });
   auto need_queue = [queue](httplib::Response& res) {
-    if (!queue) SendError(res, Status::Unavailable("the master runs without --redis: there is no queue"));
+    if (!queue) SendError(res, Status::NotFound("there is no replication queue: the master runs without --redis"));
     return queue != nullptr;
   };
   server.Get("/api/v1/replication/dead", [queue, need_queue](const httplib::Request&, httplib::Response& res) {

@@ -1,0 +1,423 @@
+// Replication end to end: real redis-server, dfs-master, dfs-storage nodes
+// and dfs-replicator processes on loopback. Every check of "replicated"
+// reads each copy back from the node's disk and compares its md5.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http_util.h"
+#include "common/md5.h"
+#include "tests/support/cluster.h"
+#include "tests/support/http_helpers.h"
+
+namespace dfs::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct Stored {
+  std::string name;
+  std::string md5;
+};
+
+std::string FilesPath(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
+
+bool WaitUntil(const std::function<bool()>& done, milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return done();
+}
+
+ClusterOptions ReplicatedCluster(int nodes = 3) {
+  ClusterOptions o;
+  o.nodes = nodes;
+  o.redis = true;
+  o.replicator = true;
+  o.master_args = {"--heal-interval-ms", "300", "--heal-retry-ms", "2000"};
+  o.replicator_args = {"--claim-idle-ms", "3000"};
+  return o;
+}
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  void Start(ClusterOptions options) { cluster_ = std::make_unique<TestCluster>(std::move(options)); }
+  std::string Url() const { return cluster_->master_url(); }
+
+  Stored PutRandom(const std::string& name, size_t size, unsigned seed) {
+    std::string src = tmp_.path() + "/src-" + std::to_string(seed);
+    std::string md5 = WriteRandomFile(src, size, seed);
+    auto put = PutFile(Url(), FilesPath(name) + "?conflict=overwrite", src, {{kMd5Header, md5}});
+    EXPECT_EQ(put.status, 201) << name << ": " << put.body;
+    std::filesystem::remove(src);
+    return {name, md5};
+  }
+
+  std::vector<Stored> PutMany(const std::string& prefix, int count, size_t size = 20000) {
+    std::vector<Stored> out;
+    for (int i = 0; i < count; ++i) out.push_back(PutRandom(prefix + std::to_string(i), size + i, 1000 + i));
+    return out;
+  }
+
+  nlohmann::json Meta(const std::string& name) const {
+    return Get(Url(), "/api/v1/meta/" + EncodePathForUrl(name)).json();
+  }
+
+  int NodeIndex(const std::string& node_id) const {
+    for (int i = 0; i < cluster_->node_count(); ++i) {
+      if (cluster_->node_id(i) == node_id) return i;
+    }
+    return -1;
+  }
+
+  // The file has exactly `copies` good copies on up nodes (none counted
+  // twice, none on `excluded` node ids), and each copy on disk has its md5.
+  ::testing::AssertionResult HasVerifiedCopies(const Stored& f, int copies,
+                                               const std::set<std::string>& excluded = {}) const {
+    auto meta = Meta(f.name);
+    if (!meta.is_object() || !meta.contains("replicas")) return ::testing::AssertionFailure() << "no meta";
+    int good = 0;
+    for (const auto& r : meta["replicas"]) {
+      if (r["state"] != "ok" || r["node_state"] != "up" || excluded.count(r["node_id"])) continue;
+      int i = NodeIndex(r["node_id"]);
+      if (i < 0) return ::testing::AssertionFailure() << "unknown node " << r["node_id"];
+      auto on_disk = Md5::OfFile(cluster_->blob_path(i, meta["blob_id"]));
+      if (!on_disk.ok() || *on_disk != f.md5) {
+        return ::testing::AssertionFailure() << f.name << ": copy on node " << i << " is not right";
+      }
+      ++good;
+    }
+    if (good != copies) return ::testing::AssertionFailure() << f.name << " has " << good << " good copies";
+    return ::testing::AssertionSuccess();
+  }
+
+  // Waits until every file has `copies` verified copies.
+  void ExpectReplicated(const std::vector<Stored>& files, int copies, milliseconds timeout = milliseconds(60000),
+                        const std::set<std::string>& excluded = {}) {
+    bool ok = WaitUntil(
+        [&] {
+          for (const auto& f : files) {
+            if (!HasVerifiedCopies(f, copies, excluded)) return false;
+          }
+          return true;
+        },
+        timeout);
+    if (!ok) {
+      for (const auto& f : files) EXPECT_TRUE(HasVerifiedCopies(f, copies, excluded));
+      ADD_FAILURE() << "replication: " << Get(Url(), "/api/v1/replication").body;
+    }
+  }
+
+  void ExpectReadable(const std::vector<Stored>& files) {
+    for (const auto& f : files) {
+      std::string md5;
+      auto got = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/got", &md5);
+      EXPECT_EQ(got.status, 200) << f.name;
+      EXPECT_EQ(md5, f.md5) << f.name;
+    }
+  }
+
+  std::unique_ptr<TestCluster> cluster_;
+  TempDir tmp_;
+};
+
+TEST_F(ReplicationTest, HundredFilesReachThreeCopiesAndSurviveTheirPrimaryDying) {
+  Start(ReplicatedCluster());
+  auto files = PutMany("hundred/f", 100);
+  ExpectReplicated(files, 3);
+  EXPECT_EQ(Get(Url(), "/api/v1/replication").json()["under_replicated"], 0);
+
+  // Kill node 0: every file it was primary for is read from a replica.
+  const std::string dead = cluster_->node_id(0);
+  int primaries_lost = 0;
+  for (const auto& f : files) primaries_lost += Meta(f.name)["primary"]["node_id"] == dead;
+  EXPECT_GT(primaries_lost, 0);
+  cluster_->KillNode(0);
+  for (const auto& f : files) {
+    std::string md5;
+    auto got = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/got", &md5);
+    ASSERT_EQ(got.status, 200) << f.name;
+    EXPECT_EQ(md5, f.md5) << f.name;
+  }
+  // Once the master has noticed, reads no longer even start at the dead node.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const nlohmann::json nodes = Get(Url(), "/api/v1/nodes").json()["nodes"];  // a copy: no dangling temporary
+        for (const auto& n : nodes) {
+          if (n["node_id"] == dead) return n["state"] == "down";
+        }
+        return false;
+      },
+      milliseconds(10000)))
+      << Get(Url(), "/api/v1/nodes").body;
+  for (const auto& f : files) EXPECT_NE(Get(Url(), FilesPath(f.name)).header(kNodeHeader), dead) << f.name;
+}
+
+TEST_F(ReplicationTest, CorruptOrMissingPrimaryCopyIsServedFromAReplicaAndRepaired) {
+  Start(ReplicatedCluster());
+  Stored corrupt = PutRandom("corrupt.bin", 3 << 20, 7);
+  Stored missing = PutRandom("missing.bin", 1 << 20, 8);
+  ExpectReplicated({corrupt, missing}, 3);
+
+  auto primary_blob = [&](const Stored& f) {
+    auto meta = Meta(f.name);
+    int i = NodeIndex(meta["primary"]["node_id"]);
+    return cluster_->blob_path(i, meta["blob_id"]);
+  };
+  // Same size, one byte flipped in the middle: only the md5 can tell.
+  {
+    std::fstream blob(primary_blob(corrupt), std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(blob.good());
+    blob.seekg(1 << 20);
+    char c = 0;
+    blob.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    blob.seekp(1 << 20);
+    blob.write(&c, 1);
+  }
+  ASSERT_TRUE(std::filesystem::remove(primary_blob(missing)));
+
+  // The CLI (which retries a failed md5 check) gets the right bytes.
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("get corrupt.bin " + tmp_.path() + "/corrupt.out", &out), 0) << out;
+  EXPECT_EQ(*Md5::OfFile(tmp_.path() + "/corrupt.out"), corrupt.md5);
+  // A missing copy is noticed before any byte is sent: plain HTTP just works.
+  std::string md5;
+  EXPECT_EQ(GetToFile(Url(), FilesPath(missing.name), tmp_.path() + "/missing.out", &md5).status, 200);
+  EXPECT_EQ(md5, missing.md5);
+  // ... and from now on even the first plain GET of the corrupt file is right.
+  EXPECT_EQ(GetToFile(Url(), FilesPath(corrupt.name), tmp_.path() + "/again.out", &md5).status, 200);
+  EXPECT_EQ(md5, corrupt.md5);
+
+  // Repaired: three good copies again, the primary's own copy rewritten.
+  ExpectReplicated({corrupt, missing}, 3);
+  EXPECT_EQ(*Md5::OfFile(primary_blob(corrupt)), corrupt.md5);
+  EXPECT_EQ(*Md5::OfFile(primary_blob(missing)), missing.md5);
+}
+
+TEST_F(ReplicationTest, NodeKilledWhileServingALargeFileTheReadContinuesFromAReplica) {
+  Start(ReplicatedCluster());
+  Stored big = PutRandom("big.bin", 96 << 20, 9);
+  ExpectReplicated({big}, 3);
+
+  auto cli = Client(Url());
+  cli->set_read_timeout(30, 0);
+  std::string serving;
+  Md5 md5;
+  uint64_t received = 0;
+  bool killed = false;
+  auto res = cli->Get(
+      FilesPath(big.name),
+      [&](const httplib::Response& r) {
+        serving = r.get_header_value(kNodeHeader);
+        return r.status == 200;
+      },
+      [&](const char* data, size_t len) {
+        md5.Update(data, len);
+        received += len;
+        if (!killed && received > (4u << 20)) {
+          killed = true;
+          int i = NodeIndex(serving);
+          EXPECT_GE(i, 0);
+          if (i >= 0) cluster_->KillNode(i);
+        }
+        return true;
+      });
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_TRUE(killed);
+  EXPECT_EQ(received, 96u << 20);
+  EXPECT_EQ(md5.HexDigest(), big.md5);
+}
+
+TEST_F(ReplicationTest, FilesPutWhileTheReplicatorOrRedisIsDownAreReplicatedLater) {
+  Start(ReplicatedCluster());
+  cluster_->StopReplicator();
+  auto while_replicator_down = PutMany("norep/f", 50, 5000);
+  std::this_thread::sleep_for(milliseconds(500));
+  for (const auto& f : while_replicator_down) EXPECT_TRUE(HasVerifiedCopies(f, 1));
+  cluster_->StartReplicator();
+  ExpectReplicated(while_replicator_down, 3);
+
+  cluster_->StopRedis();
+  auto while_redis_down = PutMany("noredis/f", 50, 5000);  // PUTs still succeed
+  auto status = Get(Url(), "/api/v1/replication").json();
+  EXPECT_EQ(status["redis_reachable"], false);
+  EXPECT_GE(status["unpublished_jobs"].get<int>(), 1);
+  cluster_->StartRedis();
+  ExpectReplicated(while_redis_down, 3);
+  EXPECT_EQ(Get(Url(), "/api/v1/replication").json()["unpublished_jobs"], 0);
+}
+
+TEST_F(ReplicationTest, MasterKilledRightAfterAcknowledgingAPutStillReplicatesIt) {
+  Start(ReplicatedCluster());
+  cluster_->StopRedis();  // so the job can only be in the master's outbox
+  auto files = PutMany("crash/f", 10, 3000);
+  cluster_->KillMaster();
+  cluster_->StartRedis();
+  cluster_->StartMaster();
+  ExpectReplicated(files, 3);
+}
+
+TEST_F(ReplicationTest, NodeGoneForGoodItsFilesGetThreeCopiesOnTheOthers) {
+  Start(ReplicatedCluster(4));
+  auto files = PutMany("heal/f", 40, 4000);
+  ExpectReplicated(files, 3);
+  const std::string gone = cluster_->node_id(2);
+  cluster_->KillNode(2);
+  // node_timeout (1.5 s) marks it down, node_dead (4 s) stops counting its copies.
+  ExpectReplicated(files, 3, milliseconds(60000), {gone});
+  ExpectReadable(files);
+}
+
+TEST_F(ReplicationTest, NodeAddedWhileBusyTakesPlacementsAndReplicas) {
+  Start(ReplicatedCluster(3));
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<Stored> files;
+  std::mutex mu;
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      std::string name = "busy/f" + std::to_string(i);
+      std::string data = "file " + std::to_string(i) + std::string(2000 + i, 'x');
+      auto put = PutString(Url(), FilesPath(name), data);
+      if (put.status != 201) ++failures;
+      std::lock_guard lock(mu);
+      files.push_back({name, Md5::Of(data)});
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(500));
+  int added = cluster_->AddNode();
+  ASSERT_TRUE(cluster_->WaitNodesUp(4));
+  const std::string new_id = cluster_->node_id(added);
+  int primaries = 0, replicas = 0;
+  WaitUntil(
+      [&] {
+        primaries = replicas = 0;
+        std::vector<Stored> snapshot;
+        {
+          std::lock_guard lock(mu);
+          snapshot = files;
+        }
+        for (const auto& f : snapshot) {
+          auto meta = Meta(f.name);
+          if (!meta.contains("replicas")) continue;
+          for (const auto& r : meta["replicas"]) {
+            if (r["node_id"] != new_id) continue;
+            if (meta["primary"]["node_id"] == new_id) {
+              ++primaries;
+            } else {
+              ++replicas;
+            }
+          }
+        }
+        return primaries > 0 && replicas > 0;
+      },
+      milliseconds(30000));
+  stop = true;
+  writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(primaries, 0);
+  EXPECT_GT(replicas, 0);
+  ExpectReplicated(files, 3);
+}
+
+TEST_F(ReplicationTest, TwoReplicatorsMakeNoDuplicateCopies) {
+  Start(ReplicatedCluster(5));
+  Subprocess second({BinaryPath("dfs-replicator"), "--redis", cluster_->redis_address(), "--master", Url(),
+                     "--consumer", "second", "--log-level", "debug"},
+                    cluster_->dir() + "/replicator2.log");
+  auto files = PutMany("two/f", 100, 3000);
+  ExpectReplicated(files, 3);
+  std::this_thread::sleep_for(milliseconds(1000));  // let any straggling copy land
+  for (const auto& f : files) EXPECT_EQ(Meta(f.name)["replicas"].size(), 3u) << f.name;
+  int on_disk = 0;
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(cluster_->node_dir(i) + "/blobs", ec);
+         it != std::filesystem::recursive_directory_iterator(); ++it) {
+      on_disk += it->is_regular_file() && it->path().extension() != ".meta";
+    }
+  }
+  EXPECT_EQ(on_disk, 300);
+  auto status = Get(Url(), "/api/v1/replication").json();
+  EXPECT_EQ(status["dead"], 0);
+  // Both took part.
+  std::string log1 = ReadFile(cluster_->dir() + "/replicator.log"), log2 = ReadFile(cluster_->dir() + "/replicator2.log");
+  EXPECT_NE(log1.find("copied job="), std::string::npos);
+  EXPECT_NE(log2.find("copied job="), std::string::npos);
+  second.Stop();
+}
+
+TEST_F(ReplicationTest, DrainedNodeGetsNoNewFilesAndItsCopiesMoveElsewhere) {
+  Start(ReplicatedCluster(4));
+  auto files = PutMany("drain/f", 30, 3000);
+  ExpectReplicated(files, 3);
+  const std::string drained = cluster_->node_id(1);
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("drain " + drained, &out), 0) << out;
+  EXPECT_NE(out.find("draining"), std::string::npos);
+  ExpectReplicated(files, 3, milliseconds(60000), {drained});
+  auto more = PutMany("drain/g", 20, 3000);
+  for (const auto& f : more) EXPECT_NE(Meta(f.name)["primary"]["node_id"], drained);
+  ASSERT_EQ(cluster_->Cli("nodes", &out), 0);
+  EXPECT_NE(out.find("draining"), std::string::npos);
+  ASSERT_EQ(cluster_->Cli("undrain " + drained, &out), 0) << out;
+  ASSERT_EQ(cluster_->Cli("--json nodes", &out), 0);
+  EXPECT_EQ(out.find("draining"), std::string::npos);
+}
+
+TEST_F(ReplicationTest, JobsThatCannotSucceedGoToTheDeadLettersAndCanBeRequeued) {
+  ClusterOptions options = ReplicatedCluster(1);
+  options.replicator_args.insert(options.replicator_args.end(), {"--max-attempts", "2"});
+  // Only the job from the PUT: no healing retries to muddle the count.
+  options.master_args.insert(options.master_args.end(), {"--heal-retry-ms", "600000"});
+  Start(options);
+  // Two more nodes that are full: every copy to them fails with 507.
+  cluster_->AddNode({"--capacity", "1000"});
+  cluster_->AddNode({"--capacity", "1000"});
+  ASSERT_TRUE(cluster_->WaitNodesUp(3));
+  Stored f = PutRandom("stuck.bin", 100000, 11);
+  // Placement only chose the node with room.
+  EXPECT_EQ(Meta(f.name)["primary"]["node_id"], cluster_->node_id(0));
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] { return cluster_->Cli("dead", &out) == 0 && out.find("blob") != std::string::npos; },
+                        milliseconds(30000)))
+      << out;
+  EXPECT_NE(out.find(Meta(f.name)["blob_id"].get<std::string>()), std::string::npos) << out;
+  ASSERT_EQ(cluster_->Cli("replication --json", &out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["dead"], 1) << out;
+  ASSERT_EQ(cluster_->Cli("requeue all", &out), 0) << out;
+  ASSERT_EQ(cluster_->Cli("replication --json", &out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["dead"], 0) << out;
+  // Still impossible: it fails again, and is again listed (nothing is lost).
+  EXPECT_TRUE(WaitUntil(
+      [&] { return cluster_->Cli("dead --json", &out) == 0 && nlohmann::json::parse(out)["dead"].size() == 1; },
+      milliseconds(30000)))
+      << out;
+  EXPECT_EQ(cluster_->Cli("requeue 1-1", &out), 3) << out;  // no such dead letter
+}
+
+TEST_F(ReplicationTest, WithoutRedisFilesAreStoredOnceAndTheQueueCommandsSaySo) {
+  ClusterOptions options;
+  options.redis = false;
+  Start(options);
+  Stored f = PutRandom("lonely.bin", 1000, 12);
+  EXPECT_TRUE(HasVerifiedCopies(f, 1));
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("replication", &out), 0) << out;
+  EXPECT_NE(out.find("without --redis"), std::string::npos) << out;
+  EXPECT_EQ(cluster_->Cli("dead", &out), 3) << out;
+  auto locations = Get(Url(), FilesPath(f.name) + "/locations").json();
+  EXPECT_EQ(locations["good_copies"], 1);
+  EXPECT_EQ(locations["fully_replicated"], false);
+}
+
+}  // namespace
+}  // namespace dfs::testing
