@@ -128,23 +128,29 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
                          const std::function<bool(const char*, size_t)>& write) {
   const FileRecord& file = plan.file;
   const bool whole = offset == 0 && length == file.size;
+  // Bytes go out in chunks of kChunk (fewer, larger writes to the client).
+  // For a whole-file read the last chunk is held back until the md5 is
+  // known good, so a client never receives all of a wrong file.
+  constexpr size_t kChunk = 256 << 10;
   Md5 md5;
-  std::string held;  // the last chunk, released once the md5 is known good
+  std::string pending, held;
   bool writer_failed = false;
   uint64_t done = 0;
   std::set<std::string> served_by;
-  auto receiver = [&](const char* data, size_t len) {
+  auto release = [&]() {
     if (!whole) {
-      if (!write(data, len)) writer_failed = true;
-      return !writer_failed;
+      writer_failed = !write(pending.data(), pending.size());
+    } else {
+      if (!held.empty()) writer_failed = !write(held.data(), held.size());
+      held.swap(pending);
     }
-    md5.Update(data, len);
-    if (!held.empty() && !write(held.data(), held.size())) {
-      writer_failed = true;
-      return false;
-    }
-    held.assign(data, len);
-    return true;
+    pending.clear();
+    return !writer_failed;
+  };
+  auto receiver = [&](const char* data, size_t len) {
+    if (whole) md5.Update(data, len);
+    pending.append(data, len);
+    return pending.size() < kChunk || release();
   };
   Status last = Status::Unavailable("no copy could be read");
   for (const auto& holder : plan.holders) {
@@ -171,6 +177,7 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
     }
     if (!held.empty() && !write(held.data(), held.size())) return Status::Unavailable("client went away");
   }
+  if (!pending.empty() && !write(pending.data(), pending.size())) return Status::Unavailable("client went away");
   return Status::OK();
 }
 
