@@ -12,6 +12,7 @@
 #include "master/http_api.h"
 #include "master/maintenance.h"
 #include "master/metadata_store.h"
+#include "master/namespace_api.h"
 #include "master/outbox_publisher.h"
 #include "master/replication_api.h"
 
@@ -99,6 +100,8 @@ int main(int argc, char** argv) {
   dfs::master::FileService files(**store, options);
   dfs::master::HttpApi api(files, threads);
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
+  dfs::master::NamespaceStore names(**store);
+  dfs::master::RegisterNamespaceRoutes(api.server(), names);
   if (!api.Bind(ep->host, ep->port)) return 1;
 
   dfs::master::Maintenance maintenance;

@@ -7,6 +7,7 @@
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "master/metadata_sql.h"
 
 namespace dfs::master {
 
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS dirs (
   mtime REAL NOT NULL
 );
 )sql";
+}  // namespace
+
+namespace sql {
 
 FileRecord ReadFileRow(const Statement& s) {
   FileRecord f;
@@ -80,7 +84,7 @@ FileRecord ReadFileRow(const Statement& s) {
   return f;
 }
 
-constexpr const char* kFileColumns = "path, size, md5, mtime, mode, blob_id, primary_node, version, want_copies";
+const char* const kFileColumns = "path, size, md5, mtime, mode, blob_id, primary_node, version, want_copies";
 
 // Escapes LIKE wildcards so a prefix matches literally.
 std::string LikePrefix(const std::string& prefix) {
@@ -130,7 +134,9 @@ Status CheckNamespace(Database& db, const std::string& path) {
   if (under.Bind(1, LikePrefix(path + "/")).Step()) return Status::IsDirectory("'" + path + "' is a directory");
   return Status::OK();
 }
-}  // namespace
+}  // namespace sql
+
+using namespace sql;
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -167,12 +173,12 @@ void MetadataStore::CreateSchema() {
   }
 }
 
-Status MetadataStore::WithTransaction(const std::function<void(Database&)>& fn) {
+Status MetadataStore::WithTransaction(const std::function<Status(Database&)>& fn) {
   return Locked([&]() -> Status {
     Transaction tx(*db_);
-    fn(*db_);
-    tx.Commit();
-    return Status::OK();
+    Status st = fn(*db_);
+    if (st.ok()) tx.Commit();
+    return st;
   });
 }
 
@@ -321,6 +327,10 @@ Result<FileRecord> MetadataStore::DeleteFile(const std::string& path) {
     FileRecord f = ReadFileRow(q);
     db_->Prepare("DELETE FROM files WHERE path = ?").Bind(1, path).Run();
     QueueDeletionsOf(*db_, f.blob_id);
+    // Its folders stay, even when this file was all that implied them (POSIX).
+    for (std::string p = ParentPath(path); !p.empty(); p = ParentPath(p)) {
+      db_->Prepare("INSERT OR IGNORE INTO dirs (path, mode, mtime) VALUES (?, 493, ?)").Bind(1, p).Bind(2, NowSeconds()).Run();
+    }
     tx.Commit();
     return f;
   });

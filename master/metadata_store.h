@@ -136,9 +136,10 @@ class MetadataStore {
   };
   Result<Counts> CountFiles();
 
-  // Runs fn inside the store's lock and a transaction; used by extensions
-  // (replication, namespace) that need several statements to be atomic.
-  Status WithTransaction(const std::function<void(Database&)>& fn);
+  // Runs fn inside the store's lock and a transaction, committed when fn
+  // returns OK; used by extensions (the namespace) that need several
+  // statements to be atomic. SQLite errors become IOError.
+  Status WithTransaction(const std::function<Status(Database&)>& fn);
 
  private:
   explicit MetadataStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}

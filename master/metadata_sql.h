@@ -1,0 +1,26 @@
+// SQL helpers shared by MetadataStore and its extensions (NamespaceStore).
+// Internal to master/: callers hold the store's lock (WithTransaction).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "master/metadata_store.h"
+#include "master/sqlite.h"
+
+namespace dfs::master::sql {
+
+// The columns ReadFileRow expects, in order.
+extern const char* const kFileColumns;
+FileRecord ReadFileRow(const Statement& s);
+// A LIKE pattern matching strings that start with `prefix` (wildcards escaped; use ESCAPE '\').
+std::string LikePrefix(const std::string& prefix);
+// Moves every replica of the blob to the deletion queue.
+void QueueDeletionsOf(Database& db, const std::string& blob_id);
+void InsertReplicationJob(Database& db, const FileRecord& file);
+std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id);
+// A file may not sit where a directory is, nor under a path that is a file.
+Status CheckNamespace(Database& db, const std::string& path);
+
+}  // namespace dfs::master::sql
