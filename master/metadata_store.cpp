@@ -283,6 +283,7 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
       FileRecord old = ReadFileRow(existing);
       QueueDeletionsOf(*db_, old.blob_id);
       file.version = old.version + 1;
+      file.mode = old.mode;  // new content, same permissions (as writing a file does)
       auto u = db_->Prepare(
           "UPDATE files SET size = ?, md5 = ?, mtime = ?, mode = ?, blob_id = ?, primary_node = ?, version = ?, "
           "want_copies = ? WHERE path = ?");

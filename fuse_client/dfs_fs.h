@@ -1,0 +1,102 @@
+// DfsFilesystem: the FUSE operations of mount.dfs over DfsClient (libfuse3's
+// path-based API, multithreaded). Files are read from verified local copies
+// (FileCache) and written to a local spool file that is uploaded, with
+// overwrite semantics and its md5, when the program closes or fsyncs it; an
+// upload failure is returned from close() so no program loses data silently.
+// Attributes come from a short-lived cache filled by directory listings.
+#pragma once
+
+#define FUSE_USE_VERSION 31
+#include <fuse.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/client/dfs_client.h"
+#include "common/unique_fd.h"
+#include "fuse_client/file_cache.h"
+
+namespace dfs::fuse_client {
+
+// One open() of a file.
+struct OpenFile {
+  std::string path;  // dfs name (no leading '/'); follows renames
+  UniqueFd fd;       // the cached copy (read-only) or the spool file
+  std::string spool_path;  // empty when read-only
+  bool dirty = false;      // spool differs from what the master has
+  bool uploaded = false;   // at least one successful upload
+  std::string uploaded_md5;
+  std::optional<int> pending_mode;       // chmod/utimens before the first upload
+  std::optional<double> pending_mtime;
+  std::mutex mu;
+};
+
+class DfsFilesystem {
+ public:
+  DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl);
+
+  // The operations table handed to fuse_new (callbacks find this object in
+  // fuse_get_context()->private_data).
+  static fuse_operations Operations();
+
+  int GetAttr(const std::string& path, struct stat* st, fuse_file_info* fi);
+  int ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler);
+  int MakeDir(const std::string& path, mode_t mode);
+  int RemoveDir(const std::string& path);
+  int Unlink(const std::string& path);
+  int Rename(const std::string& from, const std::string& to, unsigned int flags);
+  int Chmod(const std::string& path, mode_t mode);
+  int Utimens(const std::string& path, const struct timespec tv[2]);
+  int Truncate(const std::string& path, off_t size, fuse_file_info* fi);
+  int Create(const std::string& path, mode_t mode, fuse_file_info* fi);
+  int Open(const std::string& path, fuse_file_info* fi);
+  int Read(char* buf, size_t size, off_t offset, fuse_file_info* fi);
+  int Write(const char* buf, size_t size, off_t offset, fuse_file_info* fi);
+  int Flush(fuse_file_info* fi);
+  int Release(fuse_file_info* fi);
+  int StatFs(struct statvfs* st);
+
+ private:
+  struct CachedAttr {
+    FileInfo info;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  std::shared_ptr<OpenFile> Handle(fuse_file_info* fi);
+  std::shared_ptr<OpenFile> WritableHandleFor(const std::string& path);
+  // Opens `path` for writing into a new spool: empty when `truncate`, else a
+  // copy of its current content (ENOENT when it does not exist).
+  int OpenForWrite(const std::string& path, bool truncate, std::shared_ptr<OpenFile>* out);
+  uint64_t Register(std::shared_ptr<OpenFile> file);
+  // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
+  int Upload(OpenFile& file);
+  void FillStat(const FileInfo& info, struct stat* st) const;
+  void CacheAttr(const std::string& path, const FileInfo& info);
+  void ForgetAttr(const std::string& path);
+  void ForgetAllAttrs();
+  Result<FileInfo> LookUp(const std::string& path);
+
+  DfsClient client_;
+  std::unique_ptr<FileCache> cache_;
+  const std::chrono::milliseconds attr_ttl_;
+  const uid_t uid_;
+  const gid_t gid_;
+
+  std::mutex attrs_mu_;
+  std::map<std::string, CachedAttr> attrs_;
+
+  std::mutex handles_mu_;
+  std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;
+  uint64_t next_handle_ = 1;
+};
+
+// "/a/b" -> "a/b"; "/" -> "".
+std::string DfsPath(const char* fuse_path);
+// The errno (negative, as FUSE wants it) for a failed call.
+int ErrnoFor(const Status& status);
+
+}  // namespace dfs::fuse_client

@@ -1,0 +1,114 @@
+#include "fuse_client/file_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "common/md5.h"
+
+namespace dfs::fuse_client {
+
+namespace fs = std::filesystem;
+
+Result<std::unique_ptr<FileCache>> FileCache::Open(const std::string& dir, uint64_t max_bytes) {
+  std::error_code ec;
+  fs::create_directories(dir + "/blobs", ec);
+  if (!ec) fs::create_directories(dir + "/spool", ec);
+  if (ec) return Status::IOError("cannot create cache folder " + dir + ": " + ec.message());
+  std::unique_ptr<FileCache> cache(new FileCache(dir, max_bytes));
+  // Spool files of an earlier mount were never acknowledged: nothing refers to them.
+  for (const auto& e : fs::directory_iterator(dir + "/spool", ec)) fs::remove(e.path(), ec);
+  std::vector<std::pair<fs::file_time_type, std::string>> found;
+  for (const auto& e : fs::directory_iterator(dir + "/blobs", ec)) {
+    std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !Md5::IsValidHex(name)) {
+      fs::remove(e.path(), ec);  // a download cut short
+      continue;
+    }
+    found.emplace_back(e.last_write_time(ec), name);
+  }
+  std::sort(found.begin(), found.end());
+  for (const auto& [time, md5] : found) cache->Touch(md5, fs::file_size(cache->PathOf(md5), ec));
+  return cache;
+}
+
+uint64_t FileCache::bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+void FileCache::Touch(const std::string& md5, uint64_t size) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(md5);
+  if (it != entries_.end()) {
+    lru_.splice(lru_.end(), lru_, it->second.pos);
+    return;
+  }
+  lru_.push_back(md5);
+  entries_[md5] = {std::prev(lru_.end()), size};
+  bytes_ += size;
+  EvictLocked();
+}
+
+void FileCache::EvictLocked() {
+  // The newest entry always stays, even when it alone is over the bound:
+  // it is about to be opened. Open files survive eviction (unlinked, not gone).
+  while (bytes_ > max_bytes_ && lru_.size() > 1) {
+    const std::string victim = lru_.front();
+    lru_.pop_front();
+    bytes_ -= entries_[victim].size;
+    entries_.erase(victim);
+    ::unlink(PathOf(victim).c_str());
+    DFS_LOG(DEBUG, "fuse") << "cache evicted md5=" << victim;
+  }
+}
+
+Result<std::string> FileCache::Fetch(const DfsClient& client, const std::string& path, const std::string& md5) {
+  if (!Md5::IsValidHex(md5)) return Status::IOError("master sent no md5 for '" + path + "'");
+  std::shared_ptr<std::mutex> gate;
+  {
+    std::lock_guard lock(mu_);
+    auto& g = downloading_[md5];
+    if (!g) g = std::make_shared<std::mutex>();
+    gate = g;
+  }
+  std::lock_guard download_lock(*gate);
+  const std::string local = PathOf(md5);
+  struct stat st {};
+  if (::stat(local.c_str(), &st) == 0) {
+    Touch(md5, static_cast<uint64_t>(st.st_size));
+    return local;
+  }
+  auto info = client.Get(path, local);
+  if (!info.ok()) return info.status();
+  if (info->md5 != md5) {
+    // The file changed between stat and download: keep what we got under
+    // its own md5, and let the caller decide.
+    std::string actual = PathOf(info->md5);
+    ::rename(local.c_str(), actual.c_str());
+    Touch(info->md5, info->size);
+    return Status::Unavailable("'" + path + "' changed while it was opened; try again");
+  }
+  Touch(md5, info->size);
+  DFS_LOG(DEBUG, "fuse") << "cached name=" << path << " md5=" << md5 << " size=" << info->size;
+  return local;
+}
+
+void FileCache::Adopt(const std::string& local_file, const std::string& md5) {
+  const std::string target = PathOf(md5);
+  if (::link(local_file.c_str(), target.c_str()) != 0 && errno != EEXIST) return;
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0) Touch(md5, static_cast<uint64_t>(st.st_size));
+}
+
+std::string FileCache::NewSpoolPath() {
+  std::lock_guard lock(mu_);
+  return dir_ + "/spool/" + std::to_string(::getpid()) + "-" + std::to_string(++spool_counter_) + "-" + RandomHex(4);
+}
+
+}  // namespace dfs::fuse_client

@@ -1,0 +1,57 @@
+// FileCache: verified local copies of dfs files, named by their md5 (so a
+// copy is reused exactly when the master's md5 still matches), bounded in
+// size with least-recently-used eviction, plus the spool folder where files
+// being written live until they are uploaded.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/client/dfs_client.h"
+#include "common/status.h"
+
+namespace dfs::fuse_client {
+
+class FileCache {
+ public:
+  // Creates dir/blobs and dir/spool; picks up copies left by an earlier mount.
+  static Result<std::unique_ptr<FileCache>> Open(const std::string& dir, uint64_t max_bytes);
+
+  // The local path of a verified copy of `path` whose md5 is `md5`:
+  // reused when cached, else downloaded (md5-checked by the client) first.
+  // Concurrent calls for one md5 download it once.
+  Result<std::string> Fetch(const DfsClient& client, const std::string& path, const std::string& md5);
+  // Keeps a copy of a file just uploaded with this md5 (hard link, no copy).
+  void Adopt(const std::string& local_file, const std::string& md5);
+  // A new, empty, unique spool file path.
+  std::string NewSpoolPath();
+
+  uint64_t bytes() const;
+
+ private:
+  FileCache(std::string dir, uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
+  std::string PathOf(const std::string& md5) const { return dir_ + "/blobs/" + md5; }
+  // Records use of a cached md5 (most recent last) and evicts beyond the bound.
+  void Touch(const std::string& md5, uint64_t size);
+  void EvictLocked();
+
+  const std::string dir_;
+  const uint64_t max_bytes_;
+  mutable std::mutex mu_;
+  std::list<std::string> lru_;
+  struct Entry {
+    std::list<std::string>::iterator pos;
+    uint64_t size = 0;
+  };
+  std::unordered_map<std::string, Entry> entries_;
+  uint64_t bytes_ = 0;
+  std::map<std::string, std::shared_ptr<std::mutex>> downloading_;
+  uint64_t spool_counter_ = 0;
+};
+
+}  // namespace dfs::fuse_client
