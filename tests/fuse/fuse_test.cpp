@@ -1,0 +1,303 @@
+// mount.dfs end to end: a real cluster (redis, master, nodes, replicator), a
+// real FUSE mount, and ordinary tools (cp, cat, ls, mv, rm, mkdir, df, diff)
+// run through a shell against it.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/http_util.h"
+#include "common/md5.h"
+#include "tests/support/cluster.h"
+#include "tests/support/http_helpers.h"
+
+namespace dfs::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+bool IsMounted(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" " + dir + " ") != std::string::npos && line.find("fuse.dfs") != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool WaitUntil(const std::function<bool()>& done, milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return done();
+}
+
+// Runs a shell command; returns its exit code and appends its output to *out.
+int Sh(const std::string& command, std::string* out = nullptr) {
+  std::string output;
+  int rc = RunCommand("bash -c '" + command + "'", &output);
+  if (out) *out = output;
+  return rc;
+}
+
+class FuseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ClusterOptions options;
+    options.redis = options.replicator = true;
+    options.master_args = {"--heal-interval-ms", "300", "--heal-retry-ms", "2000"};
+    cluster_ = std::make_unique<TestCluster>(options);
+    mnt_ = tmp_.path() + "/mnt";
+    std::filesystem::create_directories(mnt_);
+    Mount();
+  }
+
+  void TearDown() override { Unmount(); }
+
+  void Mount() {
+    mount_ = Subprocess({BinaryPath("mount.dfs"), cluster_->master_url(), mnt_, "-f", "-o",
+                         "cache_dir=" + tmp_.path() + "/cache,timeout=5,attr_timeout=1"},
+                        tmp_.path() + "/mount.log");
+    ASSERT_TRUE(WaitUntil([&] { return IsMounted(mnt_); }, milliseconds(10000))) << ReadFile(tmp_.path() + "/mount.log");
+  }
+
+  void Unmount() {
+    if (IsMounted(mnt_)) RunCommand("fusermount3 -u " + mnt_);
+    if (IsMounted(mnt_)) RunCommand("umount -l " + mnt_);
+    mount_.Stop();
+  }
+
+  std::string M(const std::string& rel) const { return mnt_ + "/" + rel; }
+  std::string L(const std::string& rel) const { return tmp_.path() + "/" + rel; }
+
+  std::unique_ptr<TestCluster> cluster_;
+  TempDir tmp_;
+  std::string mnt_;
+  Subprocess mount_;
+};
+
+TEST_F(FuseTest, CopiesFilesOfZeroOneAndHundredMiBInAndOut) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{100} << 20}) {
+    std::string name = "f" + std::to_string(size);
+    WriteRandomFile(L(name), size, static_cast<unsigned>(size) + 1);
+    std::string out;
+    ASSERT_EQ(Sh("cp " + L(name) + " " + M(name), &out), 0) << out;
+    ASSERT_EQ(Sh("cmp " + L(name) + " " + M(name), &out), 0) << out;
+    ASSERT_EQ(Sh("cp " + M(name) + " " + L(name + ".back") + " && cmp " + L(name) + " " + L(name + ".back"), &out), 0)
+        << out;
+    struct stat st {};
+    ASSERT_EQ(::stat(M(name).c_str(), &st), 0);
+    EXPECT_EQ(static_cast<size_t>(st.st_size), size);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+  }
+  std::string out;
+  ASSERT_EQ(Sh("echo hello > " + M("hello.txt") + " && cat " + M("hello.txt"), &out), 0);
+  EXPECT_EQ(out, "hello\n");
+  ASSERT_EQ(Sh("ls -l " + mnt_, &out), 0);
+  EXPECT_NE(out.find(std::to_string(100 << 20)), std::string::npos) << out;
+  EXPECT_NE(out.find("hello.txt"), std::string::npos) << out;
+}
+
+TEST_F(FuseTest, OverwriteAppendMoveRemoveAndDirectories) {
+  std::string out;
+  ASSERT_EQ(Sh("mkdir -p " + M("a/b/c") + " && ls -d " + M("a/b/c"), &out), 0) << out;
+  ASSERT_EQ(Sh("echo one > " + M("a/b/f.txt") + " && echo two > " + L("two") + " && cp " + L("two") + " " +
+                   M("a/b/f.txt") + " && cat " + M("a/b/f.txt"),
+               &out),
+            0);
+  EXPECT_EQ(out, "two\n");
+  ASSERT_EQ(Sh("echo three >> " + M("a/b/f.txt") + " && cat " + M("a/b/f.txt"), &out), 0);
+  EXPECT_EQ(out, "two\nthree\n");
+  // mv of a file, then of a whole directory.
+  ASSERT_EQ(Sh("mv " + M("a/b/f.txt") + " " + M("a/g.txt") + " && cat " + M("a/g.txt"), &out), 0) << out;
+  EXPECT_NE(Sh("ls " + M("a/b/f.txt")), 0);
+  ASSERT_EQ(Sh("mv " + M("a") + " " + M("z") + " && cat " + M("z/g.txt") + " && ls -d " + M("z/b/c"), &out), 0)
+      << out;
+  EXPECT_NE(Sh("ls " + M("a")), 0);
+  // rmdir refuses a folder with something in it; rm and rmdir empty it.
+  EXPECT_NE(Sh("rmdir " + M("z/b"), &out), 0);
+  EXPECT_NE(out.find("not empty"), std::string::npos) << out;
+  ASSERT_EQ(Sh("rmdir " + M("z/b/c") + " " + M("z/b") + " && rm " + M("z/g.txt") + " && rmdir " + M("z"), &out), 0)
+      << out;
+  ASSERT_EQ(Sh("ls -A " + mnt_, &out), 0);
+  EXPECT_EQ(out, "");
+  // Rename over an existing file replaces it.
+  ASSERT_EQ(Sh("echo x > " + M("x") + " && echo y > " + M("y") + " && mv " + M("x") + " " + M("y") + " && cat " + M("y"),
+               &out),
+            0);
+  EXPECT_EQ(out, "x\n");
+  // Truncate, chmod and times.
+  ASSERT_EQ(Sh("truncate -s 1 " + M("y") + " && chmod 600 " + M("y") + " && touch -d 2020-01-02 " + M("y"), &out), 0)
+      << out;
+  struct stat st {};
+  ASSERT_EQ(::stat(M("y").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(Sh("date -u -d @" + std::to_string(st.st_mtime) + " +%Y", &out), 0);
+  EXPECT_EQ(out, "2020\n");
+  // What is not supported says so with an errno, not a crash.
+  EXPECT_NE(Sh("ln -s y " + M("link"), &out), 0);
+  EXPECT_NE(out.find("not permitted"), std::string::npos) << out;
+  EXPECT_NE(Sh("ln " + M("y") + " " + M("hard"), &out), 0);
+  EXPECT_EQ(Sh("cat " + M("y")), 0);  // still serving
+}
+
+TEST_F(FuseTest, RecursiveCopyOfATreeComesBackIdentical) {
+  std::string out;
+  ASSERT_EQ(Sh("mkdir -p " + L("tree") + " && cd " + L("tree") +
+                   " && for d in 1 2 3 4; do for e in 1 2 3 4 5; do mkdir -p d$d/e$e; for f in $(seq 1 10); do "
+                   "head -c $((d*e*f*37)) /dev/urandom > d$d/e$e/f$f; done; done; done && find . -type f | wc -l",
+               &out),
+            0);
+  EXPECT_EQ(out, "200\n");
+  ASSERT_EQ(Sh("cp -r " + L("tree") + " " + M("tree"), &out), 0) << out;
+  ASSERT_EQ(Sh("diff -r " + L("tree") + " " + M("tree"), &out), 0) << out;
+  ASSERT_EQ(Sh("cp -r " + M("tree") + " " + L("back") + " && diff -r " + L("tree") + " " + L("back"), &out), 0) << out;
+  ASSERT_EQ(Sh("ls -lR " + M("tree") + " | grep -c ^-", &out), 0);
+  EXPECT_EQ(out, "200\n");
+}
+
+TEST_F(FuseTest, FilesFromTheCliShowInTheMountAndBack) {
+  std::string out;
+  WriteRandomFile(L("cli.bin"), 12345, 5);
+  ASSERT_EQ(cluster_->Cli("put " + L("cli.bin") + " docs/cli.bin", &out), 0) << out;
+  ASSERT_EQ(Sh("cmp " + L("cli.bin") + " " + M("docs/cli.bin"), &out), 0) << out;
+  ASSERT_EQ(Sh("cp " + L("cli.bin") + " " + M("docs/mount.bin"), &out), 0) << out;
+  ASSERT_EQ(cluster_->Cli("get docs/mount.bin " + L("fetched.bin"), &out), 0) << out;
+  EXPECT_EQ(Sh("cmp " + L("cli.bin") + " " + L("fetched.bin")), 0);
+  ASSERT_EQ(Sh("df -P " + mnt_ + " | tail -1", &out), 0);
+  EXPECT_NE(out.find("dfs"), std::string::npos) << out;
+}
+
+TEST_F(FuseTest, EightParallelWritersAndReadersAllVerify) {
+  std::string out;
+  ASSERT_EQ(Sh("cd " + tmp_.path() + " && for i in $(seq 1 8); do head -c $((i*300000)) /dev/urandom > p$i; done", &out),
+            0);
+  ASSERT_EQ(Sh("cd " + tmp_.path() + " && for i in $(seq 1 8); do cp p$i " + mnt_ + "/p$i & done; wait", &out), 0)
+      << out;
+  ASSERT_EQ(Sh("cd " + tmp_.path() + " && for i in $(seq 1 8); do (cp " + mnt_ + "/p$i r$i; cp p$i " + mnt_ +
+                   "/q$i) & done; wait",
+               &out),
+            0)
+      << out;
+  ASSERT_EQ(Sh("cd " + tmp_.path() + " && md5sum p? | sed s/p/X/ > a && md5sum r? | sed s/r/X/ > b && "
+                   "(cd " + mnt_ + " && md5sum q? | sed s/q/X/) > c && diff a b && diff a c",
+               &out),
+            0)
+      << out;
+}
+
+TEST_F(FuseTest, ReadsSurviveADeadPrimaryAndFailCleanlyWhenEveryCopyIsBad) {
+  std::string out;
+  WriteRandomFile(L("r.bin"), 200000, 9);
+  ASSERT_EQ(Sh("cp " + L("r.bin") + " " + M("r.bin")), 0);
+  auto meta = [&] { return Get(cluster_->master_url(), "/api/v1/meta/r.bin").json(); };
+  ASSERT_TRUE(WaitUntil([&] { return meta().value("good_copies", 0) == 3; }, milliseconds(30000)));
+  const nlohmann::json m = meta();
+  std::string primary = m["primary"]["node_id"];
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    if (cluster_->node_id(i) == primary) cluster_->KillNode(i);
+  }
+  std::filesystem::remove_all(tmp_.path() + "/cache/blobs");  // no local copy to fall back on
+  std::filesystem::create_directories(tmp_.path() + "/cache/blobs");
+  ASSERT_EQ(Sh("cmp " + L("r.bin") + " " + M("r.bin"), &out), 0) << out;
+
+  // Every copy corrupt (the dead node's too): open fails with EIO, promptly.
+  WriteRandomFile(L("c.bin"), 50000, 10);
+  ASSERT_EQ(Sh("cp " + L("c.bin") + " " + M("c.bin"), &out), 0) << out;
+  auto cmeta = [&] { return Get(cluster_->master_url(), "/api/v1/meta/c.bin").json(); };
+  ASSERT_TRUE(WaitUntil([&] { return cmeta().value("good_copies", 0) == 2; }, milliseconds(30000)));
+  const nlohmann::json cm = cmeta();
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    std::string blob = cluster_->blob_path(i, cm["blob_id"]);
+    if (std::filesystem::exists(blob)) WriteRandomFile(blob, 50000, 11);
+  }
+  std::filesystem::remove_all(tmp_.path() + "/cache/blobs");
+  std::filesystem::create_directories(tmp_.path() + "/cache/blobs");
+  EXPECT_NE(Sh("timeout 60 cat " + M("c.bin") + " > /dev/null", &out), 0);
+  EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
+  EXPECT_EQ(Sh("ls " + mnt_ + " > /dev/null"), 0);  // the mount still answers
+}
+
+TEST_F(FuseTest, DeadMasterGivesErrorsNotHangsAndUnmountLeavesNoProcess) {
+  std::string out;
+  ASSERT_EQ(Sh("echo hi > " + M("f")), 0);
+  cluster_->KillMaster();
+  std::this_thread::sleep_for(milliseconds(1200));  // past attr_timeout: nothing cached
+  EXPECT_NE(Sh("timeout 60 ls -l " + mnt_ + "/", &out), 0) << out;
+  EXPECT_EQ(out.find("Terminated"), std::string::npos) << out;
+  EXPECT_NE(Sh("timeout 60 bash -c \"echo x > " + M("g") + "\"", &out), 0) << out;
+  cluster_->StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Sh("cat " + M("f")) == 0; }, milliseconds(15000)));
+
+  ASSERT_EQ(RunCommand("fusermount3 -u " + mnt_), 0);
+  EXPECT_FALSE(IsMounted(mnt_));
+  EXPECT_TRUE(WaitUntil([&] { return !mount_.running(); }, milliseconds(10000)));
+}
+
+TEST(FuseMountTest, UnreachableMasterFailsWithAClearErrorAndNoMount) {
+  TempDir tmp;
+  std::string mnt = tmp.path() + "/mnt";
+  std::filesystem::create_directories(mnt);
+  std::string out;
+  int rc = RunCommand(BinaryPath("mount.dfs") + " 127.0.0.1:" + std::to_string(FreePort()) + " " + mnt +
+                          " -o cache_dir=" + tmp.path() + "/cache,timeout=2",
+                      &out);
+  EXPECT_EQ(rc, 32) << out;
+  EXPECT_NE(out.find("cannot reach the dfs master"), std::string::npos) << out;
+  EXPECT_FALSE(IsMounted(mnt));
+  EXPECT_EQ(RunCommand(BinaryPath("mount.dfs") + " --bogus " + mnt, &out), 1) << out;
+}
+
+}  // namespace
+}  // namespace dfs::testing
+
+namespace dfs::testing {
+namespace {
+
+// `mount -t dfs HOST:PORT DIR` finds the helper as /sbin/mount.dfs, as
+// `cmake --install` puts it; the test links it there for the duration.
+TEST(FuseMountTest, MountDashTDfsUsesTheHelperAndUmountEndsIt) {
+  const std::string helper = "/sbin/mount.dfs";
+  bool linked = false;
+  if (!std::filesystem::exists(helper)) {
+    std::filesystem::create_symlink(BinaryPath("mount.dfs"), helper);
+    linked = true;
+  }
+  struct Unlink {
+    bool linked;
+    std::string path;
+    ~Unlink() {
+      if (linked) std::filesystem::remove(path);
+    }
+  } unlink{linked, helper};
+  ClusterOptions options;
+  options.nodes = 1;
+  options.replicas = 0;
+  TestCluster cluster(options);
+  TempDir tmp;
+  std::string mnt = tmp.path() + "/mnt";
+  std::filesystem::create_directories(mnt);
+  std::string out;
+  ASSERT_EQ(RunCommand("mount -t dfs 127.0.0.1:" + std::to_string(cluster.master_port()) + " " + mnt +
+                           " -o _netdev,cache_dir=" + tmp.path() + "/cache",
+                       &out),
+            0)
+      << out;
+  ASSERT_TRUE(IsMounted(mnt));
+  EXPECT_EQ(RunCommand("echo via-mount > " + mnt + "/m.txt && cat " + mnt + "/m.txt", &out), 0);
+  EXPECT_EQ(out, "via-mount\n");
+  EXPECT_EQ(RunCommand("umount " + mnt, &out), 0) << out;
+  EXPECT_FALSE(IsMounted(mnt));
+  // The daemon goes away with the mount.
+  // ("[m]" keeps pgrep from matching the shell that runs it.)
+  const std::string pattern = "[m]ount.dfs 127.0.0.1:" + std::to_string(cluster.master_port());
+  EXPECT_TRUE(WaitUntil([&] { return RunCommand("pgrep -f '" + pattern + "'") != 0; }, milliseconds(10000)));
+}
+
+}  // namespace
+}  // namespace dfs::testing

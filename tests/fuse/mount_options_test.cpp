@@ -1,0 +1,51 @@
+#include "fuse_client/mount_options.h"
+
+#include <gtest/gtest.h>
+
+namespace dfs::fuse_client {
+namespace {
+
+Result<MountOptions> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "mount.dfs");
+  return ParseMountArgs(args);
+}
+
+TEST(MountOptionsTest, MountHelperConvention) {
+  // What mount(8) runs for `mount -t dfs 127.0.0.1:8820 /mnt/dfs -o _netdev,allow_other,cache_size=64M`.
+  auto o = Parse({"127.0.0.1:8820", "/mnt/dfs", "-o", "rw,_netdev,allow_other,cache_size=64M,timeout=3"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->master_url, "http://127.0.0.1:8820");
+  EXPECT_EQ(o->mountpoint, "/mnt/dfs");
+  EXPECT_EQ(o->cache_bytes, 64u << 20);
+  EXPECT_DOUBLE_EQ(o->timeout_s, 3);
+  EXPECT_EQ(o->fuse_options, (std::vector<std::string>{"rw", "allow_other"}));
+  EXPECT_FALSE(o->foreground);
+}
+
+TEST(MountOptionsTest, MasterFromOptionOrDefaultAndForeground) {
+  auto o = Parse({"/mnt/x/", "-f", "-omaster=http://h:1,default_permissions"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->master_url, "http://h:1");
+  EXPECT_EQ(o->mountpoint, "/mnt/x");
+  EXPECT_TRUE(o->foreground);
+  EXPECT_EQ(o->fuse_options, (std::vector<std::string>{"default_permissions"}));
+}
+
+TEST(MountOptionsTest, RejectsWhatItCannotUse) {
+  EXPECT_FALSE(Parse({}).ok());
+  EXPECT_FALSE(Parse({"a", "b", "c"}).ok());
+  EXPECT_FALSE(Parse({"/mnt", "--weird"}).ok());
+  EXPECT_FALSE(Parse({"/mnt", "-o", "timeout=abc"}).ok());
+  EXPECT_FALSE(Parse({"/mnt", "-o", "cache_size=12T"}).ok());
+  EXPECT_FALSE(Parse({"/mnt", "-o"}).ok());
+}
+
+TEST(MountOptionsTest, ByteSizes) {
+  EXPECT_EQ(*ParseByteSize("123"), 123u);
+  EXPECT_EQ(*ParseByteSize("2K"), 2048u);
+  EXPECT_EQ(*ParseByteSize("1G"), 1u << 30);
+  EXPECT_FALSE(ParseByteSize("x").ok());
+}
+
+}  // namespace
+}  // namespace dfs::fuse_client
