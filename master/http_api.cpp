@@ -64,6 +64,10 @@ HttpApi::HttpApi(FileService& files, size_t threads) : files_(files) {
   UseThreadPool(server_, threads);
   server_.set_read_timeout(30, 0);
   server_.set_write_timeout(60, 0);
+  server_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    DFS_LOG(DEBUG, "master") << "http " << req.method << " " << req.path << " status=" << res.status
+                             << " req=" << req.get_header_value(kRequestIdHeader);
+  });
   server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
