@@ -27,15 +27,6 @@ bool IsMounted(const std::string& dir) {
   return false;
 }
 
-bool WaitUntil(const std::function<bool()>& done, milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
-}
-
 // Runs a shell command; returns its exit code and appends its output to *out.
 int Sh(const std::string& command, std::string* out = nullptr) {
   std::string output;

@@ -27,15 +27,6 @@ struct Stored {
 
 std::string FilesPath(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
 
-bool WaitUntil(const std::function<bool()>& done, milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return done();
-}
-
 ClusterOptions ReplicatedCluster(int nodes = 3) {
   ClusterOptions o;
   o.nodes = nodes;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,8 @@ int FreePort();
 
 // Polls GET url until it answers 200 or the timeout passes.
 bool WaitHttpOk(const std::string& url, std::chrono::milliseconds timeout);
+// Polls `done` every 50 ms until it is true or `timeout` passes; its last answer.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // Writes `size` pseudo-random bytes to `path`; returns their md5.
 std::string WriteRandomFile(const std::string& path, size_t size, unsigned seed);
