@@ -1,5 +1,7 @@
 #include "master/http_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "common/http_util.h"
@@ -9,9 +11,14 @@
 namespace dfs::master {
 
 namespace {
+// The client's X-Request-Id when it is a plain token, else a new one: it is
+// logged, sent to nodes and carried in the replication job.
 std::string RequestId(const httplib::Request& req) {
   std::string id = req.get_header_value(kRequestIdHeader);
-  return id.empty() ? RandomHex(6) : id.substr(0, 64);
+  bool plain = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+  return plain ? id : RandomHex(8);
 }
 
 std::string HttpDate(double seconds) {
@@ -64,10 +71,6 @@ HttpApi::HttpApi(FileService& files, size_t threads) : files_(files) {
   UseThreadPool(server_, threads);
   server_.set_read_timeout(30, 0);
   server_.set_write_timeout(60, 0);
-  server_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    DFS_LOG(DEBUG, "master") << "http " << req.method << " " << req.path << " status=" << res.status
-                             << " req=" << req.get_header_value(kRequestIdHeader);
-  });
   server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -196,6 +199,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
   if (!md5.ok()) return Reject(reader, res, md5.status());
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
+  res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     try {
       put.replicas = std::stoi(req.get_param_value("replicas"));

@@ -6,8 +6,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
+#include "master/cluster_metrics.h"
 #include "master/file_service.h"
 #include "master/http_api.h"
 #include "master/maintenance.h"
@@ -15,6 +17,8 @@
 #include "master/namespace_api.h"
 #include "master/outbox_publisher.h"
 #include "master/replication_api.h"
+#include "master/status_page.h"
+#include "replicator/queue_metrics.h"
 
 namespace {
 dfs::master::HttpApi* g_api = nullptr;
@@ -97,11 +101,16 @@ int main(int argc, char** argv) {
   options.replicas = replicas;
   options.node_dead = std::chrono::milliseconds(node_dead_ms);
   if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
+  dfs::metrics::Registry registry;  // outlives the server that renders it
   dfs::master::FileService files(**store, options);
   dfs::master::HttpApi api(files, threads);
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
   dfs::master::NamespaceStore names(**store);
   dfs::master::RegisterNamespaceRoutes(api.server(), names);
+  dfs::master::RegisterStatusRoutes(api.server(), files, queue.get());
+  dfs::InstrumentServer(api.server(), registry, "master", dfs::master::MasterRoutes());
+  dfs::master::AddClusterMetrics(registry, files);
+  if (queue) dfs::replication::AddQueueMetrics(registry, *queue);
   if (!api.Bind(ep->host, ep->port)) return 1;
 
   dfs::master::Maintenance maintenance;

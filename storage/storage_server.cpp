@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
 
@@ -57,6 +58,15 @@ StorageServer::StorageServer(BlobStore& store, std::string node_id, std::string 
     SendError(res, Status::Internal(what));
   });
   InstallJsonErrorHandler(server_);
+  InstrumentServer(server_, metrics_, "storage", {"/healthz", "/stats", "/blobs"});
+  metrics_.AddCollector([this](metrics::SampleSink& out) {
+    Usage u = store_.GetUsage();
+    metrics::Labels node = {{"node", node_id_}};
+    out.Gauge("dfs_storage_capacity_bytes", "bytes this node may hold", node, static_cast<double>(u.capacity));
+    out.Gauge("dfs_storage_used_bytes", "bytes of blobs stored", node, static_cast<double>(u.used));
+    out.Gauge("dfs_storage_free_bytes", "bytes still free for blobs", node, static_cast<double>(u.free));
+    out.Gauge("dfs_storage_blobs", "blobs stored", node, static_cast<double>(u.blobs));
+  });
   RegisterRoutes();
 }
 

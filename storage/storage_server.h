@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include "common/metrics.h"
 #include "storage/blob_store.h"
 
 namespace dfs::storage {
@@ -29,6 +30,7 @@ class StorageServer {
   BlobStore& store_;
   std::string node_id_;
   std::string advertise_url_;
+  metrics::Registry metrics_;  // before server_: its handlers use it
   httplib::Server server_;
 };
 
