@@ -32,14 +32,18 @@ std::string RouteLabel(const std::string& path, const std::vector<std::string>& 
 }
 
 void InstrumentServer(httplib::Server& server, metrics::Registry& registry, const std::string& component,
-                      std::vector<std::string> routes) {
+                      std::vector<std::string> routes, AuthPolicy auth) {
   routes.push_back("/metrics");
   server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  server.set_pre_routing_handler([auth = std::move(auth)](const httplib::Request& req, httplib::Response& res) {
     t_request_start = std::chrono::steady_clock::now();
-    return httplib::Server::HandlerResponse::Unhandled;
+    Status allowed = Authorize(req, auth);
+    if (allowed.ok()) return httplib::Server::HandlerResponse::Unhandled;
+    if (allowed.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer realm=\"dfs\"");
+    SendError(res, allowed);
+    return httplib::Server::HandlerResponse::Handled;
   });
   server.set_logger([&registry, component, routes](const httplib::Request& req, const httplib::Response& res) {
     const std::string route = RouteLabel(req.path, routes);
@@ -68,23 +72,25 @@ void InstrumentServer(httplib::Server& server, metrics::Registry& registry, cons
   });
 }
 
-MetricsServer::MetricsServer(metrics::Registry& registry, std::string component) {
-  UseThreadPool(server_, 4);
-  server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, 200, {{"status", "ok"}}); });
-  InstrumentServer(server_, registry, component, {"/healthz"});
-  InstallJsonErrorHandler(server_);
+MetricsServer::MetricsServer(std::unique_ptr<httplib::Server> server, metrics::Registry& registry,
+                             std::string component)
+    : server_(std::move(server)) {
+  UseThreadPool(*server_, 4);
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, 200, {{"status", "ok"}}); });
+  InstrumentServer(*server_, registry, component, {"/healthz"});
+  InstallJsonErrorHandler(*server_);
 }
 
 MetricsServer::~MetricsServer() {
-  server_.stop();
+  server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 
 Status MetricsServer::Start(const std::string& host, int port) {
-  if (!server_.bind_to_port(host, port)) {
+  if (!server_->bind_to_port(host, port)) {
     return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
   }
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Status::OK();
 }
 

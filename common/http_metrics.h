@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include "common/metrics.h"
+#include "common/security.h"
 #include "common/status.h"
 
 namespace dfs {
@@ -20,22 +21,23 @@ namespace dfs {
 // label values.
 std::string RouteLabel(const std::string& path, const std::vector<std::string>& routes);
 
-// Takes over the server's logger and pre-routing handler.
+// Also turns away requests `auth` does not allow (401/403, JSON) before
+// routing. Takes over the server's logger and pre-routing handler.
 void InstrumentServer(httplib::Server& server, metrics::Registry& registry, const std::string& component,
-                      std::vector<std::string> routes);
+                      std::vector<std::string> routes, AuthPolicy auth = {});
 
 // GET /metrics and /healthz on their own port, for a process that serves no
 // other HTTP (the replicator). Stops and joins when destroyed.
 class MetricsServer {
  public:
-  MetricsServer(metrics::Registry& registry, std::string component);
+  MetricsServer(std::unique_ptr<httplib::Server> server, metrics::Registry& registry, std::string component);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
   Status Start(const std::string& host, int port);
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
 

@@ -159,9 +159,22 @@ function render(s) {
   document.body.dataset.loaded = "true";
 }
 
+// A cluster with a token: open the page as http://master/#token=TOKEN. The
+// fragment never reaches the server; the token stays in this tab only.
+function token() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem("dfs-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("dfs-token");
+}
+
 async function refresh() {
   try {
-    const res = await fetch("/api/v1/status", { cache: "no-store" });
+    const t = token();
+    const res = await fetch("/api/v1/status", { cache: "no-store", headers: t ? { Authorization: "Bearer " + t } : {} });
+    if (res.status === 401) throw new Error("this cluster wants a token: open " + location.origin + "/#token=YOUR_TOKEN");
     if (!res.ok) throw new Error("HTTP " + res.status);
     render(await res.json());
   } catch (e) {

@@ -11,6 +11,7 @@
 #include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
+#include "common/security_flags.h"
 #include "replicator/queue_metrics.h"
 #include "replicator/replication_queue.h"
 #include "replicator/replicator_service.h"
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen, "HOST:PORT to serve /metrics and /healthz on (default: off)")
       ->envname("DFS_REPLICATOR_METRICS");
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  dfs::SecurityFlags security;
+  security.Add(app, /*server=*/true);  // TLS for --metrics-listen
   app.require_subcommand(0, 1);
   auto* status_cmd = app.add_subcommand("status", "print queue depth, pending and dead-letter counts (JSON)");
   auto* dead_cmd = app.add_subcommand("dead", "dead-letter jobs");
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::SetLogLevel(level);
+  if (!security.Apply("dfs-replicator")) return 2;
   auto address = dfs::replication::ParseRedisAddress(redis);
   if (!address.ok()) {
     std::cerr << "dfs-replicator: " << address.status().message() << "\n";
@@ -140,7 +144,12 @@ int main(int argc, char** argv) {
     }
     stats_queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
     dfs::replication::AddQueueMetrics(registry, *stats_queue);
-    metrics_server = std::make_unique<dfs::MetricsServer>(registry, "replicator");
+    auto http = dfs::MakeServer();
+    if (!http.ok()) {
+      std::cerr << "dfs-replicator: " << http.status().message() << "\n";
+      return 2;
+    }
+    metrics_server = std::make_unique<dfs::MetricsServer>(std::move(*http), registry, "replicator");
     if (auto st = metrics_server->Start(ep->host, ep->port); !st.ok()) {
       std::cerr << "dfs-replicator: " << st.message() << "\n";
       return 1;

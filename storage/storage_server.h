@@ -13,7 +13,9 @@ namespace dfs::storage {
 
 class StorageServer {
  public:
-  StorageServer(BlobStore& store, std::string node_id, std::string advertise_url, size_t threads = 32);
+  // `server`: plain or TLS (MakeServer()). Every route but /healthz wants the cluster token when one is set.
+  StorageServer(std::unique_ptr<httplib::Server> server, BlobStore& store, std::string node_id,
+                std::string advertise_url, size_t threads = 32);
 
   // Binds host:port; false (and a log line) when it cannot.
   bool Bind(const std::string& host, int port);
@@ -31,7 +33,7 @@ class StorageServer {
   std::string node_id_;
   std::string advertise_url_;
   metrics::Registry metrics_;  // before server_: its handlers use it
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
 };
 
 }  // namespace dfs::storage

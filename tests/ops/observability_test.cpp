@@ -150,7 +150,7 @@ std::string BrowserDom(const std::string& url, const std::string& profile, const
                       "--disable-component-update --disable-sync --disable-default-apps --user-data-dir=" +
                       profile + " --virtual-time-budget=5000 --window-size=1200,800 ";
   std::string out;
-  int rc = RunCommand("timeout 90 chromium " + flags + "--dump-dom " + url + " 2>/dev/null", &out);
+  int rc = RunCommand("timeout 90 chromium " + flags + "--dump-dom '" + url + "' 2>/dev/null", &out);
   EXPECT_EQ(rc, 0) << "chromium failed (scripts/install-deps.sh installs it)";
   if (!screenshot.empty()) {
     int src = RunCommand("cd " + profile + " && timeout 90 chromium " + flags + "--screenshot=" + screenshot + " " +
@@ -196,6 +196,22 @@ TEST(StatusPageTest, ChromiumShowsNodesAndANodeGoingDown) {
   EXPECT_NE(dom.find("id=\"nodes-up\">2 / 3<"), std::string::npos) << dom;
   // The master's warning about the node is among the recent problems.
   EXPECT_NE(dom.find("node down node=" + cluster.node_id(2)), std::string::npos) << dom;
+}
+
+// With a cluster token, the page takes it from the URL's fragment (which
+// never reaches the server) and says so when it is missing.
+TEST(StatusPageTest, TokenFromTheFragment) {
+  ClusterOptions o;
+  o.token = "page-token-29af";
+  TestCluster cluster(o);
+  const std::string profile = cluster.dir() + "/chromium";
+  std::string dom = BrowserDom(cluster.master_url() + "/", profile);
+  EXPECT_EQ(dom.find("data-loaded=\"true\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("wants a token"), std::string::npos) << dom;
+  dom = BrowserDom(cluster.master_url() + "/#token=page-token-29af", profile);
+  EXPECT_NE(dom.find("data-loaded=\"true\""), std::string::npos) << dom;
+  EXPECT_EQ(NodeState(dom, cluster.node_id(0)), "up") << dom;
+  EXPECT_EQ(ReadFile(cluster.dir() + "/master.log").find("page-token-29af"), std::string::npos);
 }
 
 }  // namespace
