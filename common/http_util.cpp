@@ -193,7 +193,7 @@ void InstallJsonErrorHandler(httplib::Server& server) {
       } else {
         message = "malformed request line";
       }
-    } else if (res.status == 400 && !IsServedMethod(req.method)) {
+    } else if ((res.status == 400 || res.status == 404) && !IsServedMethod(req.method)) {
       res.status = 405;  // TRACE, OPTIONS, CONNECT: no route serves them
     }
     if (res.status == 405) {
@@ -298,9 +298,9 @@ bool BodyPace::Arrived(size_t bytes) {
 
 void BodyPace::Consumed() { last_ = std::chrono::steady_clock::now(); }
 
-bool UploadGuard::CheckDeclaredLength(const httplib::Request& req) {
+bool UploadGuard::CheckDeclaredLength(const httplib::Request& req, uint64_t overhead) {
   auto length = RequestContentLength(req);
-  if (limits_.max_bytes > 0 && length && *length > limits_.max_bytes) {
+  if (limits_.max_bytes > 0 && length && *length > limits_.max_bytes + overhead) {
     refusal_status_ = 413;
     refusal_message_ = "request body of " + std::to_string(*length) + " bytes is over the limit of " +
                        std::to_string(limits_.max_bytes) + " bytes";
@@ -309,8 +309,8 @@ bool UploadGuard::CheckDeclaredLength(const httplib::Request& req) {
   return true;
 }
 
-bool UploadGuard::Arrived(size_t len) {
-  received_ += len;
+bool UploadGuard::Arrived(size_t len, bool counts) {
+  if (counts) received_ += len;
   if (limits_.max_bytes > 0 && received_ > limits_.max_bytes) {
     refusal_status_ = 413;
     refusal_message_ = "request body is over the limit of " + std::to_string(limits_.max_bytes) + " bytes";

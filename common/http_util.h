@@ -135,11 +135,12 @@ struct UploadLimits {
 class UploadGuard {
  public:
   explicit UploadGuard(const UploadLimits& limits) : limits_(limits), pace_(limits.read_timeout) {}
-  // False (and a refusal) when the declared Content-Length is over the limit.
-  bool CheckDeclaredLength(const httplib::Request& req);
-  // For each chunk before it is used: false (and a refusal) when the body
-  // goes over the limit or trickles.
-  bool Arrived(size_t len);
+  // False (and a refusal) when the declared Content-Length is over the limit
+  // (plus `overhead`: framing around the data, as in a multipart body).
+  bool CheckDeclaredLength(const httplib::Request& req, uint64_t overhead = 0);
+  // For each chunk before it is used: false (and a refusal) when the data
+  // goes over the limit (chunks with `counts` false are framing) or trickles.
+  bool Arrived(size_t len, bool counts = true);
   void Consumed() { pace_.Consumed(); }
   bool refused() const { return refusal_status_ != 0; }
   void SendRefusal(httplib::Response& res) const;

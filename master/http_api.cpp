@@ -169,10 +169,12 @@ void HttpApi::RegisterRoutes() {
     node.node_id = req.matches[1];
     node.url = body["url"];
     if (!ParseEndpoint(node.url).ok()) return SendError(res, Status::InvalidArgument("bad node url"));
-    auto number = [&](const char* key) -> uint64_t {
-      auto it = body.find(key);
-      return it != body.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
-    };
+    for (const char* key : {"capacity", "used", "free", "blobs"}) {
+      if (body.contains(key) && !body[key].is_number_unsigned()) {
+        return SendError(res, Status::InvalidArgument(std::string(key) + " must be a non-negative integer"));
+      }
+    }
+    auto number = [&](const char* key) -> uint64_t { return body.value(key, uint64_t{0}); };
     node.capacity = number("capacity");
     node.used = number("used");
     node.free = number("free");
@@ -212,6 +214,13 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   if (!conflict.ok()) return Reject(reader, res, conflict.status(), guard);
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
   if (!md5.ok()) return Reject(reader, res, md5.status(), guard);
+  // cpp-httplib 0.11 takes a chunk followed by anything but CRLF as the end
+  // of a chunked body, so a garbled one could be stored cut short: without
+  // an md5 to check it against, only a Content-Length body is trusted.
+  if (md5->empty() && req.has_header("Transfer-Encoding")) {
+    return SendJsonAndClose(res, 411, {{"error", "length_required"},
+                                       {"message", "a chunked PUT needs X-Dfs-Md5 (or send a Content-Length)"}});
+  }
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
@@ -289,8 +298,11 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
 }
 
 void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  // --max-file-size is about the file: the other fields and the multipart
+  // framing get 64 KiB on top.
+  constexpr uint64_t kMultipartOverhead = 64 * 1024;
   UploadGuard guard(upload_limits_);
-  if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
+  if (!guard.CheckDeclaredLength(req, kMultipartOverhead)) return guard.SendRefusal(res);
   if (!req.is_multipart_form_data()) {
     return Reject(reader, res, Status::InvalidArgument("expected a multipart/form-data body"), guard);
   }
@@ -313,7 +325,7 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
         return true;
       },
       [&](const char* data, size_t len) {
-        if (!guard.Arrived(len)) return false;
+        if (!guard.Arrived(len, part == "input_file")) return false;
         if (part == "input_file") {
           write_status = (*spool)->Append(data, len);
           guard.Consumed();

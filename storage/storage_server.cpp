@@ -194,11 +194,10 @@ void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& re
   if (!fd.ok()) return SendError(res, fd.status());
   const uint64_t size = info->size;
   if (!req.ranges.empty()) {
-    // One range only; cpp-httplib clamps ranges silently, so check them here.
-    if (req.ranges.size() != 1) return SendError(res, Status::InvalidArgument("multiple ranges"));
+    // One range only (416 otherwise); cpp-httplib clamps ranges silently, so check them here.
     auto [first, last] = req.ranges[0];
-    bool ok = first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last)
-                         : last > 0 && size > 0;
+    bool ok = req.ranges.size() == 1 &&
+              (first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last) : last > 0 && size > 0);
     if (!ok) {
       res.set_header("Content-Range", "bytes */" + std::to_string(size));
       SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});
