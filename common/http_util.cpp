@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace dfs {
@@ -12,6 +13,24 @@ namespace dfs {
 std::string Endpoint::ToUrl() const { return scheme + "://" + host + ":" + std::to_string(port); }
 
 namespace {
+// A DNS name or IPv4 address (letters, digits, '-', '.', '_'), or an IPv6
+// address in brackets. Anything else (a '/', a space, a second scheme) would
+// make a URL that means something else.
+bool IsValidHost(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    return true;
+  }
+  for (char c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') return false;
+  }
+  return true;
+}
+
 Result<int> ParsePort(std::string_view s) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
@@ -46,6 +65,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
     ep.port = *port;
   }
   if (ep.host.empty()) return Status::InvalidArgument("URL has no host");
+  if (!IsValidHost(ep.host)) return Status::InvalidArgument("bad host '" + ep.host + "' in URL");
   return ep;
 }
 
@@ -58,6 +78,7 @@ Result<Endpoint> ParseListen(std::string_view listen) {
   if (!port.ok()) return port.status();
   ep.port = *port;
   if (ep.host.empty()) return Status::InvalidArgument("--listen wants HOST:PORT");
+  if (!IsValidHost(ep.host)) return Status::InvalidArgument("bad host '" + ep.host + "' in --listen");
   return ep;
 }
 
