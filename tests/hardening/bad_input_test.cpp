@@ -112,7 +112,8 @@ Snapshot Take(TestCluster& c) {
   s.files = Get(c.master_url(), "/api/v1/files?prefix=").json()["files"];
   s.root = Get(c.master_url(), "/api/v1/list").json()["entries"];
   nlohmann::json nodes = nlohmann::json::array();
-  for (const auto& n : Get(c.master_url(), "/api/v1/nodes").json()["nodes"]) {
+  const nlohmann::json listed = Get(c.master_url(), "/api/v1/nodes").json();  // outlives the loop
+  for (const auto& n : listed["nodes"]) {
     nodes.push_back({{"node_id", n["node_id"]}, {"state", n["state"]}, {"url", n["url"]}});
   }
   s.nodes = nodes;
