@@ -31,6 +31,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 for tool in curl python3 md5sum; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -52,12 +53,17 @@ export DOCKER_BUILDKIT=0   # the classic builder: `--network host` without build
 WORK="$(mktemp -d /tmp/dfs-compose.XXXXXX)"
 export DOCKER_HOST="unix://$WORK/docker.sock"
 DOCKERD_PID=""
+DATA_ROOT="$WORK/data"
 COMPOSE=()
 
-compose() {
+# The test runs a rendering of docker-compose.yml + docker-compose.test.yml (`config`) without
+# the master's published port: on the host's network nothing is published, and compose v1
+# refuses `ports` with network_mode host, while an override file cannot remove a list entry.
+compose_sources() {
   "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$ROOT/docker-compose.test.yml" \
     --profile scale "$@"
 }
+compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$WORK/compose.yml" --profile scale "$@"; }
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
@@ -65,15 +71,17 @@ cleanup() {
   local rc=$?
   set +e
   if alive "$DOCKERD_PID"; then
-    if [ "$rc" -ne 0 ] && [ ${#COMPOSE[@]} -gt 0 ]; then
+    if [ "$rc" -ne 0 ] && [ ${#COMPOSE[@]} -gt 0 ] && [ -n "$("$DOCKER" ps -aq 2>/dev/null)" ]; then
       log "logs of the failed run:"; compose logs --no-color --tail 40 >&2 2>&1
     fi
-    [ ${#COMPOSE[@]} -gt 0 ] && compose down -v --remove-orphans >/dev/null 2>&1
     local ids; ids=$("$DOCKER" ps -aq 2>/dev/null)
+    [ -n "$ids" ] && [ ${#COMPOSE[@]} -gt 0 ] && compose down -v --remove-orphans >/dev/null 2>&1
+    ids=$("$DOCKER" ps -aq 2>/dev/null)
     [ -n "$ids" ] && "$DOCKER" rm -f -v $ids >/dev/null 2>&1
+    log "stopping dockerd (pid $DOCKERD_PID)"
     kill -TERM "$DOCKERD_PID"
     for _ in $(seq 1 150); do alive "$DOCKERD_PID" || break; sleep 0.2; done
-    alive "$DOCKERD_PID" && kill -KILL "$DOCKERD_PID"
+    alive "$DOCKERD_PID" && { log "dockerd still running after 30s: SIGKILL"; kill -KILL "$DOCKERD_PID"; }
   fi
   # containerd and shims that dockerd started name our temp dir in their command lines.
   local pid
@@ -81,7 +89,7 @@ cleanup() {
     [ "$pid" != "$$" ] && kill -KILL "$pid" 2>/dev/null
   done
   local mnt
-  for mnt in $(awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do
+  for mnt in $(awk -v w="$WORK" -v d="$DATA_ROOT" 'index($2, w) == 1 || index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
     umount "$mnt" 2>/dev/null || umount -l "$mnt"
   done
   rm -rf --one-file-system "$WORK"
@@ -92,9 +100,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- a private dockerd: no bridge network, no iptables, everything under $WORK ----
+# DFS_TEST_DATA_ROOT=DIR keeps images and build cache there between runs (for development;
+# containers and volumes are still removed). By default everything lives in the temp dir.
+DATA_ROOT="${DFS_TEST_DATA_ROOT:-$WORK/data}"
 echo '{}' > "$WORK/daemon.json"
 dockerd --config-file "$WORK/daemon.json" --bridge=none --iptables=false --ip-masq=false \
-  --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
+  --data-root "$DATA_ROOT" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
   -H "$DOCKER_HOST" --storage-driver overlay2 >"$WORK/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
 for _ in $(seq 1 150); do
@@ -124,8 +135,11 @@ if [ ! -s "$ROOTFS_TAR" ]; then
   tar -C "$WORK/rootfs" --numeric-owner -cf "$ROOTFS_TAR.tmp" . && mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
   rm -rf --one-file-system "$WORK/rootfs"
 fi
-"$DOCKER" import -c 'CMD ["bash"]' "$ROOTFS_TAR" debian:bookworm-slim >/dev/null
-log "base image debian:bookworm-slim imported"
+# (Kept when DFS_TEST_DATA_ROOT already has it: a new import would defeat the build cache.)
+if ! "$DOCKER" image inspect debian:bookworm-slim >/dev/null 2>&1; then
+  "$DOCKER" import -c 'CMD ["bash"]' "$ROOTFS_TAR" debian:bookworm-slim >/dev/null
+  log "base image debian:bookworm-slim imported"
+fi
 
 # ---- the image ----
 log "docker build (-j$JOBS) ..."
@@ -136,8 +150,10 @@ log "image built in $(( $(date +%s) - t0 ))s: $("$DOCKER" image inspect -f '{{.S
 "$DOCKER" run --rm --network host "$IMAGE" sh -ec '
   for b in dfs-master dfs-storage dfs-replicator dfs /sbin/mount.dfs redis-server; do
     p=$(command -v "$b"); if ldd "$p" | grep "not found"; then echo "$b: missing libraries"; exit 1; fi
-    "$p" --help >/dev/null || { echo "$b --help failed"; exit 1; }
   done
+  for b in dfs-master dfs-storage dfs-replicator dfs; do "$b" --help >/dev/null || { echo "$b --help failed"; exit 1; }; done
+  mount.dfs --help >/dev/null 2>&1 || { echo "mount.dfs --help failed"; exit 1; }
+  redis-server --version >/dev/null
   [ "$(id -un)" = dfs ] || { echo "runs as $(id -un), not dfs"; exit 1; }' || fail "image check"
 log "image: all programs start, no missing libraries, user dfs"
 
@@ -149,12 +165,20 @@ export DFS_IMAGE="$IMAGE" DFS_TEST_MASTER_PORT="$(free_port)" DFS_TEST_REDIS_POR
 for i in 1 2 3 4; do export "DFS_TEST_STORAGE${i}_PORT=$(free_port)"; done
 M="http://127.0.0.1:$DFS_TEST_MASTER_PORT"
 
-# Never a bridge network here: every service must be on the host's network.
-config="$(compose config)"
-services=$(compose config --services | wc -l)
-hosted=$(grep -c 'network_mode: host' <<<"$config" || true)
-[ "$services" -eq 7 ] && [ "$hosted" -eq "$services" ] || fail "expected 7 services all on network_mode host, got $hosted of $services"
-grep -q '^networks:' <<<"$config" && fail "the test config declares networks"
+compose_sources config > "$WORK/compose.merged.yml" || fail "compose config"
+# Never a bridge network here: every service must be on the host's network, no network declared.
+python3 - "$WORK/compose.merged.yml" "$WORK/compose.yml" <<'PY' || fail "the test config is not host-network only"
+import sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+services = config["services"]
+assert len(services) == 7, sorted(services)
+for name, service in services.items():
+    assert service.get("network_mode") == "host", name + " is not on network_mode host"
+    assert "networks" not in service, name + " names networks"
+    service.pop("ports", None)
+assert not config.get("networks"), "networks declared"
+yaml.safe_dump(config, open(sys.argv[2], "w"), default_flow_style=False)
+PY
 
 log "compose up (master on $M)"
 compose up -d --no-build redis master replicator storage1 storage2 storage3 >"$WORK/up.log" 2>&1 ||
