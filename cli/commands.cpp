@@ -32,6 +32,8 @@ int ExitCodeFor(const Status& status) {
     case Code::kChecksumMismatch: return kExitChecksum;
     case Code::kUnavailable: return kExitUnavailable;
     case Code::kAlreadyExists: return kExitExists;
+    case Code::kUnauthenticated:
+    case Code::kPermissionDenied: return kExitDenied;
     default: return kExitError;
   }
 }

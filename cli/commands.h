@@ -18,6 +18,7 @@ enum ExitCode {
   kExitChecksum = 4,
   kExitUnavailable = 5,
   kExitExists = 6,
+  kExitDenied = 7,  // no, a wrong, or a read-only token
 };
 
 int ExitCodeFor(const Status& status);

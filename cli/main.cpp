@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/security_flags.h"
+
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +22,8 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "ini/toml config file (keys: master, timeout, ...)");
   app.add_option("--master", options.master_url, "master URL")->envname("DFS_MASTER");
   app.add_flag("--json", out.json, "machine-readable output");
+  dfs::SecurityFlags security;
+  security.Add(app, /*server=*/false);
   app.add_option("--timeout", timeout_s, "seconds before a silent request fails")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--attempts", attempts, "tries for requests that fail with a retryable error")
       ->check(CLI::Range(1, 100));
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (!security.Apply("dfs")) return dfs::cli::kExitUsage;
   auto ms = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   options.timeouts = {std::min(ms, std::chrono::milliseconds(5000)), ms, ms};
   options.max_attempts = attempts;

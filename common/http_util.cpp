@@ -1,5 +1,7 @@
 #include "common/http_util.h"
 
+#include "common/security.h"
+
 #include <openssl/rand.h>
 
 #include <charconv>
@@ -60,6 +62,12 @@ Result<Endpoint> ParseListen(std::string_view listen) {
 
 std::unique_ptr<httplib::Client> MakeClient(const Endpoint& ep, const ClientTimeouts& t) {
   auto cli = std::make_unique<httplib::Client>(ep.ToUrl());
+  const auto& security = Security();
+  if (!security.token.empty()) cli->set_bearer_token_auth(security.token.c_str());
+  if (ep.scheme == "https") {
+    if (!security.tls_ca.empty()) cli->set_ca_cert_path(security.tls_ca.c_str());
+    cli->enable_server_certificate_verification(true);
+  }
   cli->set_connection_timeout(t.connect);
   cli->set_read_timeout(t.read);
   cli->set_write_timeout(t.write);

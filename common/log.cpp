@@ -2,14 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <deque>
+#include <mutex>
 
 namespace dfs {
 
 namespace {
 std::atomic<LogLevel> g_level{LogLevel::INFO};
+
+constexpr size_t kRecentProblems = 100;
+std::mutex g_recent_mu;
+std::deque<std::string> g_recent;  // the last WARN/ERROR lines, oldest first
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -53,7 +60,18 @@ LogLine::~LogLine() {
   // A single write() keeps lines from different threads whole.
   ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void)rc;
-  (void)level_;
+  if (level_ >= LogLevel::WARN) {
+    line.pop_back();
+    std::lock_guard lock(g_recent_mu);
+    g_recent.push_back(std::move(line));
+    if (g_recent.size() > kRecentProblems) g_recent.pop_front();
+  }
+}
+
+std::vector<std::string> RecentProblems(size_t max) {
+  std::lock_guard lock(g_recent_mu);
+  size_t n = std::min(max, g_recent.size());
+  return std::vector<std::string>(g_recent.end() - static_cast<std::ptrdiff_t>(n), g_recent.end());
 }
 
 }  // namespace dfs

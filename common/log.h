@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dfs {
 
@@ -14,6 +15,8 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // "debug", "info", "warn", "error"; false when unknown.
 bool ParseLogLevel(std::string_view name, LogLevel* out);
+// This process's last `max` WARN and ERROR lines, oldest first (status page).
+std::vector<std::string> RecentProblems(size_t max = 20);
 
 class LogLine {
  public:

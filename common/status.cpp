@@ -22,6 +22,8 @@ constexpr CodeInfo kCodes[] = {
     {Code::kNotDirectory, "not_directory", 409, ENOTDIR},
     {Code::kChecksumMismatch, "checksum_mismatch", 422, EIO},
     {Code::kTooLarge, "too_large", 413, EFBIG},
+    {Code::kUnauthenticated, "unauthorized", 401, EACCES},
+    {Code::kPermissionDenied, "forbidden", 403, EACCES},
     {Code::kNoSpace, "no_space", 507, ENOSPC},
     {Code::kUnavailable, "unavailable", 503, EIO},
     {Code::kIOError, "io_error", 500, EIO},
@@ -53,6 +55,8 @@ Status Status::FromHttp(int http_status, std::string_view error_code, std::strin
   // No (known) JSON error code: fall back on the HTTP status alone.
   switch (http_status) {
     case 400: return InvalidArgument(std::move(message));
+    case 401: return Unauthenticated(std::move(message));
+    case 403: return PermissionDenied(std::move(message));
     case 404: return NotFound(std::move(message));
     case 409: return AlreadyExists(std::move(message));
     case 413: return TooLarge(std::move(message));

@@ -20,6 +20,8 @@ enum class Code {
   kNotDirectory,      // 409 not_directory
   kChecksumMismatch,  // 422 checksum_mismatch
   kTooLarge,          // 413 too_large
+  kUnauthenticated,   // 401 unauthorized: no or a wrong cluster token
+  kPermissionDenied,  // 403 forbidden: a read-only token asked to write
   kNoSpace,           // 507 no_space
   kUnavailable,       // 503 unavailable: no healthy node, connection refused, timeout
   kIOError,           // 500 io_error
@@ -40,6 +42,8 @@ class Status {
   static Status NotDirectory(std::string m) { return {Code::kNotDirectory, std::move(m)}; }
   static Status ChecksumMismatch(std::string m) { return {Code::kChecksumMismatch, std::move(m)}; }
   static Status TooLarge(std::string m) { return {Code::kTooLarge, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "common/security.h"
 #include "fuse_client/dfs_fs.h"
 #include "fuse_client/mount_options.h"
 
@@ -35,6 +36,14 @@ int main(int argc, char** argv) {
     return options.status().message() == "help" ? 0 : kExitUsage;
   }
   if (options->debug) dfs::SetLogLevel(dfs::LogLevel::DEBUG);
+  std::string token_file = options->token_file;
+  if (token_file.empty() && std::getenv("DFS_TOKEN_FILE")) token_file = std::getenv("DFS_TOKEN_FILE");
+  auto security = dfs::LoadSecurity(token_file, "", "", "", options->tls_ca);
+  if (!security.ok()) {
+    std::cerr << "mount.dfs: " << security.status().message() << "\n";
+    return kExitUsage;
+  }
+  dfs::SetSecurity(*security);
 
   dfs::ClientOptions client_options;
   client_options.master_url = options->master_url;
@@ -49,6 +58,11 @@ int main(int argc, char** argv) {
   }
   if (dfs::Status st = client->Healthz(); !st.ok()) {
     std::cerr << "mount.dfs: cannot reach the dfs master at " << options->master_url << ": " << st.message() << "\n";
+    return kExitMountFailure;
+  }
+  if (auto cluster = client->Cluster(); !cluster.ok()) {  // a wrong or missing token shows here
+    std::cerr << "mount.dfs: the dfs master at " << options->master_url << " refused: " << cluster.status().message()
+              << "\n";
     return kExitMountFailure;
   }
   auto cache = dfs::fuse_client::FileCache::Open(options->cache_dir, options->cache_bytes);

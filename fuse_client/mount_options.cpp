@@ -61,6 +61,8 @@ std::string MountUsage() {
          "  -f          stay in the foreground (default: daemonize)\n"
          "  -d          FUSE debug output (implies -f)\n"
          "  -o master=URL,cache_dir=DIR,cache_size=1G,timeout=10,attr_timeout=2,attempts=2\n"
+         "     token_file=FILE (the cluster token; else $DFS_TOKEN_FILE or $DFS_TOKEN),\n"
+         "     ca=FILE (CA for an https:// master)\n"
          "     plus FUSE options: allow_other, default_permissions, ro, ...\n"
          "unmount with: umount MOUNTPOINT  or  fusermount3 -u MOUNTPOINT\n";
 }
@@ -98,6 +100,12 @@ Result<MountOptions> ParseMountArgs(const std::vector<std::string>& args) {
           auto s = ParseSeconds(key, value);
           if (!s.ok()) return s.status();
           (key == "timeout" ? o.timeout_s : o.attr_timeout_s) = *s;
+        } else if (key == "token_file") {
+          o.token_file = value;
+        } else if (key == "ca") {
+          o.tls_ca = value;
+        } else if (key == "token") {
+          return Status::InvalidArgument("token= would show in ps and /proc/mounts: use token_file= or $DFS_TOKEN");
         } else if (key == "attempts") {
           o.attempts = std::atoi(value.c_str());
           if (o.attempts < 1 || o.attempts > 20) return Status::InvalidArgument("attempts= must be 1..20");

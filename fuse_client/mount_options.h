@@ -23,6 +23,8 @@ struct MountOptions {
   double timeout_s = 10;       // every request to the master, end to end
   double attr_timeout_s = 2;   // how long listed attributes are trusted
   int attempts = 2;            // tries for retryable failures
+  std::string token_file;      // -o token_file= (else $DFS_TOKEN_FILE / $DFS_TOKEN)
+  std::string tls_ca;          // -o ca= : CA to verify an https:// master and nodes with
   bool foreground = false;
   bool debug = false;
   std::vector<std::string> fuse_options;  // passed to FUSE as -o

@@ -87,7 +87,8 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   int replicas = request.replicas >= 0 ? request.replicas : options_.replicas;
   file.want_copies = 1 + replicas;
   auto committed = store_.CommitFile(file, request.conflict,
-                                     [](const std::string& p) { return CollisionName(p, RandomSuffix()); });
+                                     [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
+                                     request.request_id);
   if (!committed.ok()) {
     // The blob is not referenced by any file: remove it now.
     Status del = nodes_.DeleteBlob(placed->url, blob_id);

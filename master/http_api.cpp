@@ -1,5 +1,7 @@
 #include "master/http_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "common/http_util.h"
@@ -9,9 +11,14 @@
 namespace dfs::master {
 
 namespace {
+// The client's X-Request-Id when it is a plain token, else a new one: it is
+// logged, sent to nodes and carried in the replication job.
 std::string RequestId(const httplib::Request& req) {
   std::string id = req.get_header_value(kRequestIdHeader);
-  return id.empty() ? RandomHex(6) : id.substr(0, 64);
+  bool plain = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+  return plain ? id : RandomHex(8);
 }
 
 std::string HttpDate(double seconds) {
@@ -60,15 +67,12 @@ Result<std::string> PathFromRequest(const httplib::Request& req, size_t match) {
   return path;
 }
 
-HttpApi::HttpApi(FileService& files, size_t threads) : files_(files) {
-  UseThreadPool(server_, threads);
-  server_.set_read_timeout(30, 0);
-  server_.set_write_timeout(60, 0);
-  server_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    DFS_LOG(DEBUG, "master") << "http " << req.method << " " << req.path << " status=" << res.status
-                             << " req=" << req.get_header_value(kRequestIdHeader);
-  });
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+HttpApi::HttpApi(std::unique_ptr<httplib::Server> server, FileService& files, size_t threads)
+    : files_(files), server_(std::move(server)) {
+  UseThreadPool(*server_, threads);
+  server_->set_read_timeout(30, 0);
+  server_->set_write_timeout(60, 0);
+  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
       std::rethrow_exception(ep);
@@ -78,37 +82,37 @@ HttpApi::HttpApi(FileService& files, size_t threads) : files_(files) {
     DFS_LOG(ERROR, "master") << "exception method=" << req.method << " path=" << req.path << " error=" << what;
     SendError(res, Status::Internal(what));
   });
-  InstallJsonErrorHandler(server_);
+  InstallJsonErrorHandler(*server_);
   RegisterRoutes();
 }
 
 bool HttpApi::Bind(const std::string& host, int port) {
-  if (!server_.bind_to_port(host, port)) {
+  if (!server_->bind_to_port(host, port)) {
     DFS_LOG(ERROR, "master") << "cannot listen on " << host << ":" << port;
     return false;
   }
   return true;
 }
 
-void HttpApi::Run() { server_.listen_after_bind(); }
-void HttpApi::Stop() { server_.stop(); }
+void HttpApi::Run() { server_->listen_after_bind(); }
+void HttpApi::Stop() { server_->stop(); }
 
 void HttpApi::RegisterRoutes() {
   // [\s\S] rather than '.', so names with a newline reach validation (400)
   // instead of falling through to a 404.
   static const std::string kFile = R"(/api/v1/files/([\s\S]+))";
-  server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, {{"status", "ok"}});
   });
-  server_.Put("/api/v1/files/", [](const httplib::Request&, httplib::Response& res,
+  server_->Put("/api/v1/files/", [](const httplib::Request&, httplib::Response& res,
                                    const httplib::ContentReader& reader) {
     Reject(reader, res, Status::InvalidArgument("path is empty"));
   });
-  server_.Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
+  server_->Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { PutFile(req, res, reader); });
   // <path>/locations names the file's copies, unless <path> is not a file
   // (then it is a directory and "locations" a file in it).
-  server_.Get(R"(/api/v1/files/([\s\S]+)/locations)", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get(R"(/api/v1/files/([\s\S]+)/locations)", [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (path.ok()) {
       auto meta = files_.Meta(*path);
@@ -119,33 +123,33 @@ void HttpApi::RegisterRoutes() {
     if (Status st = ValidatePath(whole); !st.ok()) return SendError(res, st);
     GetFile(req, res, whole, false);
   });
-  server_.Get(kFile, [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get(kFile, [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
     GetFile(req, res, *path, false);
   });
-  server_.Delete(kFile, [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Delete(kFile, [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
     auto f = files_.Delete(*path);
     if (!f.ok()) return SendError(res, f.status());
     res.status = 204;
   });
-  server_.Get("/api/v1/files", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get("/api/v1/files", [this](const httplib::Request& req, httplib::Response& res) {
     auto list = files_.List(req.get_param_value("prefix"));
     if (!list.ok()) return SendError(res, list.status());
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : *list) files.push_back(FileToJson(f));
     SendJson(res, 200, {{"files", files}});
   });
-  server_.Get(R"(/api/v1/meta/([\s\S]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get(R"(/api/v1/meta/([\s\S]+))", [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
     auto meta = files_.Meta(*path);
     if (!meta.ok()) return SendError(res, meta.status());
     SendJson(res, 200, *meta);
   });
-  server_.Put(R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Put(R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))", [this](const httplib::Request& req, httplib::Response& res) {
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("url") || !body["url"].is_string()) {
       return SendError(res, Status::InvalidArgument("body must be a JSON object with a url"));
@@ -166,22 +170,22 @@ void HttpApi::RegisterRoutes() {
     if (!st.ok()) return SendError(res, st);
     SendJson(res, 200, {{"node_id", node.node_id}, {"state", "up"}});
   });
-  server_.Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
     auto nodes = files_.Nodes();
     if (!nodes.ok()) return SendError(res, nodes.status());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& n : *nodes) out.push_back(NodeToJson(n));
     SendJson(res, 200, {{"nodes", out}});
   });
-  server_.Get("/api/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/api/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
     auto info = files_.ClusterInfo();
     if (!info.ok()) return SendError(res, info.status());
     SendJson(res, 200, *info);
   });
   // The original Python system's endpoints, kept so its client.py works.
-  server_.Post("/upload", [this](const httplib::Request& req, httplib::Response& res,
+  server_->Post("/upload", [this](const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) { Upload(req, res, reader); });
-  server_.Get("/download", [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Get("/download", [this](const httplib::Request& req, httplib::Response& res) {
     std::string name = req.get_param_value("filename");
     if (Status st = ValidatePath(name); !st.ok()) return SendCompatError(res, st);
     GetFile(req, res, name, true);
@@ -196,6 +200,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
   if (!md5.ok()) return Reject(reader, res, md5.status());
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
+  res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     try {
       put.replicas = std::stoi(req.get_param_value("replicas"));

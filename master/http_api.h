@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include <memory>
+
 #include <httplib.h>
 
 #include "master/file_service.h"
@@ -14,13 +16,14 @@ namespace dfs::master {
 
 class HttpApi {
  public:
-  HttpApi(FileService& files, size_t threads);
+  // `server`: plain or TLS (MakeServer()).
+  HttpApi(std::unique_ptr<httplib::Server> server, FileService& files, size_t threads);
 
   bool Bind(const std::string& host, int port);
   void Run();
   void Stop();
   // For extensions (replication, namespace routes) to add their own routes.
-  httplib::Server& server() { return server_; }
+  httplib::Server& server() { return *server_; }
 
  private:
   void RegisterRoutes();
@@ -30,7 +33,7 @@ class HttpApi {
   void Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
 
   FileService& files_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
 };
 
 // The path part of /api/v1/files/<path>, validated; errors are 400s.

@@ -6,8 +6,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
+#include "common/security_flags.h"
+#include "master/cluster_metrics.h"
 #include "master/file_service.h"
 #include "master/http_api.h"
 #include "master/maintenance.h"
@@ -15,6 +18,8 @@
 #include "master/namespace_api.h"
 #include "master/outbox_publisher.h"
 #include "master/replication_api.h"
+#include "master/status_page.h"
+#include "replicator/queue_metrics.h"
 
 namespace {
 dfs::master::HttpApi* g_api = nullptr;
@@ -25,7 +30,9 @@ void OnSignal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"dfs-master: the dfs namespace and front door"};
-  std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, log_level = "info";
+  std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, redis_password,
+              log_level = "info";
+  dfs::SecurityFlags security;
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000,
       heal_retry_ms = 30000;
   size_t threads = 64;
@@ -38,6 +45,9 @@ int main(int argc, char** argv) {
       ->envname("DFS_SPOOL");
   app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
   app.add_option("--redis", redis, "HOST:PORT of the replication queue")->envname("DFS_REDIS");
+  app.add_option("--redis-password", redis_password, "Redis AUTH password (better: $DFS_REDIS_PASSWORD)")
+      ->envname("DFS_REDIS_PASSWORD");
+  security.Add(app, /*server=*/true, /*master=*/true);
   app.add_option("--node-timeout-ms", node_timeout_ms, "a node silent this long is marked down")
       ->check(CLI::Range(100, 3600000));
   app.add_option("--node-dead-ms", node_dead_ms, "a node down this long has its files re-replicated")
@@ -62,6 +72,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::SetLogLevel(level);
+  if (!security.Apply("dfs-master")) return 2;
   auto ep = dfs::ParseListen(listen);
   if (!ep.ok()) {
     std::cerr << "dfs-master: " << ep.status().message() << "\n";
@@ -86,6 +97,7 @@ int main(int argc, char** argv) {
       std::cerr << "dfs-master: --redis: " << address.status().message() << "\n";
       return 2;
     }
+    address->password = redis_password;
     queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
     publisher = std::make_unique<dfs::master::OutboxPublisher>(**store, *queue);
   } else {
@@ -97,11 +109,24 @@ int main(int argc, char** argv) {
   options.replicas = replicas;
   options.node_dead = std::chrono::milliseconds(node_dead_ms);
   if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
+  dfs::metrics::Registry registry;  // outlives the server that renders it
   dfs::master::FileService files(**store, options);
-  dfs::master::HttpApi api(files, threads);
+  auto server = dfs::MakeServer();
+  if (!server.ok()) {
+    std::cerr << "dfs-master: " << server.status().message() << "\n";
+    return 2;
+  }
+  dfs::master::HttpApi api(std::move(*server), files, threads);
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
   dfs::master::NamespaceStore names(**store);
   dfs::master::RegisterNamespaceRoutes(api.server(), names);
+  dfs::master::RegisterStatusRoutes(api.server(), files, queue.get());
+  // "/" is the status page's static HTML; its data comes from
+  // /api/v1/status, which wants a token like everything else.
+  dfs::InstrumentServer(api.server(), registry, "master", dfs::master::MasterRoutes(),
+                        dfs::AuthPolicy{{"/healthz", "/"}, /*accept_read_token=*/true});
+  dfs::master::AddClusterMetrics(registry, files);
+  if (queue) dfs::replication::AddQueueMetrics(registry, *queue);
   if (!api.Bind(ep->host, ep->port)) return 1;
 
   dfs::master::Maintenance maintenance;
@@ -118,7 +143,9 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
-  DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas;
+  DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas
+                          << " auth=" << (dfs::Security().token.empty() ? "off" : "token")
+                          << " tls=" << (dfs::Security().tls_cert.empty() ? "off" : "on");
   api.Run();
   maintenance.Stop();
   publisher.reset();

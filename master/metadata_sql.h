@@ -18,7 +18,8 @@ FileRecord ReadFileRow(const Statement& s);
 std::string LikePrefix(const std::string& prefix);
 // Moves every replica of the blob to the deletion queue.
 void QueueDeletionsOf(Database& db, const std::string& blob_id);
-void InsertReplicationJob(Database& db, const FileRecord& file);
+// job_id: the request that caused the job (follows it into the replicator's logs); random if empty.
+void InsertReplicationJob(Database& db, const FileRecord& file, const std::string& job_id = "");
 std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id);
 // A file may not sit where a directory is, nor under a path that is a file.
 Status CheckNamespace(Database& db, const std::string& path);

@@ -107,9 +107,13 @@ void QueueDeletionsOf(Database& db, const std::string& blob_id) {
 
 // Queues a replication job for the file's blob (the outbox): committed with
 // the change that needs it, published to Redis later, never lost.
-void InsertReplicationJob(Database& db, const FileRecord& file) {
-  nlohmann::json job = {{"job_id", RandomHex(8)}, {"blob_id", file.blob_id}, {"md5", file.md5},
-                        {"size", file.size},      {"want_copies", file.want_copies}};
+void InsertReplicationJob(Database& db, const FileRecord& file, const std::string& job_id) {
+  nlohmann::json job = {{"job_id", job_id.empty() ? RandomHex(8) : job_id},
+                        {"blob_id", file.blob_id},
+                        {"md5", file.md5},
+                        {"size", file.size},
+                        {"want_copies", file.want_copies},
+                        {"created_at", NowSeconds()}};
   auto out = db.Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
   out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, NowSeconds()).Run();
 }
@@ -269,7 +273,8 @@ Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& pref
 }
 
 Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mode,
-                                               const std::function<std::string(const std::string&)>& new_name) {
+                                               const std::function<std::string(const std::string&)>& new_name,
+                                               const std::string& request_id) {
   return Locked([&]() -> Result<CommitResult> {
     Transaction tx(*db_);
     CommitResult result;
@@ -313,7 +318,7 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
     }
     auto rep = db_->Prepare("INSERT OR REPLACE INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?)");
     rep.Bind(1, file.blob_id).Bind(2, file.primary_node).Bind(3, NowSeconds()).Run();
-    InsertReplicationJob(*db_, file);
+    InsertReplicationJob(*db_, file, request_id);
     tx.Commit();
     result.file = std::move(file);
     return result;

@@ -97,9 +97,11 @@ class MetadataStore {
   Result<bool> FileExists(const std::string& path);
   // Commits `file` (its blob already stored on file.primary_node) under
   // file.path, or under new_name(file.path) for as long as names collide
-  // when mode is kRename. Records the primary replica and a replication job.
+  // when mode is kRename. Records the primary replica and a replication job
+  // whose id is request_id (so one id follows a PUT into the replicator).
   Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
-                                  const std::function<std::string(const std::string&)>& new_name);
+                                  const std::function<std::string(const std::string&)>& new_name,
+                                  const std::string& request_id = "");
   // Removes the file at once; its blobs are queued for deletion on every holder.
   Result<FileRecord> DeleteFile(const std::string& path);
 

@@ -72,25 +72,35 @@ void RegisterDrainRoutes(httplib::Server& server, FileService& files) {
   });
 }
 
+}  // namespace
+
+Result<nlohmann::json> ReplicationStatus(FileService& files, replication::ReplicationQueue* queue) {
+  auto counts = files.store().CountReplication(files.DeadBefore());
+  if (!counts.ok()) return counts.status();
+  nlohmann::json out = {{"under_replicated", counts->under_replicated},
+                        {"unpublished_jobs", counts->unpublished_jobs},
+                        {"redis", queue ? queue->address().host + ":" + std::to_string(queue->address().port) : ""}};
+  if (queue) {
+    auto stats = queue->Stats();
+    out["redis_reachable"] = stats.ok();
+    if (stats.ok()) {
+      out["queue_length"] = stats->length;
+      out["pending"] = stats->pending;
+      out["dead"] = stats->dead;
+    } else {
+      out["redis_error"] = stats.status().message();
+    }
+  }
+  return out;
+}
+
+namespace {
+
 void RegisterQueueRoutes(httplib::Server& server, FileService& files, replication::ReplicationQueue* queue) {
   server.Get("/api/v1/replication", [&files, queue](const httplib::Request&, httplib::Response& res) {
-    auto counts = files.store().CountReplication(files.DeadBefore());
-    if (!counts.ok()) return SendError(res, counts.status());
-    nlohmann::json out = {{"under_replicated", counts->under_replicated},
-                          {"unpublished_jobs", counts->unpublished_jobs},
-                          {"redis", queue ? queue->address().host + ":" + std::to_string(queue->address().port) : ""}};
-    if (queue) {
-      auto stats = queue->Stats();
-      out["redis_reachable"] = stats.ok();
-      if (stats.ok()) {
-        out["queue_length"] = stats->length;
-        out["pending"] = stats->pending;
-        out["dead"] = stats->dead;
-      } else {
-        out["redis_error"] = stats.status().message();
-      }
-    }
-    SendJson(res, 200, out);
+    auto out = ReplicationStatus(files, queue);
+    if (!out.ok()) return SendError(res, out.status());
+    SendJson(res, 200, *out);
   });
   auto need_queue = [queue](httplib::Response& res) {
     if (!queue) SendError(res, Status::NotFound("there is no replication queue: the master runs without --redis"));

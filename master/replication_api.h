@@ -10,6 +10,10 @@
 
 namespace dfs::master {
 
+// Under-replicated and unpublished counts, and the queue's length, pending
+// and dead-letter counts when there is a queue (GET /api/v1/replication).
+Result<nlohmann::json> ReplicationStatus(FileService& files, replication::ReplicationQueue* queue);
+
 // `queue` may be null (no --redis): queue routes then answer 503.
 void RegisterReplicationRoutes(httplib::Server& server, FileService& files, replication::ReplicationQueue* queue);
 

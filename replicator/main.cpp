@@ -2,13 +2,17 @@
 // queue admin commands (status, dead list, dead requeue ID).
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
+#include "common/security_flags.h"
+#include "replicator/queue_metrics.h"
 #include "replicator/replication_queue.h"
 #include "replicator/replicator_service.h"
 
@@ -48,7 +52,8 @@ int ListDead(dfs::replication::ReplicationQueue& queue, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{"dfs-replicator: copies blobs between storage nodes for replication jobs queued in Redis"};
-  std::string redis = "127.0.0.1:6379", redis_password, master = "http://127.0.0.1:8820", log_level = "info";
+  std::string redis = "127.0.0.1:6379", redis_password, master = "http://127.0.0.1:8820", log_level = "info",
+              metrics_listen;
   dfs::replication::ReplicatorOptions options;
   int max_attempts = 5;
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
@@ -61,7 +66,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-attempts", max_attempts, "failed copy attempts before a job goes to the dead letters")
       ->check(CLI::Range(1, 1000));
   app.add_option("--consumer", options.consumer_prefix, "consumer name prefix (default: hostname-pid)");
+  app.add_option("--metrics-listen", metrics_listen, "HOST:PORT to serve /metrics and /healthz on (default: off)")
+      ->envname("DFS_REPLICATOR_METRICS");
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  dfs::SecurityFlags security;
+  security.Add(app, /*server=*/true);  // TLS for --metrics-listen
   app.require_subcommand(0, 1);
   auto* status_cmd = app.add_subcommand("status", "print queue depth, pending and dead-letter counts (JSON)");
   auto* dead_cmd = app.add_subcommand("dead", "dead-letter jobs");
@@ -80,6 +89,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::SetLogLevel(level);
+  if (!security.Apply("dfs-replicator")) return 2;
   auto address = dfs::replication::ParseRedisAddress(redis);
   if (!address.ok()) {
     std::cerr << "dfs-replicator: " << address.status().message() << "\n";
@@ -121,6 +131,30 @@ int main(int argc, char** argv) {
   options.redis = *address;
   options.master = *master_ep;
   options.worker.max_attempts = max_attempts;
+
+  dfs::metrics::Registry registry;
+  options.metrics = &registry;
+  std::unique_ptr<dfs::replication::ReplicationQueue> stats_queue;
+  std::unique_ptr<dfs::MetricsServer> metrics_server;
+  if (!metrics_listen.empty()) {
+    auto ep = dfs::ParseListen(metrics_listen);
+    if (!ep.ok()) {
+      std::cerr << "dfs-replicator: --metrics-listen: " << ep.status().message() << "\n";
+      return 2;
+    }
+    stats_queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
+    dfs::replication::AddQueueMetrics(registry, *stats_queue);
+    auto http = dfs::MakeServer();
+    if (!http.ok()) {
+      std::cerr << "dfs-replicator: " << http.status().message() << "\n";
+      return 2;
+    }
+    metrics_server = std::make_unique<dfs::MetricsServer>(std::move(*http), registry, "replicator");
+    if (auto st = metrics_server->Start(ep->host, ep->port); !st.ok()) {
+      std::cerr << "dfs-replicator: " << st.message() << "\n";
+      return 1;
+    }
+  }
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

@@ -16,7 +16,7 @@ bool IsValidBlobId(std::string_view id) {
 
 std::string ReplicationJob::ToJson() const {
   return nlohmann::json{{"job_id", job_id}, {"blob_id", blob_id}, {"md5", md5}, {"size", size},
-                        {"want_copies", want_copies}}
+                        {"want_copies", want_copies}, {"created_at", created_at}}
       .dump();
 }
 
@@ -44,6 +44,9 @@ Result<ReplicationJob> ReplicationJob::Parse(std::string_view text) {
   int64_t w = want->get<int64_t>();
   if (w < 1 || w > 64) return Status::InvalidArgument("job want_copies out of range");
   job.want_copies = static_cast<int>(w);
+  if (auto created = json.find("created_at"); created != json.end() && created->is_number()) {
+    job.created_at = created->get<double>();
+  }
   return job;
 }
 

@@ -16,6 +16,7 @@ struct ReplicationJob {
   std::string md5;      // md5 of the whole blob
   uint64_t size = 0;
   int want_copies = 1;
+  double created_at = 0;  // seconds since the epoch when queued; 0 if unknown (replication lag)
 
   std::string ToJson() const;
   // Strict: anything missing, mistyped or out of range is InvalidArgument.

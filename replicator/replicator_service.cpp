@@ -68,8 +68,10 @@ void ReplicatorService::Handle(ReplicationQueue& queue, ReplicationWorker& worke
     queue.Touch(consumer, entry.id);
     queue.RefreshBlobLock(job->blob_id, owner, lock_ttl);
   };
+  const auto started = std::chrono::steady_clock::now();
   JobOutcome out = worker.Process(*job, keepalive);
   queue.UnlockBlob(job->blob_id, owner);
+  Record(*job, out, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   DFS_LOG(INFO, "replicator") << "job=" << job->job_id << " blob=" << job->blob_id << " id=" << entry.id
                               << " result=" << JobResultName(out.result) << " copies_made=" << out.copies_made
                               << " " << out.detail;
@@ -87,6 +89,25 @@ void ReplicatorService::Handle(ReplicationQueue& queue, ReplicationWorker& worke
   }
   // A lost ack only means the job is delivered again, which is harmless.
   if (!st.ok()) DFS_LOG(WARN, "replicator") << "ack id=" << entry.id << " failed: " << st.ToString();
+}
+
+void ReplicatorService::Record(const ReplicationJob& job, const JobOutcome& out, double seconds) {
+  if (!options_.metrics) return;
+  auto& m = *options_.metrics;
+  m.GetCounter("dfs_replication_jobs_total", "replication jobs handled, by result",
+               {{"result", JobResultName(out.result)}})
+      .Add();
+  m.GetHistogram("dfs_replication_job_duration_seconds", "time a worker spent on one job").Observe(seconds);
+  if (out.copies_made == 0) return;
+  m.GetCounter("dfs_replication_copies_total", "verified copies written to nodes").Add(out.copies_made);
+  m.GetCounter("dfs_replication_copied_bytes_total", "bytes of verified copies written to nodes")
+      .Add(static_cast<double>(job.size) * out.copies_made);
+  if (job.created_at > 0) {
+    double lag = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                 job.created_at;
+    m.GetHistogram("dfs_replication_lag_seconds", "from the job's creation (a PUT's commit) to its copies recorded")
+        .Observe(std::max(0.0, lag));
+  }
 }
 
 void ReplicatorService::RunWorker(int index) {

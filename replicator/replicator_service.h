@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/http_util.h"
+#include "common/metrics.h"
 #include "replicator/redis_connection.h"
 #include "replicator/replication_queue.h"
 #include "replicator/replication_worker.h"
@@ -26,6 +27,7 @@ struct ReplicatorOptions {
   int block_ms = 1000;
   std::string consumer_prefix;  // default: hostname-pid
   WorkerOptions worker;
+  metrics::Registry* metrics = nullptr;  // job counters and replication lag, when set
   ClientTimeouts timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(30000),
                           std::chrono::milliseconds(30000)};
 };
@@ -47,6 +49,7 @@ class ReplicatorService {
   void Handle(ReplicationQueue& queue, ReplicationWorker& worker, const std::string& consumer,
               const StreamEntry& entry);
   bool Sleep(std::chrono::milliseconds d) const;
+  void Record(const ReplicationJob& job, const JobOutcome& out, double seconds);
 
   ReplicatorOptions options_;
   std::atomic<bool> stop_{false};

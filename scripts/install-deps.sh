@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libcli11-dev
   redis-server redis-tools
   curl ca-certificates python3 procps
+  chromium
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include "common/http_util.h"
 #include "common/log.h"
+#include "common/security_flags.h"
 #include "storage/blob_store.h"
 #include "storage/registrar.h"
 #include "storage/storage_server.h"
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  dfs::SecurityFlags security;
+  security.Add(app, /*server=*/true);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -47,12 +50,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::SetLogLevel(level);
+  if (!security.Apply("dfs-storage")) return 2;
   auto ep = dfs::ParseListen(listen);
   if (!ep.ok()) {
     std::cerr << "dfs-storage: " << ep.status().message() << "\n";
     return 2;
   }
-  if (advertise.empty()) advertise = "http://" + listen;
+  if (advertise.empty()) advertise = (dfs::Security().tls_cert.empty() ? "http://" : "https://") + listen;
 
   auto store = dfs::storage::BlobStore::Open(data_dir, capacity);
   if (!store.ok()) {
@@ -64,7 +68,12 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-storage: " << node_id.status().ToString() << "\n";
     return 1;
   }
-  dfs::storage::StorageServer server(**store, *node_id, advertise);
+  auto http = dfs::MakeServer();
+  if (!http.ok()) {
+    std::cerr << "dfs-storage: " << http.status().message() << "\n";
+    return 2;
+  }
+  dfs::storage::StorageServer server(std::move(*http), **store, *node_id, advertise);
   if (!server.Bind(ep->host, ep->port)) return 1;
 
   std::unique_ptr<dfs::storage::Registrar> registrar;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
 
@@ -41,12 +42,13 @@ std::string LowerMd5(std::string md5) {
 }
 }  // namespace
 
-StorageServer::StorageServer(BlobStore& store, std::string node_id, std::string advertise_url, size_t threads)
-    : store_(store), node_id_(std::move(node_id)), advertise_url_(std::move(advertise_url)) {
-  UseThreadPool(server_, threads);
-  server_.set_read_timeout(30, 0);
-  server_.set_write_timeout(30, 0);
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore& store, std::string node_id,
+                             std::string advertise_url, size_t threads)
+    : store_(store), node_id_(std::move(node_id)), advertise_url_(std::move(advertise_url)), server_(std::move(server)) {
+  UseThreadPool(*server_, threads);
+  server_->set_read_timeout(30, 0);
+  server_->set_write_timeout(30, 0);
+  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
       std::rethrow_exception(ep);
@@ -56,43 +58,54 @@ StorageServer::StorageServer(BlobStore& store, std::string node_id, std::string 
     DFS_LOG(ERROR, "storage") << "exception path=" << req.path << " error=" << what;
     SendError(res, Status::Internal(what));
   });
-  InstallJsonErrorHandler(server_);
+  InstallJsonErrorHandler(*server_);
+  // Nodes take the cluster token only: read-only tokens are for the master's clients.
+  InstrumentServer(*server_, metrics_, "storage", {"/healthz", "/stats", "/blobs"},
+                   AuthPolicy{{"/healthz"}, /*accept_read_token=*/false});
+  metrics_.AddCollector([this](metrics::SampleSink& out) {
+    Usage u = store_.GetUsage();
+    metrics::Labels node = {{"node", node_id_}};
+    out.Gauge("dfs_storage_capacity_bytes", "bytes this node may hold", node, static_cast<double>(u.capacity));
+    out.Gauge("dfs_storage_used_bytes", "bytes of blobs stored", node, static_cast<double>(u.used));
+    out.Gauge("dfs_storage_free_bytes", "bytes still free for blobs", node, static_cast<double>(u.free));
+    out.Gauge("dfs_storage_blobs", "blobs stored", node, static_cast<double>(u.blobs));
+  });
   RegisterRoutes();
 }
 
 bool StorageServer::Bind(const std::string& host, int port) {
-  if (!server_.bind_to_port(host, port)) {
+  if (!server_->bind_to_port(host, port)) {
     DFS_LOG(ERROR, "storage") << "cannot listen on " << host << ":" << port;
     return false;
   }
   return true;
 }
 
-void StorageServer::Run() { server_.listen_after_bind(); }
-void StorageServer::Stop() { server_.stop(); }
+void StorageServer::Run() { server_->listen_after_bind(); }
+void StorageServer::Stop() { server_->stop(); }
 
 void StorageServer::RegisterRoutes() {
   static const std::string kBlob = R"(/blobs/([^/]+))";
-  server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, {{"status", "ok"}, {"node_id", node_id_}});
   });
-  server_.Get("/stats", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/stats", [this](const httplib::Request&, httplib::Response& res) {
     Usage u = store_.GetUsage();
     SendJson(res, 200, {{"node_id", node_id_}, {"url", advertise_url_}, {"capacity", u.capacity},
                         {"used", u.used}, {"free", u.free}, {"blobs", u.blobs}});
   });
-  server_.Get("/blobs", [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/blobs", [this](const httplib::Request&, httplib::Response& res) {
     auto list = store_.List();
     if (!list.ok()) return SendError(res, list.status());
     nlohmann::json blobs = nlohmann::json::array();
     for (const auto& b : *list) blobs.push_back({{"blob_id", b.blob_id}, {"size", b.size}, {"md5", b.md5}});
     SendJson(res, 200, {{"blobs", blobs}});
   });
-  server_.Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
+  server_->Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { HandlePut(req, res, reader); });
-  server_.Get(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
-  server_.Delete(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
-  server_.Get(R"(/blobs/([^/]+)/verify)",
+  server_->Get(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
+  server_->Delete(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
+  server_->Get(R"(/blobs/([^/]+)/verify)",
               [this](const httplib::Request& req, httplib::Response& res) { HandleVerify(req, res); });
 }
 

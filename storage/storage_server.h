@@ -6,13 +6,16 @@
 
 #include <httplib.h>
 
+#include "common/metrics.h"
 #include "storage/blob_store.h"
 
 namespace dfs::storage {
 
 class StorageServer {
  public:
-  StorageServer(BlobStore& store, std::string node_id, std::string advertise_url, size_t threads = 32);
+  // `server`: plain or TLS (MakeServer()). Every route but /healthz wants the cluster token when one is set.
+  StorageServer(std::unique_ptr<httplib::Server> server, BlobStore& store, std::string node_id,
+                std::string advertise_url, size_t threads = 32);
 
   // Binds host:port; false (and a log line) when it cannot.
   bool Bind(const std::string& host, int port);
@@ -29,7 +32,8 @@ class StorageServer {
   BlobStore& store_;
   std::string node_id_;
   std::string advertise_url_;
-  httplib::Server server_;
+  metrics::Registry metrics_;  // before server_: its handlers use it
+  std::unique_ptr<httplib::Server> server_;
 };
 
 }  // namespace dfs::storage

@@ -18,15 +18,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool IsMounted(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(" " + dir + " ") != std::string::npos && line.find("fuse.dfs") != std::string::npos) return true;
-  }
-  return false;
-}
-
 // Runs a shell command; returns its exit code and appends its output to *out.
 int Sh(const std::string& command, std::string* out = nullptr) {
   std::string output;
@@ -53,12 +44,12 @@ class FuseTest : public ::testing::Test {
     mount_ = Subprocess({BinaryPath("mount.dfs"), cluster_->master_url(), mnt_, "-f", "-o",
                          "cache_dir=" + tmp_.path() + "/cache,timeout=5,attr_timeout=1"},
                         tmp_.path() + "/mount.log");
-    ASSERT_TRUE(WaitUntil([&] { return IsMounted(mnt_); }, milliseconds(10000))) << ReadFile(tmp_.path() + "/mount.log");
+    ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(mnt_); }, milliseconds(10000))) << ReadFile(tmp_.path() + "/mount.log");
   }
 
   void Unmount() {
-    if (IsMounted(mnt_)) RunCommand("fusermount3 -u " + mnt_);
-    if (IsMounted(mnt_)) RunCommand("umount -l " + mnt_);
+    if (IsFuseMounted(mnt_)) RunCommand("fusermount3 -u " + mnt_);
+    if (IsFuseMounted(mnt_)) RunCommand("umount -l " + mnt_);
     mount_.Stop();
   }
 
@@ -226,7 +217,7 @@ TEST_F(FuseTest, DeadMasterGivesErrorsNotHangsAndUnmountLeavesNoProcess) {
   ASSERT_TRUE(WaitUntil([&] { return Sh("cat " + M("f")) == 0; }, milliseconds(15000)));
 
   ASSERT_EQ(RunCommand("fusermount3 -u " + mnt_), 0);
-  EXPECT_FALSE(IsMounted(mnt_));
+  EXPECT_FALSE(IsFuseMounted(mnt_));
   EXPECT_TRUE(WaitUntil([&] { return !mount_.running(); }, milliseconds(10000)));
 }
 
@@ -240,7 +231,7 @@ TEST(FuseMountTest, UnreachableMasterFailsWithAClearErrorAndNoMount) {
                       &out);
   EXPECT_EQ(rc, 32) << out;
   EXPECT_NE(out.find("cannot reach the dfs master"), std::string::npos) << out;
-  EXPECT_FALSE(IsMounted(mnt));
+  EXPECT_FALSE(IsFuseMounted(mnt));
   EXPECT_EQ(RunCommand(BinaryPath("mount.dfs") + " --bogus " + mnt, &out), 1) << out;
 }
 
@@ -279,11 +270,11 @@ TEST(FuseMountTest, MountDashTDfsUsesTheHelperAndUmountEndsIt) {
                        &out),
             0)
       << out;
-  ASSERT_TRUE(IsMounted(mnt));
+  ASSERT_TRUE(IsFuseMounted(mnt));
   EXPECT_EQ(RunCommand("echo via-mount > " + mnt + "/m.txt && cat " + mnt + "/m.txt", &out), 0);
   EXPECT_EQ(out, "via-mount\n");
   EXPECT_EQ(RunCommand("umount " + mnt, &out), 0) << out;
-  EXPECT_FALSE(IsMounted(mnt));
+  EXPECT_FALSE(IsFuseMounted(mnt));
   // The daemon goes away with the mount.
   // ("[m]" keeps pgrep from matching the shell that runs it.)
   const std::string pattern = "[m]ount.dfs 127.0.0.1:" + std::to_string(cluster.master_port());

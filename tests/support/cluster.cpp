@@ -19,7 +19,28 @@ void CheckUp(const std::string& what, const std::string& url, Subprocess& proc) 
 }
 }  // namespace
 
-TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)) {
+void MakeTestCertificates(const std::string& dir) {
+  const std::string cmd =
+      "cd '" + dir + "' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dfs-test-ca "
+      "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n"
+      "extendedKeyUsage=serverAuth\\n' > server.ext && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+      "-extfile server.ext";
+  std::string out;
+  if (RunCommand("(" + cmd + ") 2>&1", &out) != 0) throw std::runtime_error("openssl failed: " + out);
+}
+
+TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)), saved_security_(Security()) {
+  if (!options_.token.empty()) WriteFile(token_path(), options_.token + "\n");
+  if (!options_.read_token.empty()) WriteFile(dir() + "/read_token", options_.read_token + "\n");
+  if (options_.tls) MakeTestCertificates(dir());
+  SecurityConfig mine;
+  mine.token = options_.token;
+  mine.tls_ca = ca_path();
+  SetSecurity(mine);
   if (options_.redis) {
     redis_port_ = FreePort();
     StartRedis();
@@ -39,9 +60,26 @@ TestCluster::~TestCluster() {
   for (auto& n : nodes_) n->process.Stop();
   master_.Stop();
   redis_.Stop();
+  SetSecurity(saved_security_);
 }
 
-std::string TestCluster::master_url() const { return "http://127.0.0.1:" + std::to_string(master_port_); }
+std::string TestCluster::master_url() const { return scheme() + "://127.0.0.1:" + std::to_string(master_port_); }
+std::string TestCluster::ca_path() const { return options_.tls ? dir() + "/ca.pem" : ""; }
+
+std::vector<std::string> TestCluster::SecurityArgs(bool server) const {
+  std::vector<std::string> args;
+  if (!options_.token.empty()) args.insert(args.end(), {"--token-file", token_path()});
+  if (options_.tls) {
+    args.insert(args.end(), {"--tls-ca", ca_path()});
+    if (server) args.insert(args.end(), {"--tls-cert", dir() + "/server.pem", "--tls-key", dir() + "/server.key"});
+  }
+  return args;
+}
+
+std::vector<std::string> TestCluster::RedisEnv() const {
+  if (options_.redis_password.empty()) return {};
+  return {"DFS_REDIS_PASSWORD=" + options_.redis_password};
+}
 
 void TestCluster::StartMaster() {
   std::vector<std::string> argv = {BinaryPath("dfs-master"),
@@ -55,8 +93,11 @@ void TestCluster::StartMaster() {
     argv.push_back("--redis");
     argv.push_back(redis_address());
   }
+  auto security = SecurityArgs(true);
+  argv.insert(argv.end(), security.begin(), security.end());
+  if (!options_.read_token.empty()) argv.insert(argv.end(), {"--read-token-file", dir() + "/read_token"});
   argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
-  master_ = Subprocess(argv, dir() + "/master.log");
+  master_ = Subprocess(argv, dir() + "/master.log", RedisEnv());
   CheckUp("dfs-master", master_url(), master_);
 }
 
@@ -64,7 +105,7 @@ void TestCluster::KillMaster() { master_.Kill(); }
 void TestCluster::StopMaster() { master_.Stop(); }
 
 std::string TestCluster::node_url(int i) const {
-  return "http://127.0.0.1:" + std::to_string(nodes_.at(i)->port);
+  return scheme() + "://127.0.0.1:" + std::to_string(nodes_.at(i)->port);
 }
 std::string TestCluster::node_dir(int i) const { return nodes_.at(i)->dir; }
 std::string TestCluster::node_id(int i) const {
@@ -89,10 +130,14 @@ void TestCluster::StartNodeProcess(Node& node) {
     argv.push_back("--capacity");
     argv.push_back(std::to_string(options_.node_capacity));
   }
+  const std::string url = scheme() + "://127.0.0.1:" + std::to_string(node.port);
+  argv.insert(argv.end(), {"--advertise", url});
+  auto security = SecurityArgs(true);
+  argv.insert(argv.end(), security.begin(), security.end());
   argv.insert(argv.end(), options_.storage_args.begin(), options_.storage_args.end());
   argv.insert(argv.end(), node.extra_args.begin(), node.extra_args.end());
   node.process = Subprocess(argv, node.dir + ".log");
-  CheckUp("dfs-storage", "http://127.0.0.1:" + std::to_string(node.port), node.process);
+  CheckUp("dfs-storage", url, node.process);
 }
 
 int TestCluster::AddNode(const std::vector<std::string>& extra_args) {
@@ -114,14 +159,16 @@ std::string TestCluster::redis_address() const { return "127.0.0.1:" + std::to_s
 
 void TestCluster::StartRedis() {
   std::filesystem::create_directories(dir() + "/redis");
-  redis_ = Subprocess({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(redis_port_),
-                       "--dir", dir() + "/redis", "--save", "", "--appendonly", "yes",
-                       "--protected-mode", "yes", "--daemonize", "no"},
-                      dir() + "/redis.log");
+  std::vector<std::string> argv = {"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(redis_port_),
+                                   "--dir", dir() + "/redis", "--save", "", "--appendonly", "yes",
+                                   "--protected-mode", "yes", "--daemonize", "no"};
+  if (!options_.redis_password.empty()) argv.insert(argv.end(), {"--requirepass", options_.redis_password});
+  redis_ = Subprocess(argv, dir() + "/redis.log");
+  const std::string auth = options_.redis_password.empty() ? "" : "REDISCLI_AUTH=" + options_.redis_password + " ";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     std::string out;
-    if (RunCommand("redis-cli -h 127.0.0.1 -p " + std::to_string(redis_port_) + " ping", &out) == 0 &&
+    if (RunCommand(auth + "redis-cli -h 127.0.0.1 -p " + std::to_string(redis_port_) + " ping", &out) == 0 &&
         out.find("PONG") != std::string::npos) {
       return;
     }
@@ -135,8 +182,10 @@ void TestCluster::StopRedis() { redis_.Stop(); }
 void TestCluster::StartReplicator() {
   std::vector<std::string> argv = {BinaryPath("dfs-replicator"), "--redis", redis_address(),
                                    "--master", master_url(), "--log-level", "debug"};
+  auto security = SecurityArgs(false);
+  argv.insert(argv.end(), security.begin(), security.end());
   argv.insert(argv.end(), options_.replicator_args.begin(), options_.replicator_args.end());
-  replicator_ = Subprocess(argv, dir() + "/replicator.log");
+  replicator_ = Subprocess(argv, dir() + "/replicator.log", RedisEnv());
 }
 
 void TestCluster::StopReplicator() { replicator_.Stop(); }
@@ -162,7 +211,9 @@ bool TestCluster::WaitNodesUp(int n, std::chrono::milliseconds timeout) {
 }
 
 int TestCluster::Cli(const std::string& args, std::string* out) const {
-  return RunCommand(BinaryPath("dfs") + " --master " + master_url() + " " + args, out);
+  std::string security;
+  for (const auto& a : SecurityArgs(false)) security += " '" + a + "'";
+  return RunCommand(BinaryPath("dfs") + " --master " + master_url() + security + " " + args, out);
 }
 
 }  // namespace dfs::testing

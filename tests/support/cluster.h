@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/security.h"
 #include "tests/support/process.h"
 
 namespace dfs::testing {
@@ -25,6 +26,14 @@ struct ClusterOptions {
   std::vector<std::string> master_args;
   std::vector<std::string> storage_args;
   std::vector<std::string> replicator_args;
+  // Security: a cluster token (and read-only token) given to every process
+  // through files, TLS on every hop with a CA made for the test, a Redis
+  // password. The test process's own clients (MakeClient) use the token and
+  // the CA while the cluster lives.
+  std::string token;
+  std::string read_token;
+  bool tls = false;
+  std::string redis_password;
 };
 
 class TestCluster {
@@ -36,6 +45,10 @@ class TestCluster {
 
   const std::string& dir() const { return dir_.path(); }
   std::string master_url() const;
+  std::string scheme() const { return options_.tls ? "https" : "http"; }
+  // The CA certificate that signed the servers' certificate ("" without TLS).
+  std::string ca_path() const;
+  std::string token_path() const { return dir() + "/token"; }
   int master_port() const { return master_port_; }
   Subprocess& master() { return master_; }
   void KillMaster();   // SIGKILL
@@ -77,6 +90,9 @@ class TestCluster {
     Subprocess process;
   };
   void StartNodeProcess(Node& node);
+  // --token-file/--tls-* flags for a server (or a client) process.
+  std::vector<std::string> SecurityArgs(bool server) const;
+  std::vector<std::string> RedisEnv() const;
 
   ClusterOptions options_;
   TempDir dir_;
@@ -86,6 +102,11 @@ class TestCluster {
   Subprocess master_;
   Subprocess replicator_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  SecurityConfig saved_security_;
 };
+
+// A CA and a certificate for 127.0.0.1 signed by it (openssl command), in dir:
+// ca.pem, server.pem, server.key.
+void MakeTestCertificates(const std::string& dir);
 
 }  // namespace dfs::testing

@@ -133,6 +133,15 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+bool IsFuseMounted(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" " + dir + " ") != std::string::npos && line.find("fuse.dfs") != std::string::npos) return true;
+  }
+  return false;
+}
+
 bool WaitHttpOk(const std::string& url, std::chrono::milliseconds timeout) {
   auto ep = ParseEndpoint(url);
   if (!ep.ok()) return false;

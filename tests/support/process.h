@@ -60,6 +60,9 @@ int FreePort();
 // Polls GET url until it answers 200 or the timeout passes.
 bool WaitHttpOk(const std::string& url, std::chrono::milliseconds timeout);
 // Polls `done` every 50 ms until it is true or `timeout` passes; its last answer.
+// True when a dfs FUSE file system is mounted on `dir` (/proc/self/mountinfo).
+bool IsFuseMounted(const std::string& dir);
+
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 // Writes `size` pseudo-random bytes to `path`; returns their md5.
