@@ -93,6 +93,7 @@ cleanup() {
     umount "$mnt" 2>/dev/null || umount -l "$mnt"
   done
   rm -rf --one-file-system "$WORK"
+  [ -n "$DOCKERD_PID" ] && log "daemon stopped, temp dir removed"
   if [ "$rc" -eq 0 ]; then log "PASS in $(( $(date +%s) - START ))s"; else log "FAILED (exit $rc)"; fi
   exit "$rc"
 }
