@@ -26,6 +26,10 @@ FileService::FileService(MetadataStore& store, FileServiceOptions options)
     : store_(store), options_(std::move(options)), nodes_(options_.node_timeouts) {
   std::error_code ec;
   std::filesystem::create_directories(options_.spool_dir, ec);
+  // Uploads cut short by a crash: nobody will finish them.
+  for (const auto& entry : std::filesystem::directory_iterator(options_.spool_dir, ec)) {
+    if (entry.path().filename().string().rfind("put-", 0) == 0) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 Result<std::unique_ptr<SpoolFile>> FileService::NewSpool() const { return SpoolFile::Create(options_.spool_dir); }

@@ -12,6 +12,7 @@
 #include "common/security_flags.h"
 #include "master/cluster_metrics.h"
 #include "master/file_service.h"
+#include "master/garbage_collector.h"
 #include "master/http_api.h"
 #include "master/maintenance.h"
 #include "master/metadata_store.h"
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
               log_level = "info";
   dfs::SecurityFlags security;
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000,
-      heal_retry_ms = 30000;
+      heal_retry_ms = 30000, gc_interval_ms = 600000, gc_grace_ms = 3600000;
   size_t threads = 64;
   // A later flag wins (so wrappers can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -57,6 +58,10 @@ int main(int argc, char** argv) {
   app.add_option("--heal-retry-ms", heal_retry_ms,
                  "queue an under-replicated file again only if its last job is older than this")
       ->check(CLI::Range(100, 86400000));
+  app.add_option("--gc-interval-ms", gc_interval_ms, "how often to look for orphaned blobs on the nodes (0: never)")
+      ->check(CLI::Range(0, 86400000));
+  app.add_option("--gc-grace-ms", gc_grace_ms, "an unreferenced blob younger than this is left alone (an upload in flight)")
+      ->check(CLI::Range(0, 86400000 * 7));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
   try {
@@ -139,6 +144,13 @@ int main(int argc, char** argv) {
     dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(heal_retry_ms));
   });
 
+  dfs::master::RegisterGcRoute(api.server(), files, std::chrono::milliseconds(gc_grace_ms), &registry);
+  if (gc_interval_ms > 0) {
+    maintenance.Add("garbage-collection", std::chrono::milliseconds(gc_interval_ms), [&] {
+      auto r = dfs::master::CollectGarbage(files, std::chrono::milliseconds(gc_grace_ms), &registry);
+      if (r.deleted > 0) DFS_LOG(INFO, "master") << "gc: removed " << r.deleted << " orphaned blob(s), " << r.bytes << " bytes";
+    });
+  }
   g_api = &api;
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

@@ -261,6 +261,18 @@ Result<bool> MetadataStore::FileExists(const std::string& path) {
   });
 }
 
+Result<std::vector<std::string>> MetadataStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
+  return Locked([&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    auto q = db_->Prepare("SELECT 1 FROM files WHERE blob_id = ?");
+    for (const auto& id : blob_ids) {
+      q.Reset();
+      if (!q.Bind(1, id).Step()) out.push_back(id);
+    }
+    return out;
+  });
+}
+
 Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& prefix) {
   return Locked([&]() -> Result<std::vector<FileRecord>> {
     std::vector<FileRecord> out;

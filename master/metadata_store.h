@@ -95,6 +95,8 @@ class MetadataStore {
   Result<FileRecord> GetFile(const std::string& path);
   Result<std::vector<FileRecord>> ListFiles(const std::string& prefix);
   Result<bool> FileExists(const std::string& path);
+  // The ids among `blob_ids` that no file refers to (garbage collection).
+  Result<std::vector<std::string>> UnreferencedBlobs(const std::vector<std::string>& blob_ids);
   // Commits `file` (its blob already stored on file.primary_node) under
   // file.path, or under new_name(file.path) for as long as names collide
   // when mode is kRename. Records the primary replica and a replication job

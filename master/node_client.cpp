@@ -1,5 +1,7 @@
 #include "master/node_client.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -91,6 +93,30 @@ Status NodeClient::DeleteBlob(const std::string& node_url, const std::string& bl
   Status st = StatusFromResult(res);
   if (st.code() == Code::kNotFound) return Status::OK();  // already gone
   return st;
+}
+
+Result<std::vector<NodeBlob>> NodeClient::ListBlobs(const std::string& node_url) const {
+  auto ep = ParseEndpoint(node_url);
+  if (!ep.ok()) return ep.status();
+  auto res = MakeClient(*ep, timeouts_)->Get("/blobs");
+  if (Status st = StatusFromResult(res); !st.ok()) return st;
+  auto json = nlohmann::json::parse(res->body, nullptr, false);
+  if (!json.is_object() || !json.contains("blobs") || !json["blobs"].is_array()) {
+    return Status::IOError("node " + node_url + " sent a malformed blob list");
+  }
+  const double now = json.value("now", 0.0);
+  std::vector<NodeBlob> out;
+  for (const auto& b : json["blobs"]) {
+    if (!b.is_object() || !b.contains("blob_id") || !b["blob_id"].is_string()) continue;
+    NodeBlob blob;
+    blob.blob_id = b["blob_id"];
+    blob.size = b.value("size", uint64_t{0});
+    // A node too old to say when (no "now"/"mtime") gives age 0: never collected.
+    double mtime = b.value("mtime", 0.0);
+    blob.age_seconds = now > 0 && mtime > 0 ? now - mtime : 0;
+    out.push_back(std::move(blob));
+  }
+  return out;
 }
 
 }  // namespace dfs::master

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http_util.h"
 #include "common/status.h"
@@ -14,6 +15,12 @@ namespace dfs::master {
 struct StoredBlob {
   std::string md5;
   uint64_t size = 0;
+};
+
+struct NodeBlob {
+  std::string blob_id;
+  uint64_t size = 0;
+  double age_seconds = 0;  // by the node's clock: since the blob was written
 };
 
 class NodeClient {
@@ -31,6 +38,7 @@ class NodeClient {
                  const std::function<bool(const char*, size_t)>& receiver, uint64_t* delivered) const;
 
   Status DeleteBlob(const std::string& node_url, const std::string& blob_id) const;
+  Result<std::vector<NodeBlob>> ListBlobs(const std::string& node_url) const;
 
  private:
   ClientTimeouts timeouts_;

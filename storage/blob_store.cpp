@@ -207,6 +207,7 @@ Result<BlobInfo> BlobStore::Stat(const std::string& blob_id) const {
   auto meta = ReadMeta(MetaPath(blob_id), blob_id);
   if (!meta.ok()) return meta.status();
   meta->size = static_cast<uint64_t>(sb.st_size);  // what is on disk is what we serve
+  meta->mtime = static_cast<double>(sb.st_mtim.tv_sec) + static_cast<double>(sb.st_mtim.tv_nsec) / 1e9;
   return meta;
 }
 

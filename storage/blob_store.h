@@ -23,6 +23,7 @@ struct BlobInfo {
   std::string blob_id;
   uint64_t size = 0;
   std::string md5;
+  double mtime = 0;  // when the blob was written (seconds since the epoch)
 };
 
 struct Usage {

@@ -2,6 +2,7 @@
 // and Registrar.
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +11,7 @@
 #include "common/security_flags.h"
 #include "storage/blob_store.h"
 #include "storage/registrar.h"
+#include "storage/scrubber.h"
 #include "storage/storage_server.h"
 
 namespace {
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
   app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
+  uint64_t scrub_rate = 8ull << 20;
+  int64_t scrub_pause_ms = 3600000;
+  app.add_option("--scrub-rate", scrub_rate, "bytes per second the scrubber re-reads blobs at (0: no scrubbing)");
+  app.add_option("--scrub-pause-ms", scrub_pause_ms, "pause before each scrub pass")->check(CLI::Range(int64_t{10}, int64_t{86400000} * 30));
   dfs::SecurityFlags security;
   security.Add(app, /*server=*/true);
   try {
@@ -87,6 +93,15 @@ int main(int argc, char** argv) {
                                                           std::chrono::milliseconds(heartbeat_ms));
     registrar->Start();
   }
+  std::unique_ptr<dfs::storage::Scrubber> scrubber;
+  if (scrub_rate > 0) {
+    std::optional<dfs::Endpoint> master_ep;
+    if (!master.empty()) master_ep = *dfs::ParseEndpoint(master);
+    scrubber = std::make_unique<dfs::storage::Scrubber>(
+        **store, master_ep, *node_id,
+        dfs::storage::ScrubberOptions{scrub_rate, std::chrono::milliseconds(scrub_pause_ms)}, server.metrics());
+    scrubber->Start();
+  }
   g_server = &server;
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
@@ -95,6 +110,7 @@ int main(int argc, char** argv) {
   DFS_LOG(INFO, "storage") << "started node=" << *node_id << " listen=" << listen << " data=" << data_dir
                            << " blobs=" << usage.blobs << " free=" << usage.free;
   server.Run();
+  if (scrubber) scrubber->Stop();
   if (registrar) registrar->Stop();
   DFS_LOG(INFO, "storage") << "stopped node=" << *node_id;
   return 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <vector>
 
 #include "common/http_metrics.h"
@@ -98,8 +99,11 @@ void StorageServer::RegisterRoutes() {
     auto list = store_.List();
     if (!list.ok()) return SendError(res, list.status());
     nlohmann::json blobs = nlohmann::json::array();
-    for (const auto& b : *list) blobs.push_back({{"blob_id", b.blob_id}, {"size", b.size}, {"md5", b.md5}});
-    SendJson(res, 200, {{"blobs", blobs}});
+    for (const auto& b : *list) {
+      blobs.push_back({{"blob_id", b.blob_id}, {"size", b.size}, {"md5", b.md5}, {"mtime", b.mtime}});
+    }
+    double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    SendJson(res, 200, {{"blobs", blobs}, {"now", now}});
   });
   server_->Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { HandlePut(req, res, reader); });

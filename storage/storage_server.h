@@ -21,6 +21,7 @@ class StorageServer {
   bool Bind(const std::string& host, int port);
   void Run();  // blocks until Stop()
   void Stop();
+  metrics::Registry& metrics() { return metrics_; }
 
  private:
   void RegisterRoutes();

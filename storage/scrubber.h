@@ -1,0 +1,59 @@
+// Scrubber: re-reads every blob of the node at a bounded rate, checks its
+// md5 against the one recorded when it was written, and reports a bad copy
+// to the master (POST /api/v1/blobs/<id>/bad), which has it rewritten from a
+// good copy. One pass, then a pause, forever. Progress goes to metrics.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/http_util.h"
+#include "common/metrics.h"
+#include "storage/blob_store.h"
+
+namespace dfs::storage {
+
+struct ScrubberOptions {
+  uint64_t bytes_per_second = 8ull << 20;
+  std::chrono::milliseconds pause{3600 * 1000};  // between passes (and before the first)
+};
+
+class Scrubber {
+ public:
+  // `master` may be empty: corrupt blobs are then only logged and counted.
+  Scrubber(const BlobStore& store, std::optional<Endpoint> master, std::string node_id, ScrubberOptions options,
+           metrics::Registry& metrics);
+  ~Scrubber();  // stops the thread
+  void Start();
+  void Stop();
+
+  struct PassResult {
+    uint64_t blobs = 0, bytes = 0, corrupt = 0;
+  };
+  // One whole pass (the loop's body; public for tests). Stops early when stopping.
+  PassResult RunPass();
+
+ private:
+  void Loop();
+  // False when the blob's bytes do not match its recorded md5.
+  Result<bool> Check(const BlobInfo& blob, PassResult* pass);
+  void Report(const std::string& blob_id);
+  bool Wait(std::chrono::nanoseconds d);  // false when stopping
+
+  const BlobStore& store_;
+  std::optional<Endpoint> master_;
+  std::string node_id_;
+  ScrubberOptions options_;
+  metrics::Registry& metrics_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dfs::storage
