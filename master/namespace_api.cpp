@@ -28,6 +28,11 @@ std::optional<nlohmann::json> JsonBody(const httplib::Request& req, httplib::Res
   return body;
 }
 
+// A file mode: an integer of permission bits (07777 at most).
+bool IsMode(const nlohmann::json& v) {
+  return v.is_number_unsigned() && v.get<uint64_t>() <= 07777;
+}
+
 }  // namespace
 
 void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
@@ -59,6 +64,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
     if (!path.ok()) return SendError(res, path.status());
     auto body = JsonBody(req, res);
     if (!body) return;
+    if (body->contains("mode") && !IsMode((*body)["mode"])) {
+      return SendError(res, Status::InvalidArgument("mode must be an integer of permission bits"));
+    }
     int mode = body->value("mode", 0755);
     Status st = names.MakeDir(*path, mode, req.get_param_value("parents") == "1");
     if (!st.ok()) return SendError(res, st);
@@ -94,13 +102,19 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
     auto body = JsonBody(req, res);
     if (!body) return;
     AttrChange change;
-    try {
-      if (body->contains("mode")) change.mode = (*body)["mode"].get<int>();
-      if (body->contains("mtime")) change.mtime = (*body)["mtime"].get<double>();
-      if (body->contains("size")) change.size = (*body)["size"].get<uint64_t>();
-    } catch (const nlohmann::json::exception&) {
-      return SendError(res, Status::InvalidArgument("mode, mtime and size must be numbers"));
+    const auto& b = *body;
+    if (b.contains("mode") && !IsMode(b["mode"])) {
+      return SendError(res, Status::InvalidArgument("mode must be an integer of permission bits"));
     }
+    if (b.contains("mtime") && !b["mtime"].is_number()) {
+      return SendError(res, Status::InvalidArgument("mtime must be a number"));
+    }
+    if (b.contains("size") && !b["size"].is_number_unsigned()) {
+      return SendError(res, Status::InvalidArgument("size must be a non-negative integer"));
+    }
+    if (b.contains("mode")) change.mode = b["mode"].get<int>();
+    if (b.contains("mtime")) change.mtime = b["mtime"].get<double>();
+    if (b.contains("size")) change.size = b["size"].get<uint64_t>();
     Status st = names.SetAttr(*path, change);
     if (!st.ok()) return SendError(res, st);
     auto entry = names.Stat(*path);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang into build-fuzz/ and runs
+# each for SECONDS (default 30) from its seed corpus and regressions.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+# A crash stops the run (exit 1) and leaves the input as build-fuzz/crash-*:
+# copy it to fuzz/regressions/<target>/ so every ctest run replays it
+# (fuzz_replay_test), then fix the bug. New corpus entries found during a run
+# stay in build-fuzz/corpus-<target>/ (not in git).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SECONDS_EACH="${1:-30}"
+shift || true
+TARGETS=("$@")
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(path collision_name replication_job endpoint error_body)
+
+"$ROOT/scripts/install-deps.sh"
+if ! command -v clang++ >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "fuzz: installing clang" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang >/dev/null
+fi
+
+BUILD="$ROOT/build-fuzz"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DDFS_FUZZ=ON >/dev/null
+targets=()
+for t in "${TARGETS[@]}"; do targets+=("fuzz_$t"); done
+cmake --build "$BUILD" -j"${JOBS:-2}" --target "${targets[@]}" >/dev/null
+
+cd "$BUILD"
+status=0
+for t in "${TARGETS[@]}"; do
+  mkdir -p "corpus-$t"
+  seeds=("$ROOT/fuzz/corpus/$t")
+  [ -d "$ROOT/fuzz/regressions/$t" ] && seeds+=("$ROOT/fuzz/regressions/$t")
+  echo "== fuzz_$t for ${SECONDS_EACH}s"
+  if ! "./bin/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 "corpus-$t" "${seeds[@]}" >"fuzz_$t.log" 2>&1; then
+    echo "fuzz_$t FAILED: see $BUILD/fuzz_$t.log; crash input:" >&2
+    ls -1 "$BUILD"/crash-* "$BUILD"/leak-* "$BUILD"/timeout-* 2>/dev/null >&2 || true
+    tail -30 "fuzz_$t.log" >&2
+    status=1
+  else
+    grep -E "stat::number_of_executed_runs|cov:" "fuzz_$t.log" | tail -2
+  fi
+done
+exit $status
