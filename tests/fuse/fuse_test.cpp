@@ -26,6 +26,14 @@ int Sh(const std::string& command, std::string* out = nullptr) {
   return rc;
 }
 
+// Short enough that a dead master shows quickly; under ASan (several times
+// slower) a 100 MiB upload's answer may take longer than that on a busy machine.
+#ifdef DFS_SANITIZED
+const std::string kTimeout = "30";
+#else
+const std::string kTimeout = "5";
+#endif
+
 class FuseTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,7 +50,7 @@ class FuseTest : public ::testing::Test {
 
   void Mount() {
     mount_ = Subprocess({BinaryPath("mount.dfs"), cluster_->master_url(), mnt_, "-f", "-o",
-                         "cache_dir=" + tmp_.path() + "/cache,timeout=5,attr_timeout=1"},
+                         "cache_dir=" + tmp_.path() + "/cache,timeout=" + kTimeout + ",attr_timeout=1"},
                         tmp_.path() + "/mount.log");
     ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(mnt_); }, milliseconds(10000))) << ReadFile(tmp_.path() + "/mount.log");
   }
