@@ -1,0 +1,181 @@
+// The master's HTTP front door, whole: the input is one raw HTTP request,
+// handed to cpp-httplib's request processing (Server::process_request, the
+// same code a socket goes through, minus the socket) with every route the
+// master registers: PUT/GET/DELETE files (headers X-Dfs-Md5, Range,
+// ?conflict=, ?replicas=), the seed-compatible multipart POST /upload and
+// GET /download, node registration/heartbeat, replica and bad-copy reports,
+// drain, mkdir/rmdir/rename/setattr, list/stat, status.
+//
+// Each input gets a fresh master: an in-memory SQLite store holding one node
+// (http://127.0.0.1:1, where nothing listens, so uploads and reads fail fast
+// and nothing leaves the machine) and one file "docs/a.txt" on it.
+// Properties: no request makes the master answer 500 (a 500 here is an
+// exception escaping a handler, i.e. a parser that trusted its input), and
+// afterwards every file and directory in the store still has a valid name.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "common/path.h"
+#include "fuzz/fuzz_check.h"
+#include "master/file_service.h"
+#include "master/http_api.h"
+#include "master/metadata_store.h"
+#include "master/namespace_api.h"
+#include "master/namespace_store.h"
+#include "master/replication_api.h"
+#include "master/status_page.h"
+
+namespace {
+
+using namespace dfs::master;
+
+// The request comes from a string; the response goes to another.
+class StringStream : public httplib::Stream {
+ public:
+  explicit StringStream(std::string_view in) : in_(in) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 40000;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 8820;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  const std::string& output() const { return out_; }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  std::string out_;
+};
+
+class FuzzServer : public httplib::Server {
+ public:
+  std::string Handle(std::string_view request) {
+    StringStream stream(request);
+    bool closed = false;
+    process_request(stream, /*close_connection=*/true, closed, [](httplib::Request&) {});
+    return stream.output();
+  }
+};
+
+// A folder for spool files, removed at exit.
+struct SpoolDir {
+  SpoolDir() {
+    char tmpl[] = "/tmp/dfs-fuzz-master-XXXXXX";
+    if (!mkdtemp(tmpl)) std::abort();
+    path = tmpl;
+  }
+  ~SpoolDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
+
+struct Master {
+  std::unique_ptr<MetadataStore> store;
+  std::unique_ptr<FileService> files;
+  std::unique_ptr<NamespaceStore> names;
+  std::unique_ptr<HttpApi> api;
+  FuzzServer* server = nullptr;
+};
+
+void Seed(MetadataStore& store) {
+  NodeRecord node;
+  node.node_id = "n1";
+  node.url = "http://127.0.0.1:1";
+  node.capacity = node.free = uint64_t{1} << 40;
+  node.last_heartbeat = NowSeconds();
+  if (!store.UpsertNode(node).ok()) std::abort();
+  FileRecord file;
+  file.path = "docs/a.txt";
+  file.size = 11;
+  file.md5 = "5eb63bbbe01eeed093cb22bb8f5acdc3";  // "hello world"
+  file.mtime = NowSeconds();
+  file.blob_id = "0123456789abcdef0123456789abcdef";
+  file.primary_node = "n1";
+  if (!store.CommitFile(file, ConflictMode::kFail, [](const std::string& p) { return p + "_x"; }).ok()) std::abort();
+}
+
+Master MakeMaster(const std::string& spool) {
+  Master m;
+  auto store = MetadataStore::Open(":memory:");
+  if (!store.ok()) std::abort();
+  m.store = std::move(*store);
+  Seed(*m.store);
+  FileServiceOptions options;
+  options.spool_dir = spool;
+  options.replicas = 1;
+  options.node_timeouts = {std::chrono::milliseconds(200), std::chrono::milliseconds(500),
+                           std::chrono::milliseconds(500)};
+  m.files = std::make_unique<FileService>(*m.store, options);
+  auto server = std::make_unique<FuzzServer>();
+  m.server = server.get();
+  m.api = std::make_unique<HttpApi>(std::move(server), *m.files, 4);
+  RegisterReplicationRoutes(m.api->server(), *m.files, nullptr);
+  m.names = std::make_unique<NamespaceStore>(*m.store);
+  RegisterNamespaceRoutes(m.api->server(), *m.names);
+  RegisterStatusRoutes(m.api->server(), *m.files, nullptr);
+  return m;
+}
+
+int StatusCode(const std::string& response) {
+  // "HTTP/1.1 200 OK\r\n..."
+  if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return 0;
+  return std::atoi(response.substr(9, 3).c_str());
+}
+
+void CheckNames(MetadataStore& store, const std::string& request) {
+  dfs::Status st = store.WithTransaction([&](Database& db) -> dfs::Status {
+    for (const char* sql : {"SELECT path FROM files", "SELECT path FROM dirs"}) {
+      auto q = db.Prepare(sql);
+      while (q.Step()) {
+        std::string path = q.Text(0);
+        FUZZ_CHECK(dfs::ValidatePath(path).ok(), "stored name '" + path.substr(0, 200) + "...' (" +
+                                                     std::to_string(path.size()) + " bytes) after " + request);
+      }
+    }
+    return dfs::Status::OK();
+  });
+  FUZZ_CHECK(st.ok(), st.ToString());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static SpoolDir spool;
+  static bool quiet = (dfs::SetLogLevel(dfs::LogLevel::ERROR), true);
+  (void)quiet;
+  std::string request(reinterpret_cast<const char*>(data), size);
+  Master master = MakeMaster(spool.path);
+  std::string response = master.server->Handle(request);
+  int status = StatusCode(response);
+  FUZZ_CHECK(status != 500, "request: " + request + "\nresponse: " + response);
+  CheckNames(*master.store, request);
+  return 0;
+}
