@@ -100,9 +100,17 @@ std::string Encode(std::string_view s, bool keep_slash) {
 std::string EncodePathForUrl(std::string_view path) { return Encode(path, true); }
 std::string EncodeQueryValue(std::string_view value) { return Encode(value, false); }
 
+namespace {
+// Messages quote what the client sent (paths, names), which need not be
+// UTF-8: replace bad bytes instead of throwing from dump().
+std::string DumpLenient(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
 void SendJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
   res.status = http_status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(DumpLenient(body), "application/json");
 }
 
 void SendError(httplib::Response& res, const Status& status) {
@@ -151,7 +159,7 @@ void InstallJsonErrorHandler(httplib::Server& server) {
     std::string message = res.status == 404 ? "no such resource: " + req.method + " " + req.path
                                             : "request rejected (HTTP " + std::to_string(res.status) + ")";
     if (res.status >= 500) code = "internal";
-    res.set_content(nlohmann::json{{"error", code}, {"message", message}}.dump(), "application/json");
+    res.set_content(DumpLenient({{"error", code}, {"message", message}}), "application/json");
   });
 }
 

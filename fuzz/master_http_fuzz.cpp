@@ -1,4 +1,5 @@
-// The master's HTTP front door, whole: the input is one raw HTTP request,
+// The master's HTTP front door, whole: the input is raw HTTP requests (up to
+// 8 on one keep-alive connection, so sequences like mkdir + rename happen),
 // handed to cpp-httplib's request processing (Server::process_request, the
 // same code a socket goes through, minus the socket) with every route the
 // master registers: PUT/GET/DELETE files (headers X-Dfs-Md5, Range,
@@ -16,12 +17,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <httplib.h>
 
@@ -66,6 +69,7 @@ class StringStream : public httplib::Stream {
   }
   socket_t socket() const override { return INVALID_SOCKET; }
   const std::string& output() const { return out_; }
+  bool at_end() const { return pos_ == in_.size(); }
 
  private:
   std::string_view in_;
@@ -75,11 +79,19 @@ class StringStream : public httplib::Stream {
 
 class FuzzServer : public httplib::Server {
  public:
-  std::string Handle(std::string_view request) {
-    StringStream stream(request);
-    bool closed = false;
-    process_request(stream, /*close_connection=*/true, closed, [](httplib::Request&) {});
-    return stream.output();
+  // Up to kMaxRequests requests on one keep-alive connection; the responses.
+  std::vector<std::string> Handle(std::string_view input) {
+    static constexpr int kMaxRequests = 8;
+    StringStream stream(input);
+    std::vector<std::string> responses;
+    for (int i = 0; i < kMaxRequests && !stream.at_end(); ++i) {
+      size_t before = stream.output().size();
+      bool closed = false;
+      bool ok = process_request(stream, /*close_connection=*/i + 1 == kMaxRequests, closed, [](httplib::Request&) {});
+      responses.push_back(stream.output().substr(before));
+      if (!ok || closed) break;
+    }
+    return responses;
   }
 };
 
@@ -173,9 +185,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)quiet;
   std::string request(reinterpret_cast<const char*>(data), size);
   Master master = MakeMaster(spool.path);
-  std::string response = master.server->Handle(request);
-  int status = StatusCode(response);
-  FUZZ_CHECK(status != 500, "request: " + request + "\nresponse: " + response);
+  static const bool verbose = std::getenv("DFS_FUZZ_VERBOSE") != nullptr;  // print the responses
+  for (const auto& response : master.server->Handle(request)) {
+    if (verbose) std::fprintf(stderr, "%s\n---- (%zu bytes)\n", response.substr(0, 600).c_str(), response.size());
+    FUZZ_CHECK(StatusCode(response) != 500, "request: " + request + "\nresponse: " + response);
+  }
   CheckNames(*master.store, request);
   return 0;
 }
