@@ -7,7 +7,8 @@
 // GET /download, node registration/heartbeat, replica and bad-copy reports,
 // drain, mkdir/rmdir/rename/setattr, list/stat, status.
 //
-// Each input gets a fresh master: an in-memory SQLite store holding one node
+// Each input gets a fresh master state (one master, its tables emptied and
+// re-seeded between inputs): an in-memory SQLite store holding one node
 // (http://127.0.0.1:1, where nothing listens, so uploads and reads fail fast
 // and nothing leaves the machine) and one file "docs/a.txt" on it.
 // Properties: no request makes the master answer 500 (a 500 here is an
@@ -117,6 +118,20 @@ struct Master {
   FuzzServer* server = nullptr;
 };
 
+// Empties every table (the schema stays), so each input starts alike.
+void Reset(MetadataStore& store) {
+  dfs::Status st = store.WithTransaction([](Database& db) -> dfs::Status {
+    std::vector<std::string> tables;
+    auto q = db.Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+    while (q.Step()) tables.push_back(q.Text(0));
+    for (const auto& t : tables) {
+      if (t != "schema_version") db.Exec("DELETE FROM \"" + t + "\"");
+    }
+    return dfs::Status::OK();
+  });
+  if (!st.ok()) std::abort();
+}
+
 void Seed(MetadataStore& store) {
   NodeRecord node;
   node.node_id = "n1";
@@ -139,7 +154,6 @@ Master MakeMaster(const std::string& spool) {
   auto store = MetadataStore::Open(":memory:");
   if (!store.ok()) std::abort();
   m.store = std::move(*store);
-  Seed(*m.store);
   FileServiceOptions options;
   options.spool_dir = spool;
   options.replicas = 1;
@@ -184,7 +198,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static bool quiet = (dfs::SetLogLevel(dfs::LogLevel::ERROR), true);
   (void)quiet;
   std::string request(reinterpret_cast<const char*>(data), size);
-  Master master = MakeMaster(spool.path);
+  static Master master = MakeMaster(spool.path);
+  Reset(*master.store);
+  Seed(*master.store);
   static const bool verbose = std::getenv("DFS_FUZZ_VERBOSE") != nullptr;  // print the responses
   for (const auto& response : master.server->Handle(request)) {
     if (verbose) std::fprintf(stderr, "%s\n---- (%zu bytes)\n", response.substr(0, 600).c_str(), response.size());

@@ -45,7 +45,9 @@ for t in "${TARGETS[@]}"; do
   if [ -n "${FUZZ_JOBS:-}" ]; then args+=(-fork="$FUZZ_JOBS"); fi
   echo "== fuzz $t (${SECONDS_EACH}s)"
   log="$BUILD_DIR/fuzz-$t.log"
-  if "$BUILD_DIR/bin/${t}_fuzz" "${args[@]}" "$corpus" "$ROOT/fuzz/corpus/$t" >"$log" 2>&1; then
+  seeds=("$ROOT/fuzz/corpus/$t")
+  [ -d "$ROOT/fuzz/regressions/$t" ] && seeds+=("$ROOT/fuzz/regressions/$t")
+  if "$BUILD_DIR/bin/${t}_fuzz" "${args[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^Done" "$log" | tr '\n' ' '; echo
   else
     echo "fuzz: $t FAILED; input saved in $crashes/ (log: $log):" >&2
