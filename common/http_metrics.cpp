@@ -32,17 +32,23 @@ std::string RouteLabel(const std::string& path, const std::vector<std::string>& 
 }
 
 void InstrumentServer(httplib::Server& server, metrics::Registry& registry, const std::string& component,
-                      std::vector<std::string> routes, AuthPolicy auth) {
+                      std::vector<std::string> routes, AuthPolicy auth, RequestLimits limits) {
   routes.push_back("/metrics");
   server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  server.set_pre_routing_handler([auth = std::move(auth)](const httplib::Request& req, httplib::Response& res) {
+  server.set_pre_routing_handler([auth = std::move(auth), limits = std::move(limits)](const httplib::Request& req,
+                                                                                      httplib::Response& res) {
     t_request_start = std::chrono::steady_clock::now();
     Status allowed = Authorize(req, auth);
-    if (allowed.ok()) return httplib::Server::HandlerResponse::Unhandled;
+    if (allowed.ok()) {
+      return RejectBadRequest(req, res, limits) ? httplib::Server::HandlerResponse::Handled
+                                                : httplib::Server::HandlerResponse::Unhandled;
+    }
     if (allowed.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer realm=\"dfs\"");
-    SendError(res, allowed);
+    // The body is not read: close rather than parse it as the next request.
+    bool has_body = RequestContentLength(req).value_or(0) > 0 || req.has_header("Transfer-Encoding");
+    has_body ? SendErrorAndClose(res, allowed) : SendError(res, allowed);
     return httplib::Server::HandlerResponse::Handled;
   });
   server.set_logger([&registry, component, routes](const httplib::Request& req, const httplib::Response& res) {

@@ -9,6 +9,7 @@
 
 #include <httplib.h>
 
+#include "common/http_util.h"
 #include "common/metrics.h"
 #include "common/security.h"
 #include "common/status.h"
@@ -21,10 +22,11 @@ namespace dfs {
 // label values.
 std::string RouteLabel(const std::string& path, const std::vector<std::string>& routes);
 
-// Also turns away requests `auth` does not allow (401/403, JSON) before
-// routing. Takes over the server's logger and pre-routing handler.
+// Also turns away requests `auth` does not allow (401/403, JSON) and
+// requests RejectBadRequest() refuses under `limits` before routing. Takes
+// over the server's logger and pre-routing handler.
 void InstrumentServer(httplib::Server& server, metrics::Registry& registry, const std::string& component,
-                      std::vector<std::string> routes, AuthPolicy auth = {});
+                      std::vector<std::string> routes, AuthPolicy auth = {}, RequestLimits limits = {});
 
 // GET /metrics and /healthz on their own port, for a process that serves no
 // other HTTP (the replicator). Stops and joins when destroyed.

@@ -4,6 +4,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace dfs {
@@ -11,6 +13,24 @@ namespace dfs {
 std::string Endpoint::ToUrl() const { return scheme + "://" + host + ":" + std::to_string(port); }
 
 namespace {
+// A DNS name or IPv4 address (letters, digits, '-', '.', '_'), or an IPv6
+// address in brackets. Anything else (a '/', a space, a second scheme) would
+// make a URL that means something else.
+bool IsValidHost(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    return true;
+  }
+  for (char c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') return false;
+  }
+  return true;
+}
+
 Result<int> ParsePort(std::string_view s) {
   int port = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
@@ -45,6 +65,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
     ep.port = *port;
   }
   if (ep.host.empty()) return Status::InvalidArgument("URL has no host");
+  if (!IsValidHost(ep.host)) return Status::InvalidArgument("bad host '" + ep.host + "' in URL");
   return ep;
 }
 
@@ -57,6 +78,7 @@ Result<Endpoint> ParseListen(std::string_view listen) {
   if (!port.ok()) return port.status();
   ep.port = *port;
   if (ep.host.empty()) return Status::InvalidArgument("--listen wants HOST:PORT");
+  if (!IsValidHost(ep.host)) return Status::InvalidArgument("bad host '" + ep.host + "' in --listen");
   return ep;
 }
 
@@ -152,15 +174,187 @@ void UseThreadPool(httplib::Server& server, size_t threads) {
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 }
 
+namespace {
+bool IsServedMethod(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "POST" || method == "PUT" || method == "PATCH" ||
+         method == "DELETE";
+}
+
+// cpp-httplib adds these to every request it has parsed the headers of.
+constexpr size_t kLibraryHeaders = 4;  // REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT
+
+const char* CodeForStatus(int status) {
+  switch (status) {
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 408: return "timeout";
+    case 411: return "length_required";
+    case 413: return "too_large";
+    case 414: return "uri_too_long";
+    case 416: return "bad_range";
+    case 431: return "headers_too_large";
+    default: return status >= 500 ? "internal" : "bad_request";
+  }
+}
+}  // namespace
+
 void InstallJsonErrorHandler(httplib::Server& server) {
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string code = res.status == 404 ? "not_found" : res.status == 413 ? "too_large" : "bad_request";
-    std::string message = res.status == 404 ? "no such resource: " + req.method + " " + req.path
-                                            : "request rejected (HTTP " + std::to_string(res.status) + ")";
-    if (res.status >= 500) code = "internal";
-    res.set_content(DumpLenient({{"error", code}, {"message", message}}), "application/json");
+    // cpp-httplib applies the request's Range to whatever body is sent, error
+    // bodies included (a 404 would arrive as a slice of its JSON). The
+    // Request object is the server's own non-const one.
+    const_cast<httplib::Request&>(req).ranges.clear();
+    if (!res.body.empty() || res.content_provider_) return;
+    std::string message;
+    if (res.status == 400 && !req.has_header("REMOTE_ADDR")) {
+      // Rejected before routing. A parsed request line (path set) means the
+      // headers failed: cpp-httplib refuses a header line over 8 KiB (or the
+      // client went silent mid-headers). Otherwise the request line was bad:
+      // an unknown method token is 405, anything else 400.
+      bool token_method = !req.method.empty() && req.method.size() <= 32 &&
+                          std::all_of(req.method.begin(), req.method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+      if (!req.path.empty()) {
+        res.status = 431;
+        message = "a request header line is longer than 8192 bytes";
+      } else if (token_method && !IsServedMethod(req.method) && req.target.size() > 0 &&
+                 (req.version == "HTTP/1.1" || req.version == "HTTP/1.0")) {
+        res.status = 405;
+      } else {
+        message = "malformed request line";
+      }
+    } else if ((res.status == 400 || res.status == 404) && !IsServedMethod(req.method)) {
+      res.status = 405;  // TRACE, OPTIONS, CONNECT: no route serves them
+    }
+    if (res.status == 405) {
+      res.set_header("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+      message = "method " + req.method + " is not allowed";
+    }
+    if (res.status == 404) message = "no such resource: " + req.method + " " + req.path;
+    if (res.status == 414) message = "request line is longer than 8192 bytes";
+    if (res.status == 416) message = "malformed Range header";
+    if (message.empty()) message = "request rejected (HTTP " + std::to_string(res.status) + ")";
+    res.set_content(DumpLenient({{"error", CodeForStatus(res.status)}, {"message", message}}), "application/json");
   });
+}
+
+void SendJsonAndClose(httplib::Response& res, int http_status, const nlohmann::json& body) {
+  res.status = http_status;
+  res.set_header("Connection", "close");
+  auto text = std::make_shared<std::string>(DumpLenient(body));
+  // The provider writes the whole body, then fails: cpp-httplib then closes
+  // the connection instead of reading the rest of the request as a new one.
+  res.set_content_provider(text->size(), "application/json",
+                           [text](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(text->data() + offset, length);
+                             return false;
+                           });
+}
+
+void SendErrorAndClose(httplib::Response& res, const Status& status) {
+  SendJsonAndClose(res, status.http_status(),
+                   {{"error", std::string(status.code_name())}, {"message", status.message()}});
+}
+
+std::optional<uint64_t> RequestContentLength(const httplib::Request& req) {
+  if (req.get_header_value_count("Content-Length") != 1) return std::nullopt;
+  const std::string v = req.get_header_value("Content-Length");
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+bool RejectBadRequest(const httplib::Request& req, httplib::Response& res, const RequestLimits& limits) {
+  auto reject = [&res](int status, const std::string& message, bool close) {
+    nlohmann::json body = {{"error", CodeForStatus(status)}, {"message", message}};
+    if (close) return SendJsonAndClose(res, status, body), true;
+    return SendJson(res, status, body), true;
+  };
+  if (limits.max_headers > 0 && req.headers.size() > limits.max_headers + kLibraryHeaders) {
+    return reject(431, "more than " + std::to_string(limits.max_headers) + " request headers", true);
+  }
+  const bool has_length = req.has_header("Content-Length");
+  const auto length = RequestContentLength(req);
+  if (has_length && !length) {
+    bool same = true;  // repeated headers are fine only when they agree
+    for (size_t i = 1; i < req.get_header_value_count("Content-Length"); ++i) {
+      same = same && req.get_header_value("Content-Length", i) == req.get_header_value("Content-Length");
+    }
+    if (!same || req.get_header_value_count("Content-Length") == 1) {
+      return reject(400, "malformed or conflicting Content-Length", true);
+    }
+  }
+  const bool has_encoding = req.has_header("Transfer-Encoding");
+  if (has_encoding) {
+    std::string te = req.get_header_value("Transfer-Encoding");
+    for (char& c : te) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (te != "chunked" || req.get_header_value_count("Transfer-Encoding") != 1) {
+      return reject(400, "only Transfer-Encoding: chunked is supported", true);
+    }
+    if (has_length) return reject(400, "both Content-Length and Transfer-Encoding", true);
+  }
+  const bool wants_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+  if (wants_body && !has_length && !has_encoding) {
+    return reject(411, "a " + req.method + " needs a Content-Length (or a chunked body)", true);
+  }
+  if (limits.streams_body && limits.streams_body(req)) return false;
+  if (has_encoding) return reject(411, "this route needs a Content-Length, not a chunked body", true);
+  if (length && limits.max_buffered_body > 0 && *length > limits.max_buffered_body) {
+    return reject(413, "request body is larger than " + std::to_string(limits.max_buffered_body) + " bytes",
+                  true);
+  }
+  return false;
+}
+
+void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout) {
+  server.set_read_timeout(timeout);
+  auto seconds = std::clamp<time_t>((timeout.count() + 999) / 1000, 1, 5);
+  server.set_keep_alive_timeout(seconds);
+}
+
+BodyPace::BodyPace(std::chrono::milliseconds window) : window_(window), last_(std::chrono::steady_clock::now()) {}
+
+bool BodyPace::Arrived(size_t bytes) {
+  waited_ += std::chrono::steady_clock::now() - last_;
+  bytes_ += bytes;
+  if (waited_ < window_) return true;
+  if (bytes_ < kMinBytes) return false;
+  waited_ = {};
+  bytes_ = 0;
+  return true;
+}
+
+void BodyPace::Consumed() { last_ = std::chrono::steady_clock::now(); }
+
+bool UploadGuard::CheckDeclaredLength(const httplib::Request& req, uint64_t overhead) {
+  auto length = RequestContentLength(req);
+  if (limits_.max_bytes > 0 && length && *length > limits_.max_bytes + overhead) {
+    refusal_status_ = 413;
+    refusal_message_ = "request body of " + std::to_string(*length) + " bytes is over the limit of " +
+                       std::to_string(limits_.max_bytes) + " bytes";
+    return false;
+  }
+  return true;
+}
+
+bool UploadGuard::Arrived(size_t len, bool counts) {
+  if (counts) received_ += len;
+  if (limits_.max_bytes > 0 && received_ > limits_.max_bytes) {
+    refusal_status_ = 413;
+    refusal_message_ = "request body is over the limit of " + std::to_string(limits_.max_bytes) + " bytes";
+    return false;
+  }
+  if (!pace_.Arrived(len)) {
+    refusal_status_ = 408;
+    refusal_message_ = "request body arrives too slowly (under " + std::to_string(BodyPace::kMinBytes) +
+                       " bytes in " + std::to_string(limits_.read_timeout.count()) + " ms)";
+    return false;
+  }
+  return true;
+}
+
+void UploadGuard::SendRefusal(httplib::Response& res) const {
+  SendJsonAndClose(res, refusal_status_, {{"error", CodeForStatus(refusal_status_)}, {"message", refusal_message_}});
 }
 
 std::string RandomHex(size_t bytes) {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -62,9 +64,94 @@ bool IsRetryable(const Status& status);
 // default is max(8, cores-1), too few for many slow streaming clients).
 void UseThreadPool(httplib::Server& server, size_t threads);
 
-// Errors cpp-httplib produces itself (no route: 404, bad request line: 400)
-// get the same JSON body as ours.
+// Errors cpp-httplib produces itself get the same JSON body as ours, with a
+// code for each status: 400 bad_request, 404 not_found, 405
+// method_not_allowed (a method no route serves), 413 too_large, 414
+// uri_too_long (request line over 8 KiB), 416 bad_range (malformed Range),
+// 431 headers_too_large (a header line over 8 KiB). Error bodies are never
+// cut by a Range header.
 void InstallJsonErrorHandler(httplib::Server& server);
+
+// Sends the JSON error and then closes the connection: for answers given
+// before (or instead of) reading the whole request body, whose unread rest
+// must not be parsed as the next request.
+void SendErrorAndClose(httplib::Response& res, const Status& status);
+void SendJsonAndClose(httplib::Response& res, int http_status, const nlohmann::json& body);
+
+// Framing and size checks made before routing (see RejectBadRequest).
+struct RequestLimits {
+  size_t max_headers = 100;              // more header lines: 431
+  uint64_t max_buffered_body = 1 << 20;  // bodies cpp-httplib reads into memory: 413 above this
+  // Routes whose handlers stream the body themselves (file and blob
+  // uploads): they take chunked bodies and check their own size limit.
+  std::function<bool(const httplib::Request&)> streams_body;
+};
+
+// Answers (and returns true) when the request must not reach its handler:
+// too many headers (431), a malformed or repeated Content-Length, a
+// Transfer-Encoding other than chunked or together with Content-Length
+// (400), a POST/PUT/PATCH with no length at all (411; cpp-httplib would read
+// it until the client hangs up), a chunked body or one over
+// max_buffered_body for a route that is not streamed (411/413).
+bool RejectBadRequest(const httplib::Request& req, httplib::Response& res, const RequestLimits& limits);
+
+// The request's Content-Length when it has a valid one.
+std::optional<uint64_t> RequestContentLength(const httplib::Request& req);
+
+// Read timeout of the server (a client silent this long mid-request is cut
+// off with 400 and its thread freed); idle keep-alive connections are closed
+// after the same time (at least 1 s, at most cpp-httplib's default 5 s).
+void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout);
+
+// Guards a streamed request body against clients that trickle it (a client
+// that stops entirely is cut by the server's read timeout): while the server
+// waits for the body, every `window` (the read timeout) must bring at least
+// kMinBytes, else Arrived() answers false (408). Time the handler spends on
+// the data (between Arrived() and Consumed()) does not count.
+class BodyPace {
+ public:
+  static constexpr uint64_t kMinBytes = 4096;
+  explicit BodyPace(std::chrono::milliseconds window);
+  bool Arrived(size_t bytes);
+  void Consumed();
+
+ private:
+  std::chrono::steady_clock::duration window_;
+  std::chrono::steady_clock::duration waited_{0};
+  std::chrono::steady_clock::time_point last_;
+  uint64_t bytes_ = 0;
+};
+
+// Limits on a streamed upload (a file PUT on the master, a blob PUT on a node).
+struct UploadLimits {
+  uint64_t max_bytes = 0;  // 0: no limit; above it: 413
+  std::chrono::milliseconds read_timeout{30000};
+};
+
+// Reads a streamed upload under UploadLimits: Content-Length is checked
+// before anything is read, the byte count and the pace (BodyPace) as the
+// body arrives. A refusal is answered with SendRefusal(), which closes the
+// connection (the rest of the body is never read).
+class UploadGuard {
+ public:
+  explicit UploadGuard(const UploadLimits& limits) : limits_(limits), pace_(limits.read_timeout) {}
+  // False (and a refusal) when the declared Content-Length is over the limit
+  // (plus `overhead`: framing around the data, as in a multipart body).
+  bool CheckDeclaredLength(const httplib::Request& req, uint64_t overhead = 0);
+  // For each chunk before it is used: false (and a refusal) when the data
+  // goes over the limit (chunks with `counts` false are framing) or trickles.
+  bool Arrived(size_t len, bool counts = true);
+  void Consumed() { pace_.Consumed(); }
+  bool refused() const { return refusal_status_ != 0; }
+  void SendRefusal(httplib::Response& res) const;
+
+ private:
+  UploadLimits limits_;
+  BodyPace pace_;
+  uint64_t received_ = 0;
+  int refusal_status_ = 0;
+  std::string refusal_message_;
+};
 
 std::string RandomHex(size_t bytes);
 

@@ -33,10 +33,15 @@ std::string HttpDate(double seconds) {
 
 // Answers an error before the body was read. The body is read and dropped
 // first: many HTTP clients (cpp-httplib among them) report a server that
-// answers mid-upload as a broken connection and never see the answer.
-void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st) {
-  reader([](const char*, size_t) { return true; });
-  SendError(res, st);
+// answers mid-upload as a broken connection and never see the answer. A body
+// over the size limit or trickling is not drained: the connection is closed.
+void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st, UploadGuard& guard) {
+  reader([&guard](const char*, size_t len) {
+    if (!guard.Arrived(len)) return false;
+    guard.Consumed();
+    return true;
+  });
+  guard.refused() ? SendErrorAndClose(res, st) : SendError(res, st);
 }
 
 // The seed system's endpoints answer {"message": ...} bodies.
@@ -89,9 +94,15 @@ void HttpApi::RegisterRoutes() {
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, {{"status", "ok"}});
   });
-  server_->Put("/api/v1/files/", [](const httplib::Request&, httplib::Response& res,
-                                   const httplib::ContentReader& reader) {
-    Reject(reader, res, Status::InvalidArgument("path is empty"));
+  server_->Put("/api/v1/files/", [this](const httplib::Request&, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+    UploadGuard guard(upload_limits_);
+    Reject(reader, res, Status::InvalidArgument("path is empty"), guard);
+  });
+  // A file takes GET, HEAD, PUT, PATCH (namespace_api) and DELETE.
+  server_->Post(kFile, [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader&) {
+    res.set_header("Allow", "GET, HEAD, PUT, PATCH, DELETE");
+    SendJsonAndClose(res, 405, {{"error", "method_not_allowed"}, {"message", "POST is not allowed on a file"}});
   });
   server_->Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { PutFile(req, res, reader); });
@@ -164,32 +175,44 @@ void HttpApi::RegisterRoutes() {
 }
 
 void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  UploadGuard guard(upload_limits_);
+  if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
   auto path = PathFromRequest(req);
-  if (!path.ok()) return Reject(reader, res, path.status());
+  if (!path.ok()) return Reject(reader, res, path.status(), guard);
   auto conflict = ParseConflictMode(req.get_param_value("conflict"));
-  if (!conflict.ok()) return Reject(reader, res, conflict.status());
+  if (!conflict.ok()) return Reject(reader, res, conflict.status(), guard);
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
-  if (!md5.ok()) return Reject(reader, res, md5.status());
+  if (!md5.ok()) return Reject(reader, res, md5.status(), guard);
+  // cpp-httplib 0.11 takes a chunk followed by anything but CRLF as the end
+  // of a chunked body, so a garbled one could be stored cut short: without
+  // an md5 to check it against, only a Content-Length body is trusted.
+  if (md5->empty() && req.has_header("Transfer-Encoding")) {
+    return SendJsonAndClose(res, 411, {{"error", "length_required"},
+                                       {"message", "a chunked PUT needs X-Dfs-Md5 (or send a Content-Length)"}});
+  }
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
-    if (!replicas.ok()) return Reject(reader, res, replicas.status());
+    if (!replicas.ok()) return Reject(reader, res, replicas.status(), guard);
     put.replicas = *replicas;
   }
-  if (Status st = files_.PrecheckPut(put); !st.ok()) return Reject(reader, res, st);
+  if (Status st = files_.PrecheckPut(put); !st.ok()) return Reject(reader, res, st, guard);
   auto spool = files_.NewSpool();
-  if (!spool.ok()) return SendError(res, spool.status());
+  if (!spool.ok()) return SendErrorAndClose(res, spool.status());
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {
+    if (!guard.Arrived(len)) return false;
     write_status = (*spool)->Append(data, len);
+    guard.Consumed();
     return write_status.ok();
   });
-  if (!write_status.ok()) return SendError(res, write_status);
-  if (!complete) return SendError(res, Status::InvalidArgument("request body was cut short"));
-  if (req.has_header("Content-Length") &&
-      std::to_string((*spool)->size()) != req.get_header_value("Content-Length")) {
-    return SendError(res, Status::InvalidArgument("request body length differs from Content-Length"));
+  // Any early stop leaves the rest of the body unread: answer and close.
+  if (guard.refused()) return guard.SendRefusal(res);
+  if (!write_status.ok()) return SendErrorAndClose(res, write_status);
+  if (!complete) return SendErrorAndClose(res, Status::InvalidArgument("request body was cut short"));
+  if (auto length = RequestContentLength(req); length && (*spool)->size() != *length) {
+    return SendErrorAndClose(res, Status::InvalidArgument("request body length differs from Content-Length"));
   }
   if (Status st = (*spool)->Finish(); !st.ok()) return SendError(res, st);
   auto result = files_.Put(put, **spool);
@@ -236,11 +259,16 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
 }
 
 void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  // --max-file-size is about the file: the other fields and the multipart
+  // framing get 64 KiB on top.
+  constexpr uint64_t kMultipartOverhead = 64 * 1024;
+  UploadGuard guard(upload_limits_);
+  if (!guard.CheckDeclaredLength(req, kMultipartOverhead)) return guard.SendRefusal(res);
   if (!req.is_multipart_form_data()) {
-    return SendCompatError(res, Status::InvalidArgument("expected a multipart/form-data body"));
+    return Reject(reader, res, Status::InvalidArgument("expected a multipart/form-data body"), guard);
   }
   auto spool = files_.NewSpool();
-  if (!spool.ok()) return SendCompatError(res, spool.status());
+  if (!spool.ok()) return SendErrorAndClose(res, spool.status());
   std::string part, filename, file_hash;
   bool saw_file = false;
   Status write_status;
@@ -258,8 +286,10 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
         return true;
       },
       [&](const char* data, size_t len) {
+        if (!guard.Arrived(len, part == "input_file")) return false;
         if (part == "input_file") {
           write_status = (*spool)->Append(data, len);
+          guard.Consumed();
           return write_status.ok();
         }
         if (part == "file_hash") {
@@ -269,14 +299,20 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
             return false;
           }
         }
+        guard.Consumed();
         return true;
       });
-  if (!write_status.ok()) return SendCompatError(res, write_status);
-  if (!complete) return SendCompatError(res, Status::InvalidArgument("multipart body is malformed or cut short"));
+  // An early stop leaves the rest of the body unread: answer and close.
+  if (guard.refused()) return guard.SendRefusal(res);
+  if (!write_status.ok()) return SendErrorAndClose(res, write_status);
+  if (!complete) {
+    return SendErrorAndClose(res, Status::InvalidArgument("multipart body is malformed or cut short"));
+  }
   if (!saw_file) return SendCompatError(res, Status::InvalidArgument("no input_file part"));
   if (Status st = ValidatePath(filename); !st.ok()) {
     return SendCompatError(res, Status::InvalidArgument("bad filename '" + filename + "': " + st.message()));
   }
+  if (file_hash.empty()) return SendCompatError(res, Status::InvalidArgument("no file_hash field"));
   auto md5 = ParseMd5Header(file_hash);
   if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
   if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
@@ -285,6 +321,16 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   if (!result.ok()) return SendCompatError(res, result.status());
   SendJson(res, 201, {{"message", "File uploaded as " + result->name}, {"name", result->name},
                       {"renamed", result->renamed}, {"md5", result->md5}});
+}
+
+bool StreamsBody(const httplib::Request& req) {
+  return (req.method == "PUT" && req.path.rfind("/api/v1/files/", 0) == 0) ||
+         (req.method == "POST" && req.path == "/upload");
+}
+
+void HttpApi::set_upload_limits(const UploadLimits& limits) {
+  upload_limits_ = limits;
+  SetReadTimeout(*server_, limits.read_timeout);
 }
 
 }  // namespace dfs::master

@@ -10,6 +10,7 @@
 
 #include <httplib.h>
 
+#include "common/http_util.h"
 #include "master/file_service.h"
 
 namespace dfs::master {
@@ -24,6 +25,9 @@ class HttpApi {
   void Stop();
   // For extensions (replication, namespace routes) to add their own routes.
   httplib::Server& server() { return *server_; }
+  // --max-file-size and --read-timeout-ms: PUT /api/v1/files and /upload
+  // bodies; the read timeout is the whole server's.
+  void set_upload_limits(const UploadLimits& limits);
 
  private:
   void RegisterRoutes();
@@ -34,7 +38,12 @@ class HttpApi {
 
   FileService& files_;
   std::unique_ptr<httplib::Server> server_;
+  UploadLimits upload_limits_;
 };
+
+// The routes whose handlers stream the request body themselves (file PUTs
+// and /upload); everything else is read into memory by cpp-httplib.
+bool StreamsBody(const httplib::Request& req);
 
 // The path part of /api/v1/files/<path>, validated; errors are 400s.
 Result<std::string> PathFromRequest(const httplib::Request& req, size_t match = 1);

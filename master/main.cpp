@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000,
       heal_retry_ms = 30000, gc_interval_ms = 600000, gc_grace_ms = 3600000;
   size_t threads = 64;
+  uint64_t max_file_size = 0;
+  int read_timeout_ms = 30000;
   // A later flag wins (so wrappers can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
@@ -63,6 +65,11 @@ int main(int argc, char** argv) {
   app.add_option("--gc-grace-ms", gc_grace_ms, "an unreferenced blob younger than this is left alone (an upload in flight)")
       ->check(CLI::Range(0, 86400000 * 7));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
+  app.add_option("--max-file-size", max_file_size, "largest file (request body) a PUT or /upload may send, 413 above (0: no limit)")
+      ->envname("DFS_MAX_FILE_SIZE");
+  app.add_option("--read-timeout-ms", read_timeout_ms,
+                 "a client silent this long mid-request (or sending a body slower than 4 KiB per this time) is cut off")
+      ->check(CLI::Range(100, 3600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
   try {
     app.parse(argc, argv);
@@ -122,6 +129,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::master::HttpApi api(std::move(*server), files, threads);
+  api.set_upload_limits(dfs::UploadLimits{max_file_size, std::chrono::milliseconds(read_timeout_ms)});
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
   dfs::master::NamespaceStore names(**store);
   dfs::master::RegisterNamespaceRoutes(api.server(), names);
@@ -129,7 +137,8 @@ int main(int argc, char** argv) {
   // "/" is the status page's static HTML; its data comes from
   // /api/v1/status, which wants a token like everything else.
   dfs::InstrumentServer(api.server(), registry, "master", dfs::master::MasterRoutes(),
-                        dfs::AuthPolicy{{"/healthz", "/"}, /*accept_read_token=*/true});
+                        dfs::AuthPolicy{{"/healthz", "/"}, /*accept_read_token=*/true},
+                        dfs::RequestLimits{.streams_body = dfs::master::StreamsBody});
   dfs::master::AddClusterMetrics(registry, files);
   if (queue) dfs::replication::AddQueueMetrics(registry, *queue);
   if (!api.Bind(ep->host, ep->port)) return 1;

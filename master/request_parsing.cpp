@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -18,22 +17,12 @@ nlohmann::json ParseObject(std::string_view body, bool empty_is_object) {
   return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
 }
 
-// A JSON integer that fits a non-negative int (modes): floats, strings and
-// huge numbers are refused instead of being cast.
+// A file mode: an integer of permission bits (07777 at most); floats,
+// strings and huge numbers are refused instead of being cast.
 bool AsMode(const nlohmann::json& v, int* out) {
-  if (v.is_number_unsigned()) {
-    auto u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int>::max())) return false;
-    *out = static_cast<int>(u);
-    return true;
-  }
-  if (v.is_number_integer()) {
-    auto i = v.get<int64_t>();
-    if (i < 0 || i > std::numeric_limits<int>::max()) return false;
-    *out = static_cast<int>(i);
-    return true;
-  }
-  return false;
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > 07777) return false;
+  *out = static_cast<int>(v.get<uint64_t>());
+  return true;
 }
 
 bool IsString(const nlohmann::json& body, const char* key) {
@@ -82,10 +71,12 @@ Result<NodeRecord> ParseNodeReport(const std::string& node_id, std::string_view 
   node.node_id = node_id;
   node.url = body["url"];
   if (!ParseEndpoint(node.url).ok()) return Status::InvalidArgument("bad node url");
-  auto number = [&](const char* key) -> uint64_t {
-    auto it = body.find(key);
-    return it != body.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
-  };
+  for (const char* key : {"capacity", "used", "free", "blobs"}) {
+    if (body.contains(key) && !body[key].is_number_unsigned()) {
+      return Status::InvalidArgument(std::string(key) + " must be a non-negative integer");
+    }
+  }
+  auto number = [&](const char* key) -> uint64_t { return body.value(key, uint64_t{0}); };
   node.capacity = number("capacity");
   node.used = number("used");
   node.free = number("free");
@@ -126,19 +117,18 @@ Result<RenameRequest> ParseRenameBody(std::string_view text) {
 Result<AttrChange> ParseAttrChange(std::string_view text) {
   auto body = ParseObject(text, true);
   if (!body.is_object()) return Status::InvalidArgument("body must be a JSON object");
-  const Status bad = Status::InvalidArgument("mode, mtime and size must be numbers");
   AttrChange change;
   if (auto it = body.find("mode"); it != body.end()) {
     int mode = 0;
-    if (!AsMode(*it, &mode)) return bad;
+    if (!AsMode(*it, &mode)) return Status::InvalidArgument("mode must be an integer of permission bits");
     change.mode = mode;
   }
   if (auto it = body.find("mtime"); it != body.end()) {
-    if (!it->is_number()) return bad;
+    if (!it->is_number()) return Status::InvalidArgument("mtime must be a number");
     change.mtime = it->get<double>();
   }
   if (auto it = body.find("size"); it != body.end()) {
-    if (!it->is_number_unsigned()) return bad;
+    if (!it->is_number_unsigned()) return Status::InvalidArgument("size must be a non-negative integer");
     change.size = it->get<uint64_t>();
   }
   return change;
@@ -149,7 +139,7 @@ Result<int> ParseMkdirMode(std::string_view text) {
   if (!body.is_object()) return Status::InvalidArgument("body must be a JSON object");
   int mode = 0755;
   if (auto it = body.find("mode"); it != body.end() && !AsMode(*it, &mode)) {
-    return Status::InvalidArgument("mode must be a non-negative integer");
+    return Status::InvalidArgument("mode must be an integer of permission bits");
   }
   return mode;
 }

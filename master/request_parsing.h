@@ -25,7 +25,7 @@ Result<int> ParseReplicasParam(const std::string& value);
 // One range (cpp-httplib's parse of the Range header) that overlaps a file of `size` bytes.
 bool RangeIsSatisfiable(const httplib::Ranges& ranges, uint64_t size);
 
-// PUT /api/v1/nodes/<id>: {"url": ..., "capacity", "used", "free", "blobs"}.
+// PUT /api/v1/nodes/<id>: {"url": ..., "capacity", "used", "free", "blobs"} (non-negative integers).
 Result<NodeRecord> ParseNodeReport(const std::string& node_id, std::string_view body);
 
 struct ReplicaReport {
@@ -43,9 +43,9 @@ struct RenameRequest {
 };
 // POST /api/v1/rename: {"from": path, "to": path}, both valid paths.
 Result<RenameRequest> ParseRenameBody(std::string_view body);
-// PATCH /api/v1/files/<path>: {"mode": int, "mtime": number, "size": uint} (an empty body is {}).
+// PATCH /api/v1/files/<path>: {"mode": 0..07777, "mtime": number, "size": uint} (an empty body is {}).
 Result<AttrChange> ParseAttrChange(std::string_view body);
-// POST /api/v1/dirs/<path>: {"mode": int} (default 0755; an empty body is {}).
+// POST /api/v1/dirs/<path>: {"mode": 0..07777} (default 0755; an empty body is {}).
 Result<int> ParseMkdirMode(std::string_view body);
 
 }  // namespace dfs::master

@@ -41,6 +41,13 @@ int main(int argc, char** argv) {
   int64_t scrub_pause_ms = 3600000;
   app.add_option("--scrub-rate", scrub_rate, "bytes per second the scrubber re-reads blobs at (0: no scrubbing)");
   app.add_option("--scrub-pause-ms", scrub_pause_ms, "pause before each scrub pass")->check(CLI::Range(int64_t{10}, int64_t{86400000} * 30));
+  uint64_t max_blob_size = 0;
+  int read_timeout_ms = 30000;
+  app.add_option("--max-blob-size", max_blob_size, "largest blob a PUT may send, 413 above (0: no limit)")
+      ->envname("DFS_MAX_BLOB_SIZE");
+  app.add_option("--read-timeout-ms", read_timeout_ms,
+                 "a client silent this long mid-request (or sending a body slower than 4 KiB per this time) is cut off")
+      ->check(CLI::Range(100, 3600000));
   dfs::SecurityFlags security;
   security.Add(app, /*server=*/true);
   try {
@@ -80,6 +87,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dfs::storage::StorageServer server(std::move(*http), **store, *node_id, advertise);
+  server.set_upload_limits(dfs::UploadLimits{max_blob_size, std::chrono::milliseconds(read_timeout_ms)});
   if (!server.Bind(ep->host, ep->port)) return 1;
 
   std::unique_ptr<dfs::storage::Registrar> registrar;

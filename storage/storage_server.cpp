@@ -31,10 +31,15 @@ std::optional<uint64_t> ContentLength(const httplib::Request& req) {
 
 // Answers before the body is read: drain it first, or HTTP clients that are
 // still sending (cpp-httplib among them) see a broken connection instead of
-// the answer.
-void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st) {
-  reader([](const char*, size_t) { return true; });
-  SendError(res, st);
+// the answer. A body over the limit or trickling is not drained: the
+// connection is closed.
+void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st, UploadGuard& guard) {
+  reader([&guard](const char*, size_t len) {
+    if (!guard.Arrived(len)) return false;
+    guard.Consumed();
+    return true;
+  });
+  guard.refused() ? SendErrorAndClose(res, st) : SendError(res, st);
 }
 
 std::string LowerMd5(std::string md5) {
@@ -62,7 +67,10 @@ StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore&
   InstallJsonErrorHandler(*server_);
   // Nodes take the cluster token only: read-only tokens are for the master's clients.
   InstrumentServer(*server_, metrics_, "storage", {"/healthz", "/stats", "/blobs"},
-                   AuthPolicy{{"/healthz"}, /*accept_read_token=*/false});
+                   AuthPolicy{{"/healthz"}, /*accept_read_token=*/false},
+                   RequestLimits{.streams_body = [](const httplib::Request& req) {
+                     return req.method == "PUT" && req.path.rfind("/blobs/", 0) == 0;
+                   }});
   metrics_.AddCollector([this](metrics::SampleSink& out) {
     Usage u = store_.GetUsage();
     metrics::Labels node = {{"node", node_id_}};
@@ -86,7 +94,9 @@ void StorageServer::Run() { server_->listen_after_bind(); }
 void StorageServer::Stop() { server_->stop(); }
 
 void StorageServer::RegisterRoutes() {
-  static const std::string kBlob = R"(/blobs/([^/]+))";
+  // Anything after /blobs/ reaches the handlers, so a bad id (with '/' or
+  // "..") is a 400 from ValidateId rather than a 404.
+  static const std::string kBlob = R"(/blobs/([\s\S]+))";
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, {{"status", "ok"}, {"node_id", node_id_}});
   });
@@ -107,38 +117,57 @@ void StorageServer::RegisterRoutes() {
   });
   server_->Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { HandlePut(req, res, reader); });
-  server_->Get(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
-  server_->Delete(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
+  // Before kBlob, which would take "<id>/verify" as an id.
   server_->Get(R"(/blobs/([^/]+)/verify)",
               [this](const httplib::Request& req, httplib::Response& res) { HandleVerify(req, res); });
+  server_->Get(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
+  server_->Delete(kBlob, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
+  server_->Post(kBlob, [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader&) {
+    res.set_header("Allow", "GET, HEAD, PUT, DELETE");
+    SendJsonAndClose(res, 405, {{"error", "method_not_allowed"}, {"message", "POST is not allowed on a blob"}});
+  });
 }
 
 void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& res,
                               const httplib::ContentReader& reader) {
   const std::string id = req.matches[1];
+  UploadGuard guard(upload_limits_);
+  if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
+  if (Status st = BlobStore::ValidateId(id); !st.ok()) return Reject(reader, res, st, guard);
   std::string expected = LowerMd5(req.get_header_value(kMd5Header));
-  if (!expected.empty() && !Md5::IsValidHex(expected)) {
-    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
+  if (expected.empty()) {
+    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 is required: a blob is only kept verified"), guard);
+  }
+  if (!Md5::IsValidHex(expected)) {
+    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"), guard);
   }
   auto length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) {
-    return Reject(reader, res, Status::InvalidArgument("bad Content-Length"));
+    return Reject(reader, res, Status::InvalidArgument("bad Content-Length"), guard);
   }
   auto writer = store_.BeginWrite(id, length);
   if (!writer.ok()) {
     DFS_LOG(WARN, "storage") << "put refused blob=" << id << " req=" << RequestId(req) << " "
                              << writer.status().ToString();
-    return Reject(reader, res, writer.status());
+    return Reject(reader, res, writer.status(), guard);
   }
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {
+    if (!guard.Arrived(len)) return false;
     write_status = (*writer)->Append(data, len);
+    guard.Consumed();
     return write_status.ok();
   });
-  if (!write_status.ok()) return SendError(res, write_status);
+  // Any early stop leaves the rest of the body unread: answer and close.
+  if (guard.refused()) {
+    DFS_LOG(WARN, "storage") << "put refused blob=" << id << " req=" << RequestId(req) << " after "
+                             << (*writer)->bytes_written() << " bytes";
+    return guard.SendRefusal(res);
+  }
+  if (!write_status.ok()) return SendErrorAndClose(res, write_status);
   if (!complete || (length && (*writer)->bytes_written() != *length)) {
     DFS_LOG(WARN, "storage") << "put truncated blob=" << id << " got=" << (*writer)->bytes_written();
-    return SendError(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
+    return SendErrorAndClose(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
   }
   bool existed = store_.Stat(id).ok();
   auto info = (*writer)->Commit(expected);
@@ -152,6 +181,11 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
   SendJson(res, existed ? 200 : 201, {{"blob_id", id}, {"size", info->size}, {"md5", info->md5}});
 }
 
+void StorageServer::set_upload_limits(const UploadLimits& limits) {
+  upload_limits_ = limits;
+  SetReadTimeout(*server_, limits.read_timeout);
+}
+
 void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   auto info = store_.Stat(id);
@@ -160,11 +194,10 @@ void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& re
   if (!fd.ok()) return SendError(res, fd.status());
   const uint64_t size = info->size;
   if (!req.ranges.empty()) {
-    // One range only; cpp-httplib clamps ranges silently, so check them here.
-    if (req.ranges.size() != 1) return SendError(res, Status::InvalidArgument("multiple ranges"));
+    // One range only (416 otherwise); cpp-httplib clamps ranges silently, so check them here.
     auto [first, last] = req.ranges[0];
-    bool ok = first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last)
-                         : last > 0 && size > 0;
+    bool ok = req.ranges.size() == 1 &&
+              (first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last) : last > 0 && size > 0);
     if (!ok) {
       res.set_header("Content-Range", "bytes */" + std::to_string(size));
       SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});

@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include "common/http_util.h"
 #include "common/metrics.h"
 #include "storage/blob_store.h"
 
@@ -22,6 +23,8 @@ class StorageServer {
   void Run();  // blocks until Stop()
   void Stop();
   metrics::Registry& metrics() { return metrics_; }
+  // --max-blob-size and --read-timeout-ms (the whole server's read timeout).
+  void set_upload_limits(const UploadLimits& limits);
 
  private:
   void RegisterRoutes();
@@ -35,6 +38,7 @@ class StorageServer {
   std::string advertise_url_;
   metrics::Registry metrics_;  // before server_: its handlers use it
   std::unique_ptr<httplib::Server> server_;
+  UploadLimits upload_limits_;
 };
 
 }  // namespace dfs::storage

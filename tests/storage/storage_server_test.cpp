@@ -15,6 +15,11 @@ namespace {
 
 const std::string kId = "00112233445566778899aabbccddeeff";
 
+// A blob PUT with its md5 (nodes refuse a PUT without X-Dfs-Md5).
+HttpAnswer PutBlob(const std::string& url, const std::string& path, const std::string& data) {
+  return PutString(url, path, data, {{kMd5Header, Md5::Of(data)}});
+}
+
 class StorageNode {
  public:
   explicit StorageNode(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir), port_(FreePort()) {
@@ -63,7 +68,7 @@ TEST_F(StorageServerTest, RoundTripsZeroOneAndTenMiB) {
 
 TEST_F(StorageServerTest, RangesHeadDeleteAndStats) {
   std::string data = "0123456789abcdefghij";
-  ASSERT_EQ(PutString(Url(), "/blobs/" + kId, data).status, 201);
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
   auto r = Get(Url(), "/blobs/" + kId, {{"Range", "bytes=5-9"}});
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body, "56789");
@@ -91,7 +96,7 @@ TEST_F(StorageServerTest, ChecksumAndBadInput) {
   EXPECT_EQ(PutString(Url(), "/blobs/" + kId, "data", {{kMd5Header, "xyz"}}).status, 400);
   for (const std::string& id : {std::string("..%2F..%2Fetc"), std::string("ABCDEF0123456789ABCDEF0123456789"),
                                 std::string("short"), std::string("..")}) {
-    auto put = PutString(Url(), "/blobs/" + id, "x");
+    auto put = PutBlob(Url(), "/blobs/" + id, "x");
     EXPECT_TRUE(put.status == 400 || put.status == 404) << id << " " << put.status;
     EXPECT_TRUE(put.json().contains("error")) << put.body;
   }
@@ -102,7 +107,8 @@ TEST_F(StorageServerTest, TruncatedBodyKeepsNothing) {
   // A raw request that promises 1000 bytes, sends 10 and hangs up.
   int port = std::stoi(Url().substr(Url().rfind(':') + 1));
   std::string cmd = "printf 'PUT /blobs/" + kId +
-                    " HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1000\\r\\n\\r\\n0123456789' | timeout 5 "
+                    " HTTP/1.1\\r\\nHost: x\\r\\nX-Dfs-Md5: " + Md5::Of("x") +
+                    "\\r\\nContent-Length: 1000\\r\\n\\r\\n0123456789' | timeout 5 "
                     "bash -c 'cat > /dev/tcp/127.0.0.1/" +
                     std::to_string(port) + "'";
   RunCommand(cmd);
@@ -112,7 +118,7 @@ TEST_F(StorageServerTest, TruncatedBodyKeepsNothing) {
 }
 
 TEST_F(StorageServerTest, VerifyDetectsCorruptionOnDisk) {
-  ASSERT_EQ(PutString(Url(), "/blobs/" + kId, "precious bytes").status, 201);
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, "precious bytes").status, 201);
   EXPECT_TRUE(Get(Url(), "/blobs/" + kId + "/verify").json()["ok"].get<bool>());
   std::string path = tmp_.path() + "/node/blobs/00/" + kId;
   std::string bytes = ReadFile(path);
@@ -126,18 +132,18 @@ TEST_F(StorageServerTest, VerifyDetectsCorruptionOnDisk) {
 TEST(StorageCapacityTest, OverCapacityIs507AndNothingStored) {
   TempDir tmp;
   StorageNode node(tmp.path() + "/node", {"--capacity", "1000"});
-  auto put = PutString(node.url(), "/blobs/" + kId, std::string(2000, 'x'));
+  auto put = PutBlob(node.url(), "/blobs/" + kId, std::string(2000, 'x'));
   EXPECT_EQ(put.status, 507);
   EXPECT_EQ(put.json()["error"], "no_space");
   EXPECT_EQ(Get(node.url(), "/blobs").json()["blobs"].size(), 0u);
   EXPECT_EQ(Get(node.url(), "/stats").json()["capacity"], 1000);
-  EXPECT_EQ(PutString(node.url(), "/blobs/" + kId, std::string(900, 'x')).status, 201);
+  EXPECT_EQ(PutBlob(node.url(), "/blobs/" + kId, std::string(900, 'x')).status, 201);
 }
 
 TEST(StorageRestartTest, KeepsIdentityAndBlobs) {
   TempDir tmp;
   StorageNode node(tmp.path() + "/node");
-  ASSERT_EQ(PutString(node.url(), "/blobs/" + kId, "kept").status, 201);
+  ASSERT_EQ(PutBlob(node.url(), "/blobs/" + kId, "kept").status, 201);
   std::string id = Get(node.url(), "/healthz").json()["node_id"];
   node.Stop();
   node.Start();

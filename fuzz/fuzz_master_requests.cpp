@@ -1,7 +1,7 @@
 // The master's request parsers (master/request_parsing.h), all fed the same
 // input: whatever they accept is well-formed (md5 lower-case hex, replicas
 // 0..16 from digits only, node urls that parse, valid rename paths, modes
-// that fit an int). The Range check is driven through cpp-httplib's own
+// of permission bits). The Range check is driven through cpp-httplib's own
 // parse of a "Range:" value: an accepted range must select a non-empty
 // slice inside the file, and every such range must be accepted.
 #include <cstddef>
@@ -13,7 +13,7 @@
 #include "common/http_util.h"
 #include "common/md5.h"
 #include "common/path.h"
-#include "fuzz/fuzz_check.h"
+#include "fuzz/fuzz_target.h"
 #include "master/request_parsing.h"
 
 namespace {
@@ -43,40 +43,43 @@ void CheckRange(const std::string& value, uint64_t size) {
   bool accepted = RangeIsSatisfiable(ranges, size);
   uint64_t first = 0, last = 0;
   bool selects = ranges.size() == 1 && Slice(ranges[0], size, &first, &last);
-  FUZZ_CHECK(accepted == selects, value + " size=" + std::to_string(size));
-  if (accepted) FUZZ_CHECK(first <= last && last < size, value);
+  FUZZ_CHECK(accepted == selects, "a Range is accepted exactly when it selects bytes of the file");
+  if (accepted) FUZZ_CHECK(first <= last && last < size, "an accepted Range lies inside the file");
 }
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string input(reinterpret_cast<const char*>(data), size);
+DFS_FUZZ_TARGET(master_requests) {
+  std::string input(dfs::fuzz::AsText(data, size));
 
   if (auto mode = ParseConflictMode(input); mode.ok()) {
-    FUZZ_CHECK(input.empty() || input == "rename" || input == "overwrite" || input == "fail", input);
+    FUZZ_CHECK(input.empty() || input == "rename" || input == "overwrite" || input == "fail", "conflict modes");
   }
   if (auto md5 = ParseMd5Header(input); md5.ok()) {
-    FUZZ_CHECK(md5->empty() == input.empty(), input);
-    if (!md5->empty()) FUZZ_CHECK(dfs::Md5::IsValidHex(*md5) && md5->find_first_of("ABCDEF") == std::string::npos, input);
+    FUZZ_CHECK(md5->empty() == input.empty(), "an md5 header is empty only when absent");
+    if (!md5->empty()) {
+      FUZZ_CHECK(dfs::Md5::IsValidHex(*md5) && md5->find_first_of("ABCDEF") == std::string::npos,
+                 "an accepted md5 is 32 lower-case hex");
+    }
   }
   if (auto replicas = ParseReplicasParam(input); replicas.ok()) {
-    FUZZ_CHECK(*replicas >= 0 && *replicas <= 16, input);
-    FUZZ_CHECK(!input.empty() && input.find_first_not_of("0123456789") == std::string::npos, input);
+    FUZZ_CHECK(*replicas >= 0 && *replicas <= 16, "replicas in 0..16");
+    FUZZ_CHECK(!input.empty() && input.find_first_not_of("0123456789") == std::string::npos, "replicas are digits");
   }
   if (auto node = ParseNodeReport("node1", input); node.ok()) {
-    FUZZ_CHECK(node->node_id == "node1" && dfs::ParseEndpoint(node->url).ok(), input);
+    FUZZ_CHECK(node->node_id == "node1" && dfs::ParseEndpoint(node->url).ok(), "a node's url parses");
   }
   if (auto report = ParseReplicaReport(input); report.ok()) {
-    FUZZ_CHECK(dfs::Md5::IsValidHex(report->md5), input);
+    FUZZ_CHECK(dfs::Md5::IsValidHex(report->md5), "a replica report's md5 is 32 hex");
   }
   (void)ParseNodeIdBody(input);
   if (auto rename = ParseRenameBody(input); rename.ok()) {
-    FUZZ_CHECK(dfs::ValidatePath(rename->from).ok() && dfs::ValidatePath(rename->to).ok(), input);
+    FUZZ_CHECK(dfs::ValidatePath(rename->from).ok() && dfs::ValidatePath(rename->to).ok(), "rename paths are valid");
   }
   if (auto change = ParseAttrChange(input); change.ok()) {
-    if (change->mode) FUZZ_CHECK(*change->mode >= 0, input);
+    if (change->mode) FUZZ_CHECK(*change->mode >= 0 && *change->mode <= 07777, "setattr mode is permission bits");
   }
-  if (auto mode = ParseMkdirMode(input); mode.ok()) FUZZ_CHECK(*mode >= 0, input);
+  if (auto mode = ParseMkdirMode(input); mode.ok()) FUZZ_CHECK(*mode >= 0 && *mode <= 07777, "mkdir mode is permission bits");
 
   for (uint64_t file_size : {uint64_t{0}, uint64_t{1}, uint64_t{100}, uint64_t{1} << 40}) {
     CheckRange(input, file_size);
