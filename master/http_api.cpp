@@ -177,6 +177,12 @@ void HttpApi::RegisterRoutes() {
 void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   UploadGuard guard(upload_limits_);
   if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
+  // cpp-httplib reads a multipart Content-Type only as form parts (a plain
+  // read throws bad_function_call): the body cannot even be drained.
+  if (req.is_multipart_form_data()) {
+    return SendErrorAndClose(res, Status::InvalidArgument("a PUT body is the file itself, not multipart/form-data "
+                                                          "(POST /upload takes a form)"));
+  }
   auto path = PathFromRequest(req);
   if (!path.ok()) return Reject(reader, res, path.status(), guard);
   auto conflict = ParseConflictMode(req.get_param_value("conflict"));

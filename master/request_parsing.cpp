@@ -49,7 +49,9 @@ Result<std::string> ParseMd5Header(const std::string& value) {
 Result<int> ParseReplicasParam(const std::string& value) {
   int n = -1;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || n < 0 || n > 16) {
+  // from_chars takes a sign ("-0"): digits only.
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() ||
+      ptr != value.data() + value.size() || n < 0 || n > 16) {
     return Status::InvalidArgument("bad replicas");
   }
   return n;

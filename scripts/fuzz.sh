@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (fuzz/) with clang into build-fuzz/ and runs
 # each for SECONDS (default 30) from its seed corpus and regressions.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# A crash stops the run (exit 1) and leaves the input as build-fuzz/crash-*:
+# A crash fails the run (exit 1) and leaves the input as build-fuzz/<target>-crash-*:
 # copy it to fuzz/regressions/<target>/ so every ctest run replays it
 # (fuzz_replay_test), then fix the bug. New corpus entries found during a run
 # stay in build-fuzz/corpus-<target>/ (not in git). fuzz/<target>.dict, when
@@ -43,9 +43,9 @@ for t in "${TARGETS[@]}"; do
   [ -f "$ROOT/fuzz/$t.dict" ] && dict=(-dict="$ROOT/fuzz/$t.dict")
   echo "== fuzz_$t for ${SECONDS_EACH}s"
   if ! "./bin/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 "${dict[@]}" "corpus-$t" "${seeds[@]}" >"fuzz_$t.log" 2>&1; then
+      -print_final_stats=1 -artifact_prefix="$t-" "${dict[@]}" "corpus-$t" "${seeds[@]}" >"fuzz_$t.log" 2>&1; then
     echo "fuzz_$t FAILED: see $BUILD/fuzz_$t.log; crash input:" >&2
-    ls -1 "$BUILD"/crash-* "$BUILD"/leak-* "$BUILD"/timeout-* 2>/dev/null >&2 || true
+    ls -1 "$BUILD/$t"-crash-* "$BUILD/$t"-leak-* "$BUILD/$t"-timeout-* "$BUILD/$t"-oom-* 2>/dev/null >&2 || true
     tail -30 "fuzz_$t.log" >&2
     status=1
   else
