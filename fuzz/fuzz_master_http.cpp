@@ -36,6 +36,7 @@
 #include "common/metrics.h"
 #include "common/path.h"
 #include "fuzz/fuzz_target.h"
+#include "fuzz/http_harness.h"
 #include "master/cluster_metrics.h"
 #include "master/file_service.h"
 #include "master/http_api.h"
@@ -49,79 +50,13 @@ namespace {
 
 using namespace dfs::master;
 
-// The request comes from a string; the response goes to another.
-class StringStream : public httplib::Stream {
- public:
-  explicit StringStream(std::string_view in) : in_(in) {}
-  bool is_readable() const override { return true; }
-  bool is_writable() const override { return true; }
-  ssize_t read(char* ptr, size_t size) override {
-    size_t n = std::min(size, in_.size() - pos_);
-    std::memcpy(ptr, in_.data() + pos_, n);
-    pos_ += n;
-    return static_cast<ssize_t>(n);
-  }
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    return static_cast<ssize_t>(size);
-  }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 40000;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 8820;
-  }
-  socket_t socket() const override { return INVALID_SOCKET; }
-  const std::string& output() const { return out_; }
-  bool at_end() const { return pos_ == in_.size(); }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-  std::string out_;
-};
-
-class FuzzServer : public httplib::Server {
- public:
-  // Up to kMaxRequests requests on one keep-alive connection; the responses.
-  std::vector<std::string> Handle(std::string_view input) {
-    static constexpr int kMaxRequests = 8;
-    StringStream stream(input);
-    std::vector<std::string> responses;
-    for (int i = 0; i < kMaxRequests && !stream.at_end(); ++i) {
-      size_t before = stream.output().size();
-      bool closed = false;
-      bool ok = process_request(stream, /*close_connection=*/i + 1 == kMaxRequests, closed, [](httplib::Request&) {});
-      responses.push_back(stream.output().substr(before));
-      if (!ok || closed) break;
-    }
-    return responses;
-  }
-};
-
-// A folder for spool files, removed at exit.
-struct SpoolDir {
-  SpoolDir() {
-    char tmpl[] = "/tmp/dfs-fuzz-master-XXXXXX";
-    if (!mkdtemp(tmpl)) std::abort();
-    path = tmpl;
-  }
-  ~SpoolDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
-
 struct Master {
   std::unique_ptr<dfs::metrics::Registry> registry;  // outlives the server
   std::unique_ptr<MetadataStore> store;
   std::unique_ptr<FileService> files;
   std::unique_ptr<NamespaceStore> names;
   std::unique_ptr<HttpApi> api;
-  FuzzServer* server = nullptr;
+  dfs::fuzz::FuzzServer* server = nullptr;
 };
 
 // Empties every table (the schema stays), so each input starts alike.
@@ -166,7 +101,7 @@ Master MakeMaster(const std::string& spool) {
   options.node_timeouts = {std::chrono::milliseconds(200), std::chrono::milliseconds(500),
                            std::chrono::milliseconds(500)};
   m.files = std::make_unique<FileService>(*m.store, options);
-  auto server = std::make_unique<FuzzServer>();
+  auto server = std::make_unique<dfs::fuzz::FuzzServer>();
   m.server = server.get();
   m.api = std::make_unique<HttpApi>(std::move(server), *m.files, 4);
   RegisterReplicationRoutes(m.api->server(), *m.files, nullptr);
@@ -179,12 +114,6 @@ Master MakeMaster(const std::string& spool) {
   dfs::InstrumentServer(m.api->server(), *m.registry, "master", MasterRoutes(), dfs::AuthPolicy{{"/healthz", "/"}, true},
                         dfs::RequestLimits{.streams_body = StreamsBody});
   return m;
-}
-
-int StatusCode(const std::string& response) {
-  // "HTTP/1.1 200 OK\r\n..."
-  if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return 0;
-  return std::atoi(response.substr(9, 3).c_str());
 }
 
 void CheckNames(MetadataStore& store) {
@@ -207,7 +136,7 @@ void CheckNames(MetadataStore& store) {
 }  // namespace
 
 DFS_FUZZ_TARGET(master_http) {
-  static SpoolDir spool;
+  static dfs::fuzz::TempDir spool("master");
   static bool quiet = (dfs::SetLogLevel(dfs::LogLevel::ERROR), true);
   (void)quiet;
   static const bool verbose = std::getenv("DFS_FUZZ_VERBOSE") != nullptr;  // print the responses
@@ -217,8 +146,8 @@ DFS_FUZZ_TARGET(master_http) {
   std::string_view request = dfs::fuzz::AsText(data, size);
   for (const auto& response : master.server->Handle(request)) {
     if (verbose) std::fprintf(stderr, "%s\n---- (%zu bytes)\n", response.substr(0, 600).c_str(), response.size());
-    if (StatusCode(response) == 500) std::fprintf(stderr, "response: %.600s\n", response.c_str());
-    FUZZ_CHECK(StatusCode(response) != 500, "no request makes the master answer 500");
+    if (dfs::fuzz::StatusCode(response) == 500) std::fprintf(stderr, "response: %.600s\n", response.c_str());
+    FUZZ_CHECK(dfs::fuzz::StatusCode(response) != 500, "no request makes the master answer 500");
   }
   CheckNames(*master.store);
   return 0;

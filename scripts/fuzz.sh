@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(path collision_name replication_job endpoint error_body master_requests master_http)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(path collision_name replication_job endpoint error_body master_requests master_http storage_http)
 
 "$ROOT/scripts/install-deps.sh"
 # clang and its libFuzzer/sanitizer runtimes are needed here only.
