@@ -122,9 +122,17 @@ std::string Encode(std::string_view s, bool keep_slash) {
 std::string EncodePathForUrl(std::string_view path) { return Encode(path, true); }
 std::string EncodeQueryValue(std::string_view value) { return Encode(value, false); }
 
+namespace {
+// Messages quote what the client sent (paths, names), which need not be
+// UTF-8: replace bad bytes instead of throwing from dump().
+std::string DumpLenient(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
 void SendJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
   res.status = http_status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(DumpLenient(body), "application/json");
 }
 
 void SendError(httplib::Response& res, const Status& status) {
@@ -225,15 +233,14 @@ void InstallJsonErrorHandler(httplib::Server& server) {
     if (res.status == 414) message = "request line is longer than 8192 bytes";
     if (res.status == 416) message = "malformed Range header";
     if (message.empty()) message = "request rejected (HTTP " + std::to_string(res.status) + ")";
-    res.set_content(nlohmann::json{{"error", CodeForStatus(res.status)}, {"message", message}}.dump(),
-                    "application/json");
+    res.set_content(DumpLenient({{"error", CodeForStatus(res.status)}, {"message", message}}), "application/json");
   });
 }
 
 void SendJsonAndClose(httplib::Response& res, int http_status, const nlohmann::json& body) {
   res.status = http_status;
   res.set_header("Connection", "close");
-  auto text = std::make_shared<std::string>(body.dump());
+  auto text = std::make_shared<std::string>(DumpLenient(body));
   // The provider writes the whole body, then fails: cpp-httplib then closes
   // the connection instead of reading the rest of the request as a new one.
   res.set_content_provider(text->size(), "application/json",

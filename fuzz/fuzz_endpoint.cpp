@@ -1,7 +1,8 @@
 // URL and listen-address parsing (flags, node advertise URLs from
 // registration bodies): what parses has a host and a port in range, and
 // prints back to a URL that parses to the same endpoint. Md5 hex checking
-// and URL encoding ride along.
+// and URL encoding ride along (an encoded path or query value decodes back
+// to the input with cpp-httplib's own decoder).
 #include "common/http_util.h"
 #include "common/md5.h"
 #include <cctype>
@@ -24,5 +25,10 @@ DFS_FUZZ_TARGET(endpoint) {
   FUZZ_CHECK(dfs::Md5::IsValidHex(text) == hex, "md5 hex check");
   std::string encoded = dfs::EncodePathForUrl(text);
   for (unsigned char c : encoded) FUZZ_CHECK(c > 0x20 && c < 0x7f && c != '?' && c != '#', "encoded URL path is plain");
+  // What the servers' decoder (cpp-httplib's) makes of it is the input again.
+  FUZZ_CHECK(httplib::detail::decode_url(encoded, false) == text, "encoded path decodes to the input");
+  std::string query = dfs::EncodeQueryValue(text);
+  for (unsigned char c : query) FUZZ_CHECK(std::isalnum(c) || c == '%' || c == '-' || c == '_' || c == '.' || c == '~', "encoded query value is plain");
+  FUZZ_CHECK(httplib::detail::decode_url(query, true) == text, "encoded query value decodes to the input");
   return 0;
 }

@@ -36,7 +36,8 @@ void RunOne(TargetFn fn, const std::string& input) {
 }
 
 TEST(FuzzReplayTest, EveryTargetHasASeedCorpus) {
-  for (const char* name : {"path", "collision_name", "replication_job", "endpoint", "error_body"}) {
+  for (const char* name : {"path", "collision_name", "replication_job", "endpoint", "error_body", "master_requests",
+                           "master_http", "storage_http"}) {
     ASSERT_TRUE(Targets().count(name)) << name << " is not linked in";
     EXPECT_GE(Inputs(name).size(), 3u) << name;
   }

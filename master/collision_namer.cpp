@@ -1,5 +1,7 @@
 #include "master/collision_namer.h"
 
+#include <algorithm>
+
 #include "common/http_util.h"
 #include "common/path.h"
 
@@ -17,6 +19,17 @@ std::string Utf8Prefix(const std::string& s, size_t n) {
 std::string CollisionName(const std::string& path, const std::string& suffix) {
   std::string dir = ParentPath(path);
   std::string base = BaseName(path);
+  // Room for the new last component: a component's limit, and the whole
+  // path's (a name deep in a long path must not grow past 4096 bytes).
+  const size_t room = std::min(kMaxComponentBytes, kMaxPathBytes - (dir.empty() ? 0 : dir.size() + 1));
+  auto join = [&dir](const std::string& name) { return dir.empty() ? name : dir + "/" + name; };
+  if (room < suffix.size() + 1) {
+    // Not even "_<suffix>" fits next to this folder: as much of the suffix
+    // as fits, never the old name (the caller retries with other suffixes).
+    std::string name = suffix.substr(0, room);
+    if (name == base) name[0] = name[0] == '0' ? '1' : '0';
+    return join(name);
+  }
   // The extension starts at the first dot that follows a non-dot character,
   // so leading dots (".bashrc", "..a") belong to the stem and "a.tar.gz"
   // keeps ".tar.gz" whole. A trailing dot alone is not an extension.
@@ -26,16 +39,15 @@ std::string CollisionName(const std::string& path, const std::string& suffix) {
   std::string stem = dot == std::string::npos ? base : base.substr(0, dot);
   std::string ext = dot == std::string::npos ? "" : base.substr(dot);
   std::string tail = "_" + suffix + ext;
-  if (stem.size() + tail.size() > kMaxComponentBytes) {
-    if (tail.size() >= kMaxComponentBytes) {  // absurd extension: fold it into the stem
-      stem = Utf8Prefix(base, kMaxComponentBytes - suffix.size() - 1);
+  if (stem.size() + tail.size() > room) {
+    if (tail.size() >= room) {  // absurd extension: fold it into the stem
+      stem = Utf8Prefix(base, room - suffix.size() - 1);
       tail = "_" + suffix;
     } else {
-      stem = Utf8Prefix(stem, kMaxComponentBytes - tail.size());
+      stem = Utf8Prefix(stem, room - tail.size());
     }
   }
-  std::string name = stem + tail;
-  return dir.empty() ? name : dir + "/" + name;
+  return join(stem + tail);
 }
 
 std::string RandomSuffix() { return RandomHex(3); }

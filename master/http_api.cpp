@@ -7,6 +7,7 @@
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "master/request_parsing.h"
 
 namespace dfs::master {
 
@@ -28,22 +29,6 @@ std::string HttpDate(double seconds) {
   char buf[64];
   std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return buf;
-}
-
-Result<ConflictMode> ParseConflict(const httplib::Request& req) {
-  std::string mode = req.get_param_value("conflict");
-  if (mode.empty() || mode == "rename") return ConflictMode::kRename;
-  if (mode == "overwrite") return ConflictMode::kOverwrite;
-  if (mode == "fail") return ConflictMode::kFail;
-  return Status::InvalidArgument("conflict must be rename, overwrite or fail");
-}
-
-Result<std::string> ParseMd5Header(const std::string& value) {
-  if (value.empty()) return std::string();
-  if (!Md5::IsValidHex(value)) return Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits");
-  std::string lower = value;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
 }
 
 // Answers an error before the body was read. The body is read and dropped
@@ -161,27 +146,11 @@ void HttpApi::RegisterRoutes() {
     SendJson(res, 200, *meta);
   });
   server_->Put(R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))", [this](const httplib::Request& req, httplib::Response& res) {
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("url") || !body["url"].is_string()) {
-      return SendError(res, Status::InvalidArgument("body must be a JSON object with a url"));
-    }
-    NodeRecord node;
-    node.node_id = req.matches[1];
-    node.url = body["url"];
-    if (!ParseEndpoint(node.url).ok()) return SendError(res, Status::InvalidArgument("bad node url"));
-    for (const char* key : {"capacity", "used", "free", "blobs"}) {
-      if (body.contains(key) && !body[key].is_number_unsigned()) {
-        return SendError(res, Status::InvalidArgument(std::string(key) + " must be a non-negative integer"));
-      }
-    }
-    auto number = [&](const char* key) -> uint64_t { return body.value(key, uint64_t{0}); };
-    node.capacity = number("capacity");
-    node.used = number("used");
-    node.free = number("free");
-    node.blobs = number("blobs");
-    Status st = files_.Heartbeat(node);
+    auto node = ParseNodeReport(req.matches[1], req.body);
+    if (!node.ok()) return SendError(res, node.status());
+    Status st = files_.Heartbeat(*node);
     if (!st.ok()) return SendError(res, st);
-    SendJson(res, 200, {{"node_id", node.node_id}, {"state", "up"}});
+    SendJson(res, 200, {{"node_id", node->node_id}, {"state", "up"}});
   });
   server_->Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
     auto nodes = files_.Nodes();
@@ -208,9 +177,15 @@ void HttpApi::RegisterRoutes() {
 void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
   UploadGuard guard(upload_limits_);
   if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
+  // cpp-httplib reads a multipart Content-Type only as form parts (a plain
+  // read throws bad_function_call): the body cannot even be drained.
+  if (req.is_multipart_form_data()) {
+    return SendErrorAndClose(res, Status::InvalidArgument("a PUT body is the file itself, not multipart/form-data "
+                                                          "(POST /upload takes a form)"));
+  }
   auto path = PathFromRequest(req);
   if (!path.ok()) return Reject(reader, res, path.status(), guard);
-  auto conflict = ParseConflict(req);
+  auto conflict = ParseConflictMode(req.get_param_value("conflict"));
   if (!conflict.ok()) return Reject(reader, res, conflict.status(), guard);
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
   if (!md5.ok()) return Reject(reader, res, md5.status(), guard);
@@ -224,14 +199,9 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
-    try {
-      put.replicas = std::stoi(req.get_param_value("replicas"));
-    } catch (const std::exception&) {
-      put.replicas = -2;
-    }
-    if (put.replicas < 0 || put.replicas > 16) {
-      return Reject(reader, res, Status::InvalidArgument("bad replicas"), guard);
-    }
+    auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
+    if (!replicas.ok()) return Reject(reader, res, replicas.status(), guard);
+    put.replicas = *replicas;
   }
   if (Status st = files_.PrecheckPut(put); !st.ok()) return Reject(reader, res, st, guard);
   auto spool = files_.NewSpool();
@@ -264,10 +234,7 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
   if (!plan.ok()) return compat_headers ? SendCompatError(res, plan.status()) : SendError(res, plan.status());
   const uint64_t size = plan->file.size;
   if (!req.ranges.empty()) {
-    auto [first, last] = req.ranges[0];
-    bool ok = req.ranges.size() == 1 &&
-              (first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last) : last > 0 && size > 0);
-    if (!ok) {
+    if (!RangeIsSatisfiable(req.ranges, size)) {
       res.set_header("Content-Range", "bytes */" + std::to_string(size));
       SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});
       return;

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "master/http_api.h"
+#include "master/request_parsing.h"
 
 namespace dfs::master {
 namespace {
@@ -16,21 +17,6 @@ nlohmann::json EntryToJson(const DirEntry& e) {
     j["version"] = e.version;
   }
   return j;
-}
-
-// A JSON object body, or a 400 already sent.
-std::optional<nlohmann::json> JsonBody(const httplib::Request& req, httplib::Response& res) {
-  auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (!body.is_object()) {
-    SendError(res, Status::InvalidArgument("body must be a JSON object"));
-    return std::nullopt;
-  }
-  return body;
-}
-
-// A file mode: an integer of permission bits (07777 at most).
-bool IsMode(const nlohmann::json& v) {
-  return v.is_number_unsigned() && v.get<uint64_t>() <= 07777;
 }
 
 }  // namespace
@@ -62,13 +48,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
   server.Post(R"(/api/v1/dirs/([\s\S]+))", [&names](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
-    auto body = JsonBody(req, res);
-    if (!body) return;
-    if (body->contains("mode") && !IsMode((*body)["mode"])) {
-      return SendError(res, Status::InvalidArgument("mode must be an integer of permission bits"));
-    }
-    int mode = body->value("mode", 0755);
-    Status st = names.MakeDir(*path, mode, req.get_param_value("parents") == "1");
+    auto mode = ParseMkdirMode(req.body);
+    if (!mode.ok()) return SendError(res, mode.status());
+    Status st = names.MakeDir(*path, *mode, req.get_param_value("parents") == "1");
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "mkdir name=" << *path;
     SendJson(res, 201, {{"name", *path}, {"type", "dir"}});
@@ -82,15 +64,10 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
     res.status = 204;
   });
   server.Post("/api/v1/rename", [&names](const httplib::Request& req, httplib::Response& res) {
-    auto body = JsonBody(req, res);
-    if (!body) return;
-    if (!body->contains("from") || !(*body)["from"].is_string() || !body->contains("to") || !(*body)["to"].is_string()) {
-      return SendError(res, Status::InvalidArgument("body must be {\"from\": path, \"to\": path}"));
-    }
-    const std::string from = (*body)["from"], to = (*body)["to"];
-    for (const auto& p : {from, to}) {
-      if (Status st = ValidatePath(p); !st.ok()) return SendError(res, st);
-    }
+    auto rename = ParseRenameBody(req.body);
+    if (!rename.ok()) return SendError(res, rename.status());
+    const std::string& from = rename->from;
+    const std::string& to = rename->to;
     Status st = names.Rename(from, to);
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "rename name=" << from << " to=" << to;
@@ -99,23 +76,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
   server.Patch(R"(/api/v1/files/([\s\S]+))", [&names](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
-    auto body = JsonBody(req, res);
-    if (!body) return;
-    AttrChange change;
-    const auto& b = *body;
-    if (b.contains("mode") && !IsMode(b["mode"])) {
-      return SendError(res, Status::InvalidArgument("mode must be an integer of permission bits"));
-    }
-    if (b.contains("mtime") && !b["mtime"].is_number()) {
-      return SendError(res, Status::InvalidArgument("mtime must be a number"));
-    }
-    if (b.contains("size") && !b["size"].is_number_unsigned()) {
-      return SendError(res, Status::InvalidArgument("size must be a non-negative integer"));
-    }
-    if (b.contains("mode")) change.mode = b["mode"].get<int>();
-    if (b.contains("mtime")) change.mtime = b["mtime"].get<double>();
-    if (b.contains("size")) change.size = b["size"].get<uint64_t>();
-    Status st = names.SetAttr(*path, change);
+    auto change = ParseAttrChange(req.body);
+    if (!change.ok()) return SendError(res, change.status());
+    Status st = names.SetAttr(*path, *change);
     if (!st.ok()) return SendError(res, st);
     auto entry = names.Stat(*path);
     if (!entry.ok()) return SendError(res, entry.status());

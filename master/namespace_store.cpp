@@ -190,6 +190,18 @@ Status NamespaceStore::Rename(const std::string& from, const std::string& to) {
       // The subtree moves in place: `to` + what follows `from` in each path
       // (length() and substr() count characters on both sides, so UTF-8 is fine).
       const std::string like = sql::LikePrefix(from + "/");
+      {
+        // Every path under `from` grows by to.size() - from.size() bytes.
+        auto longest = db.Prepare(
+            "SELECT MAX(length(CAST(path AS BLOB))) FROM (SELECT path FROM files WHERE path LIKE ?1 ESCAPE '\\' "
+            "UNION ALL SELECT path FROM dirs WHERE path LIKE ?1 ESCAPE '\\')");
+        longest.Bind(1, like);
+        if (longest.Step() && !longest.IsNull(0) &&
+            static_cast<size_t>(longest.Int(0)) - from.size() + to.size() > kMaxPathBytes) {
+          return Status::InvalidArgument("renaming '" + from + "' would make a path under it longer than " +
+                                         std::to_string(kMaxPathBytes) + " bytes");
+        }
+      }
       db.Prepare("UPDATE files SET path = ? || substr(path, length(?) + 1) WHERE path LIKE ? ESCAPE '\\'")
           .Bind(1, to)
           .Bind(2, from)

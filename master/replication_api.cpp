@@ -3,6 +3,7 @@
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/md5.h"
+#include "master/request_parsing.h"
 #include "replicator/replication_job.h"
 
 namespace dfs::master {
@@ -10,14 +11,6 @@ namespace {
 
 constexpr const char* kBlob = R"(/api/v1/blobs/([0-9a-f]{32}))";
 constexpr const char* kNode = R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))";
-
-Result<std::string> NodeIdFromBody(const httplib::Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (!body.is_object() || !body.contains("node_id") || !body["node_id"].is_string()) {
-    return Status::InvalidArgument("body must be a JSON object with a node_id");
-  }
-  return body["node_id"].get<std::string>();
-}
 
 nlohmann::json BlobToJson(const BlobRecord& blob) {
   nlohmann::json holders = nlohmann::json::array();
@@ -35,20 +28,17 @@ void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
     SendJson(res, 200, BlobToJson(*blob));
   });
   server.Post(std::string(kBlob) + "/replicas", [&files](const httplib::Request& req, httplib::Response& res) {
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("node_id") || !body["node_id"].is_string() || !body.contains("md5") ||
-        !body["md5"].is_string() || !Md5::IsValidHex(body["md5"].get<std::string>())) {
-      return SendError(res, Status::InvalidArgument("body must be {\"node_id\": ..., \"md5\": <32 hex>}"));
-    }
-    const std::string blob_id = req.matches[1], node_id = body["node_id"];
-    Status st = files.store().AddReplica(blob_id, node_id, body["md5"]);
+    auto report = ParseReplicaReport(req.body);
+    if (!report.ok()) return SendError(res, report.status());
+    const std::string blob_id = req.matches[1], node_id = report->node_id;
+    Status st = files.store().AddReplica(blob_id, node_id, report->md5);
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "replica blob=" << blob_id << " node=" << node_id
                             << " req=" << req.get_header_value(kRequestIdHeader);
     SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", node_id}, {"state", "ok"}});
   });
   server.Post(std::string(kBlob) + "/bad", [&files](const httplib::Request& req, httplib::Response& res) {
-    auto node_id = NodeIdFromBody(req);
+    auto node_id = ParseNodeIdBody(req.body);
     if (!node_id.ok()) return SendError(res, node_id.status());
     files.MarkReplicaBad(req.matches[1], *node_id);
     SendJson(res, 200, {{"blob_id", req.matches[1]}, {"node_id", *node_id}, {"state", "bad"}});

@@ -133,6 +133,11 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
   const std::string id = req.matches[1];
   UploadGuard guard(upload_limits_);
   if (!guard.CheckDeclaredLength(req)) return guard.SendRefusal(res);
+  // cpp-httplib reads a multipart Content-Type only as form parts (a plain
+  // read throws bad_function_call): the body cannot even be drained.
+  if (req.is_multipart_form_data()) {
+    return SendErrorAndClose(res, Status::InvalidArgument("a blob PUT body is not multipart/form-data"));
+  }
   if (Status st = BlobStore::ValidateId(id); !st.ok()) return Reject(reader, res, st, guard);
   std::string expected = LowerMd5(req.get_header_value(kMd5Header));
   if (expected.empty()) {

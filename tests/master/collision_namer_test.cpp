@@ -36,6 +36,32 @@ TEST(CollisionNamerTest, LongNamesStayValid) {
   EXPECT_TRUE(ValidatePath(CollisionName(long_ext, "abc123")).ok());
 }
 
+// A folder path of exactly n bytes made of 200-byte components.
+static std::string DeepDir(size_t n) {
+  std::string dir;
+  while (dir.size() < n) dir += std::string(200, 'y') + "/";
+  dir.resize(n);
+  if (dir.back() == '/') dir.back() = 'y';
+  return dir;
+}
+
+TEST(CollisionNamerTest, DeepPathsStayWithinTheWholePathLimit) {
+  // Found by fuzz/collision_name_fuzz.cpp: the name grew past 4096 bytes.
+  std::string dir = DeepDir(kMaxPathBytes - 10);
+  std::string path = dir + "/abc.txt";
+  ASSERT_TRUE(ValidatePath(path).ok());
+  std::string renamed = CollisionName(path, "abc123");
+  EXPECT_TRUE(ValidatePath(renamed).ok()) << renamed.size();
+  EXPECT_EQ(ParentPath(renamed), dir);
+  EXPECT_NE(BaseName(renamed).find("_abc123"), std::string::npos);
+
+  std::string full = DeepDir(kMaxPathBytes - 2) + "/a";  // no room for "_abc123"
+  ASSERT_TRUE(ValidatePath(full).ok());
+  std::string tight = CollisionName(full, "abc123");
+  EXPECT_TRUE(ValidatePath(tight).ok());
+  EXPECT_NE(tight, full);
+}
+
 TEST(CollisionNamerTest, RandomSuffixesDiffer) {
   EXPECT_EQ(RandomSuffix().size(), 6u);
   EXPECT_NE(RandomSuffix(), RandomSuffix());
