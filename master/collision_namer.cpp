@@ -47,7 +47,17 @@ std::string CollisionName(const std::string& path, const std::string& suffix) {
       stem = Utf8Prefix(stem, room - tail.size());
     }
   }
-  return join(stem + tail);
+  std::string name = stem + tail;
+  if (name == base) {
+    // Cutting to the limit can give the old name back ("x_f.txt" renamed
+    // with suffix "f" at 255 bytes): one character shorter differs.
+    if (stem.empty()) {
+      name[0] = '0';
+    } else {
+      name = Utf8Prefix(stem, stem.size() - 1) + tail;
+    }
+  }
+  return join(name);
 }
 
 std::string RandomSuffix() { return RandomHex(3); }

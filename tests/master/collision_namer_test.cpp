@@ -62,6 +62,20 @@ TEST(CollisionNamerTest, DeepPathsStayWithinTheWholePathLimit) {
   EXPECT_NE(tight, full);
 }
 
+TEST(CollisionNamerTest, CuttingToTheLimitNeverGivesTheOldNameBack) {
+  // Found by fuzz_collision_name in CI: a 255-byte name that already ends
+  // in "_<suffix>" came back unchanged after the cut.
+  std::string stem_case = std::string(kMaxComponentBytes - 6, 'a') + "_f.txt";
+  std::string ext_case = "`." + std::string(kMaxComponentBytes - 4, '|') + "_f";
+  for (const std::string& path : {stem_case, ext_case, "dir/" + stem_case}) {
+    ASSERT_TRUE(ValidatePath(path).ok());
+    std::string renamed = CollisionName(path, "f");
+    EXPECT_NE(renamed, path);
+    EXPECT_TRUE(ValidatePath(renamed).ok());
+    EXPECT_NE(BaseName(renamed).find("f"), std::string::npos);
+  }
+}
+
 TEST(CollisionNamerTest, RandomSuffixesDiffer) {
   EXPECT_EQ(RandomSuffix().size(), 6u);
   EXPECT_NE(RandomSuffix(), RandomSuffix());
