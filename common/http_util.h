@@ -19,6 +19,10 @@ namespace dfs {
 inline constexpr const char* kMd5Header = "X-Dfs-Md5";          // md5 hex of the whole body/file
 inline constexpr const char* kNodeHeader = "X-Dfs-Node";        // node id that served a read
 inline constexpr const char* kRequestIdHeader = "X-Request-Id";  // follows a request across hops
+// A client's name for one upload, the same on every retry of it: a PUT whose
+// answer was lost is answered again instead of being stored twice.
+inline constexpr const char* kIdempotencyKeyHeader = "Idempotency-Key";
+inline constexpr const char* kReplayedHeader = "Idempotent-Replayed";  // "true" on such an answer
 
 struct Endpoint {
   std::string scheme = "http";

@@ -62,6 +62,12 @@ DFS_FUZZ_TARGET(master_requests) {
                  "an accepted md5 is 32 lower-case hex");
     }
   }
+  if (auto key = ParseIdempotencyKey(input); key.ok()) {
+    FUZZ_CHECK(*key == input && key->size() <= 128, "an accepted idempotency key is the header, at most 128 bytes");
+    FUZZ_CHECK(key->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
+                   std::string::npos,
+               "an idempotency key has no byte outside A-Za-z0-9._:-");
+  }
   if (auto replicas = ParseReplicasParam(input); replicas.ok()) {
     FUZZ_CHECK(*replicas >= 0 && *replicas <= 16, "replicas in 0..16");
     FUZZ_CHECK(!input.empty() && input.find_first_not_of("0123456789") == std::string::npos, "replicas are digits");

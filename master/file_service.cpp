@@ -36,6 +36,11 @@ Result<std::unique_ptr<SpoolFile>> FileService::NewSpool() const { return SpoolF
 
 Status FileService::PrecheckPut(const PutRequest& request) {
   if (request.conflict != ConflictMode::kFail) return Status::OK();
+  if (!request.idempotency_key.empty()) {
+    auto earlier = store_.FindKeyedPut(request.idempotency_key);
+    if (!earlier.ok()) return earlier.status();
+    if (*earlier) return Status::OK();  // a retry: Put answers it
+  }
   auto exists = store_.FileExists(request.path);
   if (!exists.ok()) return exists.status();
   if (*exists) return Status::AlreadyExists("'" + request.path + "' already exists");
@@ -46,6 +51,11 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   if (!request.client_md5.empty() && request.client_md5 != body.md5()) {
     return Status::ChecksumMismatch("md5 of the received body is " + body.md5() + ", the client sent " +
                                     request.client_md5);
+  }
+  if (!request.idempotency_key.empty()) {
+    auto earlier = store_.FindKeyedPut(request.idempotency_key);
+    if (!earlier.ok()) return earlier.status();
+    if (*earlier) return Replay(request, **earlier, body);
   }
   auto nodes = store_.ListNodes();
   if (!nodes.ok()) return nodes.status();
@@ -92,12 +102,13 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   file.want_copies = 1 + replicas;
   auto committed = store_.CommitFile(file, request.conflict,
                                      [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
-                                     request.request_id);
-  if (!committed.ok()) {
+                                     request.request_id, request.idempotency_key);
+  if (!committed.ok() || committed->earlier) {
     // The blob is not referenced by any file: remove it now.
     Status del = nodes_.DeleteBlob(placed->url, blob_id);
     if (!del.ok()) DFS_LOG(WARN, "master") << "orphan blob=" << blob_id << " node=" << placed->node_id;
-    return committed.status();
+    if (!committed.ok()) return committed.status();
+    return Replay(request, *committed->earlier, body);  // the same key won a race meanwhile
   }
   if (options_.on_jobs_queued) options_.on_jobs_queued();
   DFS_LOG(INFO, "master") << "put name=" << committed->file.path << " requested=" << request.path
@@ -105,6 +116,18 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
                           << " node=" << placed->node_id << " req=" << request.request_id;
   return PutResult{committed->file.path, request.path, committed->renamed, file.size,
                    file.md5,            placed->node_id, committed->file.version};
+}
+
+Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut& earlier, const SpoolFile& body) {
+  if (earlier.requested != request.path || earlier.md5 != body.md5() || earlier.size != body.size()) {
+    return Status::InvalidArgument("Idempotency-Key '" + request.idempotency_key + "' was used for another upload (" +
+                                   earlier.requested + ", " + std::to_string(earlier.size) + " bytes, md5 " +
+                                   earlier.md5 + ")");
+  }
+  DFS_LOG(INFO, "master") << "put name=" << earlier.name << " requested=" << request.path
+                          << " replayed key=" << request.idempotency_key << " req=" << request.request_id;
+  return PutResult{earlier.name, earlier.requested, earlier.renamed, earlier.size,
+                   earlier.md5,  earlier.node,      earlier.version,  true};
 }
 
 Result<ReadPlan> FileService::PlanRead(const std::string& path) {

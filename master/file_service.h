@@ -37,6 +37,7 @@ struct PutRequest {
   std::string client_md5;  // empty: not checked
   int replicas = -1;       // -1: cluster default
   std::string request_id;
+  std::string idempotency_key;  // empty: none
 };
 
 struct PutResult {
@@ -47,6 +48,7 @@ struct PutResult {
   std::string md5;
   std::string node;
   int64_t version = 1;
+  bool replayed = false;  // the answer of an earlier PUT with the same idempotency key
 };
 
 // Which copy a read starts from, chosen before any byte is sent.
@@ -60,7 +62,8 @@ class FileService {
   FileService(MetadataStore& store, FileServiceOptions options);
 
   Result<std::unique_ptr<SpoolFile>> NewSpool() const;
-  // Cheap checks before the body is read: ?conflict=fail on a taken name.
+  // Cheap checks before the body is read: ?conflict=fail on a taken name
+  // (unless the idempotency key says this PUT already happened).
   Status PrecheckPut(const PutRequest& request);
   Result<PutResult> Put(const PutRequest& request, SpoolFile& body);
 
@@ -93,6 +96,9 @@ class FileService {
   FileServiceOptions options_;
   NodeClient nodes_;
   PlacementPolicy placement_;
+
+  // The answer for a PUT whose idempotency key is already recorded.
+  static Result<PutResult> Replay(const PutRequest& request, const KeyedPut& earlier, const SpoolFile& body);
 };
 
 nlohmann::json FileToJson(const FileRecord& f);

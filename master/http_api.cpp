@@ -196,7 +196,9 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     return SendJsonAndClose(res, 411, {{"error", "length_required"},
                                        {"message", "a chunked PUT needs X-Dfs-Md5 (or send a Content-Length)"}});
   }
-  PutRequest put{*path, *conflict, *md5, -1, RequestId(req)};
+  auto key = ParseIdempotencyKey(req.get_header_value(kIdempotencyKeyHeader));
+  if (!key.ok()) return Reject(reader, res, key.status(), guard);
+  PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key};
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
@@ -223,9 +225,11 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   if (Status st = (*spool)->Finish(); !st.ok()) return SendError(res, st);
   auto result = files_.Put(put, **spool);
   if (!result.ok()) return SendError(res, result.status());
+  if (result->replayed) res.set_header(kReplayedHeader, "true");
   SendJson(res, 201,
            {{"name", result->name}, {"requested_name", result->requested_name}, {"renamed", result->renamed},
-            {"size", result->size}, {"md5", result->md5}, {"node", result->node}, {"version", result->version}});
+            {"size", result->size}, {"md5", result->md5}, {"node", result->node}, {"version", result->version},
+            {"replayed", result->replayed}});
 }
 
 void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
@@ -322,7 +326,7 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   auto md5 = ParseMd5Header(file_hash);
   if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
   if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
-  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req)};
+  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), ""};
   auto result = files_.Put(put, **spool);
   if (!result.ok()) return SendCompatError(res, result.status());
   SendJson(res, 201, {{"message", "File uploaded as " + result->name}, {"name", result->name},

@@ -60,6 +60,18 @@ CREATE TABLE IF NOT EXISTS blob_deletions (
   next_attempt REAL NOT NULL DEFAULT 0,
   PRIMARY KEY (blob_id, node_id)
 );
+CREATE TABLE IF NOT EXISTS put_keys (
+  key TEXT PRIMARY KEY,
+  requested TEXT NOT NULL,
+  name TEXT NOT NULL,
+  renamed INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  md5 TEXT NOT NULL,
+  node TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS put_keys_age ON put_keys (created_at);
 CREATE TABLE IF NOT EXISTS dirs (
   path TEXT PRIMARY KEY,
   mode INTEGER NOT NULL DEFAULT 493,
@@ -284,12 +296,40 @@ Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& pref
   });
 }
 
+namespace {
+std::optional<KeyedPut> ReadKeyedPut(Database& db, const std::string& key) {
+  auto q = db.Prepare("SELECT requested, name, renamed, size, md5, node, version FROM put_keys WHERE key = ?");
+  if (!q.Bind(1, key).Step()) return std::nullopt;
+  return KeyedPut{q.Text(0), q.Text(1), q.Int(2) != 0, static_cast<uint64_t>(q.Int(3)), q.Text(4), q.Text(5), q.Int(6)};
+}
+
+void RecordKeyedPut(Database& db, const std::string& key, const std::string& requested, const FileRecord& file,
+                    bool renamed) {
+  const double now = NowSeconds();
+  db.Prepare("DELETE FROM put_keys WHERE created_at < ?").Bind(1, now - kKeyedPutTtlSeconds).Run();
+  auto ins = db.Prepare(
+      "INSERT INTO put_keys (key, requested, name, renamed, size, md5, node, version, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(1, key).Bind(2, requested).Bind(3, file.path).Bind(4, int64_t{renamed ? 1 : 0});
+  ins.Bind(5, static_cast<int64_t>(file.size)).Bind(6, file.md5).Bind(7, file.primary_node).Bind(8, file.version);
+  ins.Bind(9, now).Run();
+}
+}  // namespace
+
+Result<std::optional<KeyedPut>> MetadataStore::FindKeyedPut(const std::string& key) {
+  return Locked([&]() -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(*db_, key); });
+}
+
 Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mode,
                                                const std::function<std::string(const std::string&)>& new_name,
-                                               const std::string& request_id) {
+                                               const std::string& request_id, const std::string& idempotency_key) {
   return Locked([&]() -> Result<CommitResult> {
     Transaction tx(*db_);
     CommitResult result;
+    if (!idempotency_key.empty()) {
+      result.earlier = ReadKeyedPut(*db_, idempotency_key);
+      if (result.earlier) return result;
+    }
     const std::string requested = file.path;
     Status ns = CheckNamespace(*db_, file.path);
     if (!ns.ok()) return ns;
@@ -331,6 +371,7 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
     auto rep = db_->Prepare("INSERT OR REPLACE INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?)");
     rep.Bind(1, file.blob_id).Bind(2, file.primary_node).Bind(3, NowSeconds()).Run();
     InsertReplicationJob(*db_, file, request_id);
+    if (!idempotency_key.empty()) RecordKeyedPut(*db_, idempotency_key, requested, file, result.renamed);
     tx.Commit();
     result.file = std::move(file);
     return result;

@@ -52,9 +52,24 @@ struct ReplicaRecord {
 
 enum class ConflictMode { kRename, kOverwrite, kFail };
 
+// What a PUT with an idempotency key answered. Kept a day (kKeyedPutTtl), so
+// a retry whose first answer was lost gets that answer, not a second copy.
+struct KeyedPut {
+  std::string requested;  // the path asked for
+  std::string name;       // where it was stored
+  bool renamed = false;
+  uint64_t size = 0;
+  std::string md5;
+  std::string node;
+  int64_t version = 1;
+};
+inline constexpr double kKeyedPutTtlSeconds = 24 * 3600;
+
 struct CommitResult {
   FileRecord file;
   bool renamed = false;
+  // Set when the idempotency key was already taken: nothing was committed.
+  std::optional<KeyedPut> earlier;
 };
 
 struct PendingDeletion {
@@ -101,9 +116,12 @@ class MetadataStore {
   // file.path, or under new_name(file.path) for as long as names collide
   // when mode is kRename. Records the primary replica and a replication job
   // whose id is request_id (so one id follows a PUT into the replicator).
+  // A non-empty idempotency_key is recorded with the result in the same
+  // transaction; a key already recorded commits nothing and returns `earlier`.
   Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
                                   const std::function<std::string(const std::string&)>& new_name,
-                                  const std::string& request_id = "");
+                                  const std::string& request_id = "", const std::string& idempotency_key = "");
+  Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key);
   // Removes the file at once; its blobs are queued for deletion on every holder.
   Result<FileRecord> DeleteFile(const std::string& path);
 

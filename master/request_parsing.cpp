@@ -46,6 +46,14 @@ Result<std::string> ParseMd5Header(const std::string& value) {
   return lower;
 }
 
+Result<std::string> ParseIdempotencyKey(const std::string& value) {
+  constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+  if (value.size() > 128 || value.find_first_not_of(kAllowed) != std::string::npos) {
+    return Status::InvalidArgument("Idempotency-Key must be 1 to 128 of A-Z a-z 0-9 . _ : -");
+  }
+  return value;
+}
+
 Result<int> ParseReplicasParam(const std::string& value) {
   int n = -1;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

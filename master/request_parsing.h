@@ -20,6 +20,8 @@ namespace dfs::master {
 Result<ConflictMode> ParseConflictMode(const std::string& value);
 // X-Dfs-Md5 / file_hash: empty stays empty (not checked), else 32 hex digits, lower-cased.
 Result<std::string> ParseMd5Header(const std::string& value);
+// Idempotency-Key: empty stays empty, else 1..128 of [A-Za-z0-9._:-].
+Result<std::string> ParseIdempotencyKey(const std::string& value);
 // ?replicas=N: decimal digits only, 0..16.
 Result<int> ParseReplicasParam(const std::string& value);
 // One range (cpp-httplib's parse of the Range header) that overlaps a file of `size` bytes.

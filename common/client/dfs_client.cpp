@@ -113,12 +113,15 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
   if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
   PutResult result;
+  // One key for every attempt: when an answer is lost after the master
+  // stored the file, the retry gets that answer instead of storing a copy.
+  const std::string idempotency_key = RandomHex(16);
   Status st = WithRetry("put " + *name, [&]() -> Status {
     // Re-opened on every attempt: the body can always be sent again.
     auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!*fd) return Status::IOError(local_file + ": " + std::strerror(errno));
     auto cli = MakeClient(master_, options_.timeouts);
-    httplib::Headers headers = {{kMd5Header, *md5}};
+    httplib::Headers headers = {{kMd5Header, *md5}, {kIdempotencyKeyHeader, idempotency_key}};
     auto res = cli->Put(
         url, headers, size,
         [fd, size, &options](size_t offset, size_t length, httplib::DataSink& sink) {
