@@ -19,7 +19,7 @@ nlohmann::json FileToJson(const FileRecord& f) {
 nlohmann::json NodeToJson(const NodeRecord& n) {
   return {{"node_id", n.node_id}, {"url", n.url},     {"state", n.state},
           {"capacity", n.capacity}, {"used", n.used}, {"free", n.free},
-          {"blobs", n.blobs},     {"last_heartbeat", n.last_heartbeat}};
+          {"blobs", n.blobs},     {"last_heartbeat", n.last_heartbeat}, {"draining", n.draining}};
 }
 
 FileService::FileService(MetadataStore& store, FileServiceOptions options)

@@ -12,7 +12,7 @@
 namespace dfs::master {
 
 namespace {
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: nodes.draining
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   node_id TEXT PRIMARY KEY,
   url TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'up' CHECK (state IN ('up','down','draining')),
+  draining INTEGER NOT NULL DEFAULT 0,  -- kept while down: state says liveness
   capacity INTEGER NOT NULL DEFAULT 0,
   used INTEGER NOT NULL DEFAULT 0,
   free INTEGER NOT NULL DEFAULT 0,
@@ -182,11 +183,19 @@ Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& pa
 }
 
 void MetadataStore::CreateSchema() {
+  Transaction tx(*db_);
   db_->Exec(kSchema);
   auto q = db_->Prepare("SELECT version FROM schema_version");
   if (!q.Step()) {
     db_->Prepare("INSERT INTO schema_version (version) VALUES (?)").Bind(1, int64_t{kSchemaVersion}).Run();
+  } else if (q.Int(0) < 2) {
+    // Version 1 kept "draining" in state only, so a draining node that died
+    // was never marked down.
+    db_->Exec("ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;"
+              "UPDATE nodes SET draining = 1 WHERE state = 'draining';"
+              "UPDATE schema_version SET version = 2;");
   }
+  tx.Commit();
 }
 
 Status MetadataStore::WithTransaction(const std::function<Status(Database&)>& fn) {
@@ -206,7 +215,7 @@ Status MetadataStore::UpsertNode(const NodeRecord& n) {
         "ON CONFLICT(node_id) DO UPDATE SET url = excluded.url, capacity = excluded.capacity, "
         "used = excluded.used, free = excluded.free, blobs = excluded.blobs, "
         "last_heartbeat = excluded.last_heartbeat, "
-        "state = CASE WHEN nodes.state = 'draining' THEN 'draining' ELSE 'up' END");
+        "state = CASE WHEN nodes.draining = 1 THEN 'draining' ELSE 'up' END");
     q.Bind(1, n.node_id).Bind(2, n.url).Bind(3, static_cast<int64_t>(n.capacity)).Bind(4, static_cast<int64_t>(n.used));
     q.Bind(5, static_cast<int64_t>(n.free)).Bind(6, static_cast<int64_t>(n.blobs)).Bind(7, n.last_heartbeat);
     q.Run();
@@ -218,7 +227,8 @@ Result<std::vector<NodeRecord>> MetadataStore::ListNodes() {
   return Locked([&]() -> Result<std::vector<NodeRecord>> {
     std::vector<NodeRecord> out;
     auto q = db_->Prepare(
-        "SELECT node_id, url, state, capacity, used, free, blobs, last_heartbeat FROM nodes ORDER BY node_id");
+        "SELECT node_id, url, state, capacity, used, free, blobs, last_heartbeat, draining FROM nodes "
+        "ORDER BY node_id");
     while (q.Step()) {
       NodeRecord n;
       n.node_id = q.Text(0);
@@ -229,6 +239,7 @@ Result<std::vector<NodeRecord>> MetadataStore::ListNodes() {
       n.free = static_cast<uint64_t>(q.Int(5));
       n.blobs = static_cast<uint64_t>(q.Int(6));
       n.last_heartbeat = q.Real(7);
+      n.draining = q.Int(8) != 0;
       out.push_back(std::move(n));
     }
     return out;
@@ -239,22 +250,26 @@ Result<std::vector<std::string>> MetadataStore::MarkSilentNodesDown(double befor
   return Locked([&]() -> Result<std::vector<std::string>> {
     Transaction tx(*db_);
     std::vector<std::string> ids;
-    auto q = db_->Prepare("SELECT node_id FROM nodes WHERE state = 'up' AND last_heartbeat < ?");
+    auto q = db_->Prepare("SELECT node_id FROM nodes WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
     q.Bind(1, before);
     while (q.Step()) ids.push_back(q.Text(0));
-    auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state = 'up' AND last_heartbeat < ?");
+    auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
     u.Bind(1, before).Run();
     tx.Commit();
     return ids;
   });
 }
 
-Status MetadataStore::SetNodeState(const std::string& node_id, const std::string& state) {
-  return Locked([&]() -> Status {
-    auto q = db_->Prepare("UPDATE nodes SET state = ? WHERE node_id = ?");
-    q.Bind(1, state).Bind(2, node_id).Run();
-    if (db_->Changes() == 0) return Status::NotFound("no node " + node_id);
-    return Status::OK();
+Result<std::string> MetadataStore::SetNodeDraining(const std::string& node_id, bool draining) {
+  return Locked([&]() -> Result<std::string> {
+    // A node that is down stays down: draining only says what to do while it is alive.
+    auto q = db_->Prepare(
+        "UPDATE nodes SET draining = ?1, "
+        "state = CASE WHEN state = 'down' THEN 'down' WHEN ?1 THEN 'draining' ELSE 'up' END "
+        "WHERE node_id = ?2 RETURNING state");
+    q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id);
+    if (!q.Step()) return Status::NotFound("no node " + node_id);
+    return q.Text(0);
   });
 }
 

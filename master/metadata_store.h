@@ -28,6 +28,7 @@ struct NodeRecord {
   uint64_t free = 0;
   uint64_t blobs = 0;
   double last_heartbeat = 0;  // seconds since the epoch
+  bool draining = false;      // operator asked to drain it (kept while it is down)
 };
 
 struct FileRecord {
@@ -104,7 +105,8 @@ class MetadataStore {
   Result<std::vector<NodeRecord>> ListNodes();
   // Marks up nodes whose last heartbeat is older than `before` as down; returns them.
   Result<std::vector<std::string>> MarkSilentNodesDown(double before);
-  Status SetNodeState(const std::string& node_id, const std::string& state);
+  // Sets or clears the drain flag; returns the node's state afterwards.
+  Result<std::string> SetNodeDraining(const std::string& node_id, bool draining);
 
   // Files
   Result<FileRecord> GetFile(const std::string& path);

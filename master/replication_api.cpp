@@ -46,19 +46,19 @@ void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
 }
 
 void RegisterDrainRoutes(httplib::Server& server, FileService& files) {
-  auto set_state = [&files](const std::string& node_id, const char* state, httplib::Response& res) {
-    Status st = files.store().SetNodeState(node_id, state);
-    if (!st.ok()) return SendError(res, st);
-    DFS_LOG(INFO, "master") << "node=" << node_id << " state=" << state << " (operator)";
-    SendJson(res, 200, {{"node_id", node_id}, {"state", state}});
+  auto set_state = [&files](const std::string& node_id, bool draining, httplib::Response& res) {
+    auto state = files.store().SetNodeDraining(node_id, draining);
+    if (!state.ok()) return SendError(res, state.status());
+    DFS_LOG(INFO, "master") << "node=" << node_id << " draining=" << draining << " state=" << *state << " (operator)";
+    SendJson(res, 200, {{"node_id", node_id}, {"state", *state}, {"draining", draining}});
   };
   // Draining: no new placements, and its copies stop counting, so the
   // healer copies every file it holds elsewhere.
   server.Post(std::string(kNode) + "/drain", [set_state](const httplib::Request& req, httplib::Response& res) {
-    set_state(req.matches[1], "draining", res);
+    set_state(req.matches[1], true, res);
   });
   server.Post(std::string(kNode) + "/undrain", [set_state](const httplib::Request& req, httplib::Response& res) {
-    set_state(req.matches[1], "up", res);
+    set_state(req.matches[1], false, res);
   });
 }
 

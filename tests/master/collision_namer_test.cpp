@@ -76,6 +76,18 @@ TEST(CollisionNamerTest, CuttingToTheLimitNeverGivesTheOldNameBack) {
   }
 }
 
+TEST(CollisionNamerTest, WhenOnlyTheOldNameFitsTheNewOneStillDiffers) {
+  // Room for exactly "_f" beside a deep folder, and the file is "_f".
+  std::string dir = DeepDir(kMaxPathBytes - 3);
+  std::string path = dir + "/_f";
+  ASSERT_EQ(path.size(), kMaxPathBytes);
+  ASSERT_TRUE(ValidatePath(path).ok());
+  std::string renamed = CollisionName(path, "f");
+  EXPECT_NE(renamed, path);
+  EXPECT_TRUE(ValidatePath(renamed).ok());
+  EXPECT_EQ(ParentPath(renamed), dir);
+}
+
 TEST(CollisionNamerTest, RandomSuffixesDiffer) {
   EXPECT_EQ(RandomSuffix().size(), 6u);
   EXPECT_NE(RandomSuffix(), RandomSuffix());

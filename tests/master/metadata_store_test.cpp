@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "master/collision_namer.h"
+#include "master/sqlite.h"
 #include "tests/support/process.h"
 
 namespace dfs::master {
@@ -118,6 +119,47 @@ TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
   n.last_heartbeat = NowSeconds();
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   EXPECT_EQ((*store_->ListNodes())[0].state, "up") << "a heartbeat brings a node back";
+}
+
+TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDraining) {
+  NodeRecord n;
+  n.node_id = "n1";
+  n.url = "http://127.0.0.1:1";
+  n.last_heartbeat = NowSeconds();
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  EXPECT_EQ(*store_->SetNodeDraining("n1", true), "draining");
+  n.last_heartbeat = NowSeconds() - 100;
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  ASSERT_EQ(store_->MarkSilentNodesDown(NowSeconds() - 10)->size(), 1u);
+  NodeRecord listed = (*store_->ListNodes())[0];
+  EXPECT_EQ(listed.state, "down") << "a dead draining node must not be tried first on reads";
+  EXPECT_TRUE(listed.draining);
+  EXPECT_EQ(*store_->SetNodeDraining("n1", true), "down") << "draining does not bring a dead node up";
+  n.last_heartbeat = NowSeconds();
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  EXPECT_EQ((*store_->ListNodes())[0].state, "draining") << "back up, still draining";
+  EXPECT_EQ(*store_->SetNodeDraining("n1", false), "up");
+  EXPECT_FALSE(store_->SetNodeDraining("nope", true).ok());
+}
+
+TEST_F(MetadataStoreTest, SchemaVersionOneIsMigrated) {
+  NodeRecord n;
+  n.node_id = "n1";
+  n.url = "http://127.0.0.1:1";
+  n.last_heartbeat = NowSeconds();
+  ASSERT_TRUE(store_->UpsertNode(n).ok());
+  store_.reset();
+  {  // what version 1 left: no draining column, "draining" only in state
+    auto db = Database::Open(dir_.path() + "/meta.db");
+    ASSERT_TRUE(db.ok());
+    (*db)->Exec("ALTER TABLE nodes DROP COLUMN draining; UPDATE nodes SET state = 'draining';"
+                "UPDATE schema_version SET version = 1;");
+  }
+  auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  NodeRecord listed = (*(*s)->ListNodes())[0];
+  EXPECT_EQ(listed.state, "draining");
+  EXPECT_TRUE(listed.draining);
 }
 
 TEST_F(MetadataStoreTest, SurvivesReopen) {
