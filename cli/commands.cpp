@@ -106,6 +106,20 @@ int CmdRm(const DfsClient& client, const Output& out, const std::string& name) {
   return kExitOk;
 }
 
+int CmdMkdir(const DfsClient& client, const Output& out, const std::string& name) {
+  Status st = client.MakeDir(name);
+  if (!st.ok()) return Fail(st);
+  if (out.json) PrintJson({{"created", name}});
+  return kExitOk;
+}
+
+int CmdRmdir(const DfsClient& client, const Output& out, const std::string& name) {
+  Status st = client.RemoveDir(name);
+  if (!st.ok()) return Fail(st);
+  if (out.json) PrintJson({{"removed", name}});
+  return kExitOk;
+}
+
 int CmdStat(const DfsClient& client, const Output& out, const std::string& name) {
   auto meta = client.Meta(name);
   if (!meta.ok()) return Fail(meta.status());

@@ -32,6 +32,8 @@ int CmdPut(const DfsClient& client, const Output& out, const std::string& file, 
 int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest);
 int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix);
 int CmdRm(const DfsClient& client, const Output& out, const std::string& name);
+int CmdMkdir(const DfsClient& client, const Output& out, const std::string& name);
+int CmdRmdir(const DfsClient& client, const Output& out, const std::string& name);
 int CmdStat(const DfsClient& client, const Output& out, const std::string& name);
 int CmdNodes(const DfsClient& client, const Output& out);
 int CmdDrain(const DfsClient& client, const Output& out, const std::string& node_id, bool draining);

@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
   auto* rm = app.add_subcommand("rm", "delete NAME");
   rm->add_option("NAME", name, "name in dfs")->required();
 
+  auto* mkdir = app.add_subcommand("mkdir", "make folder NAME (its parent must exist)");
+  mkdir->add_option("NAME", name, "folder name in dfs")->required();
+  auto* rmdir = app.add_subcommand("rmdir", "remove folder NAME (it must be empty)");
+  rmdir->add_option("NAME", name, "folder name in dfs")->required();
+
   auto* stat = app.add_subcommand("stat", "show NAME's size, md5, version and copies");
   stat->add_option("NAME", name, "name in dfs")->required();
 
@@ -90,6 +95,8 @@ int main(int argc, char** argv) {
   if (*get) return dfs::cli::CmdGet(*client, out, name, dest);
   if (*ls) return dfs::cli::CmdLs(*client, out, prefix);
   if (*rm) return dfs::cli::CmdRm(*client, out, name);
+  if (*mkdir) return dfs::cli::CmdMkdir(*client, out, name);
+  if (*rmdir) return dfs::cli::CmdRmdir(*client, out, name);
   if (*stat) return dfs::cli::CmdStat(*client, out, name);
   if (*nodes) return dfs::cli::CmdNodes(*client, out);
   if (*drain) return dfs::cli::CmdDrain(*client, out, node_id, true);

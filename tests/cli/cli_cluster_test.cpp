@@ -66,6 +66,28 @@ TEST_F(CliTest, CollisionIsRenamedLoudly) {
   EXPECT_EQ(ReadFile(T("a.back")), "two");
 }
 
+TEST_F(CliTest, FoldersLeftByRmAreRemovedWithRmdir) {
+  // rm keeps the folder (as in the mount); a file of the folder's name then
+  // needs `dfs rmdir` first, and the error says why.
+  WriteFile(T("x"), "xx");
+  std::string out;
+  ASSERT_EQ(cluster_.Cli("put " + T("x") + " docs/a"), 0);
+  ASSERT_EQ(cluster_.Cli("rm docs/a"), 0);
+  EXPECT_NE(cluster_.Cli("put --fail-if-exists " + T("x") + " docs", &out), 0);
+  EXPECT_NE(out.find("'docs' is a directory"), std::string::npos) << out;
+  ASSERT_EQ(cluster_.Cli("rmdir docs", &out), 0) << out;
+  ASSERT_EQ(cluster_.Cli("put " + T("x") + " docs", &out), 0) << out;
+  EXPECT_EQ(out, "docs\n");
+
+  ASSERT_EQ(cluster_.Cli("mkdir empty", &out), 0) << out;
+  EXPECT_EQ(cluster_.Cli("mkdir empty", &out), 6) << out;
+  EXPECT_EQ(cluster_.Cli("mkdir no/such/parent", &out), 3) << out;
+  ASSERT_EQ(cluster_.Cli("put " + T("x") + " empty/f"), 0);
+  EXPECT_NE(cluster_.Cli("rmdir empty", &out), 0);
+  EXPECT_NE(out.find("not empty"), std::string::npos) << out;
+  EXPECT_EQ(cluster_.Cli("rmdir nothing-here", &out), 3) << out;
+}
+
 TEST_F(CliTest, LsRmStatNodesAndJson) {
   WriteFile(T("x"), "xx");
   ASSERT_EQ(cluster_.Cli("put " + T("x") + " logs/x1"), 0);
