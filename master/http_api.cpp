@@ -329,7 +329,8 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), ""};
   auto result = files_.Put(put, **spool);
   if (!result.ok()) return SendCompatError(res, result.status());
-  SendJson(res, 201, {{"message", "File uploaded as " + result->name}, {"name", result->name},
+  // 200, not 201: what the original answered, and what its client checks.
+  SendJson(res, 200, {{"message", "File uploaded as " + result->name}, {"name", result->name},
                       {"renamed", result->renamed}, {"md5", result->md5}});
 }
 

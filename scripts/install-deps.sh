@@ -9,7 +9,7 @@ PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev
   libgtest-dev libcli11-dev
   redis-server redis-tools
-  curl ca-certificates python3 procps
+  curl ca-certificates python3 python3-requests procps
   chromium
 )
 
