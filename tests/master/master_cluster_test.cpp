@@ -227,8 +227,17 @@ TEST_F(MasterClusterTest, NodesListShowsStateAndSpace) {
     EXPECT_GT(n["capacity"].get<uint64_t>(), 0u);
     EXPECT_GT(n["free"].get<uint64_t>(), 0u);
   }
-  cluster_->KillNode(1);
+  // Single copies, so the ones placed on node 1 can only be read from it.
   std::string dead = cluster_->node_id(1);
+  std::vector<std::string> on_dead;
+  for (int i = 0; i < 30; ++i) {
+    std::string name = "single" + std::to_string(i);
+    auto put = PutString(Url(), FilesPath(name) + "?replicas=0", name);
+    ASSERT_EQ(put.status, 201) << put.body;
+    if (put.json()["node"] == dead) on_dead.push_back(name);
+  }
+  ASSERT_FALSE(on_dead.empty()) << "30 random placements, none on node 1";
+  cluster_->KillNode(1);
   bool down = false;
   for (int i = 0; i < 100 && !down; ++i) {
     auto listed = Get(Url(), "/api/v1/nodes").json();
@@ -239,7 +248,19 @@ TEST_F(MasterClusterTest, NodesListShowsStateAndSpace) {
   }
   EXPECT_TRUE(down) << "a silent node is marked down";
   cluster_->StartNode(1);
-  EXPECT_TRUE(cluster_->WaitNodesUp(3)) << "and comes back up under the same id";
+  ASSERT_TRUE(cluster_->WaitNodesUp(3));
+  auto after = Get(Url(), "/api/v1/nodes").json()["nodes"];
+  EXPECT_EQ(after.size(), 3u) << "it came back under the same id, not as a new node";
+  for (const auto& n : after) {
+    if (n["node_id"] == dead) {
+      EXPECT_EQ(n["state"], "up");
+    }
+  }
+  for (const auto& name : on_dead) {
+    auto got = Get(Url(), FilesPath(name));
+    EXPECT_EQ(got.status, 200) << name;
+    EXPECT_EQ(got.body, name) << "its blobs were kept";
+  }
 }
 
 // The original Python client builds its upload with requests:
