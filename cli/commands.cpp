@@ -218,6 +218,9 @@ int CmdDead(const DfsClient& client, const Output& out) {
     std::printf("%-22s blob %-32s %s\n", d.value("id", "").c_str(), d.value("blob_id", "?").c_str(),
                 d.value("reason", "").c_str());
   }
+  if (r->value("more", false)) {
+    std::printf("... and more (the oldest %zu are listed; `dfs requeue all` takes every one)\n", dead.size());
+  }
   return kExitOk;
 }
 

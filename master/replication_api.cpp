@@ -45,6 +45,16 @@ void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
   });
 }
 
+constexpr int kDeadPage = 1000;
+
+bool IsStreamId(const std::string& id) {
+  size_t dash = id.find('-');
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return dash != std::string::npos && digits(id.substr(0, dash)) && digits(id.substr(dash + 1));
+}
+
 void RegisterDrainRoutes(httplib::Server& server, FileService& files) {
   auto set_state = [&files](const std::string& node_id, bool draining, httplib::Response& res) {
     auto state = files.store().SetNodeDraining(node_id, draining);
@@ -96,10 +106,26 @@ void RegisterQueueRoutes(httplib::Server& server, FileService& files, replicatio
     if (!queue) SendError(res, Status::NotFound("there is no replication queue: the master runs without --redis"));
     return queue != nullptr;
   };
-  server.Get("/api/v1/replication/dead", [queue, need_queue](const httplib::Request&, httplib::Response& res) {
+  // ?limit=N (default 1000) and ?after=ID page through; "more" says whether
+  // entries follow the last one listed.
+  server.Get("/api/v1/replication/dead", [queue, need_queue](const httplib::Request& req, httplib::Response& res) {
     if (!need_queue(res)) return;
-    auto dead = queue->ListDead();
+    int limit = kDeadPage;
+    if (req.has_param("limit")) {
+      const std::string v = req.get_param_value("limit");
+      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1) {
+        return SendError(res, Status::InvalidArgument("limit must be a whole number from 1 to 999999"));
+      }
+      limit = std::stoi(v);
+    }
+    const std::string after = req.get_param_value("after");
+    if (!after.empty() && !IsStreamId(after)) {
+      return SendError(res, Status::InvalidArgument("after must be a dead job id (as listed)"));
+    }
+    auto dead = queue->ListDead(limit + 1, after);
     if (!dead.ok()) return SendError(res, dead.status());
+    const bool more = dead->size() > static_cast<size_t>(limit);
+    if (more) dead->pop_back();
     nlohmann::json out = nlohmann::json::array();
     for (const auto& d : *dead) {
       nlohmann::json entry = {{"id", d.id}, {"reason", d.reason}, {"original_id", d.original_id}};
@@ -111,7 +137,7 @@ void RegisterQueueRoutes(httplib::Server& server, FileService& files, replicatio
       }
       out.push_back(entry);
     }
-    SendJson(res, 200, {{"dead", out}});
+    SendJson(res, 200, {{"dead", out}, {"more", more}});
   });
   // id "all" requeues every dead letter.
   server.Post(R"(/api/v1/replication/dead/([0-9]+-[0-9]+|all)/requeue)",
@@ -119,9 +145,16 @@ void RegisterQueueRoutes(httplib::Server& server, FileService& files, replicatio
                 if (!need_queue(res)) return;
                 std::vector<std::string> ids;
                 if (req.matches[1] == "all") {
-                  auto dead = queue->ListDead();
-                  if (!dead.ok()) return SendError(res, dead.status());
-                  for (const auto& d : *dead) ids.push_back(d.id);
+                  // Every entry there now, page by page (jobs that fail again
+                  // while this runs land after the last id taken here).
+                  std::string after;
+                  for (;;) {
+                    auto dead = queue->ListDead(kDeadPage, after);
+                    if (!dead.ok()) return SendError(res, dead.status());
+                    for (const auto& d : *dead) ids.push_back(d.id);
+                    if (dead->size() < static_cast<size_t>(kDeadPage)) break;
+                    after = dead->back().id;
+                  }
                 } else {
                   ids.push_back(req.matches[1]);
                 }

@@ -151,9 +151,10 @@ Status ReplicationQueue::DeadLetter(const StreamEntry& entry, const std::string&
   return Ack(entry.id);
 }
 
-Result<std::vector<DeadEntry>> ReplicationQueue::ListDead(int count) {
+Result<std::vector<DeadEntry>> ReplicationQueue::ListDead(int count, const std::string& after) {
   std::lock_guard lock(mu_);
-  auto reply = Run({"XRANGE", kDeadStream, "-", "+", "COUNT", std::to_string(count)});
+  const std::string start = after.empty() ? "-" : "(" + after;  // "(": exclusive (Redis 6.2+)
+  auto reply = Run({"XRANGE", kDeadStream, start, "+", "COUNT", std::to_string(count)});
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   if (IsError(r)) return ErrorReply("XRANGE", r);

@@ -65,7 +65,9 @@ class ReplicationQueue {
   Status Touch(const std::string& consumer, const std::string& id);
   // Copies the entry to the dead-letter stream with the reason, then acks it.
   Status DeadLetter(const StreamEntry& entry, const std::string& reason);
-  Result<std::vector<DeadEntry>> ListDead(int count = 1000);
+  // Up to `count` dead letters, oldest first, after the entry id `after`
+  // ("" = from the start): page with the last id of the previous page.
+  Result<std::vector<DeadEntry>> ListDead(int count = 1000, const std::string& after = "");
   // Moves a dead letter back to the main stream; returns the new entry id.
   Result<std::string> Requeue(const std::string& dead_id);
   Result<QueueStats> Stats();

@@ -159,6 +159,28 @@ TEST(ReplicationQueueTest, TwoConsumersNeverGetTheSameJob) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kJobs));                       // and every job was delivered
 }
 
+TEST(ReplicationQueueTest, DeadLettersArePagedInOrder) {
+  RedisServer redis;
+  ReplicationQueue queue(redis.redis_address());
+  constexpr int kJobs = 25;
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(queue.Publish(Job(i)).ok());
+  auto got = queue.Read("c", kJobs, 100);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), static_cast<size_t>(kJobs));
+  for (const auto& e : *got) ASSERT_TRUE(queue.DeadLetter(e, "no target").ok());
+  std::vector<std::string> payloads;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    auto dead = queue.ListDead(10, after);
+    ASSERT_TRUE(dead.ok()) << dead.status().ToString();
+    for (const auto& d : *dead) payloads.push_back(d.payload);
+    if (dead->size() < 10) break;
+    after = dead->back().id;
+  }
+  ASSERT_EQ(payloads.size(), static_cast<size_t>(kJobs)) << "every entry once, none twice";
+  for (int i = 0; i < kJobs; ++i) EXPECT_EQ(payloads[i], Job(i));
+}
+
 TEST(ReplicationQueueTest, DeadLetterListAndRequeue) {
   RedisServer redis;
   ReplicationQueue queue(redis.redis_address());

@@ -12,6 +12,8 @@
 
 #include "common/http_util.h"
 #include "common/md5.h"
+#include "replicator/replication_job.h"
+#include "replicator/replication_queue.h"
 #include "tests/support/cluster.h"
 #include "tests/support/http_helpers.h"
 
@@ -398,6 +400,47 @@ TEST_F(ReplicationTest, JobsThatCannotSucceedGoToTheDeadLettersAndCanBeRequeued)
       milliseconds(30000)))
       << out;
   EXPECT_EQ(cluster_->Cli("requeue 1-1", &out), 3) << out;  // no such dead letter
+}
+
+TEST_F(ReplicationTest, MoreThanAThousandDeadLettersAreListedInPagesAndAllRequeued) {
+  ClusterOptions options = ReplicatedCluster(1);
+  options.replicator = false;  // requeued jobs stay in the stream, countable
+  Start(options);
+  constexpr int kDead = 1205;
+  {
+    replication::ReplicationQueue queue(*replication::ParseRedisAddress(cluster_->redis_address()));
+    ASSERT_TRUE(queue.EnsureGroup().ok());
+    for (int i = 0; i < kDead; ++i) {
+      replication::ReplicationJob job;
+      job.job_id = "j" + std::to_string(i);
+      char blob[33];
+      std::snprintf(blob, sizeof(blob), "%032x", i);
+      job.blob_id = blob;
+      job.md5 = "d41d8cd98f00b204e9800998ecf8427e";
+      job.want_copies = 3;
+      ASSERT_TRUE(queue.Publish(job.ToJson()).ok());
+    }
+    auto entries = queue.Read("test", kDead, 1000);
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->size(), static_cast<size_t>(kDead));
+    for (const auto& e : *entries) ASSERT_TRUE(queue.DeadLetter(e, "test").ok());
+  }
+  auto first = Get(cluster_->master_url(), "/api/v1/replication/dead?limit=1000").json();
+  ASSERT_EQ(first["dead"].size(), 1000u);
+  EXPECT_TRUE(first["more"].get<bool>());
+  auto rest = Get(cluster_->master_url(),
+                  "/api/v1/replication/dead?after=" + first["dead"][999]["id"].get<std::string>()).json();
+  EXPECT_EQ(rest["dead"].size(), static_cast<size_t>(kDead - 1000));
+  EXPECT_FALSE(rest["more"].get<bool>());
+  EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/replication/dead?limit=0").status, 400);
+  EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/replication/dead?after=x").status, 400);
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("dead", &out), 0);
+  EXPECT_NE(out.find("and more"), std::string::npos) << "the CLI says the list goes on";
+  ASSERT_EQ(cluster_->Cli("--json requeue all", &out), 0) << out;
+  auto status = nlohmann::json::parse(Get(cluster_->master_url(), "/api/v1/replication").body);
+  EXPECT_EQ(status["dead"], 0) << "requeue all takes every one, not the first 1000";
+  EXPECT_GE(status["queue_length"].get<int>(), kDead);
 }
 
 TEST_F(ReplicationTest, WithoutRedisFilesAreStoredOnceAndTheQueueCommandsSaySo) {
