@@ -153,6 +153,57 @@ TEST_F(ReplicationTest, HundredFilesReachThreeCopiesAndSurviveTheirPrimaryDying)
   for (const auto& f : files) EXPECT_NE(Get(Url(), FilesPath(f.name)).header(kNodeHeader), dead) << f.name;
 }
 
+TEST_F(ReplicationTest, ReadsSurviveTheLossOfAnyTwoNodesForEveryFile) {
+  // R = 2 extra copies: with any two of the three nodes dead, every file is
+  // still read right, whichever node its primary was on.
+  Start(ReplicatedCluster());
+  auto files = PutMany("pairs/f", 100);
+  ExpectReplicated(files, 3);
+  std::map<int, int> primaries;
+  for (const auto& f : files) ++primaries[NodeIndex(Meta(f.name)["primary"]["node_id"])];
+  for (int alive = 0; alive < 3; ++alive) {
+    std::vector<int> dead;
+    for (int i = 0; i < 3; ++i) {
+      if (i != alive) dead.push_back(i);
+    }
+    for (int i : dead) cluster_->KillNode(i);
+    for (const auto& f : files) {
+      std::string md5;
+      auto got = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/got", &md5);
+      ASSERT_EQ(got.status, 200) << f.name << " with only node " << alive << " alive";
+      EXPECT_EQ(md5, f.md5) << f.name;
+    }
+    for (int i : dead) cluster_->StartNode(i);
+    ASSERT_TRUE(cluster_->WaitNodesUp(3));
+  }
+  EXPECT_EQ(primaries.size(), 3u) << "random placement used every node";
+}
+
+TEST_F(ReplicationTest, ReplicasPerFileAtPutOverrideTheClusterSetting) {
+  ClusterOptions options = ReplicatedCluster(4);
+  Start(options);
+  Stored one = {"one-copy.bin", ""}, two = {"two-copies.bin", ""}, all = {"four-copies.bin", ""};
+  for (auto* f : {&one, &two, &all}) {
+    std::string src = tmp_.path() + "/" + f->name;
+    f->md5 = WriteRandomFile(src, 50000, static_cast<unsigned>(f->name.size()));
+    const int extra = f == &one ? 0 : f == &two ? 1 : 3;
+    auto put = PutFile(Url(), FilesPath(f->name) + "?replicas=" + std::to_string(extra), src, {{kMd5Header, f->md5}});
+    ASSERT_EQ(put.status, 201) << put.body;
+  }
+  Stored dflt = PutRandom("default.bin", 50000, 77);
+  ExpectReplicated({all}, 4);
+  ExpectReplicated({two}, 2);
+  ExpectReplicated({dflt}, 3);
+  EXPECT_TRUE(HasVerifiedCopies(one, 1)) << "replicas=0: the primary only";
+  EXPECT_EQ(Meta(one.name)["want_copies"], 1);
+  EXPECT_EQ(Meta(all.name)["want_copies"], 4);
+  EXPECT_TRUE(Meta(two.name)["fully_replicated"].get<bool>());
+  // And they stay so: no healing pass adds copies past what was asked.
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_TRUE(HasVerifiedCopies(one, 1));
+  EXPECT_TRUE(HasVerifiedCopies(two, 2));
+}
+
 TEST_F(ReplicationTest, CorruptOrMissingPrimaryCopyIsServedFromAReplicaAndRepaired) {
   Start(ReplicatedCluster());
   Stored corrupt = PutRandom("corrupt.bin", 3 << 20, 7);
