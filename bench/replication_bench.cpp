@@ -91,16 +91,28 @@ void Healing(int files) {
   options.node_dead_ms = 3000;
   options.master_args = {"--heal-interval-ms", "500", "--heal-retry-ms", "5000"};
   t::TestCluster cluster(options);
-  for (int i = 0; i < files; ++i) {
-    auto put = t::PutString(cluster.master_url(), "/api/v1/files/heal/f" + std::to_string(i), FileData(i));
-    if (put.status != 201) std::exit(1);
-  }
-  while (UnderReplicated(cluster) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  auto nodes = t::Get(cluster.master_url(), "/api/v1/nodes").json();
+  // 3 copies on 4 nodes: node 3 holds about 3/4 of the files, so files are
+  // put in batches until it holds `files` of them (heartbeats carry the count).
+  auto blobs_on_node3 = [&]() -> uint64_t {
+    auto nodes = t::Get(cluster.master_url(), "/api/v1/nodes").json();
+    for (const auto& n : nodes["nodes"]) {
+      if (n["node_id"] == cluster.node_id(3)) return n["blobs"];
+    }
+    return 0;
+  };
+  int stored = 0;
   uint64_t lost = 0;
-  for (const auto& n : nodes["nodes"]) {
-    if (n["node_id"] == cluster.node_id(3)) lost = n["blobs"];
+  while (lost < static_cast<uint64_t>(files)) {
+    const int batch = std::max<int>(50, static_cast<int>((static_cast<uint64_t>(files) - lost) * 4 / 3));
+    for (int end = stored + batch; stored < end; ++stored) {
+      auto put = t::PutString(cluster.master_url(), "/api/v1/files/heal/f" + std::to_string(stored), FileData(stored));
+      if (put.status != 201) std::exit(1);
+    }
+    while (UnderReplicated(cluster) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a heartbeat with the new count
+    lost = blobs_on_node3();
   }
+  files = stored;
   double killed = Now();
   cluster.KillNode(3);
   // Under-replication is only visible once the node counts as dead.
