@@ -166,11 +166,32 @@ std::string NodeState(const std::string& dom, const std::string& node_id) {
   return std::regex_search(dom, m, re) ? m[1].str() : "";
 }
 
+std::string NodeRow(const std::string& dom, const std::string& node_id) {
+  std::smatch m;
+  std::regex re("<tr data-node=\"" + node_id + "\"[^>]*>(.*?)</tr>");
+  return std::regex_search(dom, m, re) ? m[1].str() : "";
+}
+
 TEST(StatusPageTest, ChromiumShowsNodesAndANodeGoingDown) {
-  TestCluster cluster;
+  // Redis but no replicator: the file's job waits in the queue and the file
+  // stays under-replicated, so both show on the page.
+  ClusterOptions options;
+  options.redis = true;
+  TestCluster cluster(options);
   ASSERT_TRUE(cluster.WaitNodesUp(3));
   const std::string url = cluster.master_url() + "/";
-  ASSERT_EQ(PutString(cluster.master_url(), "/api/v1/files/page.txt", "hello").status, 201);
+  auto put = PutString(cluster.master_url(), "/api/v1/files/page.txt", "hello");
+  ASSERT_EQ(put.status, 201);
+  const std::string primary = put.json()["node"];
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto r = Get(cluster.master_url(), "/api/v1/replication").json();
+        const nlohmann::json nodes = Get(cluster.master_url(), "/api/v1/nodes").json()["nodes"];
+        bool counted = false;
+        for (const auto& n : nodes) counted |= n["node_id"] == primary && n["blobs"] == 1;
+        return counted && r.value("queue_length", 0) == 1;
+      },
+      milliseconds(15000)));
   auto page = Get(cluster.master_url(), "/");
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("<title>dfs cluster</title>"), std::string::npos);
@@ -182,6 +203,18 @@ TEST(StatusPageTest, ChromiumShowsNodesAndANodeGoingDown) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(NodeState(dom, cluster.node_id(i)), "up") << dom;
   EXPECT_NE(dom.find("id=\"files\">1<"), std::string::npos) << dom;
   EXPECT_NE(dom.find("id=\"nodes-up\">3 / 3<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("id=\"under\">1<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("id=\"queue\">1 (0)<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("id=\"dead\">0<"), std::string::npos) << dom;
+  for (int i = 0; i < 3; ++i) {
+    std::string row = NodeRow(dom, cluster.node_id(i));
+    EXPECT_TRUE(std::regex_search(row, std::regex("class=\"bar\" title=\"[0-9.]+% of [^\"]+\"><span style=\"width: "
+                                                  "[0-9.]+%;\"")))
+        << "capacity bar of node " << i << ": " << row;
+    EXPECT_NE(row.find("% full"), std::string::npos) << row;
+    const bool holds = cluster.node_id(i) == primary;
+    EXPECT_NE(row.find(holds ? "<td>1</td>" : "<td>0</td>"), std::string::npos) << "blob count: " << row;
+  }
   std::string png = ReadFile(shot);
   ASSERT_GT(png.size(), 10000u) << "screenshot " << shot;
   EXPECT_EQ(png.substr(1, 3), "PNG");
