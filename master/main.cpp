@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       heal_retry_ms = 30000, gc_interval_ms = 600000, gc_grace_ms = 3600000;
   size_t threads = 64;
   uint64_t max_file_size = 0;
-  int read_timeout_ms = 30000;
+  int read_timeout_ms = 30000, node_io_timeout_ms = 15000;
   // A later flag wins (so wrappers can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 86400000));
   app.add_option("--gc-grace-ms", gc_grace_ms, "an unreferenced blob younger than this is left alone (an upload in flight)")
       ->check(CLI::Range(0, 86400000 * 7));
+  app.add_option("--node-io-timeout-ms", node_io_timeout_ms,
+                 "a request to a storage node that moves no byte this long fails (a PUT then goes to another node)")
+      ->envname("DFS_NODE_IO_TIMEOUT_MS")
+      ->check(CLI::Range(100, 3600000));
   app.add_option("--threads", threads, "HTTP worker threads")->check(CLI::Range(4, 1024));
   app.add_option("--max-file-size", max_file_size, "largest file (request body) a PUT or /upload may send, 413 above (0: no limit)")
       ->envname("DFS_MAX_FILE_SIZE");
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
   options.spool_dir = spool_dir;
   options.replicas = replicas;
   options.node_dead = std::chrono::milliseconds(node_dead_ms);
+  options.node_timeouts.read = options.node_timeouts.write = std::chrono::milliseconds(node_io_timeout_ms);
   if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
   dfs::metrics::Registry registry;  // outlives the server that renders it
   dfs::master::FileService files(**store, options);
