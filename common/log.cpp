@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -54,9 +55,26 @@ LogLine::LogLine(LogLevel level, std::string_view component) : level_(level) {
   stream_ << stamp << millis << ' ' << LevelName(level) << ' ' << component << ' ';
 }
 
+// Control characters in logged values (a decoded request path may hold
+// "%0A") become \xNN, so an event is always exactly one line.
+std::string EscapeControls(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 LogLine::~LogLine() {
-  stream_ << '\n';
-  std::string line = stream_.str();
+  std::string line = EscapeControls(stream_.str());
+  line += '\n';
   // A single write() keeps lines from different threads whole.
   ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void)rc;

@@ -18,6 +18,9 @@ bool ParseLogLevel(std::string_view name, LogLevel* out);
 // This process's last `max` WARN and ERROR lines, oldest first (status page).
 std::vector<std::string> RecentProblems(size_t max = 20);
 
+// "\x0a" for each control character: what LogLine does to a whole line.
+std::string EscapeControls(const std::string& text);
+
 class LogLine {
  public:
   LogLine(LogLevel level, std::string_view component);
