@@ -328,7 +328,8 @@ TEST_F(FuseTest, RenameDuringTheUploadOfANewFileKeepsTheDataUnderTheNewName) {
 
 // A rename the master refuses (here: it is down) leaves the open file as it
 // was: it is still uploaded under its own name at close. Long-lived
-// attributes let the kernel pass the rename on without asking the master.
+// attributes let the kernel pass the rename on without asking the master;
+// the writer is one subshell (a builtin's `>&3` closes a dup: an upload).
 TEST_F(FuseTest, ARefusedRenameLeavesTheOpenFileAlone) {
   Unmount();
   Mount(",attr_timeout=30");
@@ -336,9 +337,7 @@ TEST_F(FuseTest, ARefusedRenameLeavesTheOpenFileAlone) {
   ASSERT_EQ(Sh("echo one > " + M("h.txt") + " && echo old > " + M("h2.txt") + " && ls -l " + mnt_, &out), 0) << out;
   int writer_rc = -1;
   std::thread writer([&] {
-    writer_rc = Sh("exec 3>>" + M("h.txt") + " && echo two >&3 && while [ ! -e " + L("go") +
-                       " ]; do sleep 0.1; done && exec 3>&-",
-                   &writer_out);
+    writer_rc = Sh("(echo two; until [ -e " + L("go") + " ]; do sleep 0.1; done) >> " + M("h.txt"), &writer_out);
   });
   bool open = WaitUntil([&] { return HasFileOfSize(tmp_.path() + "/cache/spool", 8); }, milliseconds(10000));
   cluster_->KillMaster();
