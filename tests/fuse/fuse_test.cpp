@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -457,6 +458,51 @@ TEST(FuseDaemonTest, RenameRacingTheUploadOfANewFileEndsUnderTheNewName) {
   EXPECT_EQ(fs.Release(&fi), 0);
   EXPECT_EQ(Get(cluster.master_url(), "/api/v1/stat/old.bin").status, 404);
   EXPECT_EQ(Get(cluster.master_url(), "/api/v1/stat/new.bin").json().value("size", uint64_t{0}), chunk * chunks);
+}
+
+// An unlink racing the upload of a new file waits for it and removes it
+// (the master must not keep it), and while it waits other opens go on: no
+// lock shared by every operation is held across the wait.
+TEST(FuseDaemonTest, UnlinkRacingAnUploadRemovesTheFileWithoutStallingOtherOpens) {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.replicas = 0;
+  TestCluster cluster(options);
+  TempDir tmp;
+  auto cache = fuse_client::FileCache::Open(tmp.path() + "/cache", uint64_t{1} << 30);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  ClientOptions client_options;
+  client_options.master_url = cluster.master_url();
+  fuse_client::DfsFilesystem fs(DfsClient(client_options), std::move(*cache), milliseconds(1000));
+  fuse_file_info fi{};
+  fi.flags = O_WRONLY | O_CREAT;
+  ASSERT_EQ(fs.Create("gone.bin", 0644, &fi), 0);
+  const size_t chunk = size_t{1} << 20;
+  const std::string data(chunk, 'y');
+  for (size_t i = 0; i < 150; ++i) {
+    ASSERT_EQ(fs.Write(data.data(), chunk, static_cast<off_t>(i * chunk), &fi), static_cast<int>(chunk));
+  }
+  std::atomic<bool> flushed{false};
+  int flush_rc = -1, unlink_rc = -1;
+  std::thread flush([&] {
+    flush_rc = fs.Flush(&fi);
+    flushed = true;
+  });
+  std::this_thread::sleep_for(milliseconds(200));  // the PUT is under way
+  std::thread unlink([&] { unlink_rc = fs.Unlink("gone.bin"); });
+  std::this_thread::sleep_for(milliseconds(300));  // the unlink waits for the upload
+  fuse_file_info other{};
+  other.flags = O_WRONLY | O_CREAT;
+  EXPECT_EQ(fs.Create("other.bin", 0644, &other), 0);
+  EXPECT_FALSE(flushed) << "a new open waited for another file's upload";
+  flush.join();
+  unlink.join();
+  EXPECT_EQ(flush_rc, 0);
+  EXPECT_EQ(unlink_rc, 0);
+  EXPECT_EQ(fs.Release(&fi), 0);
+  EXPECT_EQ(fs.Release(&other), 0);
+  EXPECT_EQ(Get(cluster.master_url(), "/api/v1/stat/gone.bin").status, 404);
+  EXPECT_EQ(Get(cluster.master_url(), "/api/v1/stat/other.bin").status, 200);
 }
 
 TEST(FuseMountTest, UnreachableMasterFailsWithAClearErrorAndNoMount) {
