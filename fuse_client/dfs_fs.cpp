@@ -5,13 +5,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <string_view>
 #include <utility>
-#include <set>
 
 #include "common/log.h"
 #include "common/path.h"
