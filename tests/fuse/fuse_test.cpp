@@ -302,10 +302,10 @@ TEST_F(FuseTest, AnUploadFailingAtCloseMakesCpFail) {
   EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/meta/lost.bin").status, 404);
 }
 
-// A rename that reaches the mount while the new file's upload is in flight
-// waits for it: the data ends under the new name, nothing under the old.
-// rename(2) straight (mv would stat first), with attributes cached long
-// enough that the kernel does not look the name up again before it.
+// A rename issued while cp's close is uploading the new file: the data ends
+// under the new name, nothing under the old. (The kernel holds this rename
+// back until the flush returns, so this checks the outcome end to end;
+// FuseDaemonTest below reaches the daemon-side race itself.)
 TEST_F(FuseTest, RenameDuringTheUploadOfANewFileKeepsTheDataUnderTheNewName) {
   Unmount();
   Mount(",attr_timeout=60");
