@@ -553,11 +553,20 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
     file->Update([](FileState& s) { s.dirty = !s.path.empty(); });
     return 0;
   }
-  // Not open here: fetch, cut, upload.
+  // Not open here: fetch, cut, upload. Registered (locked first, so no open
+  // shares it) while it uploads, so a rename meanwhile waits for it.
   if (int rc = OpenForWrite(path, size == 0, &file); rc != 0) return rc;
-  int rc = ::ftruncate(file->fd.get(), size) == 0 ? 0 : -errno;
-  file->Update([](FileState& s) { s.dirty = true; });
-  if (rc == 0) rc = Upload(*file);
+  uint64_t id = 0;
+  int rc = 0;
+  {
+    std::lock_guard lock(file->mu);
+    id = Register(file);
+    rc = ::ftruncate(file->fd.get(), size) == 0 ? 0 : -errno;
+    file->Update([](FileState& s) { s.dirty = true; });
+    if (rc == 0) rc = Upload(*file);
+    file->Update([](FileState& s) { s.opens = 0; });
+  }
+  Unregister(id);
   ::unlink(file->spool_path.c_str());
   return rc;
 }

@@ -389,6 +389,10 @@ TEST_F(FuseTest, TruncateOfAnOpenFileAndInPlaceWrites) {
       << out;
   EXPECT_EQ(out, "012XY56789");
   EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/files/d").body, "012XY56789");
+  // truncate(2) by path of a file nobody has open.
+  ASSERT_EQ(Sh("perl -e \"truncate(q(" + M("d") + "), 5) or exit 1\" && cat " + M("d"), &out), 0) << out;
+  EXPECT_EQ(out, "012XY");
+  EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/files/d").body, "012XY");
 }
 
 TEST_F(FuseTest, MkdirKeepsItsModeAndLongNamesAreTooLong) {
