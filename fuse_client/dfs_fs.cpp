@@ -5,9 +5,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <set>
+#include <string_view>
+#include <utility>
 
 #include "common/log.h"
 #include "common/path.h"
@@ -50,21 +54,39 @@ double NowSeconds() {
 
 std::string Join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
-// Copies a whole file into an open fd (the spool), from the start.
-Status CopyInto(const std::string& from, int to_fd) {
-  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) return Status::IOError("open " + from + ": " + std::strerror(errno));
+// Copies a whole open file into another (the spool), from the start.
+Status CopyInto(int from_fd, int to_fd) {
+  loff_t in_offset = 0, out_offset = 0;
   for (;;) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, to_fd, nullptr, 1 << 30, 0);
+    ssize_t n = ::copy_file_range(from_fd, &in_offset, to_fd, &out_offset, 1 << 30, 0);
     if (n == 0) return Status::OK();
     if (n < 0) return Status::IOError(std::string("copy: ") + std::strerror(errno));
   }
+}
+
+bool IsAtOrUnder(const std::string& path, const std::string& top) {
+  return !top.empty() && (path == top || path.compare(0, top.size() + 1, top + "/") == 0);
+}
+
+// dfs's name limits, which the kernel does not know (it passes up to 1024).
+int CheckName(const char* fuse_path) {
+  if (!fuse_path) return 0;
+  std::string_view p(fuse_path);
+  if (p.size() > kMaxPathBytes) return -ENAMETOOLONG;
+  for (size_t start = 0; start <= p.size();) {
+    size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    if (end - start > kMaxComponentBytes) return -ENAMETOOLONG;
+    start = end + 1;
+  }
+  return 0;
 }
 
 // Runs an operation, turning an escaped exception into EIO (and a log line)
 // rather than a crashed mount.
 template <typename Fn>
 int Guard(const char* op, const char* path, Fn&& fn) {
+  if (int rc = CheckName(path); rc != 0) return rc;
   try {
     return fn();
   } catch (const std::exception& e) {
@@ -126,20 +148,18 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
   std::shared_ptr<OpenFile> file = fi ? Handle(fi) : nullptr;
   if (!file || file->spool_path.empty()) file = WritableHandleFor(path);
   if (file) {
-    std::unique_lock lock(file->mu);
-    if (file->dirty || !file->uploaded) {  // changed here and not uploaded: the spool has the size
+    const FileState state = file->Get();
+    if (state.dirty || !state.uploaded) {  // changed here and not uploaded: the spool has the size
       struct stat spool {};
       if (::fstat(file->fd.get(), &spool) != 0) return -errno;
       FileInfo info;
-      if (file->uploaded) {
-        lock.unlock();
+      if (state.uploaded) {
         auto known = LookUp(path);
         if (known.ok()) info = *known;
-        lock.lock();
       }
       info.size = static_cast<uint64_t>(spool.st_size);
-      info.mode = file->pending_mode.value_or(info.mode);
-      info.mtime = file->pending_mtime.value_or(spool.st_mtim.tv_sec + spool.st_mtim.tv_nsec / 1e9);
+      info.mode = state.pending_mode.value_or(info.mode);
+      info.mtime = state.pending_mtime.value_or(spool.st_mtim.tv_sec + spool.st_mtim.tv_nsec / 1e9);
       FillStat(info, st);
       return 0;
     }
@@ -179,9 +199,9 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
   {
     std::lock_guard lock(handles_mu_);
     for (const auto& [id, f] : handles_) {
-      if (!f->spool_path.empty() && ParentPath(f->path) == path && !names.count(BaseName(f->path))) {
-        pending.push_back(f->path);
-      }
+      if (f->spool_path.empty()) continue;
+      std::string p = f->Path();
+      if (!p.empty() && ParentPath(p) == path && !names.count(BaseName(p))) pending.push_back(p);
     }
   }
   for (const auto& p : pending) {
@@ -194,8 +214,8 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
 
 // ---- namespace --------------------------------------------------------------
 
-int DfsFilesystem::MakeDir(const std::string& path, mode_t) {
-  Status st = client_.MakeDir(path);
+int DfsFilesystem::MakeDir(const std::string& path, mode_t mode) {
+  Status st = client_.MakeDir(path, static_cast<int>(mode & 07777));
   ForgetAttr(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
@@ -206,56 +226,81 @@ int DfsFilesystem::RemoveDir(const std::string& path) {
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
+DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const std::string& b) {
+  LockedFiles out;
+  {
+    std::lock_guard lock(handles_mu_);  // never held while waiting for a file
+    for (const auto& [id, f] : handles_) {
+      std::string p = f->Path();
+      if (IsAtOrUnder(p, a) || (!b.empty() && p == b)) out.files.push_back(f);
+    }
+  }
+  std::sort(out.files.begin(), out.files.end());
+  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  for (auto& f : out.files) out.locks.emplace_back(f->mu);
+  return out;
+}
+
 int DfsFilesystem::Unlink(const std::string& path) {
+  LockedFiles open = LockFiles(path);
   Status st = client_.Remove(path);
   ForgetAttr(path);
   bool local_only = false;
-  {
-    std::lock_guard lock(handles_mu_);
-    for (auto& [id, f] : handles_) {
-      if (f->path == path && !f->spool_path.empty()) {
-        // Unlinked while open: the program may go on using it, but it is no
-        // longer a name in dfs, so it is never uploaded.
-        std::lock_guard flock(f->mu);
-        local_only = local_only || !f->uploaded;
-        f->path.clear();
-        f->dirty = false;
-      }
-    }
+  for (auto& f : open.files) {
+    FileState s = f->Get();
+    if (s.path == path && !f->spool_path.empty()) local_only = local_only || !s.uploaded;
   }
-  if (st.code() == Code::kNotFound && local_only) return 0;
-  return st.ok() ? 0 : ErrnoFor(st);
+  if (!st.ok() && !(st.code() == Code::kNotFound && local_only)) return ErrnoFor(st);
+  for (auto& f : open.files) {
+    // Unlinked while open: the program may go on using it, but it is no
+    // longer a name in dfs, so it is never uploaded.
+    f->Update([&](FileState& s) {
+      if (s.path != path) return;
+      s.path.clear();
+      s.dirty = false;
+    });
+  }
+  return 0;
 }
 
 int DfsFilesystem::Rename(const std::string& from, const std::string& to, unsigned int flags) {
   if (flags & RENAME_EXCHANGE) return -EINVAL;
   if ((flags & RENAME_NOREPLACE) && (client_.StatPath(to).ok() || WritableHandleFor(to))) return -EEXIST;
+  // Locking waits out an upload in flight, so the master has the file (or
+  // it failed and stays local) before the rename is decided.
+  LockedFiles open = LockFiles(from, to);
   Status st = client_.Rename(from, to);
   ForgetAllAttrs();
-  bool moved_local = false;
-  {
-    std::lock_guard lock(handles_mu_);
-    for (auto& [id, f] : handles_) {
-      std::lock_guard flock(f->mu);
-      if (f->path == from) {
-        f->path = to;
-        moved_local = true;
-      } else if (f->path.compare(0, from.size() + 1, from + "/") == 0) {
-        f->path = to + f->path.substr(from.size());
-      }
-    }
+  bool local_only = false;
+  for (auto& f : open.files) {
+    FileState s = f->Get();
+    if (s.path == from && !f->spool_path.empty()) local_only = local_only || !s.uploaded;
   }
-  if (st.code() == Code::kNotFound && moved_local) return 0;  // not uploaded yet: a local rename
-  return st.ok() ? 0 : ErrnoFor(st);
+  if (!st.ok() && !(st.code() == Code::kNotFound && local_only)) return ErrnoFor(st);
+  if (!st.ok()) {  // not uploaded yet: a local rename, unless onto a folder
+    auto target = client_.StatPath(to);
+    if (target.ok() && target->type == "dir") return -EISDIR;
+  }
+  for (auto& f : open.files) {
+    f->Update([&](FileState& s) {
+      if (s.path == to && !IsAtOrUnder(s.path, from)) {  // replaced: its name is gone
+        s.path.clear();
+        s.dirty = false;
+      } else if (IsAtOrUnder(s.path, from)) {
+        s.path = to + s.path.substr(from.size());
+      }
+    });
+  }
+  return 0;
 }
 
 int DfsFilesystem::Chmod(const std::string& path, mode_t mode) {
   if (auto f = WritableHandleFor(path)) {
-    std::lock_guard lock(f->mu);
-    if (f->dirty) {  // applied after the upload
-      f->pending_mode = static_cast<int>(mode & 07777);
-      return 0;
-    }
+    bool pending = false;
+    f->Update([&](FileState& s) {
+      if ((pending = s.dirty)) s.pending_mode = static_cast<int>(mode & 07777);  // applied after the upload
+    });
+    if (pending) return 0;
   }
   SetAttrRequest req;
   req.mode = static_cast<int>(mode & 07777);
@@ -271,11 +316,11 @@ int DfsFilesystem::Utimens(const std::string& path, const struct timespec tv[2])
     if (tv[1].tv_nsec != UTIME_NOW) mtime = static_cast<double>(tv[1].tv_sec) + tv[1].tv_nsec / 1e9;
   }
   if (auto f = WritableHandleFor(path)) {
-    std::lock_guard lock(f->mu);
-    if (f->dirty) {
-      f->pending_mtime = mtime;
-      return 0;
-    }
+    bool pending = false;
+    f->Update([&](FileState& s) {
+      if ((pending = s.dirty)) s.pending_mtime = mtime;
+    });
+    if (pending) return 0;
   }
   SetAttrRequest req;
   req.mtime = mtime;
@@ -308,6 +353,11 @@ uint64_t DfsFilesystem::Register(std::shared_ptr<OpenFile> file) {
   return id;
 }
 
+void DfsFilesystem::Unregister(uint64_t id) {
+  std::lock_guard lock(handles_mu_);
+  handles_.erase(id);
+}
+
 std::shared_ptr<OpenFile> DfsFilesystem::Handle(fuse_file_info* fi) {
   std::lock_guard lock(handles_mu_);
   auto it = handles_.find(fi->fh);
@@ -317,55 +367,84 @@ std::shared_ptr<OpenFile> DfsFilesystem::Handle(fuse_file_info* fi) {
 std::shared_ptr<OpenFile> DfsFilesystem::WritableHandleFor(const std::string& path) {
   std::lock_guard lock(handles_mu_);
   for (const auto& [id, f] : handles_) {
-    if (!f->spool_path.empty() && f->path == path) return f;
+    if (!f->spool_path.empty() && f->Path() == path) return f;
   }
   return nullptr;
 }
 
 int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::shared_ptr<OpenFile>* out) {
   auto file = std::make_shared<OpenFile>();
-  file->path = path;
   file->spool_path = cache_->NewSpoolPath();
   file->fd.Reset(::open(file->spool_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!file->fd) return -errno;
+  FileState state;
+  state.path = path;
   if (!truncate) {
     auto info = client_.StatPath(path);
     Status st = info.status();
     if (info.ok() && info->type == "dir") st = Status::IsDirectory(path);
     if (st.ok()) {
       auto local = cache_->Fetch(client_, path, info->md5);
-      st = local.ok() ? CopyInto(*local, file->fd.get()) : local.status();
+      st = local.ok() ? CopyInto(local->get(), file->fd.get()) : local.status();
     }
     if (!st.ok()) {
       ::unlink(file->spool_path.c_str());
       return ErrnoFor(st);
     }
-    file->uploaded = true;  // the master has this content already
+    state.uploaded = true;  // the master has this content already
   } else {
-    file->dirty = true;
+    state.dirty = true;
   }
+  file->Update([&](FileState& s) { s = state; });
   *out = std::move(file);
+  return 0;
+}
+
+int DfsFilesystem::ShareSpool(const std::string& path, fuse_file_info* fi) {
+  auto writer = WritableHandleFor(path);
+  if (!writer) return -ENOENT;
+  std::lock_guard lock(writer->mu);
+  if (writer->Get().opens == 0) return -ENOENT;  // released meanwhile
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+    // A reader sees the writer's bytes as they are written (same inode).
+    auto file = std::make_shared<OpenFile>();
+    file->fd.Reset(::fcntl(writer->fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!file->fd) return -errno;
+    file->Update([&](FileState& s) { s.path = path; });
+    fi->fh = Register(std::move(file));
+    return 0;
+  }
+  // Another writer shares the spool, as two fds of one local file would.
+  if ((fi->flags & O_TRUNC) && ::ftruncate(writer->fd.get(), 0) != 0) return -errno;
+  writer->Update([&](FileState& s) {
+    ++s.opens;
+    if (fi->flags & O_TRUNC) s.dirty = true;
+  });
+  fi->fh = Register(writer);
   return 0;
 }
 
 int DfsFilesystem::Create(const std::string& path, mode_t mode, fuse_file_info* fi) {
   std::shared_ptr<OpenFile> file;
   if (int rc = OpenForWrite(path, /*truncate=*/true, &file); rc != 0) return rc;
-  if ((mode & 07777) != 0644) file->pending_mode = static_cast<int>(mode & 07777);
+  if ((mode & 07777) != 0644) file->Update([&](FileState& s) { s.pending_mode = static_cast<int>(mode & 07777); });
   ForgetAttr(path);
   fi->fh = Register(std::move(file));
   return 0;
 }
 
 int DfsFilesystem::Open(const std::string& path, fuse_file_info* fi) {
-  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-    std::shared_ptr<OpenFile> file;
-    if (int rc = OpenForWrite(path, (fi->flags & O_TRUNC) != 0, &file); rc != 0) return rc;
-    fi->fh = Register(std::move(file));
-    return 0;
-  }
-  // Reading: always ask the master for the current md5, then use (or make)
-  // a verified local copy with exactly that md5.
+  if (int rc = ShareSpool(path, fi); rc != -ENOENT) return rc;
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) return OpenForRead(path, fi);
+  std::shared_ptr<OpenFile> file;
+  if (int rc = OpenForWrite(path, (fi->flags & O_TRUNC) != 0, &file); rc != 0) return rc;
+  fi->fh = Register(std::move(file));
+  return 0;
+}
+
+int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
+  // Always ask the master for the current md5, then use (or make) a
+  // verified local copy with exactly that md5.
   Status st;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto info = client_.StatPath(path);
@@ -375,9 +454,11 @@ int DfsFilesystem::Open(const std::string& path, fuse_file_info* fi) {
     auto local = cache_->Fetch(client_, path, info->md5);
     if (local.ok()) {
       auto file = std::make_shared<OpenFile>();
-      file->path = path;
-      file->fd.Reset(::open(local->c_str(), O_RDONLY | O_CLOEXEC));
-      if (!file->fd) return -errno;
+      file->fd = std::move(*local);
+      file->Update([&](FileState& s) {
+        s.path = path;
+        s.uploaded = true;
+      });
       fi->fh = Register(std::move(file));
       return 0;
     }
@@ -417,36 +498,41 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
     if (n < 0) return -errno;
     done += static_cast<size_t>(n);
   }
-  file->dirty = !file->path.empty();
+  file->Update([](FileState& s) { s.dirty = !s.path.empty(); });
   return static_cast<int>(size);
 }
 
 int DfsFilesystem::Upload(OpenFile& file) {
-  if (!file.dirty || file.path.empty()) return 0;
+  const FileState state = file.Get();
+  if (!state.dirty || state.path.empty()) return 0;
   PutOptions options;
   options.conflict = "overwrite";
-  auto put = client_.Put(file.spool_path, file.path, options);
+  auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok()) {
-    DFS_LOG(ERROR, "fuse") << "upload name=" << file.path << " failed: " << put.status().ToString();
+    DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << " failed: " << put.status().ToString();
     return ErrnoFor(put.status());
   }
-  file.dirty = false;
-  file.uploaded = true;
-  file.uploaded_md5 = put->md5;
-  ForgetAttr(file.path);
-  if (file.pending_mode || file.pending_mtime) {
-    SetAttrRequest req;
-    req.mode = file.pending_mode;
-    req.mtime = file.pending_mtime;
-    Status st = client_.SetAttr(file.path, req);
+  SetAttrRequest req;
+  file.Update([&](FileState& s) {
+    s.dirty = false;
+    s.uploaded = true;
+    s.uploaded_md5 = put->md5;
+    req.mode = std::exchange(s.pending_mode, std::nullopt);
+    req.mtime = std::exchange(s.pending_mtime, std::nullopt);
+  });
+  ForgetAttr(state.path);
+  if (req.mode || req.mtime) {
+    Status st = client_.SetAttr(state.path, req);
     if (!st.ok()) {
-      DFS_LOG(WARN, "fuse") << "setattr name=" << file.path << " after upload failed: " << st.ToString();
+      DFS_LOG(WARN, "fuse") << "setattr name=" << state.path << " after upload failed: " << st.ToString();
+      file.Update([&](FileState& s) {  // kept for the next try
+        if (!s.pending_mode) s.pending_mode = req.mode;
+        if (!s.pending_mtime) s.pending_mtime = req.mtime;
+      });
       return ErrnoFor(st);
     }
-    file.pending_mode.reset();
-    file.pending_mtime.reset();
   }
-  DFS_LOG(INFO, "fuse") << "uploaded name=" << file.path << " size=" << put->size << " md5=" << put->md5;
+  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " size=" << put->size << " md5=" << put->md5;
   return 0;
 }
 
@@ -464,35 +550,46 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
   if (file) {
     std::lock_guard lock(file->mu);
     if (::ftruncate(file->fd.get(), size) != 0) return -errno;
-    file->dirty = !file->path.empty();
+    file->Update([](FileState& s) { s.dirty = !s.path.empty(); });
     return 0;
   }
-  // Not open here: fetch, cut, upload.
+  // Not open here: fetch, cut, upload. Registered (locked first, so no open
+  // shares it) while it uploads, so a rename meanwhile waits for it.
   if (int rc = OpenForWrite(path, size == 0, &file); rc != 0) return rc;
-  int rc = ::ftruncate(file->fd.get(), size) == 0 ? 0 : -errno;
-  file->dirty = true;
-  if (rc == 0) rc = Upload(*file);
+  uint64_t id = 0;
+  int rc = 0;
+  {
+    std::lock_guard lock(file->mu);
+    id = Register(file);
+    rc = ::ftruncate(file->fd.get(), size) == 0 ? 0 : -errno;
+    file->Update([](FileState& s) { s.dirty = true; });
+    if (rc == 0) rc = Upload(*file);
+    file->Update([](FileState& s) { s.opens = 0; });
+  }
+  Unregister(id);
   ::unlink(file->spool_path.c_str());
   return rc;
 }
 
 int DfsFilesystem::Release(fuse_file_info* fi) {
-  std::shared_ptr<OpenFile> file;
-  {
-    std::lock_guard lock(handles_mu_);
-    auto it = handles_.find(fi->fh);
-    if (it == handles_.end()) return 0;
-    file = std::move(it->second);
-    handles_.erase(it);
+  auto file = Handle(fi);
+  if (!file) return 0;
+  if (!file->spool_path.empty()) {
+    // Still registered while it uploads, so a rename meanwhile waits for it.
+    std::lock_guard lock(file->mu);
+    bool last = false;
+    file->Update([&](FileState& s) { last = --s.opens == 0; });
+    if (last) {
+      if (Upload(*file) != 0) {
+        // close() already got the error from flush; nothing else can be told.
+        DFS_LOG(ERROR, "fuse") << "release name=" << file->Path() << ": changes could not be uploaded";
+      }
+      const FileState s = file->Get();
+      if (!s.dirty && !s.uploaded_md5.empty()) cache_->Adopt(file->spool_path, s.uploaded_md5);
+      ::unlink(file->spool_path.c_str());
+    }
   }
-  std::lock_guard lock(file->mu);
-  if (file->spool_path.empty()) return 0;
-  if (file->dirty && Upload(*file) != 0) {
-    // close() already got the error from flush; nothing else can be told.
-    DFS_LOG(ERROR, "fuse") << "release name=" << file->path << ": changes could not be uploaded";
-  }
-  if (!file->dirty && !file->uploaded_md5.empty()) cache_->Adopt(file->spool_path, file->uploaded_md5);
-  ::unlink(file->spool_path.c_str());
+  Unregister(fi->fh);
   return 0;
 }
 
@@ -523,6 +620,7 @@ fuse_operations DfsFilesystem::Operations() {
   ops.rmdir = [](const char* p) { return Guard("rmdir", p, [&] { return Self()->RemoveDir(DfsPath(p)); }); };
   ops.unlink = [](const char* p) { return Guard("unlink", p, [&] { return Self()->Unlink(DfsPath(p)); }); };
   ops.rename = [](const char* from, const char* to, unsigned int flags) {
+    if (int rc = CheckName(to); rc != 0) return rc;
     return Guard("rename", from, [&] { return Self()->Rename(DfsPath(from), DfsPath(to), flags); });
   };
   ops.chmod = [](const char* p, mode_t mode, fuse_file_info*) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/client/dfs_client.h"
 #include "common/unique_fd.h"
@@ -22,17 +23,43 @@
 
 namespace dfs::fuse_client {
 
-// One open() of a file.
-struct OpenFile {
-  std::string path;  // dfs name (no leading '/'); follows renames
-  UniqueFd fd;       // the cached copy (read-only) or the spool file
-  std::string spool_path;  // empty when read-only
-  bool dirty = false;      // spool differs from what the master has
-  bool uploaded = false;   // at least one successful upload
+// What an open file knows about itself; see OpenFile for its locking.
+struct FileState {
+  std::string path;         // dfs name (no leading '/'); follows renames; empty once unlinked
+  bool dirty = false;       // spool differs from what the master has
+  bool uploaded = false;    // the master has had this file (opened existing or uploaded once)
   std::string uploaded_md5;
-  std::optional<int> pending_mode;       // chmod/utimens before the first upload
+  int opens = 1;            // handles sharing this spool; the last release cleans up
+  std::optional<int> pending_mode;  // chmod/utimens before the first upload
   std::optional<double> pending_mtime;
+};
+
+// An open file: the read-only cached copy, or a spool that every writable
+// open of the same path shares. `mu` serializes spool I/O, uploads and
+// renames/unlinks of the file (it is held for a whole upload); the state
+// has its own short lock so getattr and listings never wait for an upload.
+struct OpenFile {
+  UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool
+  std::string spool_path;  // empty when read-only
   std::mutex mu;
+
+  FileState Get() const {
+    std::lock_guard lock(state_mu_);
+    return state_;
+  }
+  std::string Path() const {
+    std::lock_guard lock(state_mu_);
+    return state_.path;
+  }
+  template <typename Fn>
+  void Update(Fn&& fn) {
+    std::lock_guard lock(state_mu_);
+    fn(state_);
+  }
+
+ private:
+  mutable std::mutex state_mu_;
+  FileState state_;
 };
 
 class DfsFilesystem {
@@ -66,8 +93,21 @@ class DfsFilesystem {
     std::chrono::steady_clock::time_point expires;
   };
 
+  // Open files locked (mu) for a namespace change, in address order so two
+  // callers never deadlock; locking waits for their in-flight uploads.
+  struct LockedFiles {
+    std::vector<std::shared_ptr<OpenFile>> files;
+    std::vector<std::unique_lock<std::mutex>> locks;
+  };
+
   std::shared_ptr<OpenFile> Handle(fuse_file_info* fi);
   std::shared_ptr<OpenFile> WritableHandleFor(const std::string& path);
+  // The open files whose path is `a`, `b` or below `a`/ (b may be empty).
+  LockedFiles LockFiles(const std::string& a, const std::string& b = "");
+  int OpenForRead(const std::string& path, fuse_file_info* fi);
+  // A new open of the spool of a file being written here, or -ENOENT when none is.
+  int ShareSpool(const std::string& path, fuse_file_info* fi);
+  void Unregister(uint64_t id);
   // Opens `path` for writing into a new spool: empty when `truncate`, else a
   // copy of its current content (ENOENT when it does not exist).
   int OpenForWrite(const std::string& path, bool truncate, std::shared_ptr<OpenFile>* out);

@@ -1,9 +1,12 @@
 #include "fuse_client/file_cache.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -42,8 +45,17 @@ uint64_t FileCache::bytes() const {
   return bytes_;
 }
 
+size_t FileCache::downloads_in_flight() const {
+  std::lock_guard lock(mu_);
+  return downloading_.size();
+}
+
 void FileCache::Touch(const std::string& md5, uint64_t size) {
   std::lock_guard lock(mu_);
+  TouchLocked(md5, size);
+}
+
+void FileCache::TouchLocked(const std::string& md5, uint64_t size) {
   auto it = entries_.find(md5);
   if (it != entries_.end()) {
     lru_.splice(lru_.end(), lru_, it->second.pos);
@@ -68,22 +80,41 @@ void FileCache::EvictLocked() {
   }
 }
 
-Result<std::string> FileCache::Fetch(const DfsClient& client, const std::string& path, const std::string& md5) {
-  if (!Md5::IsValidHex(md5)) return Status::IOError("master sent no md5 for '" + path + "'");
-  std::shared_ptr<std::mutex> gate;
-  {
-    std::lock_guard lock(mu_);
-    auto& g = downloading_[md5];
-    if (!g) g = std::make_shared<std::mutex>();
-    gate = g;
-  }
-  std::lock_guard download_lock(*gate);
-  const std::string local = PathOf(md5);
+UniqueFd FileCache::OpenCached(const std::string& md5) {
+  std::lock_guard lock(mu_);
+  UniqueFd fd(::open(PathOf(md5).c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
-  if (::stat(local.c_str(), &st) == 0) {
-    Touch(md5, static_cast<uint64_t>(st.st_size));
-    return local;
-  }
+  if (!fd || ::fstat(fd.get(), &st) != 0) return UniqueFd();
+  TouchLocked(md5, static_cast<uint64_t>(st.st_size));
+  return fd;
+}
+
+std::shared_ptr<std::mutex> FileCache::AcquireGate(const std::string& md5) {
+  std::lock_guard lock(mu_);
+  auto& gate = downloading_[md5];
+  if (!gate) gate = std::make_shared<std::mutex>();
+  return gate;
+}
+
+void FileCache::ReleaseGate(const std::string& md5, std::shared_ptr<std::mutex> gate) {
+  std::lock_guard lock(mu_);
+  auto it = downloading_.find(md5);
+  gate.reset();
+  // Copies are only made under mu_: a count of one is the map's own.
+  if (it != downloading_.end() && it->second.use_count() == 1) downloading_.erase(it);
+}
+
+Result<UniqueFd> FileCache::Fetch(const DfsClient& client, const std::string& path, const std::string& md5) {
+  if (!Md5::IsValidHex(md5)) return Status::IOError("master sent no md5 for '" + path + "'");
+  struct GateHolder {
+    FileCache* cache;
+    const std::string& md5;
+    std::shared_ptr<std::mutex> gate;
+    ~GateHolder() { cache->ReleaseGate(md5, std::move(gate)); }
+  } holder{this, md5, AcquireGate(md5)};
+  std::lock_guard download_lock(*holder.gate);
+  if (UniqueFd fd = OpenCached(md5)) return fd;
+  const std::string local = PathOf(md5);
   auto info = client.Get(path, local);
   if (!info.ok()) return info.status();
   if (info->md5 != md5) {
@@ -94,9 +125,10 @@ Result<std::string> FileCache::Fetch(const DfsClient& client, const std::string&
     Touch(info->md5, info->size);
     return Status::Unavailable("'" + path + "' changed while it was opened; try again");
   }
-  Touch(md5, info->size);
+  UniqueFd fd = OpenCached(md5);
+  if (!fd) return Status::IOError("cached copy of '" + path + "' vanished: " + std::strerror(errno));
   DFS_LOG(DEBUG, "fuse") << "cached name=" << path << " md5=" << md5 << " size=" << info->size;
-  return local;
+  return fd;
 }
 
 void FileCache::Adopt(const std::string& local_file, const std::string& md5) {

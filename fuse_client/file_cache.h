@@ -14,6 +14,7 @@
 
 #include "common/client/dfs_client.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace dfs::fuse_client {
 
@@ -22,23 +23,31 @@ class FileCache {
   // Creates dir/blobs and dir/spool; picks up copies left by an earlier mount.
   static Result<std::unique_ptr<FileCache>> Open(const std::string& dir, uint64_t max_bytes);
 
-  // The local path of a verified copy of `path` whose md5 is `md5`:
-  // reused when cached, else downloaded (md5-checked by the client) first.
-  // Concurrent calls for one md5 download it once.
-  Result<std::string> Fetch(const DfsClient& client, const std::string& path, const std::string& md5);
+  // A read-only fd of a verified copy of `path` whose md5 is `md5`: reused
+  // when cached, else downloaded (md5-checked by the client) first.
+  // Concurrent calls for one md5 download it once. The copy is opened under
+  // the cache's lock, so eviction can unlink it but never before it is open.
+  Result<UniqueFd> Fetch(const DfsClient& client, const std::string& path, const std::string& md5);
   // Keeps a copy of a file just uploaded with this md5 (hard link, no copy).
   void Adopt(const std::string& local_file, const std::string& md5);
   // A new, empty, unique spool file path.
   std::string NewSpoolPath();
 
   uint64_t bytes() const;
+  size_t downloads_in_flight() const;
 
  private:
   FileCache(std::string dir, uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
   std::string PathOf(const std::string& md5) const { return dir_ + "/blobs/" + md5; }
   // Records use of a cached md5 (most recent last) and evicts beyond the bound.
   void Touch(const std::string& md5, uint64_t size);
+  void TouchLocked(const std::string& md5, uint64_t size);
   void EvictLocked();
+  // Opens the cached copy of md5 and marks it used; an empty fd when absent.
+  UniqueFd OpenCached(const std::string& md5);
+  std::shared_ptr<std::mutex> AcquireGate(const std::string& md5);
+  // Drops the download gate of md5 once no other caller holds it.
+  void ReleaseGate(const std::string& md5, std::shared_ptr<std::mutex> gate);
 
   const std::string dir_;
   const uint64_t max_bytes_;

@@ -18,6 +18,8 @@ namespace dfs {
 
 namespace {
 constexpr size_t kChunk = 256 * 1024;
+// The slowest master-to-node rate a PUT answer is still waited for at.
+constexpr uint64_t kSlowestPutBytesPerSecond = 50ull << 20;
 
 std::string FilesUrl(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
 
@@ -35,6 +37,12 @@ Status WriteAll(int fd, const char* data, size_t len) {
   return Status::OK();
 }
 }  // namespace
+
+ClientTimeouts PutTimeouts(const ClientTimeouts& base, uint64_t size) {
+  ClientTimeouts t = base;
+  t.read += std::chrono::milliseconds(size * 1000 / kSlowestPutBytesPerSecond);
+  return t;
+}
 
 bool ShouldRetry(const Status& status) {
   return status.code() == Code::kUnavailable || status.code() == Code::kIOError || status.code() == Code::kInternal;
@@ -120,7 +128,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     // Re-opened on every attempt: the body can always be sent again.
     auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!*fd) return Status::IOError(local_file + ": " + std::strerror(errno));
-    auto cli = MakeClient(master_, options_.timeouts);
+    auto cli = MakeClient(master_, PutTimeouts(options_.timeouts, size));
     httplib::Headers headers = {{kMd5Header, *md5}, {kIdempotencyKeyHeader, idempotency_key}};
     auto res = cli->Put(
         url, headers, size,
@@ -349,8 +357,8 @@ Result<FileInfo> DfsClient::StatPath(const std::string& path) const {
   return FileInfoFromJson(*j);
 }
 
-Status DfsClient::MakeDir(const std::string& path) const {
-  return SendJsonRequest("POST", "/api/v1/dirs/" + EncodePathForUrl(path), nullptr);
+Status DfsClient::MakeDir(const std::string& path, int mode) const {
+  return SendJsonRequest("POST", "/api/v1/dirs/" + EncodePathForUrl(path), {{"mode", mode & 07777}});
 }
 
 Status DfsClient::RemoveDir(const std::string& path) const {

@@ -77,6 +77,11 @@ struct SetAttrRequest {
 // full cluster (507) will not.
 bool ShouldRetry(const Status& status);
 
+// The timeouts of one PUT of `size` bytes: the master answers only once the
+// whole body is spooled and streamed on to a node, so the wait for the answer
+// (counted from the last byte sent) gets size / 50 MiB/s on top of `read`.
+ClientTimeouts PutTimeouts(const ClientTimeouts& base, uint64_t size);
+
 class DfsClient {
  public:
   explicit DfsClient(ClientOptions options);
@@ -113,7 +118,7 @@ class DfsClient {
   // Namespace calls (used by the FUSE mount).
   Result<std::vector<FileInfo>> ListDir(const std::string& dir) const;  // "" = root
   Result<FileInfo> StatPath(const std::string& path) const;
-  Status MakeDir(const std::string& path) const;
+  Status MakeDir(const std::string& path, int mode = 0755) const;
   Status RemoveDir(const std::string& path) const;
   Status Rename(const std::string& from, const std::string& to) const;
   Status SetAttr(const std::string& path, const SetAttrRequest& attrs) const;

@@ -11,6 +11,17 @@
 namespace dfs {
 namespace {
 
+TEST(ClientPutTimeoutsTest, TheAnswerWaitGrowsWithTheSize) {
+  ClientTimeouts base{std::chrono::milliseconds(3000), std::chrono::milliseconds(10000),
+                      std::chrono::milliseconds(10000)};
+  EXPECT_EQ(PutTimeouts(base, 0).read, std::chrono::milliseconds(10000));
+  // 1 GiB at 50 MiB/s: 20.48 s more to wait for the answer; connect and write stay.
+  ClientTimeouts big = PutTimeouts(base, uint64_t{1} << 30);
+  EXPECT_EQ(big.read, std::chrono::milliseconds(10000 + 20480));
+  EXPECT_EQ(big.connect, base.connect);
+  EXPECT_EQ(big.write, base.write);
+}
+
 TEST(FormatTest, HumanBytes) {
   EXPECT_EQ(cli::HumanBytes(0), "0 B");
   EXPECT_EQ(cli::HumanBytes(1023), "1023 B");
