@@ -108,14 +108,17 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
     }
   }
   if (!upload_status.ok()) return {CopyFault::kTarget, upload_status};
-  if (Status st = Verify(target_url, blob_id, md5); !st.ok()) return {CopyFault::kTarget, st};
+  if (Status st = Verify(target_url, blob_id, md5, size); !st.ok()) return {CopyFault::kTarget, st};
   return {};
 }
 
-Status BlobCopier::Verify(const std::string& node_url, const std::string& blob_id, const std::string& md5) const {
+Status BlobCopier::Verify(const std::string& node_url, const std::string& blob_id, const std::string& md5,
+                          uint64_t size) const {
   auto ep = ParseEndpoint(node_url);
   if (!ep.ok()) return ep.status();
-  auto cli = MakeClient(*ep, timeouts_);
+  ClientTimeouts timeouts = timeouts_;
+  timeouts.read += std::chrono::milliseconds(size / ((50u << 20) / 1000));
+  auto cli = MakeClient(*ep, timeouts);
   auto res = cli->Get("/blobs/" + blob_id + "/verify");
   if (Status st = StatusFromResult(res); !st.ok()) return st;
   auto json = nlohmann::json::parse(res->body, nullptr, false);

@@ -38,7 +38,10 @@ class BlobCopier {
                    const std::function<void()>& progress = {}) const;
 
   // Re-reads the blob on the node (GET /blobs/<id>/verify) and compares the md5.
-  Status Verify(const std::string& node_url, const std::string& blob_id, const std::string& md5) const;
+  // The node re-reads the whole blob before it answers: the wait grows with
+  // `size` (one second per 50 MiB on top of the read timeout).
+  Status Verify(const std::string& node_url, const std::string& blob_id, const std::string& md5,
+                uint64_t size) const;
   Status Delete(const std::string& node_url, const std::string& blob_id) const;
 
  private:
