@@ -51,8 +51,13 @@ std::string Cmdline(pid_t pid) {
   return raw;
 }
 
+// The replicator's --metrics-listen port, when Secured() asked for one.
+int g_replicator_metrics_port = 0;
+
 ClusterOptions Secured(bool tls) {
   ClusterOptions o;
+  g_replicator_metrics_port = FreePort();
+  o.replicator_args = {"--metrics-listen", "127.0.0.1:" + std::to_string(g_replicator_metrics_port)};
   o.redis = true;
   o.replicator = true;
   o.token = kToken;
@@ -81,6 +86,20 @@ TEST(SecurityTest, TokenGuardsMasterNodesRegistrationAndMetrics) {
       EXPECT_EQ(Get(master, "/api/v1/status").status, 401);
       EXPECT_EQ(Get(master, "/metrics").status, 401);
       EXPECT_EQ(Get(master, "/download?filename=secret.txt").status, 401);
+      // The original system's upload is guarded like the rest.
+      const std::string boundary = "b0undary";
+      auto upload = Client(master)->Post(
+          "/upload",
+          "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file_hash\"\r\n\r\n" + Md5::Of("x") +
+              "\r\n--" + boundary +
+              "\r\nContent-Disposition: form-data; name=\"input_file\"; filename=\"intruder-upload.txt\"\r\n\r\nx\r\n--" +
+              boundary + "--\r\n",
+          "multipart/form-data; boundary=" + boundary);
+      EXPECT_TRUE(upload && upload->status == 401) << (upload ? upload->body : "no answer");
+      // The replicator's metrics want the token too (they name blobs and nodes).
+      const std::string replicator = "http://127.0.0.1:" + std::to_string(g_replicator_metrics_port);
+      EXPECT_EQ(Get(replicator, "/metrics").status, 401);
+      EXPECT_EQ(Get(replicator, "/healthz").status, 200);
       // A rogue node cannot join.
       auto reg = Client(master)->Put("/api/v1/nodes/rogue1", R"({"url":"http://127.0.0.1:1","capacity":1,"free":1})",
                                      "application/json");
@@ -138,6 +157,9 @@ TEST(SecurityTest, TokenGuardsMasterNodesRegistrationAndMetrics) {
         << "r" << i;
   }
   EXPECT_EQ(Get(master, "/metrics").status, 200);
+  auto replicator_metrics = Get("http://127.0.0.1:" + std::to_string(g_replicator_metrics_port), "/metrics");
+  EXPECT_EQ(replicator_metrics.status, 200);
+  EXPECT_NE(replicator_metrics.body.find("dfs_replication_"), std::string::npos);
 
   // The CLI: no token -> exit 7 and a clear message; the token from a file or the environment works.
   std::string out;
@@ -211,6 +233,18 @@ TEST(SecurityTest, MountOverTlsWithTokenFile) {
                   &out);
   EXPECT_NE(rc, 0);
   EXPECT_FALSE(IsFuseMounted(mnt));
+
+  // A server certificate that the given CA did not sign is refused, token or not.
+  ASSERT_EQ(RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + tmp.path() + "/other.key -out " +
+                       tmp.path() + "/other-ca.pem -subj /CN=other-ca -days 1 >/dev/null 2>&1"),
+            0);
+  for (const std::string& ca : {",ca=" + tmp.path() + "/other-ca.pem", std::string()}) {
+    rc = RunCommand(BinaryPath("mount.dfs") + " " + cluster.master_url() + " " + mnt + " -o token_file=" +
+                        cluster.token_path() + ca + ",cache_dir=" + tmp.path() + "/cache,timeout=5 2>&1",
+                    &out);
+    EXPECT_NE(rc, 0) << out;
+    EXPECT_FALSE(IsFuseMounted(mnt)) << "mounted with an untrusted certificate (" << ca << ")";
+  }
 
   Subprocess mount({BinaryPath("mount.dfs"), cluster.master_url(), mnt, "-f", "-o",
                     "token_file=" + cluster.token_path() + ",ca=" + cluster.ca_path() + ",cache_dir=" + tmp.path() +
