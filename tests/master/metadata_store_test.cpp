@@ -18,6 +18,13 @@ class MetadataStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
+  static NodeRecord Node(const std::string& id, double last_heartbeat) {
+    NodeRecord n;
+    n.node_id = id;
+    n.url = "http://127.0.0.1:1";
+    n.last_heartbeat = last_heartbeat;
+    return n;
+  }
   FileRecord File(const std::string& path, const std::string& blob) {
     FileRecord f;
     f.path = path;
@@ -108,10 +115,7 @@ TEST_F(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
 }
 
 TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
-  NodeRecord n;
-  n.node_id = "n1";
-  n.url = "http://127.0.0.1:1";
-  n.last_heartbeat = NowSeconds() - 100;
+  NodeRecord n = Node("n1", NowSeconds() - 100);
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   auto down = store_->MarkSilentNodesDown(NowSeconds() - 10);
   ASSERT_EQ(down->size(), 1u);
@@ -122,10 +126,7 @@ TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
 }
 
 TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDraining) {
-  NodeRecord n;
-  n.node_id = "n1";
-  n.url = "http://127.0.0.1:1";
-  n.last_heartbeat = NowSeconds();
+  NodeRecord n = Node("n1", NowSeconds());
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   EXPECT_EQ(*store_->SetNodeDraining("n1", true), "draining");
   n.last_heartbeat = NowSeconds() - 100;
@@ -143,10 +144,7 @@ TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDrainin
 }
 
 TEST_F(MetadataStoreTest, SchemaVersionOneIsMigrated) {
-  NodeRecord n;
-  n.node_id = "n1";
-  n.url = "http://127.0.0.1:1";
-  n.last_heartbeat = NowSeconds();
+  NodeRecord n = Node("n1", NowSeconds());
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   store_.reset();
   {  // what version 1 left: no draining column, "draining" only in state
