@@ -35,14 +35,38 @@ Status CheckReadable(const std::string& path, const char* what) {
 void SetSecurity(SecurityConfig config) { Config() = std::move(config); }
 const SecurityConfig& Security() { return Config(); }
 
-Result<std::string> ReadSecretFile(const std::string& path) {
+namespace {
+Result<std::string> ReadSecret(const std::string& path, const std::string& what) {
   std::ifstream in(path);
-  if (!in) return Status::InvalidArgument("cannot read token file '" + path + "'");
+  if (!in) return Status::InvalidArgument("cannot read " + what + " '" + path + "'");
   std::string line;
   std::getline(in, line);
   line = Trim(line);
-  if (line.empty()) return Status::InvalidArgument("token file '" + path + "' is empty");
+  if (line.empty()) return Status::InvalidArgument(what + " '" + path + "' is empty");
   return line;
+}
+}  // namespace
+
+Result<std::string> ReadSecretFile(const std::string& path) { return ReadSecret(path, "token file"); }
+
+std::string SystemdCredential(const std::string& name) {
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!dir || !*dir) return "";
+  std::string path = std::string(dir) + "/" + name;
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec) ? path : "";
+}
+
+Result<std::string> LoadRedisPassword(const std::string& value, const std::string& file) {
+  if (!value.empty() && !file.empty()) {
+    return Status::InvalidArgument("give the Redis password once: --redis-password-file or $DFS_REDIS_PASSWORD");
+  }
+  if (!value.empty()) return value;
+  if (!file.empty()) return ReadSecret(file, "Redis password file");
+  if (std::string cred = SystemdCredential("dfs.redis-password"); !cred.empty()) {
+    return ReadSecret(cred, "Redis password credential");
+  }
+  return std::string();
 }
 
 Result<std::string> LoadToken(const std::string& file, const char* env) {

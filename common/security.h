@@ -40,6 +40,16 @@ Result<SecurityConfig> LoadSecurity(const std::string& token_file, const std::st
                                     const std::string& tls_cert, const std::string& tls_key,
                                     const std::string& tls_ca);
 
+// The path of the systemd credential `name` ($CREDENTIALS_DIRECTORY/name: a
+// unit's LoadCredential= puts it there, readable by the service's user only),
+// or "" when the process has no such credential.
+std::string SystemdCredential(const std::string& name);
+
+// The Redis AUTH password: `value` (--redis-password or $DFS_REDIS_PASSWORD),
+// else the first line of `file` (--redis-password-file), else the systemd
+// credential dfs.redis-password, else "" (no AUTH). Both value and file is an error.
+Result<std::string> LoadRedisPassword(const std::string& value, const std::string& file);
+
 // Constant-time comparison (of SHA-256 digests, so lengths do not leak either).
 bool TokensEqual(const std::string& a, const std::string& b);
 

@@ -1,8 +1,11 @@
 // The security flags every dfs program shares (CLI11), and applying them.
 // Tokens are read from files or the environment only: a token given on the
-// command line would show in `ps`.
+// command line would show in `ps`. Under systemd, the units' credentials
+// (LoadCredential=dfs.token, ...; see packaging/systemd) are used for what
+// no flag, variable or config key gives.
 #pragma once
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -14,9 +17,12 @@ namespace dfs {
 
 struct SecurityFlags {
   std::string token_file, read_token_file, tls_cert, tls_key, tls_ca;
+  bool server = false, master = false;
 
   // server: also --tls-cert/--tls-key; master: also --read-token-file.
-  void Add(CLI::App& app, bool server, bool master = false) {
+  void Add(CLI::App& app, bool is_server, bool is_master = false) {
+    server = is_server;
+    master = is_master;
     app.add_option("--token-file", token_file, "file with the cluster token (else $DFS_TOKEN; none: no auth)")
         ->envname("DFS_TOKEN_FILE");
     if (master) {
@@ -34,13 +40,28 @@ struct SecurityFlags {
 
   // Loads and installs the config; prints the problem and returns false on error.
   bool Apply(const char* program) const {
-    auto config = LoadSecurity(token_file, read_token_file, tls_cert, tls_key, tls_ca);
+    SecurityFlags f = WithSystemdCredentials();
+    auto config = LoadSecurity(f.token_file, f.read_token_file, f.tls_cert, f.tls_key, f.tls_ca);
     if (!config.ok()) {
       std::cerr << program << ": " << config.status().message() << "\n";
       return false;
     }
     SetSecurity(*config);
     return true;
+  }
+
+  SecurityFlags WithSystemdCredentials() const {
+    SecurityFlags f = *this;
+    auto fill = [](std::string& file, const char* env, const char* name) {
+      if (file.empty() && !(env && std::getenv(env))) file = SystemdCredential(name);
+    };
+    fill(f.token_file, "DFS_TOKEN", "dfs.token");
+    if (master) fill(f.read_token_file, "DFS_READ_TOKEN", "dfs.read-token");
+    if (server) {
+      fill(f.tls_cert, nullptr, "dfs.tls-cert");
+      fill(f.tls_key, nullptr, "dfs.tls-key");
+    }
+    return f;
   }
 };
 

@@ -15,6 +15,13 @@ namespace {
 constexpr int kExitUsage = 1;
 constexpr int kExitMountFailure = 32;
 
+// fuse_new() may copy the arguments into memory libfuse allocates (and
+// LeakSanitizer reports at exit); freeing them is the caller's job.
+struct FuseArgs {
+  fuse_args* args;
+  ~FuseArgs() { fuse_opt_free_args(args); }
+};
+
 // RAII for the libfuse handle and its mount.
 struct FuseMount {
   fuse* f = nullptr;
@@ -80,6 +87,7 @@ int main(int argc, char** argv) {
   std::vector<char*> raw;
   for (auto& a : fuse_argv) raw.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(raw.size()), raw.data());
+  FuseArgs free_args{&fargs};  // declared before `mount`, so freed after it
   fuse_operations ops = dfs::fuse_client::DfsFilesystem::Operations();
 
   FuseMount mount;

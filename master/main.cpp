@@ -48,8 +48,12 @@ int main(int argc, char** argv) {
       ->envname("DFS_SPOOL");
   app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
   app.add_option("--redis", redis, "HOST:PORT of the replication queue")->envname("DFS_REDIS");
-  app.add_option("--redis-password", redis_password, "Redis AUTH password (better: $DFS_REDIS_PASSWORD)")
+  std::string redis_password_file;
+  app.add_option("--redis-password", redis_password,
+                 "Redis AUTH password (shows in ps: better $DFS_REDIS_PASSWORD or --redis-password-file)")
       ->envname("DFS_REDIS_PASSWORD");
+  app.add_option("--redis-password-file", redis_password_file, "file with the Redis AUTH password")
+      ->envname("DFS_REDIS_PASSWORD_FILE");
   security.Add(app, /*server=*/true, /*master=*/true);
   app.add_option("--node-timeout-ms", node_timeout_ms, "a node silent this long is marked down")
       ->check(CLI::Range(100, 3600000));
@@ -113,7 +117,12 @@ int main(int argc, char** argv) {
       std::cerr << "dfs-master: --redis: " << address.status().message() << "\n";
       return 2;
     }
-    address->password = redis_password;
+    auto password = dfs::LoadRedisPassword(redis_password, redis_password_file);
+    if (!password.ok()) {
+      std::cerr << "dfs-master: " << password.status().message() << "\n";
+      return 2;
+    }
+    address->password = *password;
     queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
     publisher = std::make_unique<dfs::master::OutboxPublisher>(**store, *queue);
   } else {

@@ -58,7 +58,12 @@ int main(int argc, char** argv) {
   int max_attempts = 5;
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--redis", redis, "HOST:PORT of Redis (the job queue)")->envname("DFS_REDIS");
-  app.add_option("--redis-password", redis_password, "Redis AUTH password")->envname("DFS_REDIS_PASSWORD");
+  std::string redis_password_file;
+  app.add_option("--redis-password", redis_password,
+                 "Redis AUTH password (shows in ps: better $DFS_REDIS_PASSWORD or --redis-password-file)")
+      ->envname("DFS_REDIS_PASSWORD");
+  app.add_option("--redis-password-file", redis_password_file, "file with the Redis AUTH password")
+      ->envname("DFS_REDIS_PASSWORD_FILE");
   app.add_option("--master", master, "URL of dfs-master")->envname("DFS_MASTER");
   app.add_option("--workers", options.workers, "concurrent copy workers")->check(CLI::Range(1, 256));
   app.add_option("--claim-idle-ms", options.claim_idle_ms, "take over jobs another worker left pending this long")
@@ -95,7 +100,12 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-replicator: " << address.status().message() << "\n";
     return 2;
   }
-  address->password = redis_password;
+  auto password = dfs::LoadRedisPassword(redis_password, redis_password_file);
+  if (!password.ok()) {
+    std::cerr << "dfs-replicator: " << password.status().message() << "\n";
+    return 2;
+  }
+  address->password = *password;
 
   if (*status_cmd || *dead_cmd) {
     dfs::replication::ReplicationQueue queue(*address);

@@ -11,6 +11,8 @@ PACKAGES=(
   redis-server redis-tools
   curl ca-certificates python3 python3-requests procps
   chromium
+  # Tests only: systemd-analyze (install_test checks the units), openssl (test certificates).
+  systemd openssl
 )
 
 missing=()

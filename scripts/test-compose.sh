@@ -162,7 +162,8 @@ log "image: all programs start, no missing libraries, user dfs"
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
-export DFS_IMAGE="$IMAGE" DFS_TEST_MASTER_PORT="$(free_port)" DFS_TEST_REDIS_PORT="$(free_port)"
+export DFS_IMAGE="$IMAGE" DFS_TEST_MASTER_PORT="$(free_port)" DFS_TEST_REDIS_PORT="$(free_port)" \
+  DFS_TEST_REPLICATOR_PORT="$(free_port)"
 for i in 1 2 3 4; do export "DFS_TEST_STORAGE${i}_PORT=$(free_port)"; done
 M="http://127.0.0.1:$DFS_TEST_MASTER_PORT"
 

@@ -1,4 +1,5 @@
 #include "common/security.h"
+#include "common/security_flags.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -79,6 +80,54 @@ TEST_F(SecurityConfigTest, LoadingChecksFilesAndPairs) {
   ::unsetenv("DFS_TOKEN");
   ASSERT_TRUE(env.ok());
   EXPECT_EQ(env->token, "from-env");
+}
+
+TEST_F(SecurityConfigTest, SystemdCredentialsFillWhatNothingElseGives) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() + "/dfs.token", "from-credential\n");
+  testing::WriteFile(dir.path() + "/dfs.tls-key", "key");
+  ::unsetenv("DFS_TOKEN");
+  ::unsetenv("DFS_READ_TOKEN");
+  ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
+  EXPECT_EQ(SystemdCredential("dfs.token"), dir.path() + "/dfs.token");
+  EXPECT_EQ(SystemdCredential("dfs.read-token"), "") << "a credential the unit did not get";
+
+  SecurityFlags server;
+  server.server = true;
+  auto f = server.WithSystemdCredentials();
+  EXPECT_EQ(f.token_file, dir.path() + "/dfs.token");
+  EXPECT_EQ(f.tls_key, dir.path() + "/dfs.tls-key");
+  EXPECT_EQ(f.tls_cert, "");
+  EXPECT_EQ(f.read_token_file, "") << "not the master";
+  SecurityFlags client;  // a client has no TLS key to serve with
+  EXPECT_EQ(client.WithSystemdCredentials().tls_key, "");
+
+  server.token_file = "/etc/dfs/given";  // a flag or config key wins ...
+  EXPECT_EQ(server.WithSystemdCredentials().token_file, "/etc/dfs/given");
+  server.token_file = "";
+  ::setenv("DFS_TOKEN", "from-env", 1);  // ... and so does the variable
+  EXPECT_EQ(server.WithSystemdCredentials().token_file, "");
+  ::unsetenv("DFS_TOKEN");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  EXPECT_EQ(SystemdCredential("dfs.token"), "");
+}
+
+TEST(RedisPasswordTest, FromValueFileOrCredential) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() + "/pw", " redis-secret \n");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  EXPECT_EQ(*LoadRedisPassword("", ""), "");
+  EXPECT_EQ(*LoadRedisPassword("given", ""), "given");
+  EXPECT_EQ(*LoadRedisPassword("", dir.path() + "/pw"), "redis-secret");
+  EXPECT_FALSE(LoadRedisPassword("given", dir.path() + "/pw").ok()) << "two sources";
+  EXPECT_FALSE(LoadRedisPassword("", dir.path() + "/missing").ok());
+  testing::WriteFile(dir.path() + "/empty", "\n");
+  EXPECT_FALSE(LoadRedisPassword("", dir.path() + "/empty").ok());
+  testing::WriteFile(dir.path() + "/dfs.redis-password", "cred-secret\n");
+  ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
+  EXPECT_EQ(*LoadRedisPassword("", ""), "cred-secret");
+  EXPECT_EQ(*LoadRedisPassword("given", ""), "given");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 }  // namespace

@@ -49,6 +49,11 @@ TEST_F(InstallTest, PutsProgramsUnitsConfigAndDocsInPlace) {
   }
   EXPECT_NE(ReadFile(units + "/dfs-master.service").find("ExecStart=/usr/local/bin/dfs-master --config /etc/dfs/master.conf"),
             std::string::npos);
+  // DynamicUser services cannot read a root-only token file themselves: systemd hands it over.
+  for (const char* u : {"dfs-master.service", "dfs-storage@.service", "dfs-replicator.service"}) {
+    EXPECT_NE(ReadFile(units + "/" + u).find("\nLoadCredential=dfs.token\n"), std::string::npos) << u;
+    EXPECT_NE(ReadFile(units + "/" + u).find("\nLoadCredential=dfs.tls-key\n"), std::string::npos) << u;
+  }
   std::string mount = ReadFile(units + "/mnt-dfs.mount");
   EXPECT_NE(mount.find("Type=dfs"), std::string::npos);
   EXPECT_NE(mount.find("_netdev"), std::string::npos);
@@ -61,6 +66,9 @@ TEST_F(InstallTest, PutsProgramsUnitsConfigAndDocsInPlace) {
 }
 
 TEST_F(InstallTest, SystemdAcceptsTheUnits) {
+  if (RunCommand("command -v systemd-analyze") != 0) {
+    GTEST_SKIP() << "systemd-analyze is not installed (Debian package systemd; scripts/install-deps.sh installs it)";
+  }
   // Point the units at the staged programs and config, then let systemd check them.
   const std::string units = root() + "/usr/local/lib/systemd/system";
   const std::string check = tmp_.path() + "/units";
@@ -112,6 +120,36 @@ TEST_F(InstallTest, InstalledProgramsRunWithTheSampleConfig) {
   EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(metrics_port), "/metrics").body.find("dfs_redis_up 0") !=
                 std::string::npos,
             true);
+}
+
+TEST_F(InstallTest, InstalledProgramsTakeTheirSecretsFromSystemdCredentials) {
+  // What systemd gives a unit with LoadCredential=: $CREDENTIALS_DIRECTORY
+  // with one file per credential found (dfs.token here, no TLS files).
+  const std::string creds = tmp_.path() + "/credentials";
+  fs::create_directories(creds);
+  WriteFile(creds + "/dfs.token", "credential-token-7f3a\n");
+  const std::string env = "CREDENTIALS_DIRECTORY=" + creds;
+  int master_port = FreePort(), node_port = FreePort();
+  const std::string master_url = "http://127.0.0.1:" + std::to_string(master_port);
+  Subprocess master({bin("dfs-master"), "--config", root() + "/etc/dfs/master.conf", "--listen",
+                     "127.0.0.1:" + std::to_string(master_port), "--db", tmp_.path() + "/master.db", "--redis", ""},
+                    tmp_.path() + "/master.log", {env});
+  ASSERT_TRUE(WaitHttpOk(master_url, milliseconds(10000))) << ReadFile(tmp_.path() + "/master.log");
+  EXPECT_EQ(Get(master_url, "/api/v1/nodes").status, 401) << "the credential's token is required";
+  const httplib::Headers auth = {{"Authorization", "Bearer credential-token-7f3a"}};
+  EXPECT_EQ(Get(master_url, "/api/v1/nodes", auth).status, 200);
+
+  // A storage node with the same credential registers (it sends the token).
+  const std::string node_url = "http://127.0.0.1:" + std::to_string(node_port);
+  Subprocess node({bin("dfs-storage"), "--config", root() + "/etc/dfs/storage-node1.conf", "--data",
+                   tmp_.path() + "/node", "--listen", "127.0.0.1:" + std::to_string(node_port), "--advertise",
+                   node_url, "--master", master_url},
+                  tmp_.path() + "/node.log", {env});
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Get(master_url, "/api/v1/nodes", auth).body.find("\"up\"") != std::string::npos; },
+      milliseconds(10000)))
+      << ReadFile(tmp_.path() + "/node.log");
+  EXPECT_EQ(Get(node_url, "/stats").status, 401) << "the node wants the token too";
 }
 
 }  // namespace
