@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "common/log.h"
 #include "common/md5.h"
+#include "storage/bad_copy_report.h"
 
 namespace dfs::storage {
 
@@ -107,9 +107,7 @@ Result<bool> Scrubber::Check(const BlobInfo& blob, PassResult* pass) {
 
 void Scrubber::Report(const std::string& blob_id) {
   if (!master_) return;
-  auto cli = MakeClient(*master_);
-  Status st = StatusFromResult(cli->Post("/api/v1/blobs/" + blob_id + "/bad",
-                                         nlohmann::json{{"node_id", node_id_}}.dump(), "application/json"));
+  Status st = ReportBadCopy(*master_, node_id_, blob_id);
   if (!st.ok()) DFS_LOG(WARN, "storage") << "scrub: report blob=" << blob_id << " to master: " << st.ToString();
 }
 
