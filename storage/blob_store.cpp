@@ -156,7 +156,7 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
     return Status::NoSpace("blob of " + std::to_string(*expected_size) + " bytes does not fit: " +
                            std::to_string(FreeBytes()) + " bytes free");
   }
-  std::string tmp = dir_ + "/tmp/" + blob_id + "." + RandomHex(6);
+  std::string tmp = TmpPath(blob_id);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus("create " + tmp, errno);
   auto sums = BlockSumsWriter::Create(tmp + ".blocks");
@@ -266,6 +266,24 @@ Result<bool> BlobStore::Quarantine(const std::string& blob_id, int read_fd) {
   uint64_t size = static_cast<uint64_t>(now.st_size);
   used_ -= std::min<uint64_t>(size, used_.load());
   if (blobs_ > 0) --blobs_;
+  return true;
+}
+
+std::string BlobStore::TmpPath(const std::string& blob_id) const { return dir_ + "/tmp/" + blob_id + "." + RandomHex(6); }
+
+Result<bool> BlobStore::AdoptBlockSums(const std::string& blob_id, const std::string& sums_tmp, int read_fd) {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  std::lock_guard lock(publish_mu_);
+  struct stat now {}, read {}, sums {};
+  if (::stat(BlobPath(blob_id).c_str(), &now) != 0 || ::fstat(read_fd, &read) != 0 || now.st_ino != read.st_ino ||
+      now.st_dev != read.st_dev || ::stat(BlocksPath(blob_id).c_str(), &sums) == 0) {
+    return false;
+  }
+  if (::rename(sums_tmp.c_str(), BlocksPath(blob_id).c_str()) != 0) {
+    return ErrnoStatus("rename block sums of " + blob_id, errno);
+  }
+  if (Status fs = FsyncDir(dir_ + "/blobs/" + blob_id.substr(0, 2)); !fs.ok()) return fs;
   return true;
 }
 

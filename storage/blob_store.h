@@ -83,6 +83,11 @@ class BlobStore {
   // to DATA/quarantine, unless the blob was replaced since `read_fd` was
   // opened (a repair got there first). True when it was moved.
   Result<bool> Quarantine(const std::string& blob_id, int read_fd);
+  // Publishes block sums computed (into sums_tmp) from a read of the blob
+  // through `read_fd`, unless the blob was replaced or got sums meanwhile.
+  Result<bool> AdoptBlockSums(const std::string& blob_id, const std::string& sums_tmp, int read_fd);
+  // A fresh name in DATA/tmp (removed at start) for a file about blob_id.
+  std::string TmpPath(const std::string& blob_id) const;
   // Re-reads the blob and returns its actual md5.
   Result<std::string> ComputeMd5(const std::string& blob_id) const;
   Status Delete(const std::string& blob_id);

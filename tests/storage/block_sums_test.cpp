@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/blob_store.h"
+#include "storage/scrubber.h"
 #include "storage/verified_reader.h"
 #include "tests/support/process.h"
 
@@ -173,6 +174,26 @@ TEST_F(VerifiedStoreTest, QuarantineTakesTheCopyOutOfServiceUnlessRepairedMeanwh
   Write(data);
   EXPECT_EQ(dfs::testing::ReadFile(store_->BlobPath(kId)), data);
   EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
+}
+
+TEST_F(VerifiedStoreTest, TheScrubberGivesAGoodBlobWithoutSidecarItsBlockSums) {
+  const std::string data = RandomBytes(2 * kBlockSize + 3, 5);
+  Write(data);
+  std::filesystem::remove(store_->BlocksPath(kId));
+  metrics::Registry metrics;
+  Scrubber scrubber(*store_, std::nullopt, "n", ScrubberOptions{0, std::chrono::milliseconds(1000)}, metrics);
+  auto pass = scrubber.RunPass();
+  EXPECT_EQ(pass.blobs, 1u);
+  EXPECT_EQ(pass.corrupt, 0u);
+  EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/tmp"));
+  // A corrupt one gets none (it would vouch for bad bytes).
+  std::filesystem::remove(store_->BlocksPath(kId));
+  FlipByte(5);
+  pass = scrubber.RunPass();
+  EXPECT_EQ(pass.corrupt, 1u);
+  EXPECT_FALSE(std::filesystem::exists(store_->BlocksPath(kId)));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/tmp"));
 }
 
 TEST_F(VerifiedStoreTest, FailedOrAbandonedWritesLeaveNoSidecar) {
