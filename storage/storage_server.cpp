@@ -15,7 +15,6 @@
 namespace dfs::storage {
 
 namespace {
-constexpr size_t kChunk = 256 * 1024;
 
 std::string RequestId(const httplib::Request& req) {
   std::string id = req.get_header_value(kRequestIdHeader);
