@@ -45,6 +45,10 @@ void CheckRange(const std::string& value, uint64_t size) {
   bool selects = ranges.size() == 1 && Slice(ranges[0], size, &first, &last);
   FUZZ_CHECK(accepted == selects, "a Range is accepted exactly when it selects bytes of the file");
   if (accepted) FUZZ_CHECK(first <= last && last < size, "an accepted Range lies inside the file");
+  if (accepted) {
+    auto [offset, length] = RangeBounds(ranges[0], size);
+    FUZZ_CHECK(offset == first && length == last - first + 1, "RangeBounds reads the bytes the Range selects");
+  }
 }
 
 }  // namespace

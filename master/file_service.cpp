@@ -135,7 +135,8 @@ Result<ReadPlan> FileService::PlanRead(const std::string& path) {
   if (!file.ok()) return file.status();
   auto replicas = store_.GetReplicas(file->blob_id);
   if (!replicas.ok()) return replicas.status();
-  ReadPlan plan{*file, {}};
+  ReadPlan plan;
+  plan.file = *file;
   // Primary first, then the other good copies; nodes believed down go last
   // (they are still worth a try: the belief may be stale).
   auto rank = [&](const ReplicaRecord& r) {
@@ -150,6 +151,34 @@ Result<ReadPlan> FileService::PlanRead(const std::string& path) {
                    [&](const ReplicaRecord& a, const ReplicaRecord& b) { return rank(a) < rank(b); });
   if (plan.holders.empty()) return Status::Unavailable("no copy of '" + path + "' is available");
   return plan;
+}
+
+Status FileService::Start(ReadPlan& plan, uint64_t offset, uint64_t length) {
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(length, kHeadBytes));
+  Status last = Status::Unavailable("no copy of '" + plan.file.path + "' could be read");
+  for (size_t i = 0; i < plan.holders.size(); ++i) {
+    const ReplicaRecord& holder = plan.holders[i];
+    std::string head;
+    uint64_t got = 0;
+    Status st = nodes_.GetBlob(holder.node_url, plan.file.blob_id, offset, want,
+                               [&head](const char* data, size_t len) {
+                                 head.append(data, len);
+                                 return true;
+                               },
+                               &got);
+    if (st.ok()) {
+      plan.head_offset = offset;
+      plan.head = std::move(head);
+      std::rotate(plan.holders.begin(), plan.holders.begin() + static_cast<std::ptrdiff_t>(i),
+                  plan.holders.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return Status::OK();
+    }
+    last = st;
+    DFS_LOG(WARN, "master") << "read name=" << plan.file.path << " node=" << holder.node_id
+                            << " cannot serve offset " << offset << ": " << st.ToString() << "; trying another copy";
+    if (st.code() == Code::kNotFound) MarkReplicaBad(plan.file.blob_id, holder.node_id);
+  }
+  return Status::Unavailable(last.message());
 }
 
 Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
@@ -181,6 +210,11 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
     return pending.size() < kChunk || release();
   };
   Status last = Status::Unavailable("no copy could be read");
+  if (!plan.head.empty() && plan.head_offset == offset && plan.head.size() <= length) {
+    if (!receiver(plan.head.data(), plan.head.size()) || writer_failed) return Status::Unavailable("client went away");
+    done = plan.head.size();
+    served_by.insert(plan.holders.front().node_id);
+  }
   for (const auto& holder : plan.holders) {
     if (done == length) break;
     uint64_t got = 0;

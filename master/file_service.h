@@ -55,6 +55,10 @@ struct PutResult {
 struct ReadPlan {
   FileRecord file;
   std::vector<ReplicaRecord> holders;  // in the order to try
+  // Set by Start(): the first bytes of the read, already fetched from
+  // holders.front(), which is the node that serves them.
+  uint64_t head_offset = 0;
+  std::string head;
 };
 
 class FileService {
@@ -68,10 +72,17 @@ class FileService {
   Result<PutResult> Put(const PutRequest& request, SpoolFile& body);
 
   Result<ReadPlan> PlanRead(const std::string& path);
+  // Fetches the first (at most kHeadBytes) bytes of [offset, offset+length)
+  // from the first holder that serves them (a node checks the block they are
+  // in) and puts that holder first, so a response can name the node that
+  // really serves it before any byte is sent. Unavailable when none can.
+  Status Start(ReadPlan& plan, uint64_t offset, uint64_t length);
+  static constexpr size_t kHeadBytes = 64 << 10;
   // Streams [offset, offset+length) into `write`, continuing from another
-  // copy at the same offset when one fails. When the whole file is read its
-  // md5 is checked before the last chunk is released; a bad copy is marked
-  // and the read fails (the client retries and gets a good copy).
+  // copy at the same offset when one fails (a node stops its answer before
+  // a block that fails its checksum, so this covers corrupt copies too).
+  // When the whole file is read its md5 is also checked before the last
+  // chunk is released; a mismatch marks the copy bad and fails the read.
   Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
               const std::function<bool(const char*, size_t)>& write);
 

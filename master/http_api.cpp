@@ -244,6 +244,14 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
       return;
     }
   }
+  if (size > 0 && req.method != "HEAD") {
+    // The first bytes are fetched before the headers, so X-Dfs-Node names
+    // the node that serves them and a file no node can serve is a clean 503.
+    auto [offset, length] = req.ranges.empty() ? std::pair<uint64_t, uint64_t>{0, size} : RangeBounds(req.ranges[0], size);
+    if (Status st = files_.Start(*plan, offset, length); !st.ok()) {
+      return compat_headers ? SendCompatError(res, st) : SendError(res, st);
+    }
+  }
   res.set_header(kMd5Header, plan->file.md5);
   res.set_header("ETag", "\"" + plan->file.md5 + "\"");
   res.set_header("Last-Modified", HttpDate(plan->file.mtime));

@@ -72,6 +72,16 @@ bool RangeIsSatisfiable(const httplib::Ranges& ranges, uint64_t size) {
   return last > 0 && size > 0;  // "bytes=-N": the last N bytes
 }
 
+std::pair<uint64_t, uint64_t> RangeBounds(const httplib::Range& range, uint64_t size) {
+  auto [first, last] = range;
+  if (first < 0) {
+    uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(last), size);
+    return {size - n, n};
+  }
+  uint64_t end = last < 0 ? size - 1 : std::min<uint64_t>(static_cast<uint64_t>(last), size - 1);
+  return {static_cast<uint64_t>(first), end - static_cast<uint64_t>(first) + 1};
+}
+
 Result<NodeRecord> ParseNodeReport(const std::string& node_id, std::string_view text) {
   auto body = ParseObject(text, false);
   if (!body.is_object() || !IsString(body, "url")) {

@@ -26,6 +26,8 @@ Result<std::string> ParseIdempotencyKey(const std::string& value);
 Result<int> ParseReplicasParam(const std::string& value);
 // One range (cpp-httplib's parse of the Range header) that overlaps a file of `size` bytes.
 bool RangeIsSatisfiable(const httplib::Ranges& ranges, uint64_t size);
+// {offset, length} of a satisfiable range, clamped to the file as cpp-httplib does.
+std::pair<uint64_t, uint64_t> RangeBounds(const httplib::Range& range, uint64_t size);
 
 // PUT /api/v1/nodes/<id>: {"url": ..., "capacity", "used", "free", "blobs"} (non-negative integers).
 Result<NodeRecord> ParseNodeReport(const std::string& node_id, std::string_view body);

@@ -57,16 +57,25 @@ Result<BlobInfo> ReadMeta(const std::string& path, const std::string& blob_id) {
 }
 }  // namespace
 
-BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd)
-    : store_(store), blob_id_(std::move(blob_id)), tmp_path_(std::move(tmp_path)), fd_(std::move(fd)) {}
+BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd,
+                       BlockSumsWriter sums)
+    : store_(store),
+      blob_id_(std::move(blob_id)),
+      tmp_path_(std::move(tmp_path)),
+      fd_(std::move(fd)),
+      sums_(std::move(sums)) {}
 
 BlobWriter::~BlobWriter() {
-  if (!done_) ::unlink(tmp_path_.c_str());
+  if (!done_) {
+    ::unlink(tmp_path_.c_str());
+    ::unlink(sums_tmp_path().c_str());
+  }
 }
 
 Status BlobWriter::Append(const char* data, size_t len) {
   if (store_->FreeBytes() < written_ + len) return Status::NoSpace("node is full");
   Status st = WriteAll(fd_.get(), data, len);
+  if (st.ok()) st = sums_.Append(data, len);
   if (!st.ok()) return st;
   md5_.Update(data, len);
   written_ += len;
@@ -76,6 +85,7 @@ Status BlobWriter::Append(const char* data, size_t len) {
 Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5) {
   if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
   if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
+  if (Status st = sums_.Finish(); !st.ok()) return st;
   std::string md5 = md5_.HexDigest();
   if (!expected_md5.empty() && md5 != expected_md5) {
     return Status::ChecksumMismatch("md5 of the received body is " + md5 + ", expected " + expected_md5);
@@ -114,6 +124,7 @@ std::string BlobStore::BlobPath(const std::string& id) const {
   return dir_ + "/blobs/" + id.substr(0, 2) + "/" + id;
 }
 std::string BlobStore::MetaPath(const std::string& id) const { return BlobPath(id) + ".meta"; }
+std::string BlobStore::BlocksPath(const std::string& id) const { return BlobPath(id) + ".blocks"; }
 
 uint64_t BlobStore::FreeBytes() const {
   struct statvfs vfs {};
@@ -145,10 +156,15 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
     return Status::NoSpace("blob of " + std::to_string(*expected_size) + " bytes does not fit: " +
                            std::to_string(FreeBytes()) + " bytes free");
   }
-  std::string tmp = dir_ + "/tmp/" + blob_id + "." + RandomHex(6);
+  std::string tmp = TmpPath(blob_id);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus("create " + tmp, errno);
-  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd)));
+  auto sums = BlockSumsWriter::Create(tmp + ".blocks");
+  if (!sums.ok()) {
+    ::unlink(tmp.c_str());
+    return sums.status();
+  }
+  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd), std::move(*sums)));
 }
 
 Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
@@ -157,15 +173,14 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
   if (auto existing = Stat(id); existing.ok()) {
     if (existing->md5 == md5) {
       // A repeated write (a redelivered copy, or a repair of a copy found
-      // corrupt): the new bytes were just verified, so they replace the old.
-      if (::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
-        int err = errno;
-        ::unlink(writer.tmp_path_.c_str());
-        writer.done_ = true;
-        return ErrnoStatus("rename over blob " + id, err);
+      // corrupt): the new bytes were just verified, so they replace the old,
+      // block sums first (the same bytes have the same block sums).
+      if (::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0 ||
+          ::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
+        return ErrnoStatus("rename over blob " + id, errno);  // ~BlobWriter removes the temp files
       }
       writer.done_ = true;
-      return Status::OK();
+      return FsyncDir(dir_ + "/blobs/" + id.substr(0, 2));
     }
     return Status::AlreadyExists("blob " + id + " exists with another md5");
   }
@@ -185,12 +200,14 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
       return st;
     }
   }
-  // Meta first: a visible blob always has its md5.
+  // Sidecars first: a visible blob always has its md5 and block sums.
   if (::rename(meta_tmp.c_str(), MetaPath(id).c_str()) != 0 ||
+      ::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0 ||
       ::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
     int err = errno;
     ::unlink(meta_tmp.c_str());
     ::unlink(MetaPath(id).c_str());
+    ::unlink(BlocksPath(id).c_str());
     return ErrnoStatus("rename into " + shard, err);
   }
   writer.done_ = true;
@@ -222,6 +239,54 @@ Result<UniqueFd> BlobStore::OpenForRead(const std::string& blob_id) const {
   return fd;
 }
 
+Result<BlockSums> BlobStore::OpenBlockSums(const std::string& blob_id, uint64_t size) const {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  return BlockSums::Open(BlocksPath(blob_id), size);
+}
+
+Result<bool> BlobStore::Quarantine(const std::string& blob_id, int read_fd) {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  std::lock_guard lock(publish_mu_);
+  struct stat now {}, read {};
+  if (::stat(BlobPath(blob_id).c_str(), &now) != 0 || ::fstat(read_fd, &read) != 0 || now.st_ino != read.st_ino ||
+      now.st_dev != read.st_dev) {
+    return false;  // gone or replaced meanwhile: nothing bad left to move
+  }
+  const std::string dir = dir_ + "/quarantine";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("mkdir " + dir + ": " + ec.message());
+  const std::string to = dir + "/" + blob_id + "." + RandomHex(4);
+  // The blob first: once it is gone it is not served, whatever happens next.
+  if (::rename(BlobPath(blob_id).c_str(), to.c_str()) != 0) return ErrnoStatus("quarantine blob " + blob_id, errno);
+  ::rename(MetaPath(blob_id).c_str(), (to + ".meta").c_str());
+  ::rename(BlocksPath(blob_id).c_str(), (to + ".blocks").c_str());
+  uint64_t size = static_cast<uint64_t>(now.st_size);
+  used_ -= std::min<uint64_t>(size, used_.load());
+  if (blobs_ > 0) --blobs_;
+  return true;
+}
+
+std::string BlobStore::TmpPath(const std::string& blob_id) const { return dir_ + "/tmp/" + blob_id + "." + RandomHex(6); }
+
+Result<bool> BlobStore::AdoptBlockSums(const std::string& blob_id, const std::string& sums_tmp, int read_fd) {
+  Status st = ValidateId(blob_id);
+  if (!st.ok()) return st;
+  std::lock_guard lock(publish_mu_);
+  struct stat now {}, read {}, sums {};
+  if (::stat(BlobPath(blob_id).c_str(), &now) != 0 || ::fstat(read_fd, &read) != 0 || now.st_ino != read.st_ino ||
+      now.st_dev != read.st_dev || ::stat(BlocksPath(blob_id).c_str(), &sums) == 0) {
+    return false;
+  }
+  if (::rename(sums_tmp.c_str(), BlocksPath(blob_id).c_str()) != 0) {
+    return ErrnoStatus("rename block sums of " + blob_id, errno);
+  }
+  if (Status fs = FsyncDir(dir_ + "/blobs/" + blob_id.substr(0, 2)); !fs.ok()) return fs;
+  return true;
+}
+
 Result<std::string> BlobStore::ComputeMd5(const std::string& blob_id) const {
   Status st = ValidateId(blob_id);
   if (!st.ok()) return st;
@@ -237,6 +302,7 @@ Status BlobStore::Delete(const std::string& blob_id) {
   if (::stat(BlobPath(blob_id).c_str(), &sb) != 0) return Status::NotFound("blob " + blob_id + " not found");
   if (::unlink(BlobPath(blob_id).c_str()) != 0) return ErrnoStatus("unlink blob " + blob_id, errno);
   ::unlink(MetaPath(blob_id).c_str());
+  ::unlink(BlocksPath(blob_id).c_str());
   uint64_t size = static_cast<uint64_t>(sb.st_size);
   used_ -= std::min<uint64_t>(size, used_.load());
   if (blobs_ > 0) --blobs_;

@@ -1,8 +1,9 @@
 // BlobStore: a storage node's disk. Blobs are named by master-assigned ids
 // (32 lower-case hex), never by user file names, so no request can reach a
 // path outside DATA/blobs. Each blob has a sidecar <id>.meta with its md5 and
-// size, written before the blob is renamed into place: a blob that is visible
-// always has its md5.
+// size and one <id>.blocks with the md5 of every block (block_sums.h), both
+// renamed into place before the blob: a blob that is visible always has its
+// md5 and, unless written before block sums existed, its block sums.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "common/md5.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
+#include "storage/block_sums.h"
 
 namespace dfs::storage {
 
@@ -50,12 +52,14 @@ class BlobWriter {
 
  private:
   friend class BlobStore;
-  BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd);
+  BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd, BlockSumsWriter sums);
+  std::string sums_tmp_path() const { return tmp_path_ + ".blocks"; }
 
   BlobStore* store_;
   std::string blob_id_;
   std::string tmp_path_;
   UniqueFd fd_;
+  BlockSumsWriter sums_;
   Md5 md5_;
   uint64_t written_ = 0;
   bool done_ = false;
@@ -73,6 +77,17 @@ class BlobStore {
                                                  std::optional<uint64_t> expected_size);
   Result<BlobInfo> Stat(const std::string& blob_id) const;
   Result<UniqueFd> OpenForRead(const std::string& blob_id) const;
+  // The blob's block sums; NotFound for a blob written before they existed.
+  Result<BlockSums> OpenBlockSums(const std::string& blob_id, uint64_t size) const;
+  // Takes a copy found corrupt out of service: moves it (and its sidecars)
+  // to DATA/quarantine, unless the blob was replaced since `read_fd` was
+  // opened (a repair got there first). True when it was moved.
+  Result<bool> Quarantine(const std::string& blob_id, int read_fd);
+  // Publishes block sums computed (into sums_tmp) from a read of the blob
+  // through `read_fd`, unless the blob was replaced or got sums meanwhile.
+  Result<bool> AdoptBlockSums(const std::string& blob_id, const std::string& sums_tmp, int read_fd);
+  // A fresh name in DATA/tmp (removed at start) for a file about blob_id.
+  std::string TmpPath(const std::string& blob_id) const;
   // Re-reads the blob and returns its actual md5.
   Result<std::string> ComputeMd5(const std::string& blob_id) const;
   Status Delete(const std::string& blob_id);
@@ -82,6 +97,7 @@ class BlobStore {
   const std::string& dir() const { return dir_; }
   std::string BlobPath(const std::string& blob_id) const;
   std::string MetaPath(const std::string& blob_id) const;
+  std::string BlocksPath(const std::string& blob_id) const;
 
  private:
   friend class BlobWriter;

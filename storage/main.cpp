@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
       std::cerr << "dfs-storage: --master: " << master_ep.status().message() << "\n";
       return 2;
     }
+    server.set_master(*master_ep);
     registrar = std::make_unique<dfs::storage::Registrar>(**store, *master_ep, *node_id, advertise,
                                                           std::chrono::milliseconds(heartbeat_ms));
     registrar->Start();

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "common/log.h"
 #include "common/md5.h"
+#include "storage/bad_copy_report.h"
 
 namespace dfs::storage {
 
@@ -14,7 +15,7 @@ namespace {
 constexpr size_t kChunk = 256 * 1024;
 }
 
-Scrubber::Scrubber(const BlobStore& store, std::optional<Endpoint> master, std::string node_id,
+Scrubber::Scrubber(BlobStore& store, std::optional<Endpoint> master, std::string node_id,
                    ScrubberOptions options, metrics::Registry& metrics)
     : store_(store), master_(std::move(master)), node_id_(std::move(node_id)), options_(options), metrics_(metrics) {}
 
@@ -85,6 +86,19 @@ Scrubber::PassResult Scrubber::RunPass() {
 Result<bool> Scrubber::Check(const BlobInfo& blob, PassResult* pass) {
   auto fd = store_.OpenForRead(blob.blob_id);
   if (!fd.ok()) return fd.status();
+  // A blob with no block sums gets them from this very read if it passes.
+  std::optional<BlockSumsWriter> sums;
+  std::string sums_tmp;
+  if (store_.OpenBlockSums(blob.blob_id, blob.size).status().code() == Code::kNotFound) {
+    sums_tmp = store_.TmpPath(blob.blob_id) + ".blocks";
+    if (auto w = BlockSumsWriter::Create(sums_tmp); w.ok()) sums.emplace(std::move(*w));
+  }
+  struct RemoveTmp {
+    const std::string& path;
+    ~RemoveTmp() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } remove_tmp{sums_tmp};
   Md5 md5;
   std::vector<char> buf(kChunk);
   auto& bytes_counter = metrics_.GetCounter("dfs_scrub_bytes_total", "bytes re-read by the scrubber");
@@ -96,20 +110,24 @@ Result<bool> Scrubber::Check(const BlobInfo& blob, PassResult* pass) {
     if (n < 0) return Status::IOError("read blob " + blob.blob_id);
     if (n == 0) break;
     md5.Update(buf.data(), static_cast<size_t>(n));
+    if (sums && !sums->Append(buf.data(), static_cast<size_t>(n)).ok()) sums.reset();
     pass->bytes += static_cast<uint64_t>(n);
     bytes_counter.Add(static_cast<double>(n));
     // Rate limit: each full chunk takes at least per_chunk.
     auto spent = std::chrono::steady_clock::now() - started;
     if (per_chunk > spent && !Wait(per_chunk - spent)) return Status::Unavailable("stopping");
   }
-  return md5.HexDigest() == blob.md5;
+  if (md5.HexDigest() != blob.md5) return false;
+  if (sums && sums->Finish().ok()) {
+    auto adopted = store_.AdoptBlockSums(blob.blob_id, sums_tmp, fd->get());
+    if (adopted.ok() && *adopted) DFS_LOG(INFO, "storage") << "scrub: block sums written for blob=" << blob.blob_id;
+  }
+  return true;
 }
 
 void Scrubber::Report(const std::string& blob_id) {
   if (!master_) return;
-  auto cli = MakeClient(*master_);
-  Status st = StatusFromResult(cli->Post("/api/v1/blobs/" + blob_id + "/bad",
-                                         nlohmann::json{{"node_id", node_id_}}.dump(), "application/json"));
+  Status st = ReportBadCopy(*master_, node_id_, blob_id);
   if (!st.ok()) DFS_LOG(WARN, "storage") << "scrub: report blob=" << blob_id << " to master: " << st.ToString();
 }
 

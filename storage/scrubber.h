@@ -2,6 +2,8 @@
 // md5 against the one recorded when it was written, and reports a bad copy
 // to the master (POST /api/v1/blobs/<id>/bad), which has it rewritten from a
 // good copy. One pass, then a pause, forever. Progress goes to metrics.
+// A blob without block sums (written before they existed) that passes gets
+// them, computed in the same read.
 #pragma once
 
 #include <chrono>
@@ -26,7 +28,7 @@ struct ScrubberOptions {
 class Scrubber {
  public:
   // `master` may be empty: corrupt blobs are then only logged and counted.
-  Scrubber(const BlobStore& store, std::optional<Endpoint> master, std::string node_id, ScrubberOptions options,
+  Scrubber(BlobStore& store, std::optional<Endpoint> master, std::string node_id, ScrubberOptions options,
            metrics::Registry& metrics);
   ~Scrubber();  // stops the thread
   void Start();
@@ -45,7 +47,7 @@ class Scrubber {
   void Report(const std::string& blob_id);
   bool Wait(std::chrono::nanoseconds d);  // false when stopping
 
-  const BlobStore& store_;
+  BlobStore& store_;
   std::optional<Endpoint> master_;
   std::string node_id_;
   ScrubberOptions options_;

@@ -9,11 +9,12 @@
 #include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
+#include "storage/bad_copy_report.h"
+#include "storage/verified_reader.h"
 
 namespace dfs::storage {
 
 namespace {
-constexpr size_t kChunk = 256 * 1024;
 
 std::string RequestId(const httplib::Request& req) {
   std::string id = req.get_header_value(kRequestIdHeader);
@@ -198,33 +199,67 @@ void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& re
   auto fd = store_.OpenForRead(id);
   if (!fd.ok()) return SendError(res, fd.status());
   const uint64_t size = info->size;
+  uint64_t first = 0;
   if (!req.ranges.empty()) {
     // One range only (416 otherwise); cpp-httplib clamps ranges silently, so check them here.
-    auto [first, last] = req.ranges[0];
+    auto [from, to] = req.ranges[0];
     bool ok = req.ranges.size() == 1 &&
-              (first >= 0 ? static_cast<uint64_t>(first) < size && (last < 0 || first <= last) : last > 0 && size > 0);
+              (from >= 0 ? static_cast<uint64_t>(from) < size && (to < 0 || from <= to) : to > 0 && size > 0);
     if (!ok) {
       res.set_header("Content-Range", "bytes */" + std::to_string(size));
       SendJson(res, 416, {{"error", "bad_range"}, {"message", "range not satisfiable"}});
       return;
     }
+    first = from >= 0 ? static_cast<uint64_t>(from) : size - std::min<uint64_t>(size, static_cast<uint64_t>(to));
+  }
+  std::optional<BlockSums> sums;
+  if (auto s = store_.OpenBlockSums(id, size); s.ok()) {
+    sums = std::move(*s);
+  } else if (s.status().code() != Code::kNotFound) {
+    OnCorrupt(id, fd->get(), s.status());
+    return SendError(res, Status::NotFound("blob " + id + " is corrupt here"));
+  }
+  auto reader = std::make_shared<VerifiedReader>(std::move(*fd), size, std::move(sums));
+  // The first block is checked before the headers go out: a bad one is a
+  // plain 404 that the master moves on from, not a cut response.
+  if (auto head = reader->Read(first, 1); !head.ok()) {
+    if (head.status().code() == Code::kChecksumMismatch) {
+      OnCorrupt(id, reader->fd(), head.status());
+      return SendError(res, Status::NotFound("blob " + id + " is corrupt here"));
+    }
+    return SendError(res, head.status());
   }
   res.set_header(kMd5Header, info->md5);
   res.set_header("ETag", "\"" + info->md5 + "\"");
   res.set_header(kNodeHeader, node_id_);
   res.set_header("Accept-Ranges", "bytes");
-  auto shared_fd = std::make_shared<UniqueFd>(std::move(*fd));
   res.set_content_provider(
       size, "application/octet-stream",
-      [shared_fd, id](size_t offset, size_t length, httplib::DataSink& sink) {
-        std::vector<char> buf(std::min(length, kChunk));
-        ssize_t n = ::pread(shared_fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
-        if (n <= 0) {
-          DFS_LOG(ERROR, "storage") << "read failed blob=" << id << " offset=" << offset;
-          return false;  // aborts the response; the reader sees a short body
+      [this, reader, id](size_t offset, size_t length, httplib::DataSink& sink) {
+        auto bytes = reader->Read(offset, length);
+        if (!bytes.ok() || bytes->empty()) {
+          if (bytes.status().code() == Code::kChecksumMismatch) {
+            OnCorrupt(id, reader->fd(), bytes.status());
+          } else {
+            DFS_LOG(ERROR, "storage") << "read failed blob=" << id << " offset=" << offset << ": "
+                                      << bytes.status().ToString();
+          }
+          return false;  // aborts the response before a bad byte: the reader sees a short body
         }
-        return sink.write(buf.data(), static_cast<size_t>(n));
+        return sink.write(bytes->data(), bytes->size());
       });
+}
+
+void StorageServer::OnCorrupt(const std::string& blob_id, int read_fd, const Status& why) {
+  metrics_.GetCounter("dfs_read_corrupt_total", "reads stopped because a block failed its checksum").Add();
+  auto moved = store_.Quarantine(blob_id, read_fd);
+  DFS_LOG(ERROR, "storage") << "corrupt blob=" << blob_id << " node=" << node_id_ << ": " << why.message() << "; "
+                            << (!moved.ok() ? "could not quarantine: " + moved.status().ToString()
+                                            : *moved ? "moved to quarantine" : "already replaced");
+  if (!moved.ok() || !*moved || !master_) return;
+  if (Status st = ReportBadCopy(*master_, node_id_, blob_id); !st.ok()) {
+    DFS_LOG(WARN, "storage") << "report corrupt blob=" << blob_id << " to master: " << st.ToString();
+  }
 }
 
 void StorageServer::HandleDelete(const httplib::Request& req, httplib::Response& res) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <httplib.h>
@@ -25,6 +26,8 @@ class StorageServer {
   metrics::Registry& metrics() { return metrics_; }
   // --max-blob-size and --read-timeout-ms (the whole server's read timeout).
   void set_upload_limits(const UploadLimits& limits);
+  // Where to report a copy a read found corrupt (none: only logged and counted).
+  void set_master(std::optional<Endpoint> master) { master_ = std::move(master); }
 
  private:
   void RegisterRoutes();
@@ -32,6 +35,8 @@ class StorageServer {
   void HandleGet(const httplib::Request& req, httplib::Response& res);
   void HandleDelete(const httplib::Request& req, httplib::Response& res);
   void HandleVerify(const httplib::Request& req, httplib::Response& res);
+  // A read found the copy bad: out of service, counted, reported to the master.
+  void OnCorrupt(const std::string& blob_id, int read_fd, const Status& why);
 
   BlobStore& store_;
   std::string node_id_;
@@ -39,6 +44,7 @@ class StorageServer {
   metrics::Registry metrics_;  // before server_: its handlers use it
   std::unique_ptr<httplib::Server> server_;
   UploadLimits upload_limits_;
+  std::optional<Endpoint> master_;
 };
 
 }  // namespace dfs::storage

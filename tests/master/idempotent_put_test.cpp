@@ -23,7 +23,7 @@ int BlobsOnAllDisks(TestCluster& c) {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(c.node_dir(i) + "/blobs", ec);
          it != std::filesystem::recursive_directory_iterator(); ++it) {
-      if (it->is_regular_file() && it->path().extension() != ".meta") ++n;
+      if (it->is_regular_file() && it->path().extension().empty()) ++n;
     }
   }
   return n;

@@ -15,13 +15,13 @@ namespace {
 
 std::string FilesPath(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
 
-// Number of blob files (not .meta sidecars) on a node's disk.
+// Number of blob files (not .meta/.blocks sidecars) on a node's disk.
 int BlobsOnDisk(const std::string& node_dir) {
   int n = 0;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(node_dir + "/blobs", ec);
        it != std::filesystem::recursive_directory_iterator(); ++it) {
-    if (it->is_regular_file() && it->path().extension() != ".meta") ++n;
+    if (it->is_regular_file() && it->path().extension().empty()) ++n;
   }
   return n;
 }

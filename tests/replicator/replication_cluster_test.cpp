@@ -117,6 +117,24 @@ class ReplicationTest : public ::testing::Test {
     }
   }
 
+  std::string PrimaryBlob(const Stored& f) const {
+    auto meta = Meta(f.name);
+    return cluster_->blob_path(NodeIndex(meta["primary"]["node_id"]), meta["blob_id"]);
+  }
+
+  // Flips one byte of a file in place (same size: only a checksum can tell).
+  static bool FlipByte(const std::string& path, std::streamoff at) {
+    std::fstream blob(path, std::ios::in | std::ios::out | std::ios::binary);
+    if (!blob.good()) return false;
+    blob.seekg(at);
+    char c = 0;
+    blob.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    blob.seekp(at);
+    blob.write(&c, 1);
+    return blob.good();
+  }
+
   std::unique_ptr<TestCluster> cluster_;
   TempDir tmp_;
 };
@@ -206,44 +224,107 @@ TEST_F(ReplicationTest, ReplicasPerFileAtPutOverrideTheClusterSetting) {
 
 TEST_F(ReplicationTest, CorruptOrMissingPrimaryCopyIsServedFromAReplicaAndRepaired) {
   Start(ReplicatedCluster());
-  Stored corrupt = PutRandom("corrupt.bin", 3 << 20, 7);
+  Stored corrupt = PutRandom("corrupt.bin", 5 << 20, 7);     // bad byte in the middle (block 2)
+  Stored corrupt0 = PutRandom("corrupt0.bin", 3 << 20, 17);  // bad byte in the first block
   Stored missing = PutRandom("missing.bin", 1 << 20, 8);
-  ExpectReplicated({corrupt, missing}, 3);
+  ExpectReplicated({corrupt, corrupt0, missing}, 3);
 
-  auto primary_blob = [&](const Stored& f) {
-    auto meta = Meta(f.name);
-    int i = NodeIndex(meta["primary"]["node_id"]);
-    return cluster_->blob_path(i, meta["blob_id"]);
-  };
-  // Same size, one byte flipped in the middle: only the md5 can tell.
-  {
-    std::fstream blob(primary_blob(corrupt), std::ios::in | std::ios::out | std::ios::binary);
-    ASSERT_TRUE(blob.good());
-    blob.seekg(1 << 20);
-    char c = 0;
-    blob.read(&c, 1);
-    c = static_cast<char>(c ^ 0x5a);
-    blob.seekp(1 << 20);
-    blob.write(&c, 1);
-  }
-  ASSERT_TRUE(std::filesystem::remove(primary_blob(missing)));
+  const std::string primary = Meta(corrupt.name)["primary"]["node_id"];
+  const std::string primary0 = Meta(corrupt0.name)["primary"]["node_id"];
+  // Same size, one byte flipped: only a checksum can tell.
+  ASSERT_TRUE(FlipByte(PrimaryBlob(corrupt), (5 << 20) / 2));
+  ASSERT_TRUE(FlipByte(PrimaryBlob(corrupt0), 1000));
+  ASSERT_TRUE(std::filesystem::remove(PrimaryBlob(missing)));
 
-  // The CLI (which retries a failed md5 check) gets the right bytes.
-  std::string out;
-  ASSERT_EQ(cluster_->Cli("get corrupt.bin " + tmp_.path() + "/corrupt.out", &out), 0) << out;
-  EXPECT_EQ(*Md5::OfFile(tmp_.path() + "/corrupt.out"), corrupt.md5);
-  // A missing copy is noticed before any byte is sent: plain HTTP just works.
+  // Plain HTTP, one try: the whole file, right. The primary's node stops
+  // before the bad block and the master goes on from a replica.
   std::string md5;
-  EXPECT_EQ(GetToFile(Url(), FilesPath(missing.name), tmp_.path() + "/missing.out", &md5).status, 200);
+  auto got = GetToFile(Url(), FilesPath(corrupt.name), tmp_.path() + "/corrupt.out", &md5);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(md5, corrupt.md5);
+  EXPECT_EQ(std::filesystem::file_size(tmp_.path() + "/corrupt.out"), 5u << 20);
+  EXPECT_EQ(got.header(kNodeHeader), primary) << "its first blocks were good and came from it";
+  // A bad first block is found before any byte is sent: the answer names a replica.
+  got = GetToFile(Url(), FilesPath(corrupt0.name), tmp_.path() + "/corrupt0.out", &md5);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(md5, corrupt0.md5);
+  EXPECT_NE(got.header(kNodeHeader), primary0);
+  EXPECT_FALSE(got.header(kNodeHeader).empty());
+  // A missing copy too.
+  got = GetToFile(Url(), FilesPath(missing.name), tmp_.path() + "/missing.out", &md5);
+  EXPECT_EQ(got.status, 200);
   EXPECT_EQ(md5, missing.md5);
-  // ... and from now on even the first plain GET of the corrupt file is right.
-  EXPECT_EQ(GetToFile(Url(), FilesPath(corrupt.name), tmp_.path() + "/again.out", &md5).status, 200);
+  EXPECT_NE(got.header(kNodeHeader), Meta(missing.name)["primary"]["node_id"]);
+  // The node logged the bad copy and took it out of service (the next read
+  // starts at a replica, or at the primary once its copy was rewritten).
+  const std::string log = ReadFile(cluster_->node_dir(NodeIndex(primary)) + ".log");
+  EXPECT_NE(log.find("corrupt blob=" + Meta(corrupt.name)["blob_id"].get<std::string>()), std::string::npos) << log;
+  EXPECT_NE(log.find("moved to quarantine"), std::string::npos);
+  got = GetToFile(Url(), FilesPath(corrupt.name), tmp_.path() + "/again.out", &md5);
+  EXPECT_EQ(got.status, 200);
   EXPECT_EQ(md5, corrupt.md5);
 
   // Repaired: three good copies again, the primary's own copy rewritten.
-  ExpectReplicated({corrupt, missing}, 3);
-  EXPECT_EQ(*Md5::OfFile(primary_blob(corrupt)), corrupt.md5);
-  EXPECT_EQ(*Md5::OfFile(primary_blob(missing)), missing.md5);
+  ExpectReplicated({corrupt, corrupt0, missing}, 3);
+  EXPECT_EQ(*Md5::OfFile(PrimaryBlob(corrupt)), corrupt.md5);
+  EXPECT_EQ(*Md5::OfFile(PrimaryBlob(corrupt0)), corrupt0.md5);
+  EXPECT_EQ(*Md5::OfFile(PrimaryBlob(missing)), missing.md5);
+  EXPECT_TRUE(std::filesystem::exists(PrimaryBlob(corrupt) + ".blocks"));
+}
+
+TEST_F(ReplicationTest, RangeReadOverACorruptBlockGetsTheRightBytes) {
+  Start(ReplicatedCluster());
+  const size_t size = 4 << 20;
+  std::string src = tmp_.path() + "/range-src";
+  std::string md5 = WriteRandomFile(src, size, 21);
+  ASSERT_EQ(PutFile(Url(), FilesPath("range.bin"), src, {{kMd5Header, md5}}).status, 201);
+  Stored f{"range.bin", md5};
+  ExpectReplicated({f}, 3);
+  const std::string data = ReadFile(src);
+  const std::string primary = Meta(f.name)["primary"]["node_id"];
+  ASSERT_TRUE(FlipByte(PrimaryBlob(f), (1 << 20) + 5000));  // block 1
+
+  // From the good block 0 (the first bytes come from the primary) across
+  // the bad block 1 (the rest from a replica) into block 2.
+  const size_t from = (1 << 20) - (200 << 10), to = (2 << 20) + 100;
+  auto got = Get(Url(), FilesPath(f.name), {{"Range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}});
+  ASSERT_EQ(got.status, 206);
+  EXPECT_EQ(got.body.size(), to - from + 1);
+  EXPECT_TRUE(got.body == data.substr(from, to - from + 1)) << "range bytes differ";
+  EXPECT_EQ(got.header(kNodeHeader), primary);
+  got = Get(Url(), FilesPath(f.name), {{"Range", "bytes=" + std::to_string((1 << 20) + 10) + "-"}});
+  ASSERT_EQ(got.status, 206);
+  EXPECT_TRUE(got.body == data.substr((1 << 20) + 10));
+
+  // A range that starts in a bad block: its node refuses before any byte,
+  // so the answer comes (and says it comes) from a replica.
+  ASSERT_EQ(PutFile(Url(), FilesPath("range2.bin"), src, {{kMd5Header, md5}}).status, 201);
+  Stored g{"range2.bin", md5};
+  ExpectReplicated({f, g}, 3);
+  const std::string primary2 = Meta(g.name)["primary"]["node_id"];
+  ASSERT_TRUE(FlipByte(PrimaryBlob(g), (3 << 20) + 1));
+  got = Get(Url(), FilesPath(g.name), {{"Range", "bytes=-" + std::to_string(600 << 10)}});
+  ASSERT_EQ(got.status, 206);
+  EXPECT_TRUE(got.body == data.substr(size - (600 << 10)));
+  EXPECT_NE(got.header(kNodeHeader), primary2);
+  ExpectReplicated({f, g}, 3);
+}
+
+TEST_F(ReplicationTest, BlobsWrittenWithoutBlockSumsStillServe) {
+  Start(ReplicatedCluster());
+  Stored f = PutRandom("old.bin", (2 << 20) + 333, 22);
+  ExpectReplicated({f}, 3);
+  // As if every copy had been written before block sums existed.
+  const std::string blob_id = Meta(f.name)["blob_id"];
+  for (int i = 0; i < cluster_->node_count(); ++i) std::filesystem::remove(cluster_->blob_path(i, blob_id) + ".blocks");
+  std::string md5;
+  auto got = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/old.out", &md5);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(md5, f.md5);
+  auto range = Get(Url(), FilesPath(f.name), {{"Range", "bytes=1048000-1049000"}});
+  ASSERT_EQ(range.status, 206);
+  EXPECT_EQ(Md5::Of(range.body), Md5::Of(ReadFile(tmp_.path() + "/old.out").substr(1048000, 1001)));
+  ExpectReplicated({f}, 3);
 }
 
 TEST_F(ReplicationTest, NodeKilledWhileServingALargeFileTheReadContinuesFromAReplica) {
@@ -386,7 +467,7 @@ TEST_F(ReplicationTest, TwoReplicatorsMakeNoDuplicateCopies) {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(cluster_->node_dir(i) + "/blobs", ec);
          it != std::filesystem::recursive_directory_iterator(); ++it) {
-      on_disk += it->is_regular_file() && it->path().extension() != ".meta";
+      on_disk += it->is_regular_file() && it->path().extension().empty();
     }
   }
   EXPECT_EQ(on_disk, 300);

@@ -1,5 +1,6 @@
 // dfs-storage as a real process, over HTTP.
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -127,6 +128,59 @@ TEST_F(StorageServerTest, VerifyDetectsCorruptionOnDisk) {
   auto v = Get(Url(), "/blobs/" + kId + "/verify").json();
   EXPECT_FALSE(v["ok"].get<bool>());
   EXPECT_EQ(v["expected"], Md5::Of("precious bytes"));
+}
+
+TEST_F(StorageServerTest, ACorruptBlockIsNeverSentAndTheCopyGoesOutOfService) {
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + i / 4096);
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
+  const std::string path = tmp_.path() + "/node/blobs/00/" + kId;
+  EXPECT_EQ(ReadFile(path + ".blocks").size(), 16u + 3 * 32);
+  std::string bytes = ReadFile(path);
+  bytes[(1 << 20) + 77] ^= 0x01;  // block 1
+  WriteFile(path, bytes);
+
+  // A range inside the good block 0 is served whole.
+  auto head = Get(Url(), "/blobs/" + kId, {{"Range", "bytes=100-1000"}});
+  ASSERT_EQ(head.status, 206);
+  EXPECT_EQ(head.body, data.substr(100, 901));
+  // The whole blob: block 0 goes out, then the connection closes before block 1.
+  uint64_t received = 0;
+  bool wrong = false;
+  auto res = Client(Url())->Get("/blobs/" + kId, [&](const char* p, size_t len) {
+    wrong = wrong || data.compare(received, len, p, len) != 0;
+    received += len;
+    return true;
+  });
+  EXPECT_FALSE(res) << "the answer must be cut, not completed";
+  EXPECT_FALSE(wrong) << "no wrong byte left the node";
+  EXPECT_EQ(received, 1u << 20);
+  // Out of service: 404 from now on, kept in quarantine, counted, logged.
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404);
+  EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 0u);
+  EXPECT_FALSE(std::filesystem::is_empty(tmp_.path() + "/node/quarantine"));
+  EXPECT_NE(Get(Url(), "/metrics").body.find("dfs_read_corrupt_total 1"), std::string::npos);
+  EXPECT_NE(ReadFile(tmp_.path() + "/node.log").find("corrupt blob=" + kId), std::string::npos);
+  // A repair writes it anew.
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
+  EXPECT_EQ(Md5::Of(Get(Url(), "/blobs/" + kId).body), Md5::Of(data));
+}
+
+TEST_F(StorageServerTest, ABadFirstBlockOrASidecarThatDoesNotFitIsA404BeforeAnyByte) {
+  const std::string data(100000, 'q');
+  const std::string path = tmp_.path() + "/node/blobs/00/" + kId;
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
+  WriteFile(path, data.substr(0, 50000));  // cut short on disk
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404);
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
+  WriteFile(path, std::string(100000, 'Q'));
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId, {{"Range", "bytes=-10"}}).status, 404);
+  // Without a sidecar (written before block sums): served as it is.
+  ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
+  std::filesystem::remove(path + ".blocks");
+  auto got = Get(Url(), "/blobs/" + kId);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, data);
 }
 
 TEST(StorageCapacityTest, OverCapacityIs507AndNothingStored) {

@@ -1,0 +1,139 @@
+#include "storage/block_sums.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace dfs::storage {
+
+namespace {
+constexpr size_t kHeaderSize = 16;
+constexpr size_t kDigestSize = 32;
+constexpr size_t kFlushAt = 64 * kDigestSize;
+
+std::string Header(uint32_t block_size) {
+  char buf[kHeaderSize + 1];
+  std::snprintf(buf, sizeof(buf), "dfsblk1 %08x", block_size);
+  return std::string(buf, kHeaderSize);
+}
+
+Status WriteAll(int fd, const std::string& data) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == ENOSPC ? Status::NoSpace(std::string("write block sums: ") + std::strerror(errno))
+                             : Status::IOError(std::string("write block sums: ") + std::strerror(errno));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+bool PreadAll(int fd, char* buf, size_t len, uint64_t offset) {
+  while (len > 0) {
+    ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buf += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
+BlockSumsWriter::BlockSumsWriter(UniqueFd fd, uint32_t block_size)
+    : fd_(std::move(fd)), block_size_(block_size), pending_(Header(block_size)) {}
+
+Result<BlockSumsWriter> BlockSumsWriter::Create(const std::string& path, uint32_t block_size) {
+  if (block_size == 0) return Status::InvalidArgument("block size 0");
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Status::IOError("create " + path + ": " + std::strerror(errno));
+  return BlockSumsWriter(std::move(fd), block_size);
+}
+
+Status BlockSumsWriter::Append(const char* data, size_t len) {
+  while (len > 0) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(len, block_size_ - in_block_));
+    block_md5_.Update(data, take);
+    in_block_ += take;
+    data += take;
+    len -= take;
+    if (in_block_ == block_size_) {
+      pending_ += block_md5_.HexDigest();
+      block_md5_ = Md5();
+      in_block_ = 0;
+      if (pending_.size() >= kFlushAt) {
+        if (Status st = Flush(); !st.ok()) return st;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status BlockSumsWriter::Flush() {
+  Status st = WriteAll(fd_.get(), pending_);
+  pending_.clear();
+  return st;
+}
+
+Status BlockSumsWriter::Finish() {
+  if (in_block_ > 0) pending_ += block_md5_.HexDigest();
+  in_block_ = 0;
+  if (Status st = Flush(); !st.ok()) return st;
+  if (::fsync(fd_.get()) != 0) return Status::IOError(std::string("fsync block sums: ") + std::strerror(errno));
+  if (fd_.Close() != 0) return Status::IOError(std::string("close block sums: ") + std::strerror(errno));
+  return Status::OK();
+}
+
+Result<BlockSums> BlockSums::Open(const std::string& path, uint64_t blob_size) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return Status::NotFound("no block sums at " + path);
+    return Status::IOError("open " + path + ": " + std::strerror(errno));
+  }
+  char header[kHeaderSize + 1] = {};
+  if (!PreadAll(fd.get(), header, kHeaderSize, 0) || std::memcmp(header, "dfsblk1 ", 8) != 0) {
+    return Status::ChecksumMismatch("bad block sums header in " + path);
+  }
+  char* end = nullptr;
+  unsigned long block_size = std::strtoul(header + 8, &end, 16);
+  if (end != header + kHeaderSize || block_size == 0) {
+    return Status::ChecksumMismatch("bad block size in " + path);
+  }
+  uint64_t blocks = (blob_size + block_size - 1) / block_size;
+  struct stat sb {};
+  if (::fstat(fd.get(), &sb) != 0) return Status::IOError("stat " + path + ": " + std::strerror(errno));
+  if (static_cast<uint64_t>(sb.st_size) != kHeaderSize + blocks * kDigestSize) {
+    return Status::ChecksumMismatch("block sums in " + path + " do not fit a blob of " + std::to_string(blob_size) +
+                                    " bytes");
+  }
+  return BlockSums(std::move(fd), static_cast<uint32_t>(block_size), blocks);
+}
+
+Result<bool> BlockSums::Verify(uint64_t index, const char* data, size_t len) const {
+  if (index >= blocks_) return false;
+  char want[kDigestSize];
+  if (!PreadAll(fd_.get(), want, kDigestSize, kHeaderSize + index * kDigestSize)) {
+    return Status::IOError("read block sums: " + std::string(std::strerror(errno)));
+  }
+  Md5 md5;
+  md5.Update(data, len);
+  return md5.HexDigest() == std::string_view(want, kDigestSize);
+}
+
+std::string EncodeBlockSums(const std::string& data, uint32_t block_size) {
+  std::string out = Header(block_size);
+  for (size_t off = 0; off < data.size(); off += block_size) out += Md5::Of(std::string_view(data).substr(off, block_size));
+  return out;
+}
+
+}  // namespace dfs::storage
