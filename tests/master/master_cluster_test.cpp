@@ -247,6 +247,9 @@ TEST_F(MasterClusterTest, NodesListShowsStateAndSpace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(down) << "a silent node is marked down";
+  auto unreachable = Get(Url(), FilesPath(on_dead[0]));
+  EXPECT_EQ(unreachable.status, 503) << "its only copy is unreachable: a clean error, not a cut answer";
+  EXPECT_EQ(unreachable.json().value("error", ""), "unavailable") << unreachable.body;
   cluster_->StartNode(1);
   ASSERT_TRUE(cluster_->WaitNodesUp(3));
   auto after = Get(Url(), "/api/v1/nodes").json()["nodes"];
