@@ -93,7 +93,7 @@ MetricsServer::~MetricsServer() {
 }
 
 Status MetricsServer::Start(const std::string& host, int port) {
-  if (!server_->bind_to_port(host, port)) {
+  if (!BindServer(*server_, host, port)) {
     return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });

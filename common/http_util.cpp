@@ -1,5 +1,7 @@
 #include "common/http_util.h"
 
+#include <sys/socket.h>
+
 #include "common/security.h"
 
 #include <openssl/rand.h>
@@ -80,6 +82,26 @@ Result<Endpoint> ParseListen(std::string_view listen) {
   if (ep.host.empty()) return Status::InvalidArgument("--listen wants HOST:PORT");
   if (!IsValidHost(ep.host)) return Status::InvalidArgument("bad host '" + ep.host + "' in --listen");
   return ep;
+}
+
+namespace {
+void ReuseAddressOnly(socket_t sock) {
+  int yes = 1;
+  ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+}
+}  // namespace
+
+bool BindServer(httplib::Server& server, const std::string& host, int port) {
+  auto listening = std::make_shared<socket_t>(INVALID_SOCKET);
+  server.set_socket_options([listening](socket_t sock) {
+    ReuseAddressOnly(sock);
+    *listening = sock;  // the last socket tried is the one that was bound
+  });
+  const bool bound = server.bind_to_port(host, port);
+  server.set_socket_options(ReuseAddressOnly);
+  // Linux takes a new backlog from a second listen() on a listening socket.
+  if (bound && *listening != INVALID_SOCKET) ::listen(*listening, kListenBacklog);
+  return bound;
 }
 
 std::unique_ptr<httplib::Client> MakeClient(const Endpoint& ep, const ClientTimeouts& t) {

@@ -46,6 +46,14 @@ struct ClientTimeouts {
 // pass paths already encoded with EncodePathForUrl), keep-alive.
 std::unique_ptr<httplib::Client> MakeClient(const Endpoint& ep, const ClientTimeouts& t = {});
 
+// Binds `server` to host:port, for listen_after_bind(). Unlike cpp-httplib's
+// defaults: no SO_REUSEPORT (with it a second process silently shares a port
+// already in use, and gets half its connections), and a listen backlog of
+// kListenBacklog instead of 5 (a burst of clients then waits in the kernel
+// instead of having its SYNs dropped and retried after seconds).
+constexpr int kListenBacklog = 1024;
+bool BindServer(httplib::Server& server, const std::string& host, int port);
+
 // Percent-encodes everything but unreserved characters and '/'.
 std::string EncodePathForUrl(std::string_view path);
 // Percent-encodes for a query parameter value ('/' is encoded too).

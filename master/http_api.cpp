@@ -77,7 +77,7 @@ HttpApi::HttpApi(std::unique_ptr<httplib::Server> server, FileService& files, si
 }
 
 bool HttpApi::Bind(const std::string& host, int port) {
-  if (!server_->bind_to_port(host, port)) {
+  if (!BindServer(*server_, host, port)) {
     DFS_LOG(ERROR, "master") << "cannot listen on " << host << ":" << port;
     return false;
   }

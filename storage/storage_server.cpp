@@ -84,7 +84,7 @@ StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore&
 }
 
 bool StorageServer::Bind(const std::string& host, int port) {
-  if (!server_->bind_to_port(host, port)) {
+  if (!BindServer(*server_, host, port)) {
     DFS_LOG(ERROR, "storage") << "cannot listen on " << host << ":" << port;
     return false;
   }

@@ -1,6 +1,15 @@
 #include "common/http_util.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include "common/unique_fd.h"
 
 namespace dfs {
 
@@ -52,6 +61,53 @@ TEST(HttpUtilTest, RetryDecisionFollowsErrorCode) {
 TEST(HttpUtilTest, RandomHex) {
   EXPECT_EQ(RandomHex(16).size(), 32u);
   EXPECT_NE(RandomHex(16), RandomHex(16));
+}
+
+namespace {
+int BoundPort(httplib::Server& server) {
+  for (int port = 20000 + getpid() % 20000, tries = 0; tries < 100; ++port, ++tries) {
+    if (BindServer(server, "127.0.0.1", port)) return port;
+  }
+  return 0;
+}
+
+// A TCP connect to 127.0.0.1:port that completes within timeout_ms.
+bool Connects(int port, int timeout_ms, std::vector<UniqueFd>& keep) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (rc != 0 && errno != EINPROGRESS) return false;
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return false;
+  int err = 0;
+  socklen_t len = sizeof(err);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) return false;
+  keep.push_back(std::move(fd));
+  return true;
+}
+}  // namespace
+
+TEST(HttpUtilTest, BindServerRefusesAPortInUse) {
+  httplib::Server first, second;
+  int port = BoundPort(first);
+  ASSERT_GT(port, 0);
+  EXPECT_FALSE(BindServer(second, "127.0.0.1", port)) << "two servers on one port (SO_REUSEPORT)";
+}
+
+TEST(HttpUtilTest, BindServerQueuesABurstOfConnections) {
+  // Nobody accepts: every connection must wait in the backlog, which with
+  // cpp-httplib's 5 held only a handful (the rest had their SYNs dropped).
+  httplib::Server server;
+  int port = BoundPort(server);
+  ASSERT_GT(port, 0);
+  std::vector<UniqueFd> open;
+  int connected = 0;
+  for (int i = 0; i < 200; ++i) connected += Connects(port, 200, open);
+  EXPECT_EQ(connected, 200);
 }
 
 }  // namespace dfs
