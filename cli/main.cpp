@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/flag_parsing.h"
 #include "common/security_flags.h"
 
 #include "cli/commands.h"
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
   try {
-    app.parse(argc, argv);
+    dfs::ParseFlags(app, argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
     return app.exit(e) == 0 ? 0 : 2;

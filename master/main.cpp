@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/flag_parsing.h"
 #include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
@@ -80,7 +81,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 3600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
   try {
-    app.parse(argc, argv);
+    dfs::ParseFlags(app, argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
     return app.exit(e) == 0 ? 0 : 2;

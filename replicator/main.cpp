@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/flag_parsing.h"
 #include "common/http_metrics.h"
 #include "common/http_util.h"
 #include "common/log.h"
@@ -86,7 +87,12 @@ int main(int argc, char** argv) {
   std::string requeue_id;
   auto* dead_requeue = dead_cmd->add_subcommand("requeue", "move a dead-letter job back to the queue");
   dead_requeue->add_option("ID", requeue_id, "dead-letter id (from `dead list`), or 'all'")->required();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    dfs::ParseFlags(app, argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   dfs::LogLevel level;
   if (!dfs::ParseLogLevel(log_level, &level)) {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/flag_parsing.h"
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/security_flags.h"
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   dfs::SecurityFlags security;
   security.Add(app, /*server=*/true);
   try {
-    app.parse(argc, argv);
+    dfs::ParseFlags(app, argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every usage error exits 2 (CLI11's own codes vary).
     return app.exit(e) == 0 ? 0 : 2;
