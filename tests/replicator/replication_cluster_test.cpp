@@ -197,6 +197,36 @@ TEST_F(ReplicationTest, ReadsSurviveTheLossOfAnyTwoNodesForEveryFile) {
   EXPECT_EQ(primaries.size(), 3u) << "random placement used every node";
 }
 
+TEST_F(ReplicationTest, DeleteAndOverwriteRemoveEveryCopyEvenFromANodeThatWasDown) {
+  // No garbage collection runs in this test (the master's default interval
+  // is 10 minutes): the copies must go through the deletion queue itself.
+  Start(ReplicatedCluster());
+  Stored gone = PutRandom("gone.bin", 100000, 31);
+  Stored replaced = PutRandom("replaced.bin", 100000, 32);
+  ExpectReplicated({gone, replaced}, 3);
+  const std::string gone_blob = Meta(gone.name)["blob_id"];
+  const std::string old_blob = Meta(replaced.name)["blob_id"];
+  auto on_disk = [&](int i, const std::string& blob) { return std::filesystem::exists(cluster_->blob_path(i, blob)); };
+  cluster_->StopNode(2);
+  ASSERT_EQ(Delete(Url(), FilesPath(gone.name)).status, 204);
+  Stored now = PutRandom("replaced.bin", 50000, 33);  // an overwrite
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (int i : {0, 1}) {
+          if (on_disk(i, gone_blob) || on_disk(i, old_blob)) return false;
+        }
+        return true;
+      },
+      milliseconds(15000)))
+      << "the nodes that are up drop the old copies";
+  EXPECT_TRUE(on_disk(2, gone_blob) && on_disk(2, old_blob)) << "the stopped node still has them";
+  cluster_->StartNode(2);
+  EXPECT_TRUE(WaitUntil([&] { return !on_disk(2, gone_blob) && !on_disk(2, old_blob); }, milliseconds(30000)))
+      << "and drops them once it is back";
+  ExpectReplicated({now}, 3);
+  EXPECT_EQ(Get(Url(), FilesPath(gone.name)).status, 404);
+}
+
 TEST_F(ReplicationTest, ReplicasPerFileAtPutOverrideTheClusterSetting) {
   ClusterOptions options = ReplicatedCluster(4);
   Start(options);
