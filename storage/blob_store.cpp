@@ -263,10 +263,27 @@ Result<bool> BlobStore::Quarantine(const std::string& blob_id, int read_fd) {
   if (::rename(BlobPath(blob_id).c_str(), to.c_str()) != 0) return ErrnoStatus("quarantine blob " + blob_id, errno);
   ::rename(MetaPath(blob_id).c_str(), (to + ".meta").c_str());
   ::rename(BlocksPath(blob_id).c_str(), (to + ".blocks").c_str());
+  // Their mtime says when they were quarantined (PruneQuarantine goes by it).
+  for (const std::string& moved : {to, to + ".meta", to + ".blocks"}) ::utimensat(AT_FDCWD, moved.c_str(), nullptr, 0);
   uint64_t size = static_cast<uint64_t>(now.st_size);
   used_ -= std::min<uint64_t>(size, used_.load());
   if (blobs_ > 0) --blobs_;
   return true;
+}
+
+Result<size_t> BlobStore::PruneQuarantine(std::chrono::seconds keep) {
+  const std::string dir = dir_ + "/quarantine";
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return size_t{0};
+  const time_t cutoff = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - keep);
+  size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  if (ec) return Status::IOError("prune " + dir + ": " + ec.message());
+  return removed;
 }
 
 std::string BlobStore::TmpPath(const std::string& blob_id) const { return dir_ + "/tmp/" + blob_id + "." + RandomHex(6); }

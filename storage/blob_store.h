@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,9 @@ class BlobStore {
   // to DATA/quarantine, unless the blob was replaced since `read_fd` was
   // opened (a repair got there first). True when it was moved.
   Result<bool> Quarantine(const std::string& blob_id, int read_fd);
+  // Removes what quarantine holds that was moved there longer than `keep`
+  // ago; returns how many files went.
+  Result<size_t> PruneQuarantine(std::chrono::seconds keep);
   // Publishes block sums computed (into sums_tmp) from a read of the blob
   // through `read_fd`, unless the blob was replaced or got sums meanwhile.
   Result<bool> AdoptBlockSums(const std::string& blob_id, const std::string& sums_tmp, int read_fd);

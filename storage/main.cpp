@@ -39,8 +39,11 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
   uint64_t scrub_rate = 8ull << 20;
-  int64_t scrub_pause_ms = 3600000;
+  int64_t scrub_pause_ms = 3600000, quarantine_keep_hours = 168;
   app.add_option("--scrub-rate", scrub_rate, "bytes per second the scrubber re-reads blobs at (0: no scrubbing)");
+  app.add_option("--quarantine-keep-hours", quarantine_keep_hours,
+                 "corrupt copies are kept in DATA/quarantine this long, then removed by the scrubber")
+      ->check(CLI::Range(int64_t{0}, int64_t{24} * 3650));
   app.add_option("--scrub-pause-ms", scrub_pause_ms, "pause before each scrub pass")->check(CLI::Range(int64_t{10}, int64_t{86400000} * 30));
   uint64_t max_blob_size = 0;
   int read_timeout_ms = 30000;
@@ -109,7 +112,9 @@ int main(int argc, char** argv) {
     if (!master.empty()) master_ep = *dfs::ParseEndpoint(master);
     scrubber = std::make_unique<dfs::storage::Scrubber>(
         **store, master_ep, *node_id,
-        dfs::storage::ScrubberOptions{scrub_rate, std::chrono::milliseconds(scrub_pause_ms)}, server.metrics());
+        dfs::storage::ScrubberOptions{scrub_rate, std::chrono::milliseconds(scrub_pause_ms),
+                                      std::chrono::hours(quarantine_keep_hours)},
+        server.metrics());
     scrubber->Start();
   }
   g_server = &server;

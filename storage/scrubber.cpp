@@ -49,6 +49,12 @@ void Scrubber::Loop() {
 
 Scrubber::PassResult Scrubber::RunPass() {
   PassResult pass;
+  auto pruned = store_.PruneQuarantine(options_.quarantine_keep);
+  if (!pruned.ok()) {
+    DFS_LOG(WARN, "storage") << "scrub: " << pruned.status().ToString();
+  } else if (*pruned > 0) {
+    DFS_LOG(INFO, "storage") << "scrub: removed " << *pruned << " quarantined file(s) node=" << node_id_;
+  }
   auto blobs = store_.List();
   if (!blobs.ok()) {
     DFS_LOG(WARN, "storage") << "scrub: " << blobs.status().ToString();

@@ -23,6 +23,9 @@ namespace dfs::storage {
 struct ScrubberOptions {
   uint64_t bytes_per_second = 8ull << 20;
   std::chrono::milliseconds pause{3600 * 1000};  // between passes (and before the first)
+  // Corrupt copies stay in DATA/quarantine this long (for a look), then each
+  // pass removes them.
+  std::chrono::seconds quarantine_keep{7 * 24 * 3600};
 };
 
 class Scrubber {

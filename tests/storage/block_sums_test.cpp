@@ -176,6 +176,35 @@ TEST_F(VerifiedStoreTest, QuarantineTakesTheCopyOutOfServiceUnlessRepairedMeanwh
   EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
 }
 
+TEST_F(VerifiedStoreTest, QuarantinedCopiesAreRemovedOnceOldEnough) {
+  const std::string data = RandomBytes(kBlockSize, 6);
+  Write(data);
+  auto fd = store_->OpenForRead(kId);
+  ASSERT_TRUE(*store_->Quarantine(kId, fd->get()));
+  const std::string dir = dir_.path() + "/quarantine";
+  EXPECT_EQ(*store_->PruneQuarantine(std::chrono::hours(1)), 0u) << "just moved: kept";
+  // Moved there two hours ago (as the mtime says).
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::filesystem::last_write_time(e.path(), std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
+  }
+  Write(data);  // repaired, then corrupt again: a second, fresh quarantine entry
+  auto again = store_->OpenForRead(kId);
+  ASSERT_TRUE(*store_->Quarantine(kId, again->get()));
+  EXPECT_EQ(*store_->PruneQuarantine(std::chrono::hours(1)), 3u) << "the old blob, meta and block sums";
+  size_t left = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++left;
+  EXPECT_EQ(left, 3u) << "the fresh entry stays";
+  // And a scrub pass prunes by itself.
+  metrics::Registry metrics;
+  Scrubber scrubber(*store_, std::nullopt, "n", ScrubberOptions{0, std::chrono::milliseconds(1000), std::chrono::seconds(0)},
+                    metrics);
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::filesystem::last_write_time(e.path(), std::filesystem::file_time_type::clock::now() - std::chrono::seconds(5));
+  }
+  scrubber.RunPass();
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+}
+
 TEST_F(VerifiedStoreTest, TheScrubberGivesAGoodBlobWithoutSidecarItsBlockSums) {
   const std::string data = RandomBytes(2 * kBlockSize + 3, 5);
   Write(data);
