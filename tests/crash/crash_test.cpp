@@ -99,11 +99,14 @@ TEST(ScrubberTest, FindsACorruptCopyByItselfAndItIsRepaired) {
   std::string blob;
   ASSERT_TRUE(WaitUntil(
       [&] {
+        // Recorded by the master, so the replicator is done with every copy
+        // (a copy on disk may still be being verified: flipping a byte then
+        // makes the replicator rewrite it, and the scrubber never sees it).
         auto meta = Get(master, FilesPath("scrubbed.bin") + "/locations").json();
         blob = meta.value("blob_id", "");
         int copies = 0;
         for (int i = 0; i < cluster.node_count(); ++i) copies += fs::exists(cluster.blob_path(i, blob));
-        return copies == 3;
+        return copies == 3 && meta.value("good_copies", 0) == 3;
       },
       milliseconds(20000)));
   // Flip one byte of node 1's copy (same size, so only the md5 can tell).
