@@ -65,4 +65,18 @@ struct SecurityFlags {
   }
 };
 
+// --redis-password / --redis-password-file, shared by the master and the replicator.
+struct RedisPasswordFlags {
+  std::string value, file;
+
+  void Add(CLI::App& app) {
+    app.add_option("--redis-password", value,
+                   "Redis AUTH password (shows in ps: better $DFS_REDIS_PASSWORD or --redis-password-file)")
+        ->envname("DFS_REDIS_PASSWORD");
+    app.add_option("--redis-password-file", file, "file with the Redis AUTH password")
+        ->envname("DFS_REDIS_PASSWORD_FILE");
+  }
+  Result<std::string> Load() const { return LoadRedisPassword(value, file); }
+};
+
 }  // namespace dfs

@@ -32,7 +32,7 @@ void OnSignal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"dfs-master: the dfs namespace and front door"};
-  std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis, redis_password,
+  std::string listen = "127.0.0.1:8820", db_path = "dfs-master.db", spool_dir, redis,
               log_level = "info";
   dfs::SecurityFlags security;
   int replicas = 2, node_timeout_ms = 5000, node_dead_ms = 60000, heal_interval_ms = 10000,
@@ -49,12 +49,8 @@ int main(int argc, char** argv) {
       ->envname("DFS_SPOOL");
   app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
   app.add_option("--redis", redis, "HOST:PORT of the replication queue")->envname("DFS_REDIS");
-  std::string redis_password_file;
-  app.add_option("--redis-password", redis_password,
-                 "Redis AUTH password (shows in ps: better $DFS_REDIS_PASSWORD or --redis-password-file)")
-      ->envname("DFS_REDIS_PASSWORD");
-  app.add_option("--redis-password-file", redis_password_file, "file with the Redis AUTH password")
-      ->envname("DFS_REDIS_PASSWORD_FILE");
+  dfs::RedisPasswordFlags redis_password;
+  redis_password.Add(app);
   security.Add(app, /*server=*/true, /*master=*/true);
   app.add_option("--node-timeout-ms", node_timeout_ms, "a node silent this long is marked down")
       ->check(CLI::Range(100, 3600000));
@@ -118,7 +114,7 @@ int main(int argc, char** argv) {
       std::cerr << "dfs-master: --redis: " << address.status().message() << "\n";
       return 2;
     }
-    auto password = dfs::LoadRedisPassword(redis_password, redis_password_file);
+    auto password = redis_password.Load();
     if (!password.ok()) {
       std::cerr << "dfs-master: " << password.status().message() << "\n";
       return 2;

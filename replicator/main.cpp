@@ -53,18 +53,14 @@ int ListDead(dfs::replication::ReplicationQueue& queue, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{"dfs-replicator: copies blobs between storage nodes for replication jobs queued in Redis"};
-  std::string redis = "127.0.0.1:6379", redis_password, master = "http://127.0.0.1:8820", log_level = "info",
+  std::string redis = "127.0.0.1:6379", master = "http://127.0.0.1:8820", log_level = "info",
               metrics_listen;
   dfs::replication::ReplicatorOptions options;
   int max_attempts = 5;
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--redis", redis, "HOST:PORT of Redis (the job queue)")->envname("DFS_REDIS");
-  std::string redis_password_file;
-  app.add_option("--redis-password", redis_password,
-                 "Redis AUTH password (shows in ps: better $DFS_REDIS_PASSWORD or --redis-password-file)")
-      ->envname("DFS_REDIS_PASSWORD");
-  app.add_option("--redis-password-file", redis_password_file, "file with the Redis AUTH password")
-      ->envname("DFS_REDIS_PASSWORD_FILE");
+  dfs::RedisPasswordFlags redis_password;
+  redis_password.Add(app);
   app.add_option("--master", master, "URL of dfs-master")->envname("DFS_MASTER");
   app.add_option("--workers", options.workers, "concurrent copy workers")->check(CLI::Range(1, 256));
   app.add_option("--claim-idle-ms", options.claim_idle_ms, "take over jobs another worker left pending this long")
@@ -106,7 +102,7 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-replicator: " << address.status().message() << "\n";
     return 2;
   }
-  auto password = dfs::LoadRedisPassword(redis_password, redis_password_file);
+  auto password = redis_password.Load();
   if (!password.ok()) {
     std::cerr << "dfs-replicator: " << password.status().message() << "\n";
     return 2;

@@ -429,22 +429,39 @@ TEST_F(FuseTest, TheCacheStaysUnderCacheSize) {
   EXPECT_LE(BytesIn(blobs), limit);
 }
 
+// A one-node cluster (single copies) and the mount's daemon object talking
+// to it, called directly without a kernel mount.
+struct DaemonWithCluster {
+  static ClusterOptions Options() {
+    ClusterOptions options;
+    options.nodes = 1;
+    options.replicas = 0;
+    return options;
+  }
+  DaemonWithCluster() : cluster(Options()) {
+    auto cache = fuse_client::FileCache::Open(tmp.path() + "/cache", uint64_t{1} << 30);
+    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+    if (!cache.ok()) return;
+    ClientOptions client_options;
+    client_options.master_url = cluster.master_url();
+    fs = std::make_unique<fuse_client::DfsFilesystem>(DfsClient(client_options), std::move(*cache),
+                                                      milliseconds(1000));
+  }
+  TestCluster cluster;
+  TempDir tmp;
+  std::unique_ptr<fuse_client::DfsFilesystem> fs;
+};
+
 // The daemon itself, without the kernel (which holds a rename back while a
 // close's flush runs, but not a release's or a second handle's upload): a
 // rename that reaches it while a new file's upload is in flight must end
 // with the data under the new name, not as a local rename of a file the
 // master is about to store under the old one.
 TEST(FuseDaemonTest, RenameRacingTheUploadOfANewFileEndsUnderTheNewName) {
-  ClusterOptions options;
-  options.nodes = 1;
-  options.replicas = 0;
-  TestCluster cluster(options);
-  TempDir tmp;
-  auto cache = fuse_client::FileCache::Open(tmp.path() + "/cache", uint64_t{1} << 30);
-  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
-  ClientOptions client_options;
-  client_options.master_url = cluster.master_url();
-  fuse_client::DfsFilesystem fs(DfsClient(client_options), std::move(*cache), milliseconds(1000));
+  DaemonWithCluster d;
+  ASSERT_NE(d.fs, nullptr);
+  auto& fs = *d.fs;
+  auto& cluster = d.cluster;
   fuse_file_info fi{};
   fi.flags = O_WRONLY | O_CREAT;
   ASSERT_EQ(fs.Create("old.bin", 0644, &fi), 0);
@@ -468,16 +485,10 @@ TEST(FuseDaemonTest, RenameRacingTheUploadOfANewFileEndsUnderTheNewName) {
 // (the master must not keep it), and while it waits other opens go on: no
 // lock shared by every operation is held across the wait.
 TEST(FuseDaemonTest, UnlinkRacingAnUploadRemovesTheFileWithoutStallingOtherOpens) {
-  ClusterOptions options;
-  options.nodes = 1;
-  options.replicas = 0;
-  TestCluster cluster(options);
-  TempDir tmp;
-  auto cache = fuse_client::FileCache::Open(tmp.path() + "/cache", uint64_t{1} << 30);
-  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
-  ClientOptions client_options;
-  client_options.master_url = cluster.master_url();
-  fuse_client::DfsFilesystem fs(DfsClient(client_options), std::move(*cache), milliseconds(1000));
+  DaemonWithCluster d;
+  ASSERT_NE(d.fs, nullptr);
+  auto& fs = *d.fs;
+  auto& cluster = d.cluster;
   fuse_file_info fi{};
   fi.flags = O_WRONLY | O_CREAT;
   ASSERT_EQ(fs.Create("gone.bin", 0644, &fi), 0);
