@@ -205,7 +205,9 @@ bool IsServedMethod(const std::string& method) {
 // cpp-httplib adds these to every request it has parsed the headers of.
 constexpr size_t kLibraryHeaders = 4;  // REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT
 
-const char* CodeForStatus(int status) {
+}  // namespace
+
+const char* ErrorCodeForStatus(int status) {
   switch (status) {
     case 404: return "not_found";
     case 405: return "method_not_allowed";
@@ -218,7 +220,6 @@ const char* CodeForStatus(int status) {
     default: return status >= 500 ? "internal" : "bad_request";
   }
 }
-}  // namespace
 
 void InstallJsonErrorHandler(httplib::Server& server) {
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -255,7 +256,7 @@ void InstallJsonErrorHandler(httplib::Server& server) {
     if (res.status == 414) message = "request line is longer than 8192 bytes";
     if (res.status == 416) message = "malformed Range header";
     if (message.empty()) message = "request rejected (HTTP " + std::to_string(res.status) + ")";
-    res.set_content(DumpLenient({{"error", CodeForStatus(res.status)}, {"message", message}}), "application/json");
+    res.set_content(DumpLenient({{"error", ErrorCodeForStatus(res.status)}, {"message", message}}), "application/json");
   });
 }
 
@@ -288,7 +289,7 @@ std::optional<uint64_t> RequestContentLength(const httplib::Request& req) {
 
 bool RejectBadRequest(const httplib::Request& req, httplib::Response& res, const RequestLimits& limits) {
   auto reject = [&res](int status, const std::string& message, bool close) {
-    nlohmann::json body = {{"error", CodeForStatus(status)}, {"message", message}};
+    nlohmann::json body = {{"error", ErrorCodeForStatus(status)}, {"message", message}};
     if (close) return SendJsonAndClose(res, status, body), true;
     return SendJson(res, status, body), true;
   };
@@ -336,6 +337,8 @@ void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout) 
 
 BodyPace::BodyPace(std::chrono::milliseconds window) : window_(window), last_(std::chrono::steady_clock::now()) {}
 
+void BodyPace::Waiting() { last_ = std::chrono::steady_clock::now(); }
+
 bool BodyPace::Arrived(size_t bytes) {
   waited_ += std::chrono::steady_clock::now() - last_;
   bytes_ += bytes;
@@ -346,7 +349,6 @@ bool BodyPace::Arrived(size_t bytes) {
   return true;
 }
 
-void BodyPace::Consumed() { last_ = std::chrono::steady_clock::now(); }
 
 bool UploadGuard::CheckDeclaredLength(const httplib::Request& req, uint64_t overhead) {
   auto length = RequestContentLength(req);
@@ -366,17 +368,16 @@ bool UploadGuard::Arrived(size_t len, bool counts) {
     refusal_message_ = "request body is over the limit of " + std::to_string(limits_.max_bytes) + " bytes";
     return false;
   }
-  if (!pace_.Arrived(len)) {
-    refusal_status_ = 408;
-    refusal_message_ = "request body arrives too slowly (under " + std::to_string(BodyPace::kMinBytes) +
-                       " bytes in " + std::to_string(limits_.read_timeout.count()) + " ms)";
-    return false;
-  }
   return true;
 }
 
+void UploadGuard::Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& status) {
+  reader([this](const char*, size_t len) { return Arrived(len); });
+  refused() ? SendErrorAndClose(res, status) : SendError(res, status);
+}
+
 void UploadGuard::SendRefusal(httplib::Response& res) const {
-  SendJsonAndClose(res, refusal_status_, {{"error", CodeForStatus(refusal_status_)}, {"message", refusal_message_}});
+  SendJsonAndClose(res, refusal_status_, {{"error", ErrorCodeForStatus(refusal_status_)}, {"message", refusal_message_}});
 }
 
 std::string RandomHex(size_t bytes) {

@@ -83,6 +83,8 @@ void UseThreadPool(httplib::Server& server, size_t threads);
 // 431 headers_too_large (a header line over 8 KiB). Error bodies are never
 // cut by a Range header.
 void InstallJsonErrorHandler(httplib::Server& server);
+// The "error" code of our JSON error bodies for an HTTP status (see above).
+const char* ErrorCodeForStatus(int status);
 
 // Sends the JSON error and then closes the connection: for answers given
 // before (or instead of) reading the whole request body, whose unread rest
@@ -115,17 +117,18 @@ std::optional<uint64_t> RequestContentLength(const httplib::Request& req);
 // after the same time (at least 1 s, at most cpp-httplib's default 5 s).
 void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout);
 
-// Guards a streamed request body against clients that trickle it (a client
-// that stops entirely is cut by the server's read timeout): while the server
-// waits for the body, every `window` (the read timeout) must bring at least
-// kMinBytes, else Arrived() answers false (408). Time the handler spends on
-// the data (between Arrived() and Consumed()) does not count.
+// Guards a request body against clients that trickle it (a client that
+// stops entirely is cut by the read timeout): while the server waits for
+// the body, every `window` (the read timeout) must bring at least kMinBytes,
+// else Arrived() answers false (408). Time the handler spends on the data
+// (between Arrived() and the next Waiting()) does not count. ServerStream
+// applies it to every request body.
 class BodyPace {
  public:
   static constexpr uint64_t kMinBytes = 4096;
   explicit BodyPace(std::chrono::milliseconds window);
+  void Waiting();
   bool Arrived(size_t bytes);
-  void Consumed();
 
  private:
   std::chrono::steady_clock::duration window_;
@@ -137,29 +140,33 @@ class BodyPace {
 // Limits on a streamed upload (a file PUT on the master, a blob PUT on a node).
 struct UploadLimits {
   uint64_t max_bytes = 0;  // 0: no limit; above it: 413
-  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds read_timeout{30000};  // the server's (SetReadTimeout)
 };
 
 // Reads a streamed upload under UploadLimits: Content-Length is checked
-// before anything is read, the byte count and the pace (BodyPace) as the
-// body arrives. A refusal is answered with SendRefusal(), which closes the
-// connection (the rest of the body is never read).
+// before anything is read, the byte count as the body arrives (the pace is
+// the server's: ServerStream). A refusal is answered with SendRefusal(),
+// which closes the connection (the rest of the body is never read).
 class UploadGuard {
  public:
-  explicit UploadGuard(const UploadLimits& limits) : limits_(limits), pace_(limits.read_timeout) {}
+  explicit UploadGuard(const UploadLimits& limits) : limits_(limits) {}
   // False (and a refusal) when the declared Content-Length is over the limit
   // (plus `overhead`: framing around the data, as in a multipart body).
   bool CheckDeclaredLength(const httplib::Request& req, uint64_t overhead = 0);
   // For each chunk before it is used: false (and a refusal) when the data
-  // goes over the limit (chunks with `counts` false are framing) or trickles.
+  // goes over the limit (chunks with `counts` false are framing).
   bool Arrived(size_t len, bool counts = true);
-  void Consumed() { pace_.Consumed(); }
   bool refused() const { return refusal_status_ != 0; }
   void SendRefusal(httplib::Response& res) const;
+  // Answers `status` for a request refused before its body was used. The
+  // body is read and dropped first: many HTTP clients (cpp-httplib among
+  // them) report a server that answers mid-upload as a broken connection
+  // and never see the answer. A body over the limit is not drained: the
+  // connection is closed.
+  void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& status);
 
  private:
   UploadLimits limits_;
-  BodyPace pace_;
   uint64_t received_ = 0;
   int refusal_status_ = 0;
   std::string refusal_message_;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/guarded_server.h"
+
 namespace dfs {
 
 namespace {
@@ -137,8 +139,8 @@ Status Authorize(const httplib::Request& req, const AuthPolicy& policy) {
 
 Result<std::unique_ptr<httplib::Server>> MakeServer() {
   const auto& config = Security();
-  if (config.tls_cert.empty()) return std::make_unique<httplib::Server>();
-  auto server = std::make_unique<httplib::SSLServer>(config.tls_cert.c_str(), config.tls_key.c_str());
+  if (config.tls_cert.empty()) return std::unique_ptr<httplib::Server>(std::make_unique<GuardedServer>());
+  auto server = std::make_unique<GuardedSslServer>(config.tls_cert.c_str(), config.tls_key.c_str());
   if (!server->is_valid()) {
     return Status::InvalidArgument("cannot load TLS certificate '" + config.tls_cert + "' and key '" +
                                    config.tls_key + "'");

@@ -31,19 +31,6 @@ std::string HttpDate(double seconds) {
   return buf;
 }
 
-// Answers an error before the body was read. The body is read and dropped
-// first: many HTTP clients (cpp-httplib among them) report a server that
-// answers mid-upload as a broken connection and never see the answer. A body
-// over the size limit or trickling is not drained: the connection is closed.
-void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st, UploadGuard& guard) {
-  reader([&guard](const char*, size_t len) {
-    if (!guard.Arrived(len)) return false;
-    guard.Consumed();
-    return true;
-  });
-  guard.refused() ? SendErrorAndClose(res, st) : SendError(res, st);
-}
-
 // The seed system's endpoints answer {"message": ...} bodies.
 void SendCompatError(httplib::Response& res, const Status& st) {
   SendJson(res, st.http_status(), {{"message", st.message()}, {"error", std::string(st.code_name())}});
@@ -97,7 +84,7 @@ void HttpApi::RegisterRoutes() {
   server_->Put("/api/v1/files/", [this](const httplib::Request&, httplib::Response& res,
                                        const httplib::ContentReader& reader) {
     UploadGuard guard(upload_limits_);
-    Reject(reader, res, Status::InvalidArgument("path is empty"), guard);
+    guard.Reject(reader, res, Status::InvalidArgument("path is empty"));
   });
   // A file takes GET, HEAD, PUT, PATCH (namespace_api) and DELETE.
   server_->Post(kFile, [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader&) {
@@ -184,11 +171,11 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
                                                           "(POST /upload takes a form)"));
   }
   auto path = PathFromRequest(req);
-  if (!path.ok()) return Reject(reader, res, path.status(), guard);
+  if (!path.ok()) return guard.Reject(reader, res, path.status());
   auto conflict = ParseConflictMode(req.get_param_value("conflict"));
-  if (!conflict.ok()) return Reject(reader, res, conflict.status(), guard);
+  if (!conflict.ok()) return guard.Reject(reader, res, conflict.status());
   auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
-  if (!md5.ok()) return Reject(reader, res, md5.status(), guard);
+  if (!md5.ok()) return guard.Reject(reader, res, md5.status());
   // cpp-httplib 0.11 takes a chunk followed by anything but CRLF as the end
   // of a chunked body, so a garbled one could be stored cut short: without
   // an md5 to check it against, only a Content-Length body is trusted.
@@ -197,22 +184,21 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
                                        {"message", "a chunked PUT needs X-Dfs-Md5 (or send a Content-Length)"}});
   }
   auto key = ParseIdempotencyKey(req.get_header_value(kIdempotencyKeyHeader));
-  if (!key.ok()) return Reject(reader, res, key.status(), guard);
+  if (!key.ok()) return guard.Reject(reader, res, key.status());
   PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key};
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
-    if (!replicas.ok()) return Reject(reader, res, replicas.status(), guard);
+    if (!replicas.ok()) return guard.Reject(reader, res, replicas.status());
     put.replicas = *replicas;
   }
-  if (Status st = files_.PrecheckPut(put); !st.ok()) return Reject(reader, res, st, guard);
+  if (Status st = files_.PrecheckPut(put); !st.ok()) return guard.Reject(reader, res, st);
   auto spool = files_.NewSpool();
   if (!spool.ok()) return SendErrorAndClose(res, spool.status());
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {
     if (!guard.Arrived(len)) return false;
     write_status = (*spool)->Append(data, len);
-    guard.Consumed();
     return write_status.ok();
   });
   // Any early stop leaves the rest of the body unread: answer and close.
@@ -283,7 +269,7 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   UploadGuard guard(upload_limits_);
   if (!guard.CheckDeclaredLength(req, kMultipartOverhead)) return guard.SendRefusal(res);
   if (!req.is_multipart_form_data()) {
-    return Reject(reader, res, Status::InvalidArgument("expected a multipart/form-data body"), guard);
+    return guard.Reject(reader, res, Status::InvalidArgument("expected a multipart/form-data body"));
   }
   auto spool = files_.NewSpool();
   if (!spool.ok()) return SendErrorAndClose(res, spool.status());
@@ -307,7 +293,6 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
         if (!guard.Arrived(len, part == "input_file")) return false;
         if (part == "input_file") {
           write_status = (*spool)->Append(data, len);
-          guard.Consumed();
           return write_status.ok();
         }
         if (part == "file_hash") {
@@ -317,7 +302,6 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
             return false;
           }
         }
-        guard.Consumed();
         return true;
       });
   // An early stop leaves the rest of the body unread: answer and close.

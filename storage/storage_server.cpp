@@ -30,18 +30,6 @@ std::optional<uint64_t> ContentLength(const httplib::Request& req) {
   return n;
 }
 
-// Answers before the body is read: drain it first, or HTTP clients that are
-// still sending (cpp-httplib among them) see a broken connection instead of
-// the answer. A body over the limit or trickling is not drained: the
-// connection is closed.
-void Reject(const httplib::ContentReader& reader, httplib::Response& res, const Status& st, UploadGuard& guard) {
-  reader([&guard](const char*, size_t len) {
-    if (!guard.Arrived(len)) return false;
-    guard.Consumed();
-    return true;
-  });
-  guard.refused() ? SendErrorAndClose(res, st) : SendError(res, st);
-}
 
 std::string LowerMd5(std::string md5) {
   for (char& c : md5) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -139,29 +127,28 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
   if (req.is_multipart_form_data()) {
     return SendErrorAndClose(res, Status::InvalidArgument("a blob PUT body is not multipart/form-data"));
   }
-  if (Status st = BlobStore::ValidateId(id); !st.ok()) return Reject(reader, res, st, guard);
+  if (Status st = BlobStore::ValidateId(id); !st.ok()) return guard.Reject(reader, res, st);
   std::string expected = LowerMd5(req.get_header_value(kMd5Header));
   if (expected.empty()) {
-    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 is required: a blob is only kept verified"), guard);
+    return guard.Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 is required: a blob is only kept verified"));
   }
   if (!Md5::IsValidHex(expected)) {
-    return Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"), guard);
+    return guard.Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
   }
   auto length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) {
-    return Reject(reader, res, Status::InvalidArgument("bad Content-Length"), guard);
+    return guard.Reject(reader, res, Status::InvalidArgument("bad Content-Length"));
   }
   auto writer = store_.BeginWrite(id, length);
   if (!writer.ok()) {
     DFS_LOG(WARN, "storage") << "put refused blob=" << id << " req=" << RequestId(req) << " "
                              << writer.status().ToString();
-    return Reject(reader, res, writer.status(), guard);
+    return guard.Reject(reader, res, writer.status());
   }
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {
     if (!guard.Arrived(len)) return false;
     write_status = (*writer)->Append(data, len);
-    guard.Consumed();
     return write_status.ok();
   });
   // Any early stop leaves the rest of the body unread: answer and close.

@@ -56,6 +56,13 @@ std::string Json(const std::string& method, const std::string& target, const std
 
 std::string Md5Header(const std::string& data) { return std::string(kMd5Header) + ": " + Md5::Of(data); }
 
+// 8000 short header lines (about 100 KB), without the last CRLF.
+std::string HugeHead() {
+  std::string head;
+  for (int i = 0; i < 8000; ++i) head += "X-H" + std::to_string(i) + ": v\r\n";
+  return head.substr(0, head.size() - 2);
+}
+
 // A chunked body of `size` bytes in one chunk, then the last chunk.
 std::string Chunked(size_t size) {
   char hex[32];
@@ -278,15 +285,15 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
 
       // Body framing.
       {"PUT body shorter than Content-Length, client stalls", M,
-       Req("PUT", "/api/v1/files/short1", {"Content-Length: 1000"}, "0123456789", false), 400, "bad_request"},
+       Req("PUT", "/api/v1/files/short1", {"Content-Length: 1000"}, "0123456789", false), 408, "timeout"},
       {"PUT body shorter than Content-Length, write side closed", M,
-       Req("PUT", "/api/v1/files/short2", {"Content-Length: 1000"}, "0123456789", false), 0, "", true},
+       Req("PUT", "/api/v1/files/short2", {"Content-Length: 1000"}, "0123456789", false), 400, "bad_request", true},
       {"PUT body longer than Content-Length", M,
        Req("PUT", "/api/v1/files/longer", {"Content-Length: 5", Md5Header(whole)}, whole, false), 422,
        "checksum_mismatch"},
       {"PUT chunked body cut off, client stalls", M,
-       Req("PUT", "/api/v1/files/chunk1", {"Transfer-Encoding: chunked", put_md5}, "a\r\n0123456789\r\n", false), 400,
-       "bad_request"},
+       Req("PUT", "/api/v1/files/chunk1", {"Transfer-Encoding: chunked", put_md5}, "a\r\n0123456789\r\n", false), 408,
+       "timeout"},
       {"PUT chunk size not hex", M,
        Req("PUT", "/api/v1/files/chunk2", {"Transfer-Encoding: chunked", put_md5}, "zz\r\nhello\r\n0\r\n\r\n", false), 400,
        "bad_request"},
@@ -317,6 +324,7 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
        "headers_too_large"},
       {"500 headers", M, Req("GET", "/healthz", {many_headers.substr(0, many_headers.size() - 2)}), 431,
        "headers_too_large"},
+      {"request head over 64 KiB in short lines", M, Req("GET", "/healthz", {HugeHead()}), 431, "headers_too_large"},
       {"garbage request line", M, std::string("\x01\x02 garbage\r\n\r\n"), 400, "bad_request"},
       {"HTTP/2.0 in the request line", M, "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 400, "bad_request"},
 
@@ -466,12 +474,12 @@ std::vector<Case> NodeCases() {
       {"PUT over an existing blob with another md5", N, Req("PUT", "/blobs/" + kBlobId, {md5}, data), 409,
        "already_exists"},
       {"PUT truncated body, client stalls", N,
-       Req("PUT", "/blobs/" + id, {md5, "Content-Length: 1000"}, "0123456789", false), 400, "bad_request"},
+       Req("PUT", "/blobs/" + id, {md5, "Content-Length: 1000"}, "0123456789", false), 408, "timeout"},
       {"PUT truncated body, write side closed", N,
-       Req("PUT", "/blobs/" + id, {md5, "Content-Length: 1000"}, "0123456789", false), 0, "", true},
+       Req("PUT", "/blobs/" + id, {md5, "Content-Length: 1000"}, "0123456789", false), 400, "bad_request", true},
       {"PUT chunked body cut off, client stalls", N,
-       Req("PUT", "/blobs/" + id, {md5, "Transfer-Encoding: chunked"}, "a\r\n0123456789\r\n", false), 400,
-       "bad_request"},
+       Req("PUT", "/blobs/" + id, {md5, "Transfer-Encoding: chunked"}, "a\r\n0123456789\r\n", false), 408,
+       "timeout"},
       {"PUT without any length", N, Req("PUT", "/blobs/" + id, {md5}, data, false), 411, "length_required"},
       {"PUT Content-Length over --max-blob-size", N,
        Req("PUT", "/blobs/" + id, {md5, "Content-Length: " + std::to_string(kMaxFile + 1)}, "", false), 413,
@@ -485,6 +493,8 @@ std::vector<Case> NodeCases() {
       {"GET missing blob with Range", N, Req("GET", "/blobs/" + id, {"Range: bytes=2-4"}), 404, "not_found"},
       {"POST on a blob", N, Req("POST", "/blobs/" + id, {}, data), 405, "method_not_allowed"},
       {"header line of 100 KB", N, Req("GET", "/stats", {"X-Big: " + std::string(100000, 'h')}), 431,
+       "headers_too_large"},
+      {"request head over 64 KiB in short lines", N, Req("PUT", "/blobs/" + id, {md5, HugeHead()}, data), 431,
        "headers_too_large"},
       {"DELETE with a 2 MB body declared", N, Req("DELETE", "/blobs/" + id, {"Content-Length: 2000000"}, "", false),
        413, "too_large"},
@@ -528,10 +538,10 @@ TEST_F(BadInputTest, BodiesUpToTheLimitAreTaken) {
   EXPECT_EQ(Get(Url(), "/api/v1/files?prefix=limit/").json()["files"].size(), 3u);
 }
 
-// Slow clients: stalled uploads, half-sent request lines and trickling
-// bodies hold the master's 4 threads only until the read timeout; a normal
-// request made behind them is still answered, every slow connection is cut
-// off, and nothing they sent is stored.
+// Slow clients: stalled uploads, half-sent request lines, and requests whose
+// head or body trickles in, hold the master's 4 threads only for about the
+// read timeout; a normal request made behind them is still answered, every
+// slow connection is answered 408 and cut off, and nothing is stored.
 TEST(BadInputSlowClients, StalledAndTricklingClientsAreCutOff) {
   ClusterOptions o;
   o.nodes = 1;
@@ -543,7 +553,7 @@ TEST(BadInputSlowClients, StalledAndTricklingClientsAreCutOff) {
   const int master = cluster.master_port();
   const int node = PortOf(cluster.node_url(0));
 
-  std::vector<std::unique_ptr<RawConnection>> stalled;  // answered 400, then closed
+  std::vector<std::unique_ptr<RawConnection>> stalled;  // answered 408, then closed
   for (int i = 0; i < 6; ++i) {
     auto c = std::make_unique<RawConnection>(master);
     ASSERT_TRUE(c->Send(Req("PUT", "/api/v1/files/stalled-" + std::to_string(i), {"Content-Length: 1000"},
@@ -556,32 +566,33 @@ TEST(BadInputSlowClients, StalledAndTricklingClientsAreCutOff) {
                             {Md5Header("x"), "Content-Length: 1000"}, "only ten b", false)));
     stalled.push_back(std::move(c));
   }
-  std::vector<std::unique_ptr<RawConnection>> silent;  // half a request line: closed
+  std::vector<std::unique_ptr<RawConnection>> silent;  // half a request line: 408, closed
   for (int i = 0; i < 2; ++i) {
     auto c = std::make_unique<RawConnection>(master);
     ASSERT_TRUE(c->Send("GET /heal"));
     silent.push_back(std::move(c));
   }
-  // Tricklers: one byte every 100 ms until the server stops them (408).
-  std::vector<RawAnswer> trickled(2);
+  // Tricklers, one byte every 100 ms: of a body (a streamed file upload and
+  // a small JSON body, which cpp-httplib reads itself), of a request line,
+  // and of headers (an endless header line, and endless short headers).
+  struct Trickler {
+    std::string name;
+    int port;
+    std::string start, trickle;
+  };
+  const std::vector<Trickler> plan = {
+      {"file body", master, Req("PUT", "/api/v1/files/trickle", {"Content-Length: 100000"}, "", false), "t"},
+      {"JSON body", master, Req("POST", "/api/v1/rename", {"Content-Type: application/json", "Content-Length: 50000"},
+                                "", false), " "},
+      {"request line", master, "GET /", "a"},
+      {"header line", master, "GET /healthz HTTP/1.1\r\nX-Slow: ", "s"},
+      {"short headers", node, "GET /stats HTTP/1.1\r\n", "X: y\r\n"},
+      {"blob body", node, Req("PUT", "/blobs/" + kBlobId, {Md5Header("x"), "Content-Length: 100000"}, "", false), "b"},
+  };
+  std::vector<RawAnswer> trickled(plan.size());
   std::vector<std::thread> tricklers;
-  for (int i = 0; i < 2; ++i) {
-    tricklers.emplace_back([&, i] {
-      RawConnection c(master);
-      if (!c.Send(Req("PUT", "/api/v1/files/trickle-" + std::to_string(i), {"Content-Length: 100000"}, "", false))) {
-        return;
-      }
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (std::chrono::steady_clock::now() < deadline) {
-        if (!c.Send("t")) break;
-        RawAnswer a = c.ReadAnswer(milliseconds(100));
-        if (a.answered || a.closed) {
-          trickled[i] = a;
-          return;
-        }
-      }
-      trickled[i] = c.ReadAnswer(milliseconds(100));
-    });
+  for (size_t i = 0; i < plan.size(); ++i) {
+    tricklers.emplace_back([&, i] { trickled[i] = Trickle(plan[i].port, plan[i].start, plan[i].trickle); });
   }
 
   // A normal request behind the ten slow ones: answered well within the
@@ -596,16 +607,21 @@ TEST(BadInputSlowClients, StalledAndTricklingClientsAreCutOff) {
     SCOPED_TRACE("stalled upload " + std::to_string(i));
     RawAnswer a = stalled[i]->ReadAnswer(std::chrono::seconds(20));
     ASSERT_TRUE(a.answered) << a.raw;
-    EXPECT_EQ(a.status, 400) << a.raw;
-    ExpectJsonError(a, "bad_request");
-    EXPECT_TRUE(stalled[i]->WaitClosed(std::chrono::seconds(20))) << "connection kept open";
-  }
-  for (auto& c : silent) EXPECT_TRUE(c->WaitClosed(std::chrono::seconds(20))) << "half request line kept open";
-  for (auto& t : tricklers) t.join();
-  for (const auto& a : trickled) {
-    ASSERT_TRUE(a.answered) << "trickler not cut off: " << a.raw;
     EXPECT_EQ(a.status, 408) << a.raw;
     ExpectJsonError(a, "timeout");
+    EXPECT_TRUE(stalled[i]->WaitClosed(std::chrono::seconds(20))) << "connection kept open";
+  }
+  for (auto& c : silent) {
+    RawAnswer a = c->ReadAnswer(std::chrono::seconds(20));
+    EXPECT_EQ(a.status, 408) << a.raw;
+    EXPECT_TRUE(c->WaitClosed(std::chrono::seconds(20))) << "half request line kept open";
+  }
+  for (auto& t : tricklers) t.join();
+  for (size_t i = 0; i < plan.size(); ++i) {
+    SCOPED_TRACE("trickled " + plan[i].name);
+    ASSERT_TRUE(trickled[i].answered) << "trickler not cut off in 30 s: " << trickled[i].raw;
+    EXPECT_EQ(trickled[i].status, 408) << trickled[i].raw;
+    ExpectJsonError(trickled[i], "timeout");
   }
 
   EXPECT_EQ(Get(cluster.master_url(), "/api/v1/files?prefix=").json()["files"].size(), 0u);

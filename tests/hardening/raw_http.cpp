@@ -115,4 +115,16 @@ RawAnswer SendRaw(int port, const std::string& bytes, std::chrono::milliseconds 
   return conn.ReadAnswer(timeout);
 }
 
+RawAnswer Trickle(int port, const std::string& start, const std::string& trickle) {
+  RawConnection c(port);
+  if (!c.Send(start)) return c.ReadAnswer(std::chrono::milliseconds(100));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (size_t i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    if (!c.Send(std::string(1, trickle[i % trickle.size()]))) break;
+    RawAnswer a = c.ReadAnswer(std::chrono::milliseconds(100));
+    if (a.answered || a.closed) return a;
+  }
+  return c.ReadAnswer(std::chrono::milliseconds(100));
+}
+
 }  // namespace dfs::testing

@@ -39,6 +39,10 @@ class RawConnection {
   std::string buffered_;
 };
 
+// Sends `start` on a new connection, then one byte of `trickle` every 100 ms
+// (repeating it) until the server answers or closes, for at most 30 s.
+RawAnswer Trickle(int port, const std::string& start, const std::string& trickle);
+
 // Sends `bytes` on a new connection and reads the first answer.
 RawAnswer SendRaw(int port, const std::string& bytes, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
