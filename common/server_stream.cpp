@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <openssl/err.h>
@@ -198,16 +199,13 @@ void ServerStream::Close(bool graceful) {
   int unread = 0;
   if (buffer_begin_ < buffer_end_ || transport_->HasPending() ||
       (ioctl(transport_->fd(), FIONREAD, &unread) == 0 && unread > 0)) {
-    constexpr size_t kMaxDrained = 1 << 20;
-    constexpr milliseconds kMaxLinger{1000}, kQuiet{200};
+    constexpr milliseconds kMaxLinger{2000}, kQuiet{200};  // as nginx's lingering_time/_timeout, shorter
     transport_->ShutdownWrite();
     const auto deadline = Clock::now() + kMaxLinger;
-    char sink[16 * 1024];
-    for (size_t drained = 0; drained < kMaxDrained;) {
-      if (!WaitFor(transport_->fd(), Transport::Wait::kReadable, std::min(deadline, Clock::now() + kQuiet))) break;
+    char sink[64 * 1024];
+    while (WaitFor(transport_->fd(), Transport::Wait::kReadable, std::min(deadline, Clock::now() + kQuiet))) {
       ssize_t n = ::recv(transport_->fd(), sink, sizeof sink, 0);  // raw: TLS records are dropped as well
-      if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
-      if (n > 0) drained += static_cast<size_t>(n);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
     }
     graceful = false;  // close_notify went out already
   }
@@ -312,7 +310,10 @@ void ServerStream::TrackHead(const char* data, size_t size) {
 
 ssize_t ServerStream::write(const char* ptr, size_t size) {
   if (cut_) return -1;
-  answered_ = true;
+  // "100 Continue" (cpp-httplib's answer to Expect) is not the answer: a
+  // body that then fails can still be refused with one.
+  static constexpr std::string_view kInterim = "HTTP/1.1 100 ";
+  if (std::string_view(ptr, std::min(size, kInterim.size())) != kInterim) answered_ = true;
   ssize_t moved = 0;
   if (Send(ptr, size, Clock::now() + timeouts_.write, &moved) != IoResult::kDone) {
     cut_ = true;

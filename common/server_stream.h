@@ -75,8 +75,9 @@ class ServerStream : public httplib::Stream {
   bool cut() const { return cut_; }
   // Closes the connection. When the client may still be sending (a request
   // answered before its body was read), our side is shut first and its
-  // bytes are read and dropped for a moment: closing a socket with unread
-  // input resets the connection, and the client could lose the answer.
+  // bytes are read and dropped until it pauses 200 ms (for 2 s at most):
+  // closing a socket with unread input resets the connection, and a client
+  // still sending would see an error instead of the answer.
   void Close(bool graceful);
   Transport& transport() { return *transport_; }
 

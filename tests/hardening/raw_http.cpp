@@ -37,8 +37,8 @@ bool RawConnection::Send(const std::string& bytes) {
 void RawConnection::ShutdownWrite() { ::shutdown(fd_.get(), SHUT_WR); }
 
 namespace {
-// Parses buffered bytes; true when a whole answer is there.
-bool ParseAnswer(const std::string& data, RawAnswer* out) {
+// Parses buffered bytes; true when a whole answer is there (its *used bytes).
+bool ParseAnswer(const std::string& data, RawAnswer* out, size_t* used) {
   size_t end = data.find("\r\n\r\n");
   if (end == std::string::npos) return false;
   size_t line_end = data.find("\r\n");
@@ -62,6 +62,7 @@ bool ParseAnswer(const std::string& data, RawAnswer* out) {
   if (auto it = out->headers.find("content-length"); it != out->headers.end()) length = std::stoul(it->second);
   if (data.size() < end + 4 + length) return false;
   out->body = data.substr(end + 4, length);
+  *used = end + 4 + length;
   return true;
 }
 }  // namespace
@@ -70,7 +71,8 @@ RawAnswer RawConnection::ReadAnswer(std::chrono::milliseconds timeout) {
   RawAnswer answer;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[65536];
-  while (!(answer.answered = ParseAnswer(buffered_, &answer))) {
+  size_t used = 0;
+  while (!(answer.answered = ParseAnswer(buffered_, &answer, &used))) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       answer.timed_out = true;
@@ -84,12 +86,13 @@ RawAnswer RawConnection::ReadAnswer(std::chrono::milliseconds timeout) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       answer.closed = true;
-      answer.answered = ParseAnswer(buffered_, &answer);
+      answer.answered = ParseAnswer(buffered_, &answer, &used);
       break;
     }
     buffered_.append(buf, static_cast<size_t>(n));
   }
   answer.raw = buffered_.substr(0, 2048);
+  buffered_.erase(0, used);  // a next ReadAnswer reads the next answer
   return answer;
 }
 

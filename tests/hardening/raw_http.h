@@ -28,7 +28,7 @@ class RawConnection {
   // Writes all of `bytes` (false if the server closed or reset).
   bool Send(const std::string& bytes);
   void ShutdownWrite();
-  // Reads the first answer: until its body is complete, the server closes
+  // Reads the next answer: until its body is complete, the server closes
   // or `timeout` passes.
   RawAnswer ReadAnswer(std::chrono::milliseconds timeout);
   // Reads (and drops) until the server closes; false if `timeout` passes first.

@@ -1,0 +1,152 @@
+// GuardedServer (common/guarded_server.h) in this process, spoken to over raw
+// sockets: keep-alive and pipelined requests still work through ServerStream,
+// heads split anywhere are read, and each deadline or limit gets its answer
+// (408, 431) with the connection closed. Read timeout 300 ms.
+#include "common/guarded_server.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http_util.h"
+#include "common/server_stream.h"
+#include "tests/hardening/raw_http.h"
+#include "tests/support/process.h"
+
+namespace dfs::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+class GuardedServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetReadTimeout(server_, milliseconds(300));
+    server_.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+    server_.Post("/json", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(std::to_string(req.body.size()), "text/plain");
+    });
+    server_.Put("/upload", [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& reader) {
+      size_t got = 0;
+      bool complete = reader([&](const char*, size_t len) {
+        got += len;
+        return true;
+      });
+      if (complete) res.set_content(std::to_string(got), "text/plain");
+    });
+    server_.Put("/refuse", [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader&) {
+      SendErrorAndClose(res, Status::InvalidArgument("refused before reading the body"));
+    });
+    for (int tries = 0; tries < 20 && port_ == 0; ++tries) {
+      int port = FreePort();
+      if (BindServer(server_, "127.0.0.1", port)) port_ = port;
+    }
+    ASSERT_GT(port_, 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  void TearDown() override {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  GuardedServer server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+const std::string kHello = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(GuardedServerTest, KeepAliveAndPipelinedRequests) {
+  RawConnection c(port_);
+  ASSERT_TRUE(c.Send(kHello));
+  RawAnswer first = c.ReadAnswer(milliseconds(5000));
+  ASSERT_TRUE(first.answered) << first.raw;
+  EXPECT_EQ(first.body, "hi");
+  // Two requests in one write: the second is already buffered when the
+  // first is answered, and must be served without waiting for more bytes.
+  ASSERT_TRUE(c.Send(kHello + "POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde"));
+  RawAnswer second = c.ReadAnswer(milliseconds(5000));
+  EXPECT_EQ(second.body, "hi") << second.raw;
+  RawAnswer third = c.ReadAnswer(milliseconds(5000));
+  EXPECT_EQ(third.status, 200) << third.raw;
+  EXPECT_EQ(third.body, "5") << third.raw;
+}
+
+TEST_F(GuardedServerTest, AHeadSplitAnywhereIsRead) {
+  for (size_t cut : {1ul, 16ul, kHello.size() - 3, kHello.size() - 2, kHello.size() - 1}) {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.Send(kHello.substr(0, cut)));
+    std::this_thread::sleep_for(milliseconds(50));
+    ASSERT_TRUE(c.Send(kHello.substr(cut)));
+    RawAnswer a = c.ReadAnswer(milliseconds(5000));
+    EXPECT_EQ(a.body, "hi") << "cut at " << cut << ": " << a.raw;
+  }
+}
+
+TEST_F(GuardedServerTest, ATrickledHeadIs408EvenThoughEachByteComesInTime) {
+  // Each byte comes well within the 300 ms read timeout; the head as a whole
+  // does not.
+  RawAnswer a = Trickle(port_, "GET /hello HTTP/1.1\r\n", "X: y\r\n");
+  ASSERT_TRUE(a.answered) << a.raw;
+  EXPECT_EQ(a.status, 408);
+  EXPECT_NE(a.body.find("\"timeout\""), std::string::npos) << a.body;
+  EXPECT_EQ(a.headers["connection"], "close");
+}
+
+TEST_F(GuardedServerTest, AHeadOver64KiBIs431) {
+  std::string head = "GET /hello HTTP/1.1\r\n";
+  while (head.size() <= ServerStream::kMaxHeadBytes) head += "X-Filler: 0123456789abcdef\r\n";
+  RawAnswer a = SendRaw(port_, head + "\r\n", milliseconds(5000));
+  ASSERT_TRUE(a.answered) << a.raw;
+  EXPECT_EQ(a.status, 431);
+  EXPECT_NE(a.body.find("\"headers_too_large\""), std::string::npos) << a.body;
+}
+
+TEST_F(GuardedServerTest, ABodyThatTricklesOrStopsIs408) {
+  for (const std::string target : {"/upload", "/json"}) {
+    const std::string method = target == "/upload" ? "PUT" : "POST";
+    RawAnswer trickled =
+        Trickle(port_, method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", "b");
+    EXPECT_EQ(trickled.status, 408) << target << ": " << trickled.raw;
+    RawAnswer stalled =
+        SendRaw(port_, method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort", milliseconds(5000));
+    EXPECT_EQ(stalled.status, 408) << target << ": " << stalled.raw;
+  }
+}
+
+TEST_F(GuardedServerTest, AfterHundredContinueAFailingBodyStillGetsItsAnswer) {
+  RawConnection c(port_);
+  ASSERT_TRUE(c.Send("PUT /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n"));
+  RawAnswer interim = c.ReadAnswer(milliseconds(5000));
+  ASSERT_EQ(interim.status, 100) << interim.raw;
+  ASSERT_TRUE(c.Send("only part"));
+  RawAnswer a = c.ReadAnswer(milliseconds(5000));
+  EXPECT_EQ(a.status, 408) << a.raw;
+}
+
+TEST_F(GuardedServerTest, AnEarlyAnswerReachesAClientStillSending) {
+  // The handler answers without reading an 8 MiB body, and the client (as
+  // many do) reads only once it has sent everything. Closing with the body
+  // unread would reset the connection: the client's send fails, and such a
+  // client never reads the answer.
+  RawConnection c(port_);
+  const std::string body(8 << 20, 'x');
+  ASSERT_TRUE(c.Send("PUT /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body))
+      << "connection reset while sending";
+  RawAnswer a = c.ReadAnswer(milliseconds(5000));
+  ASSERT_TRUE(a.answered) << (a.closed ? "reset or closed without the answer" : "no answer");
+  EXPECT_EQ(a.status, 400);
+}
+
+TEST_F(GuardedServerTest, StopEndsIdleKeepAliveConnections) {
+  RawConnection c(port_);
+  ASSERT_TRUE(c.Send(kHello));
+  ASSERT_TRUE(c.ReadAnswer(milliseconds(5000)).answered);
+  server_.stop();
+  thread_.join();
+  EXPECT_TRUE(c.WaitClosed(milliseconds(5000)));
+}
+
+}  // namespace
+}  // namespace dfs::testing
