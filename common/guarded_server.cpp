@@ -13,14 +13,10 @@ using std::chrono::milliseconds;
 
 milliseconds ToMs(time_t sec, time_t usec) { return milliseconds(sec * 1000 + usec / 1000); }
 
-using ProcessRequest = std::function<bool(httplib::Stream&, bool close_connection, bool& connection_closed)>;
+}  // namespace
 
-// cpp-httplib's keep-alive loop (detail::process_server_socket_core) over a
-// ServerStream: up to `max_requests` requests, each within `idle` of the
-// previous one, until the server stops or the connection is cut.
-bool ServeRequests(ServerStream& stream, size_t max_requests, milliseconds idle,
-                   const std::atomic<socket_t>& listener, const ProcessRequest& process) {
-  auto running = [&] { return listener != INVALID_SOCKET; };
+bool ServeRequests(ServerStream& stream, size_t max_requests, milliseconds idle, const std::function<bool()>& running,
+                   const ProcessRequest& process) {
   bool ok = false;
   for (size_t served = 0; served < max_requests; ++served) {
     if (!stream.WaitForRequest(idle, running)) break;
@@ -32,14 +28,13 @@ bool ServeRequests(ServerStream& stream, size_t max_requests, milliseconds idle,
   return ok;
 }
 
-}  // namespace
-
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   auto transport = PlainTransport(UniqueFd(sock));
   if (!transport) return false;
   ServerStream stream(std::move(transport), {ToMs(read_timeout_sec_, read_timeout_usec_),
                                              ToMs(write_timeout_sec_, write_timeout_usec_)});
-  bool ok = ServeRequests(stream, keep_alive_max_count_, milliseconds(keep_alive_timeout_sec_ * 1000), svr_sock_,
+  bool ok = ServeRequests(stream, keep_alive_max_count_, milliseconds(keep_alive_timeout_sec_ * 1000),
+                          [this] { return svr_sock_ != INVALID_SOCKET; },
                           [this](httplib::Stream& strm, bool close, bool& closed) {
                             return process_request(strm, close, closed, nullptr);
                           });
@@ -53,7 +48,8 @@ bool GuardedSslServer::process_and_close_socket(socket_t sock) {
   if (!transport) return false;
   SSL* ssl = SslOf(*transport);
   ServerStream stream(std::move(transport), {read_timeout, ToMs(write_timeout_sec_, write_timeout_usec_)});
-  bool ok = ServeRequests(stream, keep_alive_max_count_, milliseconds(keep_alive_timeout_sec_ * 1000), svr_sock_,
+  bool ok = ServeRequests(stream, keep_alive_max_count_, milliseconds(keep_alive_timeout_sec_ * 1000),
+                          [this] { return svr_sock_ != INVALID_SOCKET; },
                           [this, ssl](httplib::Stream& strm, bool close, bool& closed) {
                             return process_request(strm, close, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
                           });

@@ -5,9 +5,23 @@
 // on any httplib::Server; only reading and writing the connection differ.
 #pragma once
 
+#include <chrono>
+#include <functional>
+
 #include <httplib.h>
 
 namespace dfs {
+
+class ServerStream;
+
+// cpp-httplib's keep-alive loop (detail::process_server_socket_core) over a
+// ServerStream: up to `max_requests` requests, each within `idle` of the
+// previous one, while `running` and until the connection is cut. `process`
+// is Server::process_request. GuardedServer runs it for each connection (and
+// the HTTP fuzz targets on their input).
+using ProcessRequest = std::function<bool(httplib::Stream&, bool close_connection, bool& connection_closed)>;
+bool ServeRequests(ServerStream& stream, size_t max_requests, std::chrono::milliseconds idle,
+                   const std::function<bool()>& running, const ProcessRequest& process);
 
 class GuardedServer : public httplib::Server {
  private:

@@ -1,8 +1,8 @@
 // What the HTTP fuzz targets share: a cpp-httplib Server that takes its
-// requests from a string and writes its responses to another, through the
-// library's own request processing (Server::process_request, what a socket
-// goes through after accept(), minus the socket), several requests per input
-// on one keep-alive connection.
+// requests from a string and writes its responses to another, through what a
+// socket goes through after accept() in our servers (ServerStream, the
+// keep-alive loop, cpp-httplib's Server::process_request), minus the socket:
+// several requests per input on one keep-alive connection.
 #pragma once
 
 #include <sys/socket.h>
@@ -12,41 +12,38 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <httplib.h>
 
+#include "common/guarded_server.h"
+#include "common/server_stream.h"
+
 namespace dfs::fuzz {
 
-// The request comes from a string; the response goes to another.
-class StringStream : public httplib::Stream {
+// The client's bytes come from a string; the server's go to another. Never
+// waits: Recv answers 0 (the client closed) once the string is used up.
+class StringTransport : public Transport {
  public:
-  explicit StringStream(std::string_view in) : in_(in) {}
-  bool is_readable() const override { return true; }
-  bool is_writable() const override { return true; }
-  ssize_t read(char* ptr, size_t size) override {
+  explicit StringTransport(std::string_view in) : in_(in) {}
+  ssize_t Recv(char* buf, size_t size, Wait*) override {
     size_t n = std::min(size, in_.size() - pos_);
-    std::memcpy(ptr, in_.data() + pos_, n);
+    std::memcpy(buf, in_.data() + pos_, n);
     pos_ += n;
     return static_cast<ssize_t>(n);
   }
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
+  ssize_t Send(const char* buf, size_t size, Wait*) override {
+    out_.append(buf, size);
     return static_cast<ssize_t>(size);
   }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 40000;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 8820;
-  }
-  socket_t socket() const override { return INVALID_SOCKET; }
+  bool HasPending() const override { return pos_ < in_.size(); }
+  void ShutdownWrite() override {}
+  void Close(bool) override {}
+  int fd() const override { return -1; }
   const std::string& output() const { return out_; }
-  bool at_end() const { return pos_ == in_.size(); }
 
  private:
   std::string_view in_;
@@ -66,18 +63,22 @@ class FuzzServer : public httplib::Server {
   FuzzServer(const FuzzServer&) = delete;
   FuzzServer& operator=(const FuzzServer&) = delete;
 
-  // Up to kMaxRequests requests on one keep-alive connection; the responses.
+  // Up to kMaxRequests requests on one keep-alive connection, through the
+  // ServerStream and keep-alive loop a GuardedServer serves a socket with;
+  // the responses.
   std::vector<std::string> Handle(std::string_view input) {
     static constexpr int kMaxRequests = 8;
-    StringStream stream(input);
+    auto transport = std::make_unique<StringTransport>(input);
+    const StringTransport& client = *transport;
+    ServerStream stream(std::move(transport), {});
     std::vector<std::string> responses;
-    for (int i = 0; i < kMaxRequests && !stream.at_end(); ++i) {
-      size_t before = stream.output().size();
-      bool closed = false;
-      bool ok = process_request(stream, /*close_connection=*/i + 1 == kMaxRequests, closed, [](httplib::Request&) {});
-      responses.push_back(stream.output().substr(before));
-      if (!ok || closed) break;
-    }
+    ServeRequests(stream, kMaxRequests, std::chrono::milliseconds(0), [] { return true; },
+                  [&](httplib::Stream& strm, bool close, bool& closed) {
+                    size_t before = client.output().size();
+                    bool ok = process_request(strm, close, closed, [](httplib::Request&) {});
+                    responses.push_back(client.output().substr(before));
+                    return ok;
+                  });
     return responses;
   }
 };
