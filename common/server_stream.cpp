@@ -53,6 +53,7 @@ class Plain final : public Transport {
   ssize_t Send(const char* buf, size_t size, Wait* wait) override {
     return Result(::send(socket_.get(), buf, size, MSG_NOSIGNAL), Wait::kWritable, wait);
   }
+  bool Handshake(Wait*) override { return true; }
   void ShutdownWrite() override { ::shutdown(socket_.get(), SHUT_WR); }
   void Close(bool) override {
     if (!socket_) return;
@@ -91,6 +92,12 @@ class Tls final : public Transport {
     int rc = SSL_write_ex(ssl_.get(), buf, size, &n);
     if (rc == 1) return static_cast<ssize_t>(n);
     return Failed(SSL_get_error(ssl_.get(), rc), wait);
+  }
+  bool Handshake(Wait* wait) override {
+    int rc = SSL_accept(ssl_.get());
+    if (rc == 1) return true;
+    Failed(SSL_get_error(ssl_.get(), rc), wait);
+    return false;
   }
   bool HasPending() const override { return ssl_ && SSL_pending(ssl_.get()) > 0; }
   void ShutdownWrite() override {
@@ -142,24 +149,29 @@ std::unique_ptr<Transport> PlainTransport(UniqueFd socket) {
   return std::make_unique<Plain>(std::move(socket));
 }
 
-std::unique_ptr<Transport> AcceptTls(UniqueFd socket, SSL_CTX* ctx, milliseconds timeout) {
+std::unique_ptr<Transport> StartTls(UniqueFd socket, SSL_CTX* ctx) {
   if (!SetNonBlocking(socket.get())) return nullptr;
   SSL* ssl = SSL_new(ctx);
   if (ssl == nullptr) return nullptr;
   auto tls = std::make_unique<Tls>(UniqueFd(socket.get()), ssl);
   socket.Release();  // owned by `tls` now
   if (SSL_set_fd(ssl, tls->fd()) != 1) return nullptr;
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int rc = SSL_accept(ssl);
-    if (rc == 1) return tls;
-    int err = SSL_get_error(ssl, rc);
-    ERR_clear_error();
-    Transport::Wait wait = err == SSL_ERROR_WANT_READ    ? Transport::Wait::kReadable
-                           : err == SSL_ERROR_WANT_WRITE ? Transport::Wait::kWritable
-                                                         : Transport::Wait::kNone;
-    if (wait == Transport::Wait::kNone || !WaitFor(tls->fd(), wait, deadline)) return nullptr;
-  }
+  return tls;
+}
+
+std::string PeerOf(int fd) {
+  int port = 0;
+  std::string ip = SocketAddress(fd, getpeername, &port);
+  return ip + ":" + std::to_string(port);
+}
+
+std::string RefusalAnswer(int status, const std::string& message) {
+  const nlohmann::json error = {{"error", ErrorCodeForStatus(status)}, {"message", message}};
+  const std::string body = error.dump();
+  const char* reason = status == 408 ? "Request Timeout" : "Request Header Fields Too Large";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
 }
 
 SSL* SslOf(Transport& transport) {
@@ -167,25 +179,22 @@ SSL* SslOf(Transport& transport) {
   return tls ? tls->ssl() : nullptr;
 }
 
-ServerStream::ServerStream(std::unique_ptr<Transport> transport, Timeouts timeouts)
+ServerStream::ServerStream(std::unique_ptr<Transport> transport, std::string received, Timeouts timeouts)
     : transport_(std::move(transport)),
       timeouts_(timeouts),
-      buffer_(kBufferSize),
-      read_pace_(timeouts.read) {}
+      buffer_(std::move(received)),
+      buffer_end_(buffer_.size()),
+      read_pace_(timeouts.read) {
+  if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+}
+
+std::string ServerStream::TakeUnread() {
+  std::string unread = buffer_.substr(buffer_begin_, buffer_end_ - buffer_begin_);
+  buffer_begin_ = buffer_end_ = 0;
+  return unread;
+}
 
 ServerStream::~ServerStream() = default;
-
-bool ServerStream::WaitForRequest(milliseconds idle, const std::function<bool()>& keep_going) {
-  if (cut_) return false;
-  const auto deadline = Clock::now() + idle;
-  while (buffer_begin_ == buffer_end_ && !transport_->HasPending()) {
-    if (!keep_going()) return false;
-    auto slice = std::min(deadline, Clock::now() + milliseconds(100));
-    if (WaitFor(transport_->fd(), Transport::Wait::kReadable, slice)) break;
-    if (Clock::now() >= deadline) return false;
-  }
-  return true;
-}
 
 void ServerStream::BeginRequest() {
   phase_ = Phase::kHead;
@@ -197,8 +206,7 @@ void ServerStream::BeginRequest() {
 
 void ServerStream::Close(bool graceful) {
   int unread = 0;
-  if (buffer_begin_ < buffer_end_ || transport_->HasPending() ||
-      (ioctl(transport_->fd(), FIONREAD, &unread) == 0 && unread > 0)) {
+  if (HasUnread() || (ioctl(transport_->fd(), FIONREAD, &unread) == 0 && unread > 0)) {
     constexpr milliseconds kMaxLinger{2000}, kQuiet{200};  // as nginx's lingering_time/_timeout, shorter
     transport_->ShutdownWrite();
     const auto deadline = Clock::now() + kMaxLinger;
@@ -214,7 +222,7 @@ void ServerStream::Close(bool graceful) {
 
 bool ServerStream::is_readable() const {
   if (cut_) return false;
-  if (buffer_begin_ < buffer_end_ || transport_->HasPending()) return true;
+  if (HasUnread()) return true;
   return WaitFor(transport_->fd(), Transport::Wait::kReadable, Clock::now() + timeouts_.read);
 }
 
@@ -325,12 +333,7 @@ ssize_t ServerStream::write(const char* ptr, size_t size) {
 ssize_t ServerStream::Refuse(int status, const std::string& message) {
   DFS_LOG(WARN, "http") << Peer() << " " << status << ": " << message;
   if (!answered_) {
-    const nlohmann::json error = {{"error", ErrorCodeForStatus(status)}, {"message", message}};
-    const std::string body = error.dump();
-    const char* reason = status == 408 ? "Request Timeout" : "Request Header Fields Too Large";
-    const std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason +
-                               "\r\nContent-Type: application/json\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const std::string answer = RefusalAnswer(status, message);
     const auto deadline = Clock::now() + timeouts_.write;
     size_t sent = 0;
     ssize_t moved = 0;
@@ -353,11 +356,6 @@ void ServerStream::get_local_ip_and_port(std::string& ip, int& port) const {
   ip = SocketAddress(transport_->fd(), getsockname, &port);
 }
 
-std::string ServerStream::Peer() const {
-  std::string ip;
-  int port = 0;
-  get_remote_ip_and_port(ip, port);
-  return ip + ":" + std::to_string(port);
-}
+std::string ServerStream::Peer() const { return PeerOf(transport_->fd()); }
 
 }  // namespace dfs

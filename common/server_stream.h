@@ -10,7 +10,9 @@
 //  - a client silent for the read timeout mid-request gets 408 too;
 //  - each wait for the client to take the answer is bounded by the write
 //    timeout, as before.
-// GuardedServer (guarded_server.h) serves connections through it.
+// GuardedServer (guarded_server.h) serves connections through it, once
+// HeadGate (head_gate.h) has seen a whole head arrive; the head deadline
+// here guards the same for anything else that uses a ServerStream.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -39,6 +41,9 @@ class Transport {
   // the connection failed).
   virtual ssize_t Recv(char* buf, size_t size, Wait* wait) = 0;
   virtual ssize_t Send(const char* buf, size_t size, Wait* wait) = 0;
+  // One step of the TLS handshake (none for plain): true when done, else
+  // false with `wait` as for Recv.
+  virtual bool Handshake(Wait* wait) = 0;
   // Bytes already received and decoded but not yet returned (TLS records).
   virtual bool HasPending() const { return false; }
   // Ends our side (TLS close_notify, then FIN); the client can still send.
@@ -49,11 +54,15 @@ class Transport {
 
 // Sets the socket non-blocking and owns it.
 std::unique_ptr<Transport> PlainTransport(UniqueFd socket);
-// TLS server side of `socket` with `ctx`; the handshake must finish within
-// `timeout` (else nullptr: a client cannot hold a thread by trickling it).
-std::unique_ptr<Transport> AcceptTls(UniqueFd socket, SSL_CTX* ctx, std::chrono::milliseconds timeout);
+// TLS server side of `socket` with `ctx`, handshake not done yet.
+std::unique_ptr<Transport> StartTls(UniqueFd socket, SSL_CTX* ctx);
 // The SSL session of a TLS transport, nullptr for a plain one.
 SSL* SslOf(Transport& transport);
+// "ip:port" of the client on `fd`, for logs.
+std::string PeerOf(int fd);
+// A whole HTTP answer with our JSON error body and Connection: close, for a
+// request refused before cpp-httplib parsed it (408 or 431).
+std::string RefusalAnswer(int status, const std::string& message);
 
 class ServerStream : public httplib::Stream {
  public:
@@ -62,14 +71,18 @@ class ServerStream : public httplib::Stream {
     std::chrono::milliseconds read{30000};
     std::chrono::milliseconds write{30000};
   };
-  ServerStream(std::unique_ptr<Transport> transport, Timeouts timeouts);
+  // `received`: bytes of the connection already read (by HeadGate).
+  ServerStream(std::unique_ptr<Transport> transport, std::string received, Timeouts timeouts);
   ~ServerStream() override;
 
-  // Waits (in slices, so `keep_going` can end it) up to `idle` for the first
-  // byte of a next request; false when none came or the client closed.
-  bool WaitForRequest(std::chrono::milliseconds idle, const std::function<bool()>& keep_going);
   // Starts the head deadline of the request that has begun arriving.
   void BeginRequest();
+  // For keeping the connection after an answer: what was received but not
+  // read yet (a pipelined next request), then the transport itself.
+  std::string TakeUnread();
+  std::unique_ptr<Transport> ReleaseTransport() { return std::move(transport_); }
+  // Bytes received (or decrypted) that nobody read yet.
+  bool HasUnread() const { return buffer_begin_ < buffer_end_ || transport_->HasPending(); }
   // True once the connection was cut (a refusal was answered or the client
   // failed a deadline): it must not serve another request.
   bool cut() const { return cut_; }
@@ -109,7 +122,7 @@ class ServerStream : public httplib::Stream {
 
   std::unique_ptr<Transport> transport_;
   Timeouts timeouts_;
-  std::vector<char> buffer_;
+  std::string buffer_;
   size_t buffer_begin_ = 0;
   size_t buffer_end_ = 0;
 

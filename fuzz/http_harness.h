@@ -19,7 +19,6 @@
 
 #include <httplib.h>
 
-#include "common/guarded_server.h"
 #include "common/server_stream.h"
 
 namespace dfs::fuzz {
@@ -39,6 +38,7 @@ class StringTransport : public Transport {
     out_.append(buf, size);
     return static_cast<ssize_t>(size);
   }
+  bool Handshake(Wait*) override { return true; }
   bool HasPending() const override { return pos_ < in_.size(); }
   void ShutdownWrite() override {}
   void Close(bool) override {}
@@ -64,21 +64,21 @@ class FuzzServer : public httplib::Server {
   FuzzServer& operator=(const FuzzServer&) = delete;
 
   // Up to kMaxRequests requests on one keep-alive connection, through the
-  // ServerStream and keep-alive loop a GuardedServer serves a socket with;
-  // the responses.
+  // ServerStream a GuardedServer serves a socket with; the responses.
   std::vector<std::string> Handle(std::string_view input) {
     static constexpr int kMaxRequests = 8;
     auto transport = std::make_unique<StringTransport>(input);
     const StringTransport& client = *transport;
-    ServerStream stream(std::move(transport), {});
+    ServerStream stream(std::move(transport), "", {});
     std::vector<std::string> responses;
-    ServeRequests(stream, kMaxRequests, std::chrono::milliseconds(0), [] { return true; },
-                  [&](httplib::Stream& strm, bool close, bool& closed) {
-                    size_t before = client.output().size();
-                    bool ok = process_request(strm, close, closed, [](httplib::Request&) {});
-                    responses.push_back(client.output().substr(before));
-                    return ok;
-                  });
+    for (int i = 0; i < kMaxRequests && stream.HasUnread() && !stream.cut(); ++i) {
+      size_t before = client.output().size();
+      bool closed = false;
+      stream.BeginRequest();
+      bool ok = process_request(stream, /*close_connection=*/i + 1 == kMaxRequests, closed, [](httplib::Request&) {});
+      responses.push_back(client.output().substr(before));
+      if (!ok || closed) break;
+    }
     return responses;
   }
 };

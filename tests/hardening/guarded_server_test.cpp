@@ -18,6 +18,18 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Binds `server` to a free port and serves it on `thread`; the port (0: none).
+int StartServing(GuardedServer& server, std::thread& thread) {
+  for (int tries = 0; tries < 20; ++tries) {
+    int port = FreePort();
+    if (BindServer(server, "127.0.0.1", port)) {
+      thread = std::thread([&server] { server.listen_after_bind(); });
+      return port;
+    }
+  }
+  return 0;
+}
+
 class GuardedServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -37,12 +49,8 @@ class GuardedServerTest : public ::testing::Test {
     server_.Put("/refuse", [](const httplib::Request&, httplib::Response& res, const httplib::ContentReader&) {
       SendErrorAndClose(res, Status::InvalidArgument("refused before reading the body"));
     });
-    for (int tries = 0; tries < 20 && port_ == 0; ++tries) {
-      int port = FreePort();
-      if (BindServer(server_, "127.0.0.1", port)) port_ = port;
-    }
+    port_ = StartServing(server_, thread_);
     ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   void TearDown() override {
     server_.stop();
@@ -146,6 +154,44 @@ TEST_F(GuardedServerTest, StopEndsIdleKeepAliveConnections) {
   server_.stop();
   thread_.join();
   EXPECT_TRUE(c.WaitClosed(milliseconds(5000)));
+}
+
+// 4 workers and a 20 s read timeout: 150 clients that trickle a head, say
+// nothing, or keep a connection open after an answer wait in the HeadGate,
+// not in a worker, so a request made behind them is answered at once (with
+// a worker per waiting connection it would wait for their 20 s).
+TEST(GuardedServerSlowClients, HundredsOfWaitingClientsHoldNoWorker) {
+  GuardedServer server;
+  SetReadTimeout(server, milliseconds(20000));
+  UseThreadPool(server, 4);
+  server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+  std::thread thread;
+  const int port = StartServing(server, thread);
+  ASSERT_GT(port, 0);
+  struct Stop {
+    GuardedServer& server;
+    std::thread& thread;
+    ~Stop() {
+      server.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } stop{server, thread};
+
+  std::vector<std::unique_ptr<RawConnection>> waiting;
+  for (int i = 0; i < 50; ++i) {
+    waiting.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(waiting.back()->Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: "));  // and nothing more
+    waiting.push_back(std::make_unique<RawConnection>(port));  // says nothing
+    waiting.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(waiting.back()->Send(kHello));  // kept alive after its answer
+    ASSERT_TRUE(waiting.back()->ReadAnswer(milliseconds(10000)).answered) << "client " << i;
+  }
+  RawAnswer a = SendRaw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
+  ASSERT_TRUE(a.answered) << "no answer in 5 s behind 150 waiting connections";
+  EXPECT_EQ(a.body, "hi");
+  // The kept-alive connections still work.
+  ASSERT_TRUE(waiting[2]->Send(kHello));
+  EXPECT_EQ(waiting[2]->ReadAnswer(milliseconds(5000)).body, "hi");
 }
 
 }  // namespace
