@@ -1,14 +1,17 @@
 #include "common/http_util.h"
 
-#include <sys/socket.h>
-
-#include "common/security.h"
-
 #include <openssl/rand.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/security.h"
 
 namespace dfs {
 
@@ -390,6 +393,15 @@ std::string RandomHex(size_t bytes) {
     out.push_back(kHex[c & 0xf]);
   }
   return out;
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    DFS_LOG(WARN, "http") << "cannot raise the open-file limit: " << std::strerror(errno);
+  }
 }
 
 }  // namespace dfs

@@ -174,4 +174,9 @@ class UploadGuard {
 
 std::string RandomHex(size_t bytes);
 
+// Raises this process's open-file limit to its hard limit: every client
+// waiting for a server (HeadGate) holds a descriptor, and the usual soft
+// limit of 1024 would make a few hundred slow clients lock everyone out.
+void RaiseOpenFileLimit();
+
 }  // namespace dfs

@@ -175,6 +175,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  dfs::RaiseOpenFileLimit();
   DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas
                           << " auth=" << (dfs::Security().token.empty() ? "off" : "token")
                           << " tls=" << (dfs::Security().tls_cert.empty() ? "off" : "on");

@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  dfs::RaiseOpenFileLimit();
   dfs::replication::ReplicatorService service(options);
   service.Start();
   DFS_LOG(INFO, "replicator") << "started redis=" << redis << " master=" << master << " workers=" << options.workers;

@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  dfs::RaiseOpenFileLimit();
   auto usage = (*store)->GetUsage();
   DFS_LOG(INFO, "storage") << "started node=" << *node_id << " listen=" << listen << " data=" << data_dir
                            << " blobs=" << usage.blobs << " free=" << usage.free;
