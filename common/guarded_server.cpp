@@ -32,7 +32,7 @@ class ConnectionHub {
               std::move(open)) {}
 
   ~ConnectionHub() {
-    gate_.Stop();
+    gate_.Stop();          // no more handing on; kept-alive connections are closed from now on
     workers_->shutdown();  // waits for the requests being served
   }
 
@@ -61,7 +61,7 @@ class ConnectionHub {
   const Settings settings_;
   std::unique_ptr<httplib::TaskQueue> workers_;
   const Process process_;
-  HeadGate gate_;  // last: stopped and joined first
+  HeadGate gate_;
 };
 
 void ConnectionHubDeleter::operator()(ConnectionHub* hub) const { std::default_delete<ConnectionHub>()(hub); }

@@ -26,10 +26,7 @@ HeadGate::HeadGate(Timeouts timeouts, Ready ready, std::function<bool()> open)
   thread_ = std::thread([this] { Run(); });
 }
 
-HeadGate::~HeadGate() {
-  Stop();
-  thread_.join();
-}
+HeadGate::~HeadGate() { Stop(); }
 
 void HeadGate::Accepted(std::shared_ptr<Connection> connection) {
   Entry entry;
@@ -71,6 +68,8 @@ void HeadGate::Stop() {
   }
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
+  std::lock_guard<std::mutex> lock(join_mu_);
+  if (thread_.joinable()) thread_.join();
 }
 
 size_t HeadGate::held() const {

@@ -53,7 +53,8 @@ class HeadGate {
   void Accepted(std::shared_ptr<Connection> connection);
   // A connection kept open after an answer.
   void KeepAlive(std::shared_ptr<Connection> connection);
-  // Closes every held connection, and from now on every one handed in.
+  // Closes every held connection, and from now on every one handed in;
+  // returns once `ready` is no longer called.
   void Stop();
   size_t held() const;
 
@@ -84,6 +85,7 @@ class HeadGate {
   size_t held_ = 0;
   bool stopped_ = false;
 
+  std::mutex join_mu_;
   std::thread thread_;
 };
 
