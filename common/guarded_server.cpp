@@ -6,6 +6,7 @@
 
 #include "common/head_gate.h"
 #include "common/server_stream.h"
+#include "common/worker_pool.h"
 
 namespace dfs {
 
@@ -63,6 +64,8 @@ class ConnectionHub {
   const Process process_;
   HeadGate gate_;
 };
+
+httplib::TaskQueue* NewDefaultWorkerPool() { return new WorkerPool(CPPHTTPLIB_THREAD_POOL_COUNT); }
 
 void ConnectionHubDeleter::operator()(ConnectionHub* hub) const { std::default_delete<ConnectionHub>()(hub); }
 

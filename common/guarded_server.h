@@ -9,12 +9,14 @@
 
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include <httplib.h>
 
 namespace dfs {
 
 class ConnectionHub;
+httplib::TaskQueue* NewDefaultWorkerPool();
 // Defined where ConnectionHub is complete (servers are built elsewhere).
 struct ConnectionHubDeleter {
   void operator()(ConnectionHub* hub) const;
@@ -23,7 +25,12 @@ struct ConnectionHubDeleter {
 template <class Base>
 class Guarded : public Base {
  public:
-  using Base::Base;
+  // Base's constructor; the workers default to cpp-httplib's count
+  // (UseThreadPool sets another).
+  template <class... Args>
+  explicit Guarded(Args&&... args) : Base(std::forward<Args>(args)...) {
+    this->new_task_queue = [] { return NewDefaultWorkerPool(); };
+  }
   ~Guarded() override;
 
  private:

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/security.h"
+#include "common/worker_pool.h"
 
 namespace dfs {
 
@@ -196,7 +197,7 @@ bool IsRetryable(const Status& status) {
 
 void UseThreadPool(httplib::Server& server, size_t threads) {
   // cpp-httplib owns the queue it is given and frees it with delete.
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.new_task_queue = [threads] { return new WorkerPool(threads); };
 }
 
 namespace {
