@@ -14,8 +14,16 @@ namespace dfs::master::sql {
 // The columns ReadFileRow expects, in order.
 extern const char* const kFileColumns;
 FileRecord ReadFileRow(const Statement& s);
-// A LIKE pattern matching strings that start with `prefix` (wildcards escaped; use ESCAPE '\').
-std::string LikePrefix(const std::string& prefix);
+// The strings that start with `prefix`, as a half-open range [lo, hi) in
+// byte order: `col >= lo AND col < hi` (kUnder) matches exactly them, by
+// bytes, and uses the column's index. (LIKE is not used: SQLite compares it
+// without case, so "a/" matched "A/x".)
+struct PrefixRange {
+  std::string lo, hi;
+};
+PrefixRange RangeOf(const std::string& prefix);
+// "(path >= ?N AND path < ?M)" for the given column and parameter numbers.
+std::string Under(const char* column, int lo_param, int hi_param);
 // Moves every replica of the blob to the deletion queue.
 void QueueDeletionsOf(Database& db, const std::string& blob_id);
 // job_id: the request that caused the job (follows it into the replicator's logs); random if empty.

@@ -99,14 +99,18 @@ FileRecord ReadFileRow(const Statement& s) {
 
 const char* const kFileColumns = "path, size, md5, mtime, mode, blob_id, primary_node, version, want_copies";
 
-// Escapes LIKE wildcards so a prefix matches literally.
-std::string LikePrefix(const std::string& prefix) {
-  std::string out;
-  for (char c : prefix) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "%";
+PrefixRange RangeOf(const std::string& prefix) {
+  // Paths are valid UTF-8, which never holds the byte 0xFF: "\xff" is above them all.
+  std::string hi = prefix;
+  while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xFF) hi.pop_back();
+  if (hi.empty()) return {prefix, "\xff"};
+  hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
+  return {prefix, hi};
+}
+
+std::string Under(const char* column, int lo_param, int hi_param) {
+  return std::string("(") + column + " >= ?" + std::to_string(lo_param) + " AND " + column + " < ?" +
+         std::to_string(hi_param) + ")";
 }
 
 Status FromSqlite(const SqliteError& e) { return Status::IOError(std::string("metadata: ") + e.what()); }
@@ -147,8 +151,9 @@ Status CheckNamespace(Database& db, const std::string& path) {
   }
   auto dir = db.Prepare("SELECT 1 FROM dirs WHERE path = ?");
   if (dir.Bind(1, path).Step()) return Status::IsDirectory("'" + path + "' is a directory");
-  auto under = db.Prepare("SELECT 1 FROM files WHERE path LIKE ? ESCAPE '\\' LIMIT 1");
-  if (under.Bind(1, LikePrefix(path + "/")).Step()) return Status::IsDirectory("'" + path + "' is a directory");
+  auto under = db.Prepare("SELECT 1 FROM files WHERE " + Under("path", 1, 2) + " LIMIT 1");
+  const PrefixRange r = RangeOf(path + "/");
+  if (under.Bind(1, r.lo).Bind(2, r.hi).Step()) return Status::IsDirectory("'" + path + "' is a directory");
   return Status::OK();
 }
 }  // namespace sql
@@ -303,9 +308,10 @@ Result<std::vector<std::string>> MetadataStore::UnreferencedBlobs(const std::vec
 Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& prefix) {
   return Locked([&]() -> Result<std::vector<FileRecord>> {
     std::vector<FileRecord> out;
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns +
-                          " FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path");
-    q.Bind(1, LikePrefix(prefix));
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE " + Under("path", 1, 2) +
+                          " ORDER BY path");
+    const PrefixRange r = RangeOf(prefix);
+    q.Bind(1, r.lo).Bind(2, r.hi);
     while (q.Step()) out.push_back(ReadFileRow(q));
     return out;
   });

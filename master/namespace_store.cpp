@@ -21,9 +21,10 @@ bool ExplicitDir(Database& db, const std::string& path) {
 }
 
 bool HasChildren(Database& db, const std::string& path) {
-  std::string like = sql::LikePrefix(path + "/");
-  return db.Prepare("SELECT 1 FROM files WHERE path LIKE ? ESCAPE '\\' LIMIT 1").Bind(1, like).Step() ||
-         db.Prepare("SELECT 1 FROM dirs WHERE path LIKE ? ESCAPE '\\' LIMIT 1").Bind(1, like).Step();
+  const sql::PrefixRange r = sql::RangeOf(path + "/");
+  const std::string under = sql::Under("path", 1, 2) + " LIMIT 1";
+  return db.Prepare("SELECT 1 FROM files WHERE " + under).Bind(1, r.lo).Bind(2, r.hi).Step() ||
+         db.Prepare("SELECT 1 FROM dirs WHERE " + under).Bind(1, r.lo).Bind(2, r.hi).Step();
 }
 
 bool IsDir(Database& db, const std::string& path) {
@@ -76,8 +77,9 @@ Result<std::vector<DirEntry>> NamespaceStore::List(const std::string& dir) {
       auto [it, fresh] = entries.try_emplace(name, DirEntry{name, true, 0, "", mtime, kDirMode, 0});
       if (!fresh && it->second.is_dir) it->second.mtime = std::max(it->second.mtime, mtime);
     };
-    auto files = db.Prepare(std::string("SELECT ") + sql::kFileColumns + " FROM files WHERE path LIKE ? ESCAPE '\\'");
-    files.Bind(1, sql::LikePrefix(prefix));
+    const sql::PrefixRange r = sql::RangeOf(prefix);
+    auto files = db.Prepare(std::string("SELECT ") + sql::kFileColumns + " FROM files WHERE " + sql::Under("path", 1, 2));
+    files.Bind(1, r.lo).Bind(2, r.hi);
     while (files.Step()) {
       FileRecord f = sql::ReadFileRow(files);
       std::string rest = f.path.substr(prefix.size());
@@ -88,8 +90,8 @@ Result<std::vector<DirEntry>> NamespaceStore::List(const std::string& dir) {
         implied_dir(rest.substr(0, slash), f.mtime);
       }
     }
-    auto dirs = db.Prepare("SELECT path, mode, mtime FROM dirs WHERE path LIKE ? ESCAPE '\\'");
-    dirs.Bind(1, sql::LikePrefix(prefix));
+    auto dirs = db.Prepare("SELECT path, mode, mtime FROM dirs WHERE " + sql::Under("path", 1, 2));
+    dirs.Bind(1, r.lo).Bind(2, r.hi);
     while (dirs.Step()) {
       std::string rest = dirs.Text(0).substr(prefix.size());
       size_t slash = rest.find('/');
@@ -189,30 +191,31 @@ Status NamespaceStore::Rename(const std::string& from, const std::string& to) {
       }
       // The subtree moves in place: `to` + what follows `from` in each path
       // (length() and substr() count characters on both sides, so UTF-8 is fine).
-      const std::string like = sql::LikePrefix(from + "/");
+      const sql::PrefixRange r = sql::RangeOf(from + "/");
+      const std::string under = sql::Under("path", 3, 4);
       {
         // Every path under `from` grows by to.size() - from.size() bytes.
-        auto longest = db.Prepare(
-            "SELECT MAX(length(CAST(path AS BLOB))) FROM (SELECT path FROM files WHERE path LIKE ?1 ESCAPE '\\' "
-            "UNION ALL SELECT path FROM dirs WHERE path LIKE ?1 ESCAPE '\\')");
-        longest.Bind(1, like);
+        auto longest = db.Prepare("SELECT MAX(length(CAST(path AS BLOB))) FROM (SELECT path FROM files WHERE " +
+                                  sql::Under("path", 1, 2) + " UNION ALL SELECT path FROM dirs WHERE " +
+                                  sql::Under("path", 1, 2) + ")");
+        longest.Bind(1, r.lo).Bind(2, r.hi);
         if (longest.Step() && !longest.IsNull(0) &&
             static_cast<size_t>(longest.Int(0)) - from.size() + to.size() > kMaxPathBytes) {
           return Status::InvalidArgument("renaming '" + from + "' would make a path under it longer than " +
                                          std::to_string(kMaxPathBytes) + " bytes");
         }
       }
-      db.Prepare("UPDATE files SET path = ? || substr(path, length(?) + 1) WHERE path LIKE ? ESCAPE '\\'")
+      db.Prepare("UPDATE files SET path = ?1 || substr(path, length(?2) + 1) WHERE " + under)
           .Bind(1, to)
           .Bind(2, from)
-          .Bind(3, like)
+          .Bind(3, r.lo)
+          .Bind(4, r.hi)
           .Run();
-      db.Prepare(
-            "UPDATE dirs SET path = ? || substr(path, length(?) + 1) WHERE path = ? OR path LIKE ? ESCAPE '\\'")
+      db.Prepare("UPDATE dirs SET path = ?1 || substr(path, length(?2) + 1) WHERE path = ?2 OR " + under)
           .Bind(1, to)
           .Bind(2, from)
-          .Bind(3, from)
-          .Bind(4, like)
+          .Bind(3, r.lo)
+          .Bind(4, r.hi)
           .Run();
     }
     KeepParents(db, from);

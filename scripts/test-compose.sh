@@ -127,7 +127,7 @@ if [ ! -s "$ROOTFS_TAR" ]; then
       grep -oE '^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://[^[:space:]]+' | grep -oE 'https?://[^[:space:]]+' |
       grep -E '/debian/?$' | head -1 || true)
   fi
-  mirror="${mirror:-http://deb.debian.org/debian}"
+  [ -n "$mirror" ] || fail "no Debian mirror in the apt sources (/etc/apt/sources.list*); set DFS_TEST_MIRROR=URL"
   log "debootstrap bookworm (minbase) from $mirror (cached in $ROOTFS_TAR for next time)"
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
     { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap failed"; }

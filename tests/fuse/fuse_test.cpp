@@ -165,6 +165,16 @@ TEST_F(FuseTest, OverwriteAppendMoveRemoveAndDirectories) {
   EXPECT_EQ(Sh("cat " + M("y")), 0);  // still serving
 }
 
+// The case-only names of the issue: `mv a b` must not take A's files along.
+TEST_F(FuseTest, FoldersWhoseNamesDifferOnlyInCaseStayApart) {
+  std::string out;
+  ASSERT_EQ(Sh("cd " + mnt_ + " && mkdir a A && echo 1 > a/x && echo 2 > A/y && mv a b", &out), 0) << out;
+  ASSERT_EQ(Sh("cd " + mnt_ + " && ls A && echo -- && ls b", &out), 0) << out;
+  EXPECT_EQ(out, "y\n--\nx\n");
+  ASSERT_EQ(Sh("cd " + mnt_ + " && cat A/y b/x && rm b/x && rmdir b && ls", &out), 0) << out;
+  EXPECT_EQ(out, "2\n1\nA\n");
+}
+
 TEST_F(FuseTest, RecursiveCopyOfATreeComesBackIdentical) {
   std::string out;
   ASSERT_EQ(Sh("mkdir -p " + L("tree") + " && cd " + L("tree") +

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "master/collision_namer.h"
+#include "master/namespace_store.h"
 #include "master/sqlite.h"
 #include "tests/support/process.h"
 
@@ -68,6 +69,43 @@ TEST_F(MetadataStoreTest, ListPrefixIsLiteral) {
   EXPECT_EQ(store_->ListFiles("a_")->size(), 1u);
   EXPECT_EQ(store_->ListFiles("100%")->size(), 1u);
   EXPECT_EQ(store_->ListFiles("")->size(), 3u);
+}
+
+// Names that differ only in case are different names: a listing, a folder
+// check, a folder rename and rmdir of "a" never touch "A" (SQLite's LIKE
+// compared without case, and `mv a b` moved A/* too).
+TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
+  NamespaceStore ns(*store_);
+  ASSERT_TRUE(ns.MakeDir("a", 0755, false).ok());
+  ASSERT_TRUE(ns.MakeDir("A", 0755, false).ok());
+  ASSERT_TRUE(store_->CommitFile(File("a/x", "b1"), ConflictMode::kFail, Rename).ok());
+  ASSERT_TRUE(store_->CommitFile(File("A/y", "b2"), ConflictMode::kFail, Rename).ok());
+  ASSERT_TRUE(store_->CommitFile(File("Ab", "b3"), ConflictMode::kFail, Rename).ok());
+  EXPECT_EQ(store_->ListFiles("a/")->size(), 1u);
+  EXPECT_EQ(store_->ListFiles("A")->size(), 2u) << "A/y and Ab";
+  auto list = ns.List("a");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "x");
+  // "A" holds a file: a PUT of "a" is not refused as a folder, and rmdir of "a" sees only a/x.
+  ASSERT_TRUE(store_->DeleteFile("a/x").ok());
+  ASSERT_TRUE(ns.RemoveDir("a").ok()) << "a is empty even though A/y exists";
+  ASSERT_TRUE(ns.MakeDir("a", 0755, false).ok());
+  ASSERT_TRUE(store_->CommitFile(File("a/x", "b4"), ConflictMode::kFail, Rename).ok());
+  ASSERT_TRUE(ns.Rename("a", "b").ok());
+  EXPECT_TRUE(store_->GetFile("b/x").ok());
+  EXPECT_TRUE(store_->GetFile("A/y").ok()) << "the rename of a moved A/y";
+  EXPECT_EQ(store_->GetFile("b/y").status().code(), Code::kNotFound);
+  ASSERT_EQ(ns.List("A")->size(), 1u);
+  EXPECT_EQ(ns.Stat("a").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->CommitFile(File("B", "b5"), ConflictMode::kFail, Rename).status().code(), Code::kOk)
+      << "B is a free name beside the folder b";
+  // Byte order across the prefix's last byte: "b/" must not match "b0" or "b.".
+  ASSERT_TRUE(store_->CommitFile(File("b0", "b6"), ConflictMode::kFail, Rename).ok());
+  ASSERT_TRUE(store_->CommitFile(File("b.", "b7"), ConflictMode::kFail, Rename).ok());
+  EXPECT_EQ(store_->ListFiles("b/")->size(), 1u);
+  EXPECT_EQ(ns.List("b")->size(), 1u);
+  EXPECT_EQ(ns.RemoveDir("b").code(), Code::kNotEmpty);
 }
 
 TEST_F(MetadataStoreTest, ConflictModes) {
