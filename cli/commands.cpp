@@ -33,7 +33,9 @@ int ExitCodeFor(const Status& status) {
     case Code::kUnavailable: return kExitUnavailable;
     case Code::kAlreadyExists: return kExitExists;
     case Code::kUnauthenticated:
-    case Code::kPermissionDenied: return kExitDenied;
+    case Code::kPermissionDenied:
+    case Code::kAccessDenied:
+    case Code::kNotPermitted: return kExitDenied;
     default: return kExitError;
   }
 }

@@ -24,6 +24,8 @@ constexpr CodeInfo kCodes[] = {
     {Code::kTooLarge, "too_large", 413, EFBIG},
     {Code::kUnauthenticated, "unauthorized", 401, EACCES},
     {Code::kPermissionDenied, "forbidden", 403, EACCES},
+    {Code::kAccessDenied, "access_denied", 403, EACCES},
+    {Code::kNotPermitted, "not_permitted", 403, EPERM},
     {Code::kNoSpace, "no_space", 507, ENOSPC},
     {Code::kUnavailable, "unavailable", 503, EIO},
     {Code::kIOError, "io_error", 500, EIO},

@@ -22,6 +22,8 @@ enum class Code {
   kTooLarge,          // 413 too_large
   kUnauthenticated,   // 401 unauthorized: no or a wrong cluster token
   kPermissionDenied,  // 403 forbidden: a read-only token asked to write
+  kAccessDenied,      // 403 access_denied: the mode bits refuse the caller (EACCES)
+  kNotPermitted,      // 403 not_permitted: only the owner or root may (EPERM)
   kNoSpace,           // 507 no_space
   kUnavailable,       // 503 unavailable: no healthy node, connection refused, timeout
   kIOError,           // 500 io_error
@@ -44,6 +46,8 @@ class Status {
   static Status TooLarge(std::string m) { return {Code::kTooLarge, std::move(m)}; }
   static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
+  static Status AccessDenied(std::string m) { return {Code::kAccessDenied, std::move(m)}; }
+  static Status NotPermitted(std::string m) { return {Code::kNotPermitted, std::move(m)}; }
   static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }

@@ -82,12 +82,34 @@ int CheckName(const char* fuse_path) {
   return 0;
 }
 
-// Runs an operation, turning an escaped exception into EIO (and a log line)
-// rather than a crashed mount.
+// The process that made the current FUSE request: its uid, gid and groups
+// go with every request to the master (new inodes get its owner, and the
+// master checks its permissions).
+Credentials CallerOfRequest() {
+  Credentials who;
+  const fuse_context* ctx = fuse_get_context();
+  who.uid = static_cast<uint32_t>(ctx->uid);
+  who.gid = static_cast<uint32_t>(ctx->gid);
+  gid_t groups[64];
+  int n = fuse_getgroups(64, groups);
+  if (n > 64) {  // more than fit: ask again with room for all
+    std::vector<gid_t> all(static_cast<size_t>(n));
+    n = fuse_getgroups(n, all.data());
+    for (int i = 0; i < n && i < static_cast<int>(all.size()); ++i) who.groups.push_back(all[static_cast<size_t>(i)]);
+  } else {
+    for (int i = 0; i < n; ++i) who.groups.push_back(static_cast<uint32_t>(groups[i]));
+  }
+  return who;
+}
+
+// Runs an operation as the calling process, turning an escaped exception
+// into EIO (and a log line) rather than a crashed mount.
 template <typename Fn>
 int Guard(const char* op, const char* path, Fn&& fn) {
   if (int rc = CheckName(path); rc != 0) return rc;
   try {
+    const Credentials who = CallerOfRequest();
+    CallerScope as(who);
     return fn();
   } catch (const std::exception& e) {
     DFS_LOG(ERROR, "fuse") << op << " name=" << (path ? path : "") << " failed: " << e.what();
@@ -102,32 +124,70 @@ DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache,
 
 // ---- attributes -------------------------------------------------------------
 
+static mode_t TypeBits(const std::string& type) {
+  if (type == "dir") return S_IFDIR;
+  if (type == "symlink") return S_IFLNK;
+  if (type == "fifo") return S_IFIFO;
+  if (type == "socket") return S_IFSOCK;
+  if (type == "char") return S_IFCHR;
+  if (type == "block") return S_IFBLK;
+  return S_IFREG;
+}
+
 void DfsFilesystem::FillStat(const FileInfo& info, struct stat* st) const {
   *st = {};
   const bool dir = info.type == "dir";
-  st->st_mode = (dir ? S_IFDIR : S_IFREG) | (info.mode & 07777);
-  st->st_nlink = dir ? 2 : 1;
+  st->st_mode = TypeBits(info.type) | (info.mode & 07777);
+  st->st_rdev = static_cast<dev_t>(info.rdev);
+  st->st_nlink = static_cast<nlink_t>(info.nlink > 0 ? info.nlink : (dir ? 2 : 1));
   st->st_size = static_cast<off_t>(info.size);
   st->st_blocks = static_cast<blkcnt_t>((info.size + 511) / 512);
   st->st_blksize = 1 << 20;  // invites large reads and writes
-  st->st_uid = uid_;
-  st->st_gid = gid_;
-  st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(info.mtime);
+  // A master without owners (before inodes: ino 0) has files of whoever
+  // mounted; a file not uploaded yet (ino -1) has its creator's.
+  st->st_uid = info.ino != 0 ? static_cast<uid_t>(info.uid) : uid_;
+  st->st_gid = info.ino != 0 ? static_cast<gid_t>(info.gid) : gid_;
+  st->st_mtim = ToTimespec(info.mtime);
+  st->st_atim = ToTimespec(info.atime > 0 ? info.atime : info.mtime);
+  st->st_ctim = ToTimespec(info.ctime > 0 ? info.ctime : info.mtime);
 }
 
 void DfsFilesystem::CacheAttr(const std::string& path, const FileInfo& info) {
   std::lock_guard lock(attrs_mu_);
   attrs_[path] = {info, std::chrono::steady_clock::now() + attr_ttl_};
+  if (info.nlink > 1 && info.ino > 0 && info.type != "dir") aliases_[info.ino].insert(path);
 }
 
 void DfsFilesystem::ForgetAttr(const std::string& path) {
-  std::lock_guard lock(attrs_mu_);
-  attrs_.erase(path);
+  // The other names of a hard-linked file show the same inode: the kernel
+  // knows them as other files (libfuse's path API), so it is told too.
+  std::set<std::string> others;
+  {
+    std::lock_guard lock(attrs_mu_);
+    auto it = attrs_.find(path);
+    if (it != attrs_.end()) {
+      auto alias = aliases_.find(it->second.info.ino);
+      if (alias != aliases_.end()) {
+        others.swap(alias->second);
+        aliases_.erase(alias);
+      }
+      attrs_.erase(it);
+    }
+    for (const auto& other : others) attrs_.erase(other);
+  }
+  others.erase(path);
+  for (const auto& other : others) InvalidateKernelAttr(other);
+}
+
+void DfsFilesystem::InvalidateKernelAttr(const std::string& path) {
+  fuse_context* ctx = fuse_get_context();
+  if (ctx && ctx->fuse) fuse_invalidate_path(ctx->fuse, ("/" + path).c_str());
 }
 
 void DfsFilesystem::ForgetAllAttrs() {
   std::lock_guard lock(attrs_mu_);
   attrs_.clear();
+  aliases_.clear();
 }
 
 Result<FileInfo> DfsFilesystem::LookUp(const std::string& path) {
@@ -156,6 +216,11 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
       if (state.uploaded) {
         auto known = LookUp(path);
         if (known.ok()) info = *known;
+      } else {  // not on the master yet: it will belong to whoever created it
+        info.ino = -1;
+        info.uid = state.owner_uid;
+        info.gid = state.owner_gid;
+        info.ctime = info.atime = 0;
       }
       info.size = static_cast<uint64_t>(spool.st_size);
       info.mode = state.pending_mode.value_or(info.mode);
@@ -163,13 +228,6 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
       FillStat(info, st);
       return 0;
     }
-  }
-  if (path.empty()) {
-    FileInfo root;
-    root.type = "dir";
-    root.mode = 0755;
-    FillStat(root, st);
-    return 0;
   }
   auto info = LookUp(path);
   if (!info.ok()) return ErrnoFor(info.status());
@@ -226,13 +284,13 @@ int DfsFilesystem::RemoveDir(const std::string& path) {
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
-DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const std::string& b) {
+DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const std::string& b, bool b_subtree) {
   LockedFiles out;
   {
     std::lock_guard lock(handles_mu_);  // never held while waiting for a file
     for (const auto& [id, f] : handles_) {
       std::string p = f->Path();
-      if (IsAtOrUnder(p, a) || (!b.empty() && p == b)) out.files.push_back(f);
+      if (IsAtOrUnder(p, a) || (!b.empty() && (b_subtree ? IsAtOrUnder(p, b) : p == b))) out.files.push_back(f);
     }
   }
   std::sort(out.files.begin(), out.files.end());
@@ -264,30 +322,41 @@ int DfsFilesystem::Unlink(const std::string& path) {
 }
 
 int DfsFilesystem::Rename(const std::string& from, const std::string& to, unsigned int flags) {
-  if (flags & RENAME_EXCHANGE) return -EINVAL;
-  if ((flags & RENAME_NOREPLACE) && (client_.StatPath(to).ok() || WritableHandleFor(to))) return -EEXIST;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return -EINVAL;
+  if ((flags & RENAME_NOREPLACE) && WritableHandleFor(to)) return -EEXIST;  // being written here
+  const bool exchange = (flags & RENAME_EXCHANGE) != 0;
   // Locking waits out an upload in flight, so the master has the file (or
   // it failed and stays local) before the rename is decided.
-  LockedFiles open = LockFiles(from, to);
-  Status st = client_.Rename(from, to);
+  LockedFiles open = LockFiles(from, to, /*b_subtree=*/exchange);
+  Status st = client_.Rename(from, to, exchange ? "exchange" : (flags & RENAME_NOREPLACE) ? "noreplace" : "");
   ForgetAllAttrs();
   bool local_only = false;
   for (auto& f : open.files) {
     FileState s = f->Get();
     if (s.path == from && !f->spool_path.empty()) local_only = local_only || !s.uploaded;
   }
-  if (!st.ok() && !(st.code() == Code::kNotFound && local_only)) return ErrnoFor(st);
+  if (!st.ok() && (exchange || !(st.code() == Code::kNotFound && local_only))) return ErrnoFor(st);
   if (!st.ok()) {  // not uploaded yet: a local rename, unless onto a folder
     auto target = client_.StatPath(to);
     if (target.ok() && target->type == "dir") return -EISDIR;
+    if (target.ok() && (flags & RENAME_NOREPLACE)) return -EEXIST;
   }
+  auto moved = [](const std::string& path, const std::string& a, const std::string& b) {
+    return b + path.substr(a.size());
+  };
   for (auto& f : open.files) {
     f->Update([&](FileState& s) {
-      if (s.path == to && !IsAtOrUnder(s.path, from)) {  // replaced: its name is gone
+      if (exchange) {
+        if (IsAtOrUnder(s.path, from)) {
+          s.path = moved(s.path, from, to);
+        } else if (IsAtOrUnder(s.path, to)) {
+          s.path = moved(s.path, to, from);
+        }
+      } else if (s.path == to && !IsAtOrUnder(s.path, from)) {  // replaced: its name is gone
         s.path.clear();
         s.dirty = false;
       } else if (IsAtOrUnder(s.path, from)) {
-        s.path = to + s.path.substr(from.size());
+        s.path = moved(s.path, from, to);
       }
     });
   }
@@ -310,21 +379,99 @@ int DfsFilesystem::Chmod(const std::string& path, mode_t mode) {
 }
 
 int DfsFilesystem::Utimens(const std::string& path, const struct timespec tv[2]) {
-  double mtime = NowSeconds();
+  SetAttrRequest req;
+  auto take = [](const timespec& t, std::optional<double>* value, bool* now) {
+    if (t.tv_nsec == UTIME_OMIT) return;
+    if (t.tv_nsec == UTIME_NOW) {
+      *now = true;
+    } else {
+      *value = static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+    }
+  };
   if (tv) {
-    if (tv[1].tv_nsec == UTIME_OMIT) return 0;
-    if (tv[1].tv_nsec != UTIME_NOW) mtime = static_cast<double>(tv[1].tv_sec) + tv[1].tv_nsec / 1e9;
+    take(tv[0], &req.atime, &req.atime_now);
+    take(tv[1], &req.mtime, &req.mtime_now);
+  } else {
+    req.atime_now = req.mtime_now = true;
   }
+  if (!req.atime && !req.mtime && !req.atime_now && !req.mtime_now) return 0;
   if (auto f = WritableHandleFor(path)) {
     bool pending = false;
+    const double mtime = req.mtime.value_or(NowSeconds());
     f->Update([&](FileState& s) {
-      if ((pending = s.dirty)) s.pending_mtime = mtime;
+      // Not on the master yet: its upload carries the time. (atime of a file
+      // being written is its upload's.)
+      if ((pending = s.dirty && !s.uploaded) && (req.mtime || req.mtime_now)) s.pending_mtime = mtime;
     });
     if (pending) return 0;
+    if (int rc = FlushPath(path); rc != 0) return rc;  // the upload's mtime would undo this one
   }
-  SetAttrRequest req;
-  req.mtime = mtime;
   Status st = client_.SetAttr(path, req);
+  ForgetAttr(path);
+  return st.ok() ? 0 : ErrnoFor(st);
+}
+
+int DfsFilesystem::Chown(const std::string& path, uid_t uid, gid_t gid) {
+  SetAttrRequest req;
+  if (uid != static_cast<uid_t>(-1)) req.uid = static_cast<uint32_t>(uid);
+  if (gid != static_cast<gid_t>(-1)) req.gid = static_cast<uint32_t>(gid);
+  if (int rc = FlushPath(path); rc != 0) return rc;  // the master must know the file first
+  Status st = client_.SetAttr(path, req);
+  ForgetAttr(path);
+  return st.ok() ? 0 : ErrnoFor(st);
+}
+
+int DfsFilesystem::FlushPath(const std::string& path) {
+  auto f = WritableHandleFor(path);
+  if (!f) return 0;
+  std::lock_guard lock(f->mu);
+  return Upload(*f);
+}
+
+int DfsFilesystem::Symlink(const std::string& target, const std::string& path) {
+  Status st = client_.Symlink(path, target);
+  ForgetAttr(path);
+  return st.ok() ? 0 : ErrnoFor(st);
+}
+
+int DfsFilesystem::ReadLink(const std::string& path, char* buf, size_t size) {
+  if (size == 0) return -EINVAL;
+  auto info = LookUp(path);
+  if (!info.ok()) return ErrnoFor(info.status());
+  if (info->type != "symlink") return -EINVAL;
+  const size_t n = std::min(size - 1, info->target.size());  // FUSE wants it NUL-terminated
+  std::memcpy(buf, info->target.data(), n);
+  buf[n] = '\0';
+  return 0;
+}
+
+int DfsFilesystem::Link(const std::string& existing, const std::string& path) {
+  if (int rc = FlushPath(existing); rc != 0) return rc;  // a file still local has no inode to link
+  Status st = client_.Link(existing, path);
+  ForgetAttr(existing);
+  ForgetAttr(path);
+  if (st.ok()) InvalidateKernelAttr(existing);  // its link count changed
+  return st.ok() ? 0 : ErrnoFor(st);
+}
+
+int DfsFilesystem::MakeNode(const std::string& path, mode_t mode, dev_t rdev) {
+  const char* type = S_ISFIFO(mode) ? "fifo" : S_ISSOCK(mode) ? "socket" : S_ISCHR(mode) ? "char"
+                     : S_ISBLK(mode) ? "block" : nullptr;
+  Status st;
+  if (type) {
+    st = client_.MakeNode(path, type, static_cast<int>(mode & 07777), static_cast<uint64_t>(rdev));
+  } else if (S_ISREG(mode) || (mode & S_IFMT) == 0) {  // an empty regular file
+    const std::string empty = cache_->NewSpoolPath();
+    UniqueFd fd(::open(empty.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) return -errno;
+    PutOptions options;
+    options.conflict = "fail";
+    options.mode = static_cast<int>(mode & 07777);
+    st = client_.Put(empty, path, options).status();
+    ::unlink(empty.c_str());
+  } else {
+    return -EINVAL;
+  }
   ForgetAttr(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
@@ -379,6 +526,10 @@ int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::sha
   if (!file->fd) return -errno;
   FileState state;
   state.path = path;
+  if (const Credentials* who = CallerScope::Current()) {
+    state.owner_uid = who->uid;
+    state.owner_gid = who->gid;
+  }
   if (!truncate) {
     auto info = client_.StatPath(path);
     Status st = info.status();
@@ -507,6 +658,7 @@ int DfsFilesystem::Upload(OpenFile& file) {
   if (!state.dirty || state.path.empty()) return 0;
   PutOptions options;
   options.conflict = "overwrite";
+  if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok()) {
     DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << " failed: " << put.status().ToString();
@@ -517,6 +669,7 @@ int DfsFilesystem::Upload(OpenFile& file) {
     s.dirty = false;
     s.uploaded = true;
     s.uploaded_md5 = put->md5;
+    if (!state.uploaded && s.pending_mode == state.pending_mode) s.pending_mode.reset();  // sent with the PUT
     req.mode = std::exchange(s.pending_mode, std::nullopt);
     req.mtime = std::exchange(s.pending_mtime, std::nullopt);
   });
@@ -626,11 +779,8 @@ fuse_operations DfsFilesystem::Operations() {
   ops.chmod = [](const char* p, mode_t mode, fuse_file_info*) {
     return Guard("chmod", p, [&] { return Self()->Chmod(DfsPath(p), mode); });
   };
-  ops.chown = [](const char*, uid_t uid, gid_t gid, fuse_file_info*) {
-    // Files belong to whoever mounted; only a no-op chown is allowed.
-    bool same = (uid == static_cast<uid_t>(-1) || uid == ::getuid()) &&
-                (gid == static_cast<gid_t>(-1) || gid == ::getgid());
-    return same ? 0 : -EPERM;
+  ops.chown = [](const char* p, uid_t uid, gid_t gid, fuse_file_info*) {
+    return Guard("chown", p, [&] { return Self()->Chown(DfsPath(p), uid, gid); });
   };
   ops.utimens = [](const char* p, const struct timespec tv[2], fuse_file_info*) {
     return Guard("utimens", p, [&] { return Self()->Utimens(DfsPath(p), tv); });
@@ -660,11 +810,20 @@ fuse_operations DfsFilesystem::Operations() {
   ops.statfs = [](const char* p, struct statvfs* st) {
     return Guard("statfs", p, [&] { return Self()->StatFs(st); });
   };
+  ops.symlink = [](const char* target, const char* p) {
+    return Guard("symlink", p, [&] { return Self()->Symlink(target, DfsPath(p)); });
+  };
+  ops.readlink = [](const char* p, char* buf, size_t size) {
+    return Guard("readlink", p, [&] { return Self()->ReadLink(DfsPath(p), buf, size); });
+  };
+  ops.link = [](const char* from, const char* to) {
+    if (int rc = CheckName(to); rc != 0) return rc;
+    return Guard("link", from, [&] { return Self()->Link(DfsPath(from), DfsPath(to)); });
+  };
+  ops.mknod = [](const char* p, mode_t mode, dev_t rdev) {
+    return Guard("mknod", p, [&] { return Self()->MakeNode(DfsPath(p), mode, rdev); });
+  };
   // Not supported, with the errno a program expects rather than ENOSYS.
-  ops.symlink = [](const char*, const char*) { return -EPERM; };
-  ops.link = [](const char*, const char*) { return -EPERM; };
-  ops.mknod = [](const char*, mode_t, dev_t) { return -EPERM; };
-  ops.readlink = [](const char*, char*, size_t) { return -EINVAL; };
   ops.setxattr = [](const char*, const char*, const char*, size_t, int) { return -ENOTSUP; };
   ops.getxattr = [](const char*, const char*, char*, size_t) { return -ENOTSUP; };
   ops.listxattr = [](const char*, char*, size_t) { return 0; };

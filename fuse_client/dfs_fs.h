@@ -1,5 +1,8 @@
 // DfsFilesystem: the FUSE operations of mount.dfs over DfsClient (libfuse3's
-// path-based API, multithreaded). Files are read from verified local copies
+// path-based API, multithreaded). Each request goes to the master as the
+// process that made it (its uid, gid and groups: CallerScope), so files get
+// their real owners and the master checks POSIX permissions; symlinks, hard
+// links and special files are inodes on the master. Files are read from verified local copies
 // (FileCache) and written to a local spool file that is uploaded, with
 // overwrite semantics and its md5, when the program closes or fsyncs it; an
 // upload failure is returned from close() so no program loses data silently.
@@ -14,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,8 @@ struct FileState {
   int opens = 1;            // handles sharing this spool; the last release cleans up
   std::optional<int> pending_mode;  // chmod/utimens before the first upload
   std::optional<double> pending_mtime;
+  int64_t owner_uid = 0;  // who opened it (the owner of a file this open creates)
+  int64_t owner_gid = 0;
 };
 
 // An open file: the read-only cached copy, or a spool that every writable
@@ -78,6 +84,11 @@ class DfsFilesystem {
   int Rename(const std::string& from, const std::string& to, unsigned int flags);
   int Chmod(const std::string& path, mode_t mode);
   int Utimens(const std::string& path, const struct timespec tv[2]);
+  int Chown(const std::string& path, uid_t uid, gid_t gid);  // -1: unchanged
+  int Symlink(const std::string& target, const std::string& path);
+  int ReadLink(const std::string& path, char* buf, size_t size);
+  int Link(const std::string& existing, const std::string& path);
+  int MakeNode(const std::string& path, mode_t mode, dev_t rdev);
   int Truncate(const std::string& path, off_t size, fuse_file_info* fi);
   int Create(const std::string& path, mode_t mode, fuse_file_info* fi);
   int Open(const std::string& path, fuse_file_info* fi);
@@ -102,8 +113,9 @@ class DfsFilesystem {
 
   std::shared_ptr<OpenFile> Handle(fuse_file_info* fi);
   std::shared_ptr<OpenFile> WritableHandleFor(const std::string& path);
-  // The open files whose path is `a`, `b` or below `a`/ (b may be empty).
-  LockedFiles LockFiles(const std::string& a, const std::string& b = "");
+  // The open files whose path is `a`, `b` or below `a`/ (b may be empty),
+  // and below `b`/ too when b_subtree.
+  LockedFiles LockFiles(const std::string& a, const std::string& b = "", bool b_subtree = false);
   int OpenForRead(const std::string& path, fuse_file_info* fi);
   // A new open of the spool of a file being written here, or -ENOENT when none is.
   int ShareSpool(const std::string& path, fuse_file_info* fi);
@@ -114,10 +126,15 @@ class DfsFilesystem {
   uint64_t Register(std::shared_ptr<OpenFile> file);
   // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
   int Upload(OpenFile& file);
+  // Uploads what is being written to `path` here, if anything, so the
+  // master has it before a call about it.
+  int FlushPath(const std::string& path);
   void FillStat(const FileInfo& info, struct stat* st) const;
   void CacheAttr(const std::string& path, const FileInfo& info);
   void ForgetAttr(const std::string& path);
   void ForgetAllAttrs();
+  // Tells the kernel that what it caches of `path` is stale.
+  void InvalidateKernelAttr(const std::string& path);
   Result<FileInfo> LookUp(const std::string& path);
 
   DfsClient client_;
@@ -128,6 +145,7 @@ class DfsFilesystem {
 
   std::mutex attrs_mu_;
   std::map<std::string, CachedAttr> attrs_;
+  std::map<int64_t, std::set<std::string>> aliases_;  // ino -> names seen of a hard-linked file
 
   std::mutex handles_mu_;
   std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;

@@ -27,10 +27,11 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-Result<double> ParseSeconds(const std::string& key, const std::string& value) {
+// zero_ok: attr_timeout=0 (no attribute caching) is fine, timeout=0 is not.
+Result<double> ParseSeconds(const std::string& key, const std::string& value, bool zero_ok) {
   char* end = nullptr;
   double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || v <= 0 || v > 86400) {
+  if (value.empty() || *end != '\0' || v < 0 || (v == 0 && !zero_ok) || v > 86400) {
     return Status::InvalidArgument(key + "= must be a number of seconds, got '" + value + "'");
   }
   return v;
@@ -97,7 +98,7 @@ Result<MountOptions> ParseMountArgs(const std::vector<std::string>& args) {
           if (!size.ok()) return size.status();
           o.cache_bytes = *size;
         } else if (key == "timeout" || key == "attr_timeout") {
-          auto s = ParseSeconds(key, value);
+          auto s = ParseSeconds(key, value, key == "attr_timeout");
           if (!s.ok()) return s.status();
           (key == "timeout" ? o.timeout_s : o.attr_timeout_s) = *s;
         } else if (key == "token_file") {

@@ -89,6 +89,14 @@ DFS_FUZZ_TARGET(master_requests) {
   if (auto change = ParseAttrChange(input); change.ok()) {
     if (change->mode) FUZZ_CHECK(*change->mode >= 0 && *change->mode <= 07777, "setattr mode is permission bits");
   }
+  if (auto link = ParseSymlinkBody(input); link.ok()) {
+    FUZZ_CHECK(dfs::ValidatePath(link->path).ok(), "a symlink's path is valid");
+  }
+  if (auto node = ParseMknodBody(input); node.ok()) {
+    FUZZ_CHECK(dfs::ValidatePath(node->path).ok() && node->mode >= 0 && node->mode <= 07777,
+               "mknod takes a valid path and permission bits");
+  }
+  (void)ParseLinkBody(input);
   if (auto mode = ParseMkdirMode(input); mode.ok()) FUZZ_CHECK(*mode >= 0 && *mode <= 07777, "mkdir mode is permission bits");
 
   for (uint64_t file_size : {uint64_t{0}, uint64_t{1}, uint64_t{100}, uint64_t{1} << 40}) {

@@ -93,6 +93,7 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   }
   FileRecord file;
   file.path = request.path;
+  file.mode = request.mode;
   file.size = body.size();
   file.md5 = body.md5();
   file.mtime = NowSeconds();
@@ -102,7 +103,8 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   file.want_copies = 1 + replicas;
   auto committed = store_.CommitFile(file, request.conflict,
                                      [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
-                                     request.request_id, request.idempotency_key);
+                                     request.request_id, request.idempotency_key,
+                                     request.who ? &*request.who : nullptr);
   if (!committed.ok() || committed->earlier) {
     // The blob is not referenced by any file: remove it now.
     Status del = nodes_.DeleteBlob(placed->url, blob_id);
@@ -243,8 +245,8 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
   return Status::OK();
 }
 
-Result<FileRecord> FileService::Delete(const std::string& path) {
-  auto f = store_.DeleteFile(path);
+Result<FileRecord> FileService::Delete(const std::string& path, const Credentials* who) {
+  auto f = store_.DeleteFile(path, who);
   if (f.ok()) DFS_LOG(INFO, "master") << "delete name=" << path << " blob=" << f->blob_id;
   return f;
 }

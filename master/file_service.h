@@ -38,6 +38,8 @@ struct PutRequest {
   int replicas = -1;       // -1: cluster default
   std::string request_id;
   std::string idempotency_key;  // empty: none
+  std::optional<Credentials> who;  // the caller (nullopt: not checked, new files belong to root)
+  int mode = 0644;                 // a new file's permission bits
 };
 
 struct PutResult {
@@ -86,7 +88,7 @@ class FileService {
   Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
               const std::function<bool(const char*, size_t)>& write);
 
-  Result<FileRecord> Delete(const std::string& path);
+  Result<FileRecord> Delete(const std::string& path, const Credentials* who = nullptr);
   Result<std::vector<FileRecord>> List(const std::string& prefix);
   Result<nlohmann::json> Meta(const std::string& path);
 

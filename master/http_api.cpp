@@ -114,7 +114,9 @@ void HttpApi::RegisterRoutes() {
   server_->Delete(kFile, [this](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
-    auto f = files_.Delete(*path);
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    auto f = files_.Delete(*path, *who ? &**who : nullptr);
     if (!f.ok()) return SendError(res, f.status());
     res.status = 204;
   });
@@ -185,7 +187,13 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   }
   auto key = ParseIdempotencyKey(req.get_header_value(kIdempotencyKeyHeader));
   if (!key.ok()) return guard.Reject(reader, res, key.status());
-  PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key};
+  auto who = ParseCredentials(req);
+  if (!who.ok()) return guard.Reject(reader, res, who.status());
+  auto mode = ParseModeHeader(req.get_header_value("X-Dfs-Mode"));
+  if (!mode.ok()) return guard.Reject(reader, res, mode.status());
+  PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key, std::nullopt, 0644};
+  put.who = std::move(*who);
+  put.mode = mode->value_or(0644);
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
@@ -318,7 +326,7 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   auto md5 = ParseMd5Header(file_hash);
   if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
   if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
-  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), ""};
+  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), "", std::nullopt, 0644};
   auto result = files_.Put(put, **spool);
   if (!result.ok()) return SendCompatError(res, result.status());
   // 200, not 201: what the original answered, and what its client checks.

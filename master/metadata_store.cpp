@@ -1,5 +1,6 @@
 #include "master/metadata_store.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -8,155 +9,13 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "master/metadata_sql.h"
+#include "master/schema.h"
 
 namespace dfs::master {
 
 namespace {
-constexpr int kSchemaVersion = 2;  // 2: nodes.draining
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (
-  node_id TEXT PRIMARY KEY,
-  url TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'up' CHECK (state IN ('up','down','draining')),
-  draining INTEGER NOT NULL DEFAULT 0,  -- kept while down: state says liveness
-  capacity INTEGER NOT NULL DEFAULT 0,
-  used INTEGER NOT NULL DEFAULT 0,
-  free INTEGER NOT NULL DEFAULT 0,
-  blobs INTEGER NOT NULL DEFAULT 0,
-  last_heartbeat REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS files (
-  path TEXT PRIMARY KEY,
-  size INTEGER NOT NULL,
-  md5 TEXT NOT NULL,
-  mtime REAL NOT NULL,
-  mode INTEGER NOT NULL DEFAULT 420,
-  blob_id TEXT NOT NULL UNIQUE,
-  primary_node TEXT NOT NULL,
-  version INTEGER NOT NULL DEFAULT 1,
-  want_copies INTEGER NOT NULL DEFAULT 3
-);
-CREATE TABLE IF NOT EXISTS replicas (
-  blob_id TEXT NOT NULL,
-  node_id TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok','bad')),
-  created_at REAL NOT NULL,
-  PRIMARY KEY (blob_id, node_id)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  blob_id TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  created_at REAL NOT NULL,
-  published_at REAL
-);
-CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (published_at) WHERE published_at IS NULL;
-CREATE INDEX IF NOT EXISTS outbox_blob ON outbox (blob_id, created_at);
-CREATE TABLE IF NOT EXISTS blob_deletions (
-  blob_id TEXT NOT NULL,
-  node_id TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt REAL NOT NULL DEFAULT 0,
-  PRIMARY KEY (blob_id, node_id)
-);
-CREATE TABLE IF NOT EXISTS put_keys (
-  key TEXT PRIMARY KEY,
-  requested TEXT NOT NULL,
-  name TEXT NOT NULL,
-  renamed INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  md5 TEXT NOT NULL,
-  node TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS put_keys_age ON put_keys (created_at);
-CREATE TABLE IF NOT EXISTS dirs (
-  path TEXT PRIMARY KEY,
-  mode INTEGER NOT NULL DEFAULT 493,
-  mtime REAL NOT NULL
-);
-)sql";
-}  // namespace
-
-namespace sql {
-
-FileRecord ReadFileRow(const Statement& s) {
-  FileRecord f;
-  f.path = s.Text(0);
-  f.size = static_cast<uint64_t>(s.Int(1));
-  f.md5 = s.Text(2);
-  f.mtime = s.Real(3);
-  f.mode = static_cast<int>(s.Int(4));
-  f.blob_id = s.Text(5);
-  f.primary_node = s.Text(6);
-  f.version = s.Int(7);
-  f.want_copies = static_cast<int>(s.Int(8));
-  return f;
-}
-
-const char* const kFileColumns = "path, size, md5, mtime, mode, blob_id, primary_node, version, want_copies";
-
-PrefixRange RangeOf(const std::string& prefix) {
-  // Paths are valid UTF-8, which never holds the byte 0xFF: "\xff" is above them all.
-  std::string hi = prefix;
-  while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xFF) hi.pop_back();
-  if (hi.empty()) return {prefix, "\xff"};
-  hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
-  return {prefix, hi};
-}
-
-std::string Under(const char* column, int lo_param, int hi_param) {
-  return std::string("(") + column + " >= ?" + std::to_string(lo_param) + " AND " + column + " < ?" +
-         std::to_string(hi_param) + ")";
-}
-
 Status FromSqlite(const SqliteError& e) { return Status::IOError(std::string("metadata: ") + e.what()); }
-
-void QueueDeletionsOf(Database& db, const std::string& blob_id) {
-  auto q = db.Prepare(
-      "INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) SELECT blob_id, node_id FROM replicas WHERE blob_id = ?");
-  q.Bind(1, blob_id).Run();
-  db.Prepare("DELETE FROM replicas WHERE blob_id = ?").Bind(1, blob_id).Run();
-}
-
-// Queues a replication job for the file's blob (the outbox): committed with
-// the change that needs it, published to Redis later, never lost.
-void InsertReplicationJob(Database& db, const FileRecord& file, const std::string& job_id) {
-  nlohmann::json job = {{"job_id", job_id.empty() ? RandomHex(8) : job_id},
-                        {"blob_id", file.blob_id},
-                        {"md5", file.md5},
-                        {"size", file.size},
-                        {"want_copies", file.want_copies},
-                        {"created_at", NowSeconds()}};
-  auto out = db.Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
-  out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, NowSeconds()).Run();
-}
-
-std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id) {
-  auto q = db.Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE blob_id = ?");
-  if (!q.Bind(1, blob_id).Step()) return std::nullopt;
-  return ReadFileRow(q);
-}
-
-// A file may not sit where a directory is, nor under a path that is a file.
-Status CheckNamespace(Database& db, const std::string& path) {
-  std::string parent = ParentPath(path);
-  while (!parent.empty()) {
-    auto q = db.Prepare("SELECT 1 FROM files WHERE path = ?");
-    if (q.Bind(1, parent).Step()) return Status::NotDirectory("'" + parent + "' is a file, not a directory");
-    parent = ParentPath(parent);
-  }
-  auto dir = db.Prepare("SELECT 1 FROM dirs WHERE path = ?");
-  if (dir.Bind(1, path).Step()) return Status::IsDirectory("'" + path + "' is a directory");
-  auto under = db.Prepare("SELECT 1 FROM files WHERE " + Under("path", 1, 2) + " LIMIT 1");
-  const PrefixRange r = RangeOf(path + "/");
-  if (under.Bind(1, r.lo).Bind(2, r.hi).Step()) return Status::IsDirectory("'" + path + "' is a directory");
-  return Status::OK();
-}
-}  // namespace sql
+}  // namespace
 
 using namespace sql;
 
@@ -178,29 +37,12 @@ auto MetadataStore::Locked(Fn&& fn) -> decltype(fn()) {
 Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& path) {
   auto db = Database::Open(path);
   if (!db.ok()) return db.status();
-  std::unique_ptr<MetadataStore> store(new MetadataStore(std::move(*db)));
   try {
-    store->CreateSchema();
+    if (Status st = CreateOrMigrateSchema(**db); !st.ok()) return st;
   } catch (const SqliteError& e) {
     return FromSqlite(e);
   }
-  return store;
-}
-
-void MetadataStore::CreateSchema() {
-  Transaction tx(*db_);
-  db_->Exec(kSchema);
-  auto q = db_->Prepare("SELECT version FROM schema_version");
-  if (!q.Step()) {
-    db_->Prepare("INSERT INTO schema_version (version) VALUES (?)").Bind(1, int64_t{kSchemaVersion}).Run();
-  } else if (q.Int(0) < 2) {
-    // Version 1 kept "draining" in state only, so a draining node that died
-    // was never marked down.
-    db_->Exec("ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;"
-              "UPDATE nodes SET draining = 1 WHERE state = 'draining';"
-              "UPDATE schema_version SET version = 2;");
-  }
-  tx.Commit();
+  return std::unique_ptr<MetadataStore>(new MetadataStore(std::move(*db)));
 }
 
 Status MetadataStore::WithTransaction(const std::function<Status(Database&)>& fn) {
@@ -278,25 +120,63 @@ Result<std::string> MetadataStore::SetNodeDraining(const std::string& node_id, b
   });
 }
 
+namespace {
+
+// The regular file at `path`: NotFound when nothing is there, or when what is
+// there is not a regular file (a folder, a symlink, a special file).
+Result<FileRecord> FileAtPath(Database& db, const std::string& path) {
+  auto ino = Resolve(db, path);
+  if (!ino.ok()) {
+    const Code code = ino.status().code();
+    if (code == Code::kNotDirectory || code == Code::kNotFound) return Status::NotFound("no file '" + path + "'");
+    return ino.status();
+  }
+  auto file = FileOfInode(db, *ino);
+  if (!file) return Status::NotFound("no file '" + path + "'");
+  file->path = path;
+  return *file;
+}
+
+// Every regular file under folder `dir` (whose path is `dir_path`), depth first.
+void CollectFiles(Database& db, int64_t dir, const std::string& dir_path, std::vector<FileRecord>& out) {
+  std::vector<std::pair<int64_t, std::string>> subdirs;
+  {
+    auto q = db.Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
+                        " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
+                        "WHERE e.parent = ?");
+    q.Bind(1, dir);
+    while (q.Step()) {
+      const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
+      if (q.Text(1) == ToString(InodeType::kDir)) {
+        subdirs.emplace_back(q.Int(2), path);
+      } else if (!q.IsNull(7)) {  // a regular file (it has content)
+        out.push_back(ReadFileRow(q, 2));
+        out.back().path = path;
+      }
+    }
+  }
+  for (const auto& [ino, path] : subdirs) CollectFiles(db, ino, path, out);
+}
+
+}  // namespace
+
 Result<FileRecord> MetadataStore::GetFile(const std::string& path) {
-  return Locked([&]() -> Result<FileRecord> {
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
-    if (!q.Bind(1, path).Step()) return Status::NotFound("no file '" + path + "'");
-    return ReadFileRow(q);
-  });
+  return Locked([&]() -> Result<FileRecord> { return FileAtPath(*db_, path); });
 }
 
 Result<bool> MetadataStore::FileExists(const std::string& path) {
   return Locked([&]() -> Result<bool> {
-    auto q = db_->Prepare("SELECT 1 FROM files WHERE path = ?");
-    return q.Bind(1, path).Step();
+    auto file = FileAtPath(*db_, path);
+    if (file.ok()) return true;
+    if (file.status().code() == Code::kNotFound) return false;
+    return file.status();
   });
 }
 
 Result<std::vector<std::string>> MetadataStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
   return Locked([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    auto q = db_->Prepare("SELECT 1 FROM files WHERE blob_id = ?");
+    auto q = db_->Prepare("SELECT 1 FROM contents WHERE blob_id = ?");
     for (const auto& id : blob_ids) {
       q.Reset();
       if (!q.Bind(1, id).Step()) out.push_back(id);
@@ -305,14 +185,39 @@ Result<std::vector<std::string>> MetadataStore::UnreferencedBlobs(const std::vec
   });
 }
 
+// The files whose paths start with `prefix`: the entries of the prefix's
+// folder whose names start with its last part, and everything under those
+// that are folders. Costs the subtree listed, not the namespace.
 Result<std::vector<FileRecord>> MetadataStore::ListFiles(const std::string& prefix) {
   return Locked([&]() -> Result<std::vector<FileRecord>> {
     std::vector<FileRecord> out;
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE " + Under("path", 1, 2) +
-                          " ORDER BY path");
-    const PrefixRange r = RangeOf(prefix);
-    q.Bind(1, r.lo).Bind(2, r.hi);
-    while (q.Step()) out.push_back(ReadFileRow(q));
+    const size_t slash = prefix.rfind('/');
+    const std::string dir_path = slash == std::string::npos ? "" : prefix.substr(0, slash);
+    const std::string start = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+    auto dir = Resolve(*db_, dir_path);
+    if (!dir.ok()) return out;  // nothing is under a folder that does not exist
+    const PrefixRange range = RangeOf(start);
+    auto q = db_->Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
+                          " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
+                          "WHERE e.parent = ?1 AND e.name >= ?2 AND (?3 IS NULL OR e.name < ?3)");
+    q.Bind(1, *dir).BindBlob(2, range.lo);
+    if (range.hi) {
+      q.BindBlob(3, *range.hi);
+    } else {
+      q.BindNull(3);
+    }
+    std::vector<std::pair<int64_t, std::string>> subdirs;
+    while (q.Step()) {
+      const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
+      if (q.Text(1) == ToString(InodeType::kDir)) {
+        subdirs.emplace_back(q.Int(2), path);
+      } else if (!q.IsNull(7)) {
+        out.push_back(ReadFileRow(q, 2));
+        out.back().path = path;
+      }
+    }
+    for (const auto& [ino, path] : subdirs) CollectFiles(*db_, ino, path, out);
+    std::sort(out.begin(), out.end(), [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
     return out;
   });
 }
@@ -335,6 +240,93 @@ void RecordKeyedPut(Database& db, const std::string& key, const std::string& req
   ins.Bind(5, static_cast<int64_t>(file.size)).Bind(6, file.md5).Bind(7, file.primary_node).Bind(8, file.version);
   ins.Bind(9, now).Run();
 }
+
+// New content for the existing file `old` (an overwrite): same inode, so
+// every hard link sees it; same permissions, as writing a file keeps them.
+void ReplaceContent(Database& db, const FileRecord& old, FileRecord& file) {
+  QueueDeletionsOf(db, old.blob_id);
+  file.ino = old.ino;
+  file.version = old.version + 1;
+  file.mode = old.mode;
+  const int64_t now = NowNs();
+  db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+      .Bind(1, static_cast<int64_t>(file.size))
+      .Bind(2, SecondsToNs(file.mtime))
+      .Bind(3, now)
+      .Bind(4, old.ino)
+      .Run();
+  auto u = db.Prepare("UPDATE contents SET blob_id = ?, md5 = ?, primary_node = ?, version = ?, want_copies = ? "
+                      "WHERE ino = ?");
+  u.Bind(1, file.blob_id).Bind(2, file.md5).Bind(3, file.primary_node).Bind(4, file.version);
+  u.Bind(5, int64_t{file.want_copies}).Bind(6, old.ino).Run();
+}
+
+// A new file inode with its content, not yet linked anywhere, owned by who.
+int64_t InsertFileInode(Database& db, const FileRecord& file, const Inode& dir, const Credentials* who) {
+  Inode inode;
+  inode.type = InodeType::kFile;
+  inode.mode = file.mode;
+  inode.size = file.size;
+  inode.atime_ns = inode.mtime_ns = SecondsToNs(file.mtime);
+  inode.ctime_ns = NowNs();
+  SetNewOwner(inode, dir, who);
+  const int64_t ino = InsertInode(db, inode);
+  auto c = db.Prepare(
+      "INSERT INTO contents (ino, blob_id, md5, primary_node, version, want_copies) VALUES (?, ?, ?, ?, ?, ?)");
+  c.Bind(1, ino).Bind(2, file.blob_id).Bind(3, file.md5).Bind(4, file.primary_node).Bind(5, file.version);
+  c.Bind(6, int64_t{file.want_copies}).Run();
+  return ino;
+}
+
+// Links the new inode under `requested`'s folder, or under new_name(requested)
+// for as long as names are taken (kRename). Atomic however many PUTs of one
+// name race: the (parent, name) key decides.
+Status LinkNewFile(Database& db, FileRecord& file, const std::string& requested, bool exists,
+                   const std::function<std::string(const std::string&)>& new_name, bool* renamed) {
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 50) return Status::Internal("could not find a free name for '" + requested + "'");
+    if (attempt > 0 || exists) {
+      file.path = new_name(requested);
+      *renamed = true;
+    }
+    auto where = ResolveParent(db, file.path);
+    if (!where.ok()) return where.status();
+    if (AddEntry(db, where->parent, where->name, file.ino, false)) return Status::OK();
+  }
+}
+
+// Where a PUT of file.path goes: its folder (made when missing) and what is
+// there now. IsDirectory for a folder; AlreadyExists for a symlink or special
+// file unless the PUT takes another name.
+struct PutTarget {
+  Inode dir;
+  std::optional<int64_t> at;
+  std::optional<FileRecord> old;
+};
+Result<PutTarget> FindPutTarget(Database& db, const std::string& path, ConflictMode mode, const Credentials* who) {
+  auto where = MakeParents(db, path, who);
+  if (!where.ok()) return where.status();
+  PutTarget t;
+  t.dir = GetInode(db, where->parent).value();
+  t.at = Lookup(db, where->parent, where->name);
+  t.old = t.at ? FileOfInode(db, *t.at) : std::nullopt;
+  if (t.at && !t.old) {
+    auto inode = GetInode(db, *t.at);
+    if (inode && inode->type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+    if (mode != ConflictMode::kRename) return Status::AlreadyExists("'" + path + "' already exists");
+  }
+  if (t.old && mode == ConflictMode::kFail) return Status::AlreadyExists("'" + path + "' already exists");
+  if (t.old && mode == ConflictMode::kOverwrite) {
+    auto inode = GetInode(db, t.old->ino).value();
+    if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
+      if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    }
+  } else if (Status st = CheckAccess(t.dir, who, kMayWrite | kMayExec); !st.ok()) {
+    return st;
+  }
+  return t;
+}
+
 }  // namespace
 
 Result<std::optional<KeyedPut>> MetadataStore::FindKeyedPut(const std::string& key) {
@@ -343,7 +335,8 @@ Result<std::optional<KeyedPut>> MetadataStore::FindKeyedPut(const std::string& k
 
 Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mode,
                                                const std::function<std::string(const std::string&)>& new_name,
-                                               const std::string& request_id, const std::string& idempotency_key) {
+                                               const std::string& request_id, const std::string& idempotency_key,
+                                               const Credentials* who) {
   return Locked([&]() -> Result<CommitResult> {
     Transaction tx(*db_);
     CommitResult result;
@@ -352,45 +345,24 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
       if (result.earlier) return result;
     }
     const std::string requested = file.path;
-    Status ns = CheckNamespace(*db_, file.path);
-    if (!ns.ok()) return ns;
-    auto existing = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
-    bool exists = existing.Bind(1, file.path).Step();
-    if (exists && mode == ConflictMode::kFail) return Status::AlreadyExists("'" + file.path + "' already exists");
-    if (exists && mode == ConflictMode::kOverwrite) {
-      FileRecord old = ReadFileRow(existing);
-      QueueDeletionsOf(*db_, old.blob_id);
-      file.version = old.version + 1;
-      file.mode = old.mode;  // new content, same permissions (as writing a file does)
-      auto u = db_->Prepare(
-          "UPDATE files SET size = ?, md5 = ?, mtime = ?, mode = ?, blob_id = ?, primary_node = ?, version = ?, "
-          "want_copies = ? WHERE path = ?");
-      u.Bind(1, static_cast<int64_t>(file.size)).Bind(2, file.md5).Bind(3, file.mtime).Bind(4, int64_t{file.mode});
-      u.Bind(5, file.blob_id).Bind(6, file.primary_node).Bind(7, file.version).Bind(8, int64_t{file.want_copies});
-      u.Bind(9, file.path).Run();
+    auto target = FindPutTarget(*db_, file.path, mode, who);
+    if (!target.ok()) return target.status();
+    if (target->old && mode == ConflictMode::kOverwrite) {
+      ReplaceContent(*db_, *target->old, file);
     } else {
-      // Insert under the UNIQUE path constraint; on a collision try a new
-      // name. Atomic however many PUTs of one name race.
-      for (int attempt = 0;; ++attempt) {
-        if (attempt > 50) return Status::Internal("could not find a free name for '" + requested + "'");
-        if (attempt > 0) {
-          file.path = new_name(requested);
-          result.renamed = true;
-          Status cns = CheckNamespace(*db_, file.path);
-          if (!cns.ok()) continue;
-        } else if (exists) {
-          continue;
-        }
-        auto ins = db_->Prepare(std::string("INSERT OR IGNORE INTO files (") + kFileColumns +
-                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        ins.Bind(1, file.path).Bind(2, static_cast<int64_t>(file.size)).Bind(3, file.md5).Bind(4, file.mtime);
-        ins.Bind(5, int64_t{file.mode}).Bind(6, file.blob_id).Bind(7, file.primary_node).Bind(8, file.version);
-        ins.Bind(9, int64_t{file.want_copies}).Run();
-        if (db_->Changes() == 1) break;
+      file.ino = InsertFileInode(*db_, file, target->dir, who);
+      if (Status st = LinkNewFile(*db_, file, requested, target->at.has_value(), new_name, &result.renamed);
+          !st.ok()) {
+        return st;
       }
     }
-    auto rep = db_->Prepare("INSERT OR REPLACE INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?)");
-    rep.Bind(1, file.blob_id).Bind(2, file.primary_node).Bind(3, NowSeconds()).Run();
+    db_->Prepare(
+           "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+           "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'")
+        .Bind(1, file.blob_id)
+        .Bind(2, file.primary_node)
+        .Bind(3, NowSeconds())
+        .Run();
     InsertReplicationJob(*db_, file, request_id);
     if (!idempotency_key.empty()) RecordKeyedPut(*db_, idempotency_key, requested, file, result.renamed);
     tx.Commit();
@@ -399,18 +371,22 @@ Result<CommitResult> MetadataStore::CommitFile(FileRecord file, ConflictMode mod
   });
 }
 
-Result<FileRecord> MetadataStore::DeleteFile(const std::string& path) {
+Result<FileRecord> MetadataStore::DeleteFile(const std::string& path, const Credentials* who) {
   return Locked([&]() -> Result<FileRecord> {
     Transaction tx(*db_);
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?");
-    if (!q.Bind(1, path).Step()) return Status::NotFound("no file '" + path + "'");
-    FileRecord f = ReadFileRow(q);
-    db_->Prepare("DELETE FROM files WHERE path = ?").Bind(1, path).Run();
-    QueueDeletionsOf(*db_, f.blob_id);
-    // Its folders stay, even when this file was all that implied them (POSIX).
-    for (std::string p = ParentPath(path); !p.empty(); p = ParentPath(p)) {
-      db_->Prepare("INSERT OR IGNORE INTO dirs (path, mode, mtime) VALUES (?, 493, ?)").Bind(1, p).Bind(2, NowSeconds()).Run();
-    }
+    auto where = ResolveParent(*db_, path, who);
+    if (!where.ok()) return where.status();
+    auto ino = Lookup(*db_, where->parent, where->name);
+    if (!ino) return Status::NotFound("no file '" + path + "'");
+    auto inode = GetInode(*db_, *ino).value();
+    if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+    if (Status st = CheckRemove(GetInode(*db_, where->parent).value(), inode, who); !st.ok()) return st;
+    FileRecord f = FileOfInode(*db_, *ino).value_or(FileRecord{});
+    f.path = path;
+    f.ino = *ino;
+    // Its folders stay, even when this file was all that is in them (POSIX).
+    RemoveEntry(*db_, where->parent, where->name, false);
+    DropLink(*db_, *ino);  // the content goes with the last link
     tx.Commit();
     return f;
   });
@@ -490,19 +466,19 @@ Status MetadataStore::AddReplica(const std::string& blob_id, const std::string& 
 // than the dead timeout (it will probably come back). Draining nodes do not
 // count: their copies are being moved away.
 static constexpr const char* kGoodCopies =
-    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = f.blob_id "
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
     "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
 
 Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
   return Locked([&]() -> Result<int> {
     Transaction tx(*db_);
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM files f WHERE " + kGoodCopies +
-                          " < MIN(f.want_copies, (SELECT COUNT(*) FROM nodes WHERE state = 'up')) "
+    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM " + kFileFrom + " WHERE " + kGoodCopies +
+                          " < MIN(c.want_copies, (SELECT COUNT(*) FROM nodes WHERE state = 'up')) "
                           // Back off per file: retry_after, then 2x, 4x ... 64x, counted in the
                           // jobs of the last hour (older ones are pruned), so a file that cannot
                           // be healed does not flood the queue and the dead letters.
-                          "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = f.blob_id AND o.created_at >= "
-                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox c WHERE c.blob_id = f.blob_id) - 1))) "
+                          "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = c.blob_id AND o.created_at >= "
+                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = c.blob_id) - 1))) "
                           "LIMIT :limit");
     q.Bind(1, dead_before).Bind(2, NowSeconds()).Bind(3, retry_after_s).Bind(4, int64_t{limit});
     std::vector<FileRecord> files;
@@ -516,7 +492,7 @@ Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double retry
 Result<ReplicationCounts> MetadataStore::CountReplication(double dead_before) {
   return Locked([&]() -> Result<ReplicationCounts> {
     ReplicationCounts c;
-    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM files f WHERE ") + kGoodCopies + " < f.want_copies");
+    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM contents c WHERE ") + kGoodCopies + " < c.want_copies");
     under.Bind(1, dead_before).Step();
     c.under_replicated = static_cast<uint64_t>(under.Int(0));
     auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
@@ -588,7 +564,7 @@ Status MetadataStore::MarkJobPublished(int64_t id) {
 
 Result<MetadataStore::Counts> MetadataStore::CountFiles() {
   return Locked([&]() -> Result<Counts> {
-    auto q = db_->Prepare("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM files");
+    auto q = db_->Prepare(std::string("SELECT COUNT(*), COALESCE(SUM(i.size), 0) FROM ") + kFileFrom);
     q.Step();
     return Counts{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1))};
   });

@@ -1,6 +1,11 @@
-// MetadataStore: every piece of master state (nodes, files, replicas, the
-// replication outbox, pending blob deletions, directories) and the only
-// place with SQL. Operations that must be atomic (collision renaming,
+// MetadataStore: every piece of master state (the namespace, file contents,
+// nodes, replicas, the replication outbox, pending blob deletions) and the
+// only place with SQL. The namespace is a tree of inodes (files, folders,
+// symlinks, special files) joined by directory entries (parent inode, name
+// as bytes, inode), unique on (parent, name); a path is resolved by walking
+// entries from the root (kRootIno), so no operation costs more than the
+// entries it touches. A file's content (its blob) lives in its own table,
+// keyed by inode; docs/namespace.md has the schema. Operations that must be atomic (collision renaming,
 // overwrite, delete) are single transactions guarded by constraints, so
 // several masters could later share one database. One connection behind a
 // mutex: SQLite serialises writers anyway.
@@ -12,8 +17,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/credentials.h"
 #include "common/status.h"
 #include "master/sqlite.h"
 
@@ -31,8 +38,16 @@ struct NodeRecord {
   bool draining = false;      // operator asked to drain it (kept while it is down)
 };
 
+// What an inode is. Stored by name (ToString) in the inodes table.
+enum class InodeType { kFile, kDir, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+const char* ToString(InodeType type);
+std::optional<InodeType> InodeTypeFromString(std::string_view name);
+
+inline constexpr int64_t kRootIno = 1;
+
 struct FileRecord {
-  std::string path;
+  std::string path;  // the name it was reached by (any of its names when it has several links)
+  int64_t ino = 0;
   uint64_t size = 0;
   std::string md5;
   double mtime = 0;
@@ -120,12 +135,19 @@ class MetadataStore {
   // whose id is request_id (so one id follows a PUT into the replicator).
   // A non-empty idempotency_key is recorded with the result in the same
   // transaction; a key already recorded commits nothing and returns `earlier`.
+  // With `who`, folders on the way must be searchable, a new name needs
+  // write permission on its folder and gets who as its owner (file.mode is
+  // its mode), and replacing a file's content needs write permission on it
+  // unless who owns it (the mount checked at open; an owner may chmod u+w).
   Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
                                   const std::function<std::string(const std::string&)>& new_name,
-                                  const std::string& request_id = "", const std::string& idempotency_key = "");
+                                  const std::string& request_id = "", const std::string& idempotency_key = "",
+                                  const Credentials* who = nullptr);
   Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key);
-  // Removes the file at once; its blobs are queued for deletion on every holder.
-  Result<FileRecord> DeleteFile(const std::string& path);
+  // Removes the name (any non-folder: a file, symlink or special file). A
+  // file's content goes with its last link; its blob is then queued for
+  // deletion on every holder (blob_id is empty for what has no content).
+  Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr);
 
   // Replicas
   Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id);
@@ -167,7 +189,6 @@ class MetadataStore {
 
  private:
   explicit MetadataStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-  void CreateSchema();
   template <typename Fn>
   auto Locked(Fn&& fn) -> decltype(fn());
 

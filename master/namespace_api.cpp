@@ -1,5 +1,7 @@
 #include "master/namespace_api.h"
 
+#include <cstdlib>
+
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -10,30 +12,57 @@ namespace dfs::master {
 namespace {
 
 nlohmann::json EntryToJson(const DirEntry& e) {
-  nlohmann::json j = {{"name", e.name}, {"type", e.is_dir ? "dir" : "file"}, {"size", e.size},
-                      {"mtime", e.mtime}, {"mode", e.mode}};
-  if (!e.is_dir) {
+  nlohmann::json j = {{"name", e.name},   {"type", ToString(e.type)}, {"ino", e.ino},     {"size", e.size},
+                      {"mtime", e.mtime}, {"atime", e.atime},         {"ctime", e.ctime}, {"mode", e.mode},
+                      {"uid", e.uid},     {"gid", e.gid},             {"nlink", e.nlink}};
+  if (e.type == InodeType::kFile) {
     j["md5"] = e.md5;
     j["version"] = e.version;
   }
+  if (e.type == InodeType::kSymlink) j["target"] = e.target;
+  if (e.type == InodeType::kCharDevice || e.type == InodeType::kBlockDevice) j["rdev"] = e.rdev;
   return j;
+}
+
+const Credentials* Caller(const std::optional<Credentials>& who) { return who ? &*who : nullptr; }
+
+constexpr size_t kDefaultPage = 1000;
+constexpr size_t kMaxPage = 10000;
+
+// ?limit=N (1..kMaxPage, default kDefaultPage) and ?after=NAME (the `next` of the previous page).
+Result<std::pair<std::string, size_t>> ParsePage(const httplib::Request& req) {
+  size_t limit = kDefaultPage;
+  if (req.has_param("limit")) {
+    const std::string text = req.get_param_value("limit");
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || n == 0 || n > kMaxPage) {
+      return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(kMaxPage));
+    }
+    limit = static_cast<size_t>(n);
+  }
+  return std::make_pair(req.get_param_value("after"), limit);
 }
 
 }  // namespace
 
 void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
-  auto list = [&names](const std::string& dir, httplib::Response& res) {
-    auto entries = names.List(dir);
-    if (!entries.ok()) return SendError(res, entries.status());
+  auto list = [&names](const std::string& dir, const httplib::Request& req, httplib::Response& res) {
+    auto page_args = ParsePage(req);
+    if (!page_args.ok()) return SendError(res, page_args.status());
+    auto page = names.List(dir, page_args->first, page_args->second);
+    if (!page.ok()) return SendError(res, page.status());
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : *entries) out.push_back(EntryToJson(e));
-    SendJson(res, 200, {{"entries", out}});
+    for (const auto& e : page->entries) out.push_back(EntryToJson(e));
+    nlohmann::json body = {{"entries", out}};
+    if (!page->next.empty()) body["next"] = page->next;
+    SendJson(res, 200, body);
   };
-  server.Get("/api/v1/list", [list](const httplib::Request&, httplib::Response& res) { list("", res); });
+  server.Get("/api/v1/list", [list](const httplib::Request& req, httplib::Response& res) { list("", req, res); });
   server.Get(R"(/api/v1/list/([\s\S]+))", [list](const httplib::Request& req, httplib::Response& res) {
     auto dir = PathFromRequest(req);
     if (!dir.ok()) return SendError(res, dir.status());
-    list(*dir, res);
+    list(*dir, req, res);
   });
   server.Get(R"(/api/v1/stat/([\s\S]*))", [&names](const httplib::Request& req, httplib::Response& res) {
     std::string path = req.matches[1];
@@ -41,7 +70,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
       auto valid = PathFromRequest(req);
       if (!valid.ok()) return SendError(res, valid.status());
     }
-    auto entry = names.Stat(path);
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    auto entry = names.Stat(path, Caller(*who));
     if (!entry.ok()) return SendError(res, entry.status());
     SendJson(res, 200, EntryToJson(*entry));
   });
@@ -50,7 +81,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
     if (!path.ok()) return SendError(res, path.status());
     auto mode = ParseMkdirMode(req.body);
     if (!mode.ok()) return SendError(res, mode.status());
-    Status st = names.MakeDir(*path, *mode, req.get_param_value("parents") == "1");
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    Status st = names.MakeDir(*path, *mode, req.get_param_value("parents") == "1", Caller(*who));
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "mkdir name=" << *path;
     SendJson(res, 201, {{"name", *path}, {"type", "dir"}});
@@ -58,7 +91,9 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
   server.Delete(R"(/api/v1/dirs/([\s\S]+))", [&names](const httplib::Request& req, httplib::Response& res) {
     auto path = PathFromRequest(req);
     if (!path.ok()) return SendError(res, path.status());
-    Status st = names.RemoveDir(*path);
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    Status st = names.RemoveDir(*path, Caller(*who));
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "rmdir name=" << *path;
     res.status = 204;
@@ -66,9 +101,11 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
   server.Post("/api/v1/rename", [&names](const httplib::Request& req, httplib::Response& res) {
     auto rename = ParseRenameBody(req.body);
     if (!rename.ok()) return SendError(res, rename.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
     const std::string& from = rename->from;
     const std::string& to = rename->to;
-    Status st = names.Rename(from, to);
+    Status st = names.Rename(from, to, rename->mode, Caller(*who));
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "rename name=" << from << " to=" << to;
     SendJson(res, 200, {{"from", from}, {"to", to}});
@@ -78,11 +115,40 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
     if (!path.ok()) return SendError(res, path.status());
     auto change = ParseAttrChange(req.body);
     if (!change.ok()) return SendError(res, change.status());
-    Status st = names.SetAttr(*path, *change);
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    Status st = names.SetAttr(*path, *change, Caller(*who));
     if (!st.ok()) return SendError(res, st);
     auto entry = names.Stat(*path);
     if (!entry.ok()) return SendError(res, entry.status());
     SendJson(res, 200, EntryToJson(*entry));
+  });
+  // New inodes of the other kinds; each answers 201 with the new entry.
+  auto created = [](httplib::Response& res, const Result<DirEntry>& entry, const char* what) {
+    if (!entry.ok()) return SendError(res, entry.status());
+    DFS_LOG(INFO, "master") << what << " name=" << entry->name;
+    SendJson(res, 201, EntryToJson(*entry));
+  };
+  server.Post("/api/v1/symlink", [&names, created](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseSymlinkBody(req.body);
+    if (!body.ok()) return SendError(res, body.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    created(res, names.Symlink(body->path, body->target, Caller(*who)), "symlink");
+  });
+  server.Post("/api/v1/link", [&names, created](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseLinkBody(req.body);
+    if (!body.ok()) return SendError(res, body.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    created(res, names.Link(body->from, body->to, Caller(*who)), "link");
+  });
+  server.Post("/api/v1/mknod", [&names, created](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseMknodBody(req.body);
+    if (!body.ok()) return SendError(res, body.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    created(res, names.MakeNode(body->path, body->type, body->mode, body->rdev, Caller(*who)), "mknod");
   });
 }
 

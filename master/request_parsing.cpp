@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,36 @@ bool IsString(const nlohmann::json& body, const char* key) {
   return it != body.end() && it->is_string();
 }
 }  // namespace
+
+Result<std::optional<Credentials>> ParseCredentials(const httplib::Request& req) {
+  if (!req.has_header(kUidHeader)) {
+    if (req.has_header(kGidHeader) || req.has_header(kGroupsHeader)) {
+      return Status::InvalidArgument(std::string(kGidHeader) + " and " + kGroupsHeader + " need " + kUidHeader);
+    }
+    return std::optional<Credentials>();
+  }
+  Credentials who;
+  auto uid = ParseId(req.get_header_value(kUidHeader));
+  if (!uid.ok()) return uid.status();
+  auto gid = ParseId(req.get_header_value(kGidHeader));
+  if (!gid.ok()) return Status::InvalidArgument(std::string(kGidHeader) + ": " + gid.status().message());
+  auto groups = ParseGroupList(req.get_header_value(kGroupsHeader));
+  if (!groups.ok()) return Status::InvalidArgument(std::string(kGroupsHeader) + ": " + groups.status().message());
+  who.uid = *uid;
+  who.gid = *gid;
+  who.groups = std::move(*groups);
+  return std::optional<Credentials>(std::move(who));
+}
+
+Result<std::optional<int>> ParseModeHeader(const std::string& value) {
+  if (value.empty()) return std::optional<int>();
+  if (value.size() > 5 || value.find_first_not_of("01234567") != std::string::npos) {
+    return Status::InvalidArgument("X-Dfs-Mode must be octal permission bits (0 to 7777)");
+  }
+  const int mode = static_cast<int>(std::strtol(value.c_str(), nullptr, 8));
+  if (mode > 07777) return Status::InvalidArgument("X-Dfs-Mode must be octal permission bits (0 to 7777)");
+  return std::optional<int>(mode);
+}
 
 Result<ConflictMode> ParseConflictMode(const std::string& value) {
   if (value.empty() || value == "rename") return ConflictMode::kRename;
@@ -131,6 +163,56 @@ Result<RenameRequest> ParseRenameBody(std::string_view text) {
   for (const auto& p : {r.from, r.to}) {
     if (Status st = ValidatePath(p); !st.ok()) return st;
   }
+  if (auto it = body.find("flags"); it != body.end()) {
+    if (*it == "noreplace") {
+      r.mode = RenameMode::kNoReplace;
+    } else if (*it == "exchange") {
+      r.mode = RenameMode::kExchange;
+    } else if (*it != "" && *it != "replace") {
+      return Status::InvalidArgument("flags must be \"noreplace\" or \"exchange\"");
+    }
+  }
+  return r;
+}
+
+Result<RenameRequest> ParseLinkBody(std::string_view text) {
+  auto r = ParseRenameBody(text);
+  if (r.ok() && r->mode != RenameMode::kReplace) return Status::InvalidArgument("a link takes no flags");
+  return r;
+}
+
+Result<SymlinkRequest> ParseSymlinkBody(std::string_view text) {
+  auto body = ParseObject(text, false);
+  if (!body.is_object() || !IsString(body, "path") || !IsString(body, "target")) {
+    return Status::InvalidArgument("body must be {\"path\": path, \"target\": text}");
+  }
+  SymlinkRequest r{body["path"], body["target"]};
+  if (Status st = ValidatePath(r.path); !st.ok()) return st;
+  return r;
+}
+
+Result<MknodRequest> ParseMknodBody(std::string_view text) {
+  auto body = ParseObject(text, false);
+  if (!body.is_object() || !IsString(body, "path") || !IsString(body, "type")) {
+    return Status::InvalidArgument("body must be {\"path\": path, \"type\": fifo|socket|char|block, ...}");
+  }
+  MknodRequest r;
+  r.path = body["path"];
+  if (Status st = ValidatePath(r.path); !st.ok()) return st;
+  auto type = InodeTypeFromString(body["type"].get<std::string>());
+  if (!type || *type == InodeType::kFile || *type == InodeType::kDir || *type == InodeType::kSymlink) {
+    return Status::InvalidArgument("type must be fifo, socket, char or block");
+  }
+  r.type = *type;
+  if (auto it = body.find("mode"); it != body.end() && !AsMode(*it, &r.mode)) {
+    return Status::InvalidArgument("mode must be an integer of permission bits");
+  }
+  if (auto it = body.find("rdev"); it != body.end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > uint64_t{0xFFFFFFFF}) {
+      return Status::InvalidArgument("rdev must be a device number");
+    }
+    r.rdev = static_cast<int64_t>(it->get<uint64_t>());
+  }
   return r;
 }
 
@@ -143,10 +225,31 @@ Result<AttrChange> ParseAttrChange(std::string_view text) {
     if (!AsMode(*it, &mode)) return Status::InvalidArgument("mode must be an integer of permission bits");
     change.mode = mode;
   }
-  if (auto it = body.find("mtime"); it != body.end()) {
-    if (!it->is_number()) return Status::InvalidArgument("mtime must be a number");
-    change.mtime = it->get<double>();
-  }
+  auto time = [&](const char* key, std::optional<TimeChange>* out) -> Status {
+    auto it = body.find(key);
+    if (it == body.end()) return Status::OK();
+    if (*it == "now") {
+      *out = TimeChange{true, 0};
+    } else if (it->is_number() && std::isfinite(it->get<double>())) {
+      *out = TimeChange{false, it->get<double>()};
+    } else {
+      return Status::InvalidArgument(std::string(key) + " must be a number of seconds or \"now\"");
+    }
+    return Status::OK();
+  };
+  if (Status st = time("atime", &change.atime_change); !st.ok()) return st;
+  if (Status st = time("mtime", &change.mtime_change); !st.ok()) return st;
+  auto id = [&](const char* key, std::optional<uint32_t>* out) -> Status {
+    auto it = body.find(key);
+    if (it == body.end()) return Status::OK();
+    if (!it->is_number_unsigned() || it->get<uint64_t>() >= uint64_t{0xFFFFFFFF}) {
+      return Status::InvalidArgument(std::string(key) + " must be a user or group id");
+    }
+    *out = static_cast<uint32_t>(it->get<uint64_t>());
+    return Status::OK();
+  };
+  if (Status st = id("uid", &change.uid); !st.ok()) return st;
+  if (Status st = id("gid", &change.gid); !st.ok()) return st;
   if (auto it = body.find("size"); it != body.end()) {
     if (!it->is_number_unsigned()) return Status::InvalidArgument("size must be a non-negative integer");
     change.size = it->get<uint64_t>();

@@ -10,11 +10,18 @@
 
 #include <httplib.h>
 
+#include "common/credentials.h"
 #include "common/status.h"
 #include "master/metadata_store.h"
 #include "master/namespace_store.h"
 
 namespace dfs::master {
+
+// X-Dfs-Uid / X-Dfs-Gid / X-Dfs-Groups: the caller (nullopt when the request
+// has no X-Dfs-Uid: not checked). Both ids or neither.
+Result<std::optional<Credentials>> ParseCredentials(const httplib::Request& req);
+// X-Dfs-Mode (octal permission bits, 0..07777) for a PUT that makes a new file; nullopt when absent.
+Result<std::optional<int>> ParseModeHeader(const std::string& value);
 
 // ?conflict=rename|overwrite|fail (empty: rename).
 Result<ConflictMode> ParseConflictMode(const std::string& value);
@@ -44,12 +51,31 @@ Result<std::string> ParseNodeIdBody(std::string_view body);
 struct RenameRequest {
   std::string from;
   std::string to;
+  RenameMode mode = RenameMode::kReplace;
 };
-// POST /api/v1/rename: {"from": path, "to": path}, both valid paths.
+// POST /api/v1/rename: {"from": path, "to": path, "flags": "noreplace"|"exchange"}, both valid paths.
 Result<RenameRequest> ParseRenameBody(std::string_view body);
-// PATCH /api/v1/files/<path>: {"mode": 0..07777, "mtime": number, "size": uint} (an empty body is {}).
+// PATCH /api/v1/files/<path>: {"mode": 0..07777, "uid": id, "gid": id, "atime": seconds|"now",
+// "mtime": seconds|"now", "size": uint} (an empty body is {}).
 Result<AttrChange> ParseAttrChange(std::string_view body);
 // POST /api/v1/dirs/<path>: {"mode": 0..07777} (default 0755; an empty body is {}).
 Result<int> ParseMkdirMode(std::string_view body);
+
+// POST /api/v1/symlink: {"path": path, "target": bytes (1..4096, no NUL)}.
+struct SymlinkRequest {
+  std::string path;
+  std::string target;
+};
+Result<SymlinkRequest> ParseSymlinkBody(std::string_view body);
+// POST /api/v1/link: {"from": existing path, "to": new path}.
+Result<RenameRequest> ParseLinkBody(std::string_view body);
+// POST /api/v1/mknod: {"path": path, "type": "fifo"|"socket"|"char"|"block", "mode": 0..07777, "rdev": uint}.
+struct MknodRequest {
+  std::string path;
+  InodeType type = InodeType::kFifo;
+  int mode = 0644;
+  int64_t rdev = 0;
+};
+Result<MknodRequest> ParseMknodBody(std::string_view body);
 
 }  // namespace dfs::master

@@ -13,6 +13,13 @@ Statement& Statement::Bind(int index, std::string_view value) {
   sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::BindBlob(int index, std::string_view value) {
+  // A zero-length blob still binds as a blob (a NULL pointer would bind NULL).
+  static const char kEmpty = 0;
+  sqlite3_bind_blob(stmt_.get(), index, value.empty() ? &kEmpty : value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::Bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_.get(), index, value);
   return *this;
@@ -41,6 +48,10 @@ void Statement::Reset() {
 std::string Statement::Text(int col) const {
   auto* p = sqlite3_column_text(stmt_.get(), col);
   return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_.get(), col)) : std::string();
+}
+std::string Statement::Blob(int col) const {
+  auto* p = sqlite3_column_blob(stmt_.get(), col);
+  return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_.get(), col)) : std::string();
 }
 int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
 double Statement::Real(int col) const { return sqlite3_column_double(stmt_.get(), col); }

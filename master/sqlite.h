@@ -19,6 +19,8 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& Bind(int index, std::string_view value);
+  // Bytes compared as bytes (names in the namespace); Text and Blob never compare equal in SQLite.
+  Statement& BindBlob(int index, std::string_view value);
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, double value);
   Statement& BindNull(int index);
@@ -28,6 +30,7 @@ class Statement {
   void Reset();
 
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   int64_t Int(int col) const;
   double Real(int col) const;
   bool IsNull(int col) const;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -57,6 +58,14 @@ FileInfo FileInfoFromJson(const nlohmann::json& j) {
   f.mtime = j.value("mtime", 0.0);
   f.mode = j.value("mode", f.type == "dir" ? 0755 : 0644);
   f.version = j.value("version", int64_t{0});
+  f.ino = j.value("ino", int64_t{0});
+  f.uid = j.value("uid", int64_t{0});
+  f.gid = j.value("gid", int64_t{0});
+  f.nlink = j.value("nlink", int64_t{f.type == "dir" ? 2 : 1});
+  f.atime = j.value("atime", f.mtime);
+  f.ctime = j.value("ctime", f.mtime);
+  f.target = j.value("target", "");
+  f.rdev = j.value("rdev", uint64_t{0});
   return f;
 }
 
@@ -71,6 +80,30 @@ NodeInfo NodeInfoFromJson(const nlohmann::json& j) {
   n.blobs = j.value("blobs", uint64_t{0});
   n.last_heartbeat = j.value("last_heartbeat", 0.0);
   return n;
+}
+
+namespace {
+thread_local const Credentials* t_caller = nullptr;
+}  // namespace
+
+CallerScope::CallerScope(const Credentials& who) : previous_(t_caller) { t_caller = &who; }
+CallerScope::~CallerScope() { t_caller = previous_; }
+const Credentials* CallerScope::Current() { return t_caller; }
+
+httplib::Headers DfsClient::CallerHeaders() const {
+  const Credentials* who = t_caller ? t_caller : (options_.credentials ? &*options_.credentials : nullptr);
+  if (!who) return {};
+  return {{kUidHeader, std::to_string(who->uid)},
+          {kGidHeader, std::to_string(who->gid)},
+          {kGroupsHeader, FormatGroupList(who->groups)}};
+}
+
+std::unique_ptr<httplib::Client> DfsClient::Connect(const ClientTimeouts& timeouts) const {
+  auto cli = MakeClient(master_, timeouts);
+  // Requests made with headers of their own add CallerHeaders() to them
+  // (cpp-httplib sends default headers only with requests that have none).
+  cli->set_default_headers(CallerHeaders());
+  return cli;
 }
 
 DfsClient::DfsClient(ClientOptions options) : options_(std::move(options)) {
@@ -104,7 +137,7 @@ Status DfsClient::WithRetry(const std::string& what, const std::function<Status(
 }
 
 Status DfsClient::Healthz() const {
-  auto cli = MakeClient(master_, options_.timeouts);
+  auto cli = Connect(options_.timeouts);
   return StatusFromResult(cli->Get("/healthz"));
 }
 
@@ -120,6 +153,8 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
   if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
+  char mode_text[8] = "";
+  if (options.mode) std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
   PutResult result;
   // One key for every attempt: when an answer is lost after the master
   // stored the file, the retry gets that answer instead of storing a copy.
@@ -128,8 +163,11 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     // Re-opened on every attempt: the body can always be sent again.
     auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!*fd) return Status::IOError(local_file + ": " + std::strerror(errno));
-    auto cli = MakeClient(master_, PutTimeouts(options_.timeouts, size));
-    httplib::Headers headers = {{kMd5Header, *md5}, {kIdempotencyKeyHeader, idempotency_key}};
+    auto cli = Connect(PutTimeouts(options_.timeouts, size));
+    httplib::Headers headers = CallerHeaders();
+    headers.emplace(kMd5Header, *md5);
+    headers.emplace(kIdempotencyKeyHeader, idempotency_key);
+    if (options.mode) headers.emplace("X-Dfs-Mode", mode_text);
     auto res = cli->Put(
         url, headers, size,
         [fd, size, &options](size_t offset, size_t length, httplib::DataSink& sink) {
@@ -169,14 +207,14 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
   Status st = WithRetry("get " + *name, [&]() -> Status {
     if (delivered_any && !retry_after_bytes) return Status::IOError("download of " + *name + " was interrupted");
     if (restart) restart();
-    auto cli = MakeClient(master_, options_.timeouts);
+    auto cli = Connect(options_.timeouts);
     int status = 0;
     uint64_t total = 0, done = 0;
     std::string expected_md5, error_body;
     Md5 md5;
     bool sink_failed = false;
     auto res = cli->Get(
-        FilesUrl(*name), httplib::Headers{},
+        FilesUrl(*name), CallerHeaders(),
         [&](const httplib::Response& r) {
           status = r.status;
           expected_md5 = r.get_header_value(kMd5Header);
@@ -274,7 +312,7 @@ Result<FileInfo> DfsClient::Stat(const std::string& remote_name) const {
 Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
   nlohmann::json out;
   Status st = WithRetry("GET " + path, [&]() -> Status {
-    auto cli = MakeClient(master_, options_.timeouts);
+    auto cli = Connect(options_.timeouts);
     auto res = cli->Get(path);
     Status s = StatusFromResult(res);
     if (!s.ok()) return s;
@@ -289,7 +327,7 @@ Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
 Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path,
                                   const nlohmann::json& body) const {
   return WithRetry(method + " " + path, [&]() -> Status {
-    auto cli = MakeClient(master_, options_.timeouts);
+    auto cli = Connect(options_.timeouts);
     std::string payload = body.is_null() ? "" : body.dump();
     httplib::Result res = method == "POST"     ? cli->Post(path, payload, "application/json")
                           : method == "PATCH"  ? cli->Patch(path, payload, "application/json")
@@ -344,11 +382,17 @@ Status DfsClient::RequeueDead(const std::string& id) const {
 }
 
 Result<std::vector<FileInfo>> DfsClient::ListDir(const std::string& dir) const {
-  auto j = GetJson(dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir));
-  if (!j.ok()) return j.status();
+  // The master answers a page at a time; `next` names where the following one starts.
+  const std::string base = (dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir)) + "?limit=1000";
   std::vector<FileInfo> out;
-  for (const auto& e : (*j)["entries"]) out.push_back(FileInfoFromJson(e));
-  return out;
+  std::string after;
+  for (;;) {
+    auto j = GetJson(after.empty() ? base : base + "&after=" + EncodeQueryValue(after));
+    if (!j.ok()) return j.status();
+    for (const auto& e : (*j)["entries"]) out.push_back(FileInfoFromJson(e));
+    after = j->value("next", "");
+    if (after.empty()) return out;
+  }
 }
 
 Result<FileInfo> DfsClient::StatPath(const std::string& path) const {
@@ -365,16 +409,41 @@ Status DfsClient::RemoveDir(const std::string& path) const {
   return SendJsonRequest("DELETE", "/api/v1/dirs/" + EncodePathForUrl(path), nullptr);
 }
 
-Status DfsClient::Rename(const std::string& from, const std::string& to) const {
-  return SendJsonRequest("POST", "/api/v1/rename", {{"from", from}, {"to", to}});
+Status DfsClient::Rename(const std::string& from, const std::string& to, const std::string& flags) const {
+  nlohmann::json body = {{"from", from}, {"to", to}};
+  if (!flags.empty()) body["flags"] = flags;
+  return SendJsonRequest("POST", "/api/v1/rename", body);
 }
 
 Status DfsClient::SetAttr(const std::string& path, const SetAttrRequest& attrs) const {
   nlohmann::json body = nlohmann::json::object();
   if (attrs.mode) body["mode"] = *attrs.mode;
-  if (attrs.mtime) body["mtime"] = *attrs.mtime;
+  if (attrs.uid) body["uid"] = *attrs.uid;
+  if (attrs.gid) body["gid"] = *attrs.gid;
+  if (attrs.atime_now) {
+    body["atime"] = "now";
+  } else if (attrs.atime) {
+    body["atime"] = *attrs.atime;
+  }
+  if (attrs.mtime_now) {
+    body["mtime"] = "now";
+  } else if (attrs.mtime) {
+    body["mtime"] = *attrs.mtime;
+  }
   if (attrs.size) body["size"] = *attrs.size;
   return SendJsonRequest("PATCH", FilesUrl(path), body);
+}
+
+Status DfsClient::Symlink(const std::string& path, const std::string& target) const {
+  return SendJsonRequest("POST", "/api/v1/symlink", {{"path", path}, {"target", target}});
+}
+
+Status DfsClient::Link(const std::string& existing, const std::string& path) const {
+  return SendJsonRequest("POST", "/api/v1/link", {{"from", existing}, {"to", path}});
+}
+
+Status DfsClient::MakeNode(const std::string& path, const std::string& type, int mode, uint64_t rdev) const {
+  return SendJsonRequest("POST", "/api/v1/mknod", {{"path", path}, {"type", type}, {"mode", mode & 07777}, {"rdev", rdev}});
 }
 
 }  // namespace dfs

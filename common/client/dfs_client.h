@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
+#include "common/credentials.h"
 #include "common/status.h"
 
 namespace dfs {
@@ -25,6 +26,9 @@ struct ClientOptions {
   int max_attempts = 5;
   std::chrono::milliseconds base_backoff{200};
   std::chrono::milliseconds max_backoff{3000};
+  // Sent with every request (X-Dfs-Uid/-Gid/-Groups) unless a CallerScope on
+  // the calling thread names another caller; unset: none (not checked).
+  std::optional<Credentials> credentials;
 };
 
 // done, total (total 0 when unknown)
@@ -32,12 +36,20 @@ using ProgressFn = std::function<void(uint64_t, uint64_t)>;
 
 struct FileInfo {
   std::string name;
-  std::string type = "file";  // file | dir
+  std::string type = "file";  // file | dir | symlink | fifo | socket | char | block
   uint64_t size = 0;
   std::string md5;
   double mtime = 0;
   int mode = 0644;
   int64_t version = 0;
+  int64_t ino = 0;  // 0 from a master before inodes
+  int64_t uid = 0;
+  int64_t gid = 0;
+  int64_t nlink = 1;
+  double atime = 0;
+  double ctime = 0;
+  std::string target;  // a symlink's
+  uint64_t rdev = 0;   // a device's
 };
 
 struct NodeInfo {
@@ -54,6 +66,7 @@ struct NodeInfo {
 struct PutOptions {
   std::string conflict = "rename";  // rename | overwrite | fail
   int replicas = -1;                // -1: the cluster's default
+  std::optional<int> mode;          // a new file's permission bits (X-Dfs-Mode)
   ProgressFn progress;
 };
 
@@ -68,8 +81,28 @@ struct PutResult {
 
 struct SetAttrRequest {
   std::optional<int> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  // Seconds, or "now" (the master's clock) when the *_now flag is set.
+  std::optional<double> atime;
   std::optional<double> mtime;
+  bool atime_now = false;
+  bool mtime_now = false;
   std::optional<uint64_t> size;
+};
+
+// The caller the requests of this thread are made for, while it lives (the
+// mount sets one per FUSE request, from the process that made it).
+class CallerScope {
+ public:
+  explicit CallerScope(const Credentials& who);
+  ~CallerScope();
+  CallerScope(const CallerScope&) = delete;
+  CallerScope& operator=(const CallerScope&) = delete;
+  static const Credentials* Current();
+
+ private:
+  const Credentials* previous_;
 };
 
 // The retry decision for client calls: a transport failure or an overloaded
@@ -120,12 +153,20 @@ class DfsClient {
   Result<FileInfo> StatPath(const std::string& path) const;
   Status MakeDir(const std::string& path, int mode = 0755) const;
   Status RemoveDir(const std::string& path) const;
-  Status Rename(const std::string& from, const std::string& to) const;
+  // flags: "" (replace), "noreplace" or "exchange".
+  Status Rename(const std::string& from, const std::string& to, const std::string& flags = "") const;
   Status SetAttr(const std::string& path, const SetAttrRequest& attrs) const;
+  Status Symlink(const std::string& path, const std::string& target) const;
+  Status Link(const std::string& existing, const std::string& path) const;
+  // type: fifo | socket | char | block.
+  Status MakeNode(const std::string& path, const std::string& type, int mode, uint64_t rdev) const;
 
  private:
   // Runs `attempt` until it succeeds, fails for good, or attempts run out.
   Status WithRetry(const std::string& what, const std::function<Status()>& attempt) const;
+  // A connection to the master that sends the caller's credentials.
+  std::unique_ptr<httplib::Client> Connect(const ClientTimeouts& timeouts) const;
+  httplib::Headers CallerHeaders() const;
   Result<nlohmann::json> GetJson(const std::string& path) const;
   Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body) const;
   Result<FileInfo> Download(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,

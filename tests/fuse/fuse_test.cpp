@@ -158,11 +158,12 @@ TEST_F(FuseTest, OverwriteAppendMoveRemoveAndDirectories) {
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(Sh("date -u -d @" + std::to_string(st.st_mtime) + " +%Y", &out), 0);
   EXPECT_EQ(out, "2020\n");
-  // What is not supported says so with an errno, not a crash.
-  EXPECT_NE(Sh("ln -s y " + M("link"), &out), 0);
-  EXPECT_NE(out.find("not permitted"), std::string::npos) << out;
-  EXPECT_NE(Sh("ln " + M("y") + " " + M("hard"), &out), 0);
-  EXPECT_EQ(Sh("cat " + M("y")), 0);  // still serving
+  // Symlinks and hard links (refused with EPERM before inodes).
+  ASSERT_EQ(Sh("ln -s y " + M("link") + " && ln " + M("y") + " " + M("hard") + " && cat " + M("link") + " " + M("hard"),
+               &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "xx") << "y was cut to one byte";
 }
 
 // The case-only names of the issue: `mv a b` must not take A's files along.
@@ -173,6 +174,61 @@ TEST_F(FuseTest, FoldersWhoseNamesDifferOnlyInCaseStayApart) {
   EXPECT_EQ(out, "y\n--\nx\n");
   ASSERT_EQ(Sh("cd " + mnt_ + " && cat A/y b/x && rm b/x && rmdir b && ls", &out), 0) << out;
   EXPECT_EQ(out, "2\n1\nA\n");
+}
+
+// POSIX through the mount: owners come from the calling process, chown and
+// hard links, symlinks and fifos are real, and another user is refused what
+// the mode bits refuse (as the README says to share a mount).
+TEST_F(FuseTest, OwnersLinksSymlinksAndFifosBehaveAsOnALocalDisk) {
+  Unmount();
+  Mount(",allow_other,default_permissions,attr_timeout=0");
+  ASSERT_EQ(::chmod(tmp_.path().c_str(), 0755), 0);  // let another user reach the mount point
+  std::string out;
+  ASSERT_EQ(Sh("cd " + mnt_ + " && echo data > f && ln f g && ln -s f s && mkfifo p && mkdir -m 1777 shared"
+               " && chown 65534:65534 f && stat -c \"%n %F %u:%g %h %a\" f g s p shared && readlink s && cat s",
+               &out),
+            0)
+      << out;
+  EXPECT_EQ(out,
+            "f regular file 65534:65534 2 644\ng regular file 65534:65534 2 644\ns symbolic link 0:0 1 777\n"
+            "p fifo 0:0 1 644\nshared directory 0:0 2 1777\nf\ndata\n");
+  const std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  ASSERT_EQ(Sh(nobody + "bash -c \"echo x > " + M("shared/mine") + " && stat -c %u:%g " + M("shared/mine") + "\"", &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "65534:65534\n") << "a new file belongs to the process that made it";
+  EXPECT_NE(Sh(nobody + "touch " + M("rootfile"), &out), 0) << "the root folder is root's, 0755";
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  ASSERT_EQ(Sh("echo r > " + M("shared/rootfile")), 0);
+  EXPECT_NE(Sh(nobody + "rm -f " + M("shared/rootfile"), &out), 0) << "sticky folder: not nobody's to remove";
+  EXPECT_NE(Sh(nobody + "chown 0 " + M("shared/mine"), &out), 0) << "only root gives files away";
+  // The content stays while a link is left.
+  ASSERT_EQ(Sh("cd " + mnt_ + " && rm f && cat g && stat -c %h g && rm g s p", &out), 0) << out;
+  EXPECT_EQ(out, "data\n1\n");
+}
+
+// tar and cp -a keep what they keep on ext4: owners, modes, times, symlinks, hard links.
+TEST_F(FuseTest, TarAndCpAKeepOwnersModesTimesAndLinks) {
+  std::string out;
+  const std::string src = L("tree");
+  ASSERT_EQ(Sh("mkdir -p " + src + "/d/e && cd " + src + " && echo a > d/a && echo b > d/e/b && ln d/a d/hard"
+               " && ln -s e/b d/sym && chmod 0640 d/a && chmod 0750 d/e && chown 1234:2345 d/e/b"
+               " && touch -h -d 2001-02-03T04:05:06 d/sym && touch -d 2002-03-04T05:06:07 d/a d/e/b d/e d",
+               &out),
+            0)
+      << out;
+  const std::string listing = "find . -printf \"%p %y %u:%g %m %TY-%Tm-%Td %TH:%TM:%.2TS %n %l\\n\" | sort";
+  std::string want;
+  ASSERT_EQ(Sh("cd " + src + " && " + listing, &want), 0);
+  ASSERT_EQ(Sh("tar cf " + L("t.tar") + " -C " + src + " . && mkdir " + M("x") + " && tar xpf " + L("t.tar") + " -C " +
+               M("x") + " && cp -a " + src + " " + M("y"),
+               &out),
+            0)
+      << out;
+  for (const char* copy : {"x", "y"}) {
+    ASSERT_EQ(Sh("cd " + M(copy) + " && " + listing, &out), 0) << out;
+    EXPECT_EQ(out, want) << copy;
+  }
 }
 
 TEST_F(FuseTest, RecursiveCopyOfATreeComesBackIdentical) {

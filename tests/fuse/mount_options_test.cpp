@@ -36,6 +36,11 @@ TEST(MountOptionsTest, RejectsWhatItCannotUse) {
   EXPECT_FALSE(Parse({"a", "b", "c"}).ok());
   EXPECT_FALSE(Parse({"/mnt", "--weird"}).ok());
   EXPECT_FALSE(Parse({"/mnt", "-o", "timeout=abc"}).ok());
+  EXPECT_FALSE(Parse({"/mnt", "-o", "timeout=0"}).ok()) << "a request needs some time";
+  EXPECT_FALSE(Parse({"/mnt", "-o", "attr_timeout=-1"}).ok());
+  auto uncached = Parse({"/mnt", "-o", "attr_timeout=0"});
+  ASSERT_TRUE(uncached.ok()) << "no attribute caching is a valid choice";
+  EXPECT_DOUBLE_EQ(uncached->attr_timeout_s, 0);
   EXPECT_FALSE(Parse({"/mnt", "-o", "cache_size=12T"}).ok());
   EXPECT_FALSE(Parse({"/mnt", "-o"}).ok());
 }

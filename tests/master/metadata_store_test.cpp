@@ -85,8 +85,8 @@ TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
   EXPECT_EQ(store_->ListFiles("A")->size(), 2u) << "A/y and Ab";
   auto list = ns.List("a");
   ASSERT_TRUE(list.ok());
-  ASSERT_EQ(list->size(), 1u);
-  EXPECT_EQ((*list)[0].name, "x");
+  ASSERT_EQ(list->entries.size(), 1u);
+  EXPECT_EQ(list->entries[0].name, "x");
   // "A" holds a file: a PUT of "a" is not refused as a folder, and rmdir of "a" sees only a/x.
   ASSERT_TRUE(store_->DeleteFile("a/x").ok());
   ASSERT_TRUE(ns.RemoveDir("a").ok()) << "a is empty even though A/y exists";
@@ -96,7 +96,7 @@ TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
   EXPECT_TRUE(store_->GetFile("b/x").ok());
   EXPECT_TRUE(store_->GetFile("A/y").ok()) << "the rename of a moved A/y";
   EXPECT_EQ(store_->GetFile("b/y").status().code(), Code::kNotFound);
-  ASSERT_EQ(ns.List("A")->size(), 1u);
+  ASSERT_EQ(ns.List("A")->entries.size(), 1u);
   EXPECT_EQ(ns.Stat("a").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->CommitFile(File("B", "b5"), ConflictMode::kFail, Rename).status().code(), Code::kOk)
       << "B is a free name beside the folder b";
@@ -104,7 +104,7 @@ TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
   ASSERT_TRUE(store_->CommitFile(File("b0", "b6"), ConflictMode::kFail, Rename).ok());
   ASSERT_TRUE(store_->CommitFile(File("b.", "b7"), ConflictMode::kFail, Rename).ok());
   EXPECT_EQ(store_->ListFiles("b/")->size(), 1u);
-  EXPECT_EQ(ns.List("b")->size(), 1u);
+  EXPECT_EQ(ns.List("b")->entries.size(), 1u);
   EXPECT_EQ(ns.RemoveDir("b").code(), Code::kNotEmpty);
 }
 
