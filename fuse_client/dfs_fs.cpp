@@ -235,36 +235,81 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
   return 0;
 }
 
-int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler) {
-  auto entries = client_.ListDir(path);
-  if (!entries.ok()) return ErrnoFor(entries.status());
-  struct stat st {};
-  FileInfo self;
-  self.type = "dir";
-  self.mode = 0755;
-  FillStat(self, &st);
-  filler(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  filler(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-  std::set<std::string> names;
-  for (const auto& e : *entries) {
-    CacheAttr(Join(path, e.name), e);
-    FillStat(e, &st);
-    names.insert(e.name);
-    if (filler(buf, e.name.c_str(), &st, 0, FUSE_FILL_DIR_PLUS) != 0) break;
-  }
-  // Files being written here but not uploaded yet are listed too.
-  std::vector<std::string> pending;
+int DfsFilesystem::OpenDir(const std::string& path, fuse_file_info* fi) {
+  auto cursor = std::make_shared<DirCursor>();
+  cursor->path = path;
+  std::lock_guard lock(handles_mu_);
+  fi->fh = next_handle_++;
+  dirs_[fi->fh] = std::move(cursor);
+  return 0;
+}
+
+int DfsFilesystem::ReleaseDir(fuse_file_info* fi) {
+  std::lock_guard lock(handles_mu_);
+  dirs_.erase(fi->fh);
+  return 0;
+}
+
+// Positions: 0 is ".", 1 is "..", then the master's entries in its order,
+// then files being written here that the master does not have yet. The
+// cursor holds one page (kDirPage entries), so a folder of any size lists in
+// bounded memory; the kernel asks for the position after the last entry it took.
+int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler, off_t offset,
+                           fuse_file_info* fi) {
+  std::shared_ptr<DirCursor> cursor;
   {
     std::lock_guard lock(handles_mu_);
+    auto it = fi ? dirs_.find(fi->fh) : dirs_.end();
+    if (it != dirs_.end()) cursor = it->second;
+  }
+  if (!cursor) {  // no opendir (cannot happen with libfuse, but cost nothing to allow)
+    cursor = std::make_shared<DirCursor>();
+    cursor->path = path;
+  }
+  std::lock_guard lock(cursor->mu);
+  off_t pos = offset;
+  if (pos == 0 && filler(buf, ".", nullptr, ++pos, static_cast<fuse_fill_dir_flags>(0)) != 0) return 0;
+  if (pos == 1 && filler(buf, "..", nullptr, ++pos, static_cast<fuse_fill_dir_flags>(0)) != 0) return 0;
+  struct stat st {};
+  for (;;) {
+    if (!cursor->fetched || pos < cursor->first) {  // first call, or a rewind
+      auto page = client_.ListDirPage(path, "", kDirPage, &cursor->next);
+      if (!page.ok()) return ErrnoFor(page.status());
+      cursor->page = std::move(*page);
+      cursor->first = 2;
+      cursor->fetched = true;
+    }
+    while (pos >= cursor->first + static_cast<off_t>(cursor->page.size()) && !cursor->next.empty()) {
+      const std::string after = cursor->next;
+      auto page = client_.ListDirPage(path, after, kDirPage, &cursor->next);
+      if (!page.ok()) return ErrnoFor(page.status());
+      cursor->first += static_cast<off_t>(cursor->page.size());
+      cursor->page = std::move(*page);
+    }
+    const off_t index = pos - cursor->first;
+    if (index >= static_cast<off_t>(cursor->page.size())) break;
+    const FileInfo& e = cursor->page[static_cast<size_t>(index)];
+    CacheAttr(Join(path, e.name), e);
+    FillStat(e, &st);
+    if (filler(buf, e.name.c_str(), &st, ++pos, FUSE_FILL_DIR_PLUS) != 0) return 0;
+  }
+  // Files being written here but not uploaded yet (the master has no entry for them).
+  std::vector<std::string> pending;
+  {
+    std::lock_guard hl(handles_mu_);
     for (const auto& [id, f] : handles_) {
-      if (f->spool_path.empty()) continue;
+      if (f->spool_path.empty() || f->Get().uploaded) continue;
       std::string p = f->Path();
-      if (!p.empty() && ParentPath(p) == path && !names.count(BaseName(p))) pending.push_back(p);
+      if (!p.empty() && ParentPath(p) == path) pending.push_back(p);
     }
   }
-  for (const auto& p : pending) {
-    if (names.insert(BaseName(p)).second && GetAttr(p, &st, nullptr) == 0) {
-      filler(buf, BaseName(p).c_str(), &st, 0, FUSE_FILL_DIR_PLUS);
+  std::sort(pending.begin(), pending.end());
+  pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
+  const off_t end = cursor->first + static_cast<off_t>(cursor->page.size());
+  for (off_t i = pos - end; i >= 0 && i < static_cast<off_t>(pending.size()); ++i) {
+    const std::string& p = pending[static_cast<size_t>(i)];
+    if (GetAttr(p, &st, nullptr) == 0 && filler(buf, BaseName(p).c_str(), &st, ++pos, FUSE_FILL_DIR_PLUS) != 0) {
+      return 0;
     }
   }
   return 0;
@@ -764,8 +809,15 @@ fuse_operations DfsFilesystem::Operations() {
   ops.getattr = [](const char* p, struct stat* st, fuse_file_info* fi) {
     return Guard("getattr", p, [&] { return Self()->GetAttr(DfsPath(p), st, fi); });
   };
-  ops.readdir = [](const char* p, void* buf, fuse_fill_dir_t filler, off_t, fuse_file_info*, fuse_readdir_flags) {
-    return Guard("readdir", p, [&] { return Self()->ReadDir(DfsPath(p), buf, filler); });
+  ops.opendir = [](const char* p, fuse_file_info* fi) {
+    return Guard("opendir", p, [&] { return Self()->OpenDir(DfsPath(p), fi); });
+  };
+  ops.readdir = [](const char* p, void* buf, fuse_fill_dir_t filler, off_t off, fuse_file_info* fi,
+                   fuse_readdir_flags) {
+    return Guard("readdir", p, [&] { return Self()->ReadDir(DfsPath(p), buf, filler, off, fi); });
+  };
+  ops.releasedir = [](const char* p, fuse_file_info* fi) {
+    return Guard("releasedir", p, [&] { return Self()->ReleaseDir(fi); });
   };
   ops.mkdir = [](const char* p, mode_t mode) {
     return Guard("mkdir", p, [&] { return Self()->MakeDir(DfsPath(p), mode); });

@@ -68,6 +68,16 @@ struct OpenFile {
   FileState state_;
 };
 
+// An open folder: the page of its listing that readdir is in.
+struct DirCursor {
+  std::mutex mu;
+  std::string path;
+  bool fetched = false;
+  off_t first = 2;  // the readdir position of page[0]
+  std::vector<FileInfo> page;
+  std::string next;  // where the page after this one starts; empty: this is the last
+};
+
 class DfsFilesystem {
  public:
   DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl);
@@ -77,7 +87,11 @@ class DfsFilesystem {
   static fuse_operations Operations();
 
   int GetAttr(const std::string& path, struct stat* st, fuse_file_info* fi);
-  int ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler);
+  int OpenDir(const std::string& path, fuse_file_info* fi);
+  // offset: the position to go on from (0 at first; see dfs_fs.cpp).
+  int ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi);
+  int ReleaseDir(fuse_file_info* fi);
+  static constexpr size_t kDirPage = 1000;  // entries per listing request
   int MakeDir(const std::string& path, mode_t mode);
   int RemoveDir(const std::string& path);
   int Unlink(const std::string& path);
@@ -149,6 +163,7 @@ class DfsFilesystem {
 
   std::mutex handles_mu_;
   std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;
+  std::map<uint64_t, std::shared_ptr<DirCursor>> dirs_;  // open folders, under handles_mu_
   uint64_t next_handle_ = 1;
 };
 

@@ -381,18 +381,29 @@ Status DfsClient::RequeueDead(const std::string& id) const {
   return SendJsonRequest("POST", "/api/v1/replication/dead/" + EncodeQueryValue(id) + "/requeue", nullptr);
 }
 
+Result<std::vector<FileInfo>> DfsClient::ListDirPage(const std::string& dir, const std::string& after, size_t limit,
+                                                     std::string* next) const {
+  std::string url = (dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir)) +
+                    "?limit=" + std::to_string(limit);
+  if (!after.empty()) url += "&after=" + EncodeQueryValue(after);
+  auto j = GetJson(url);
+  if (!j.ok()) return j.status();
+  std::vector<FileInfo> out;
+  for (const auto& e : (*j)["entries"]) out.push_back(FileInfoFromJson(e));
+  *next = j->value("next", "");
+  return out;
+}
+
 Result<std::vector<FileInfo>> DfsClient::ListDir(const std::string& dir) const {
   // The master answers a page at a time; `next` names where the following one starts.
-  const std::string base = (dir.empty() ? "/api/v1/list" : "/api/v1/list/" + EncodePathForUrl(dir)) + "?limit=1000";
   std::vector<FileInfo> out;
   std::string after;
-  for (;;) {
-    auto j = GetJson(after.empty() ? base : base + "&after=" + EncodeQueryValue(after));
-    if (!j.ok()) return j.status();
-    for (const auto& e : (*j)["entries"]) out.push_back(FileInfoFromJson(e));
-    after = j->value("next", "");
-    if (after.empty()) return out;
-  }
+  do {
+    auto page = ListDirPage(dir, after, 1000, &after);
+    if (!page.ok()) return page.status();
+    out.insert(out.end(), std::make_move_iterator(page->begin()), std::make_move_iterator(page->end()));
+  } while (!after.empty());
+  return out;
 }
 
 Result<FileInfo> DfsClient::StatPath(const std::string& path) const {

@@ -149,7 +149,11 @@ class DfsClient {
   Status RequeueDead(const std::string& id) const;
 
   // Namespace calls (used by the FUSE mount).
-  Result<std::vector<FileInfo>> ListDir(const std::string& dir) const;  // "" = root
+  Result<std::vector<FileInfo>> ListDir(const std::string& dir) const;  // "" = root, every page
+  // One page: the entries after `after` (byte order), at most `limit`; *next
+  // is set to where the following page starts (empty after the last).
+  Result<std::vector<FileInfo>> ListDirPage(const std::string& dir, const std::string& after, size_t limit,
+                                            std::string* next) const;
   Result<FileInfo> StatPath(const std::string& path) const;
   Status MakeDir(const std::string& path, int mode = 0755) const;
   Status RemoveDir(const std::string& path) const;

@@ -207,6 +207,38 @@ TEST_F(FuseTest, OwnersLinksSymlinksAndFifosBehaveAsOnALocalDisk) {
   EXPECT_EQ(out, "data\n1\n");
 }
 
+// A folder bigger than a listing page: readdir goes through the master's
+// pages (1,000 entries each), one request per page, every name once.
+TEST_F(FuseTest, ABigFolderListsPageByPage) {
+  constexpr int kFiles = 2345;
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = w; i < kFiles; i += 8) {
+        if (PutString(cluster_->master_url(), "/api/v1/files/big/f" + std::to_string(i), "x").status != 201) ++failed;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(failed.load(), 0);
+  auto list_requests = [&] {
+    auto m = Get(cluster_->master_url(), "/metrics");
+    const std::string series = "dfs_http_requests_total{route=\"/api/v1/list\",method=\"GET\",status=\"200\"} ";
+    size_t at = m.body.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(m.body.substr(at + series.size()));
+  };
+  const double before = list_requests();
+  std::string out;
+  ASSERT_EQ(Sh("ls -1 " + M("big") + " | sort -u | wc -l", &out), 0) << out;
+  EXPECT_EQ(out, std::to_string(kFiles) + "\n");
+  const double requests = list_requests() - before;
+  EXPECT_GE(requests, 3) << "2,345 entries are three pages";
+  EXPECT_LE(requests, 4) << "one request per page, not per readdir call";
+  ASSERT_EQ(Sh("ls -l " + M("big") + " | grep -c \" f[0-9]\"", &out), 0) << out;
+  EXPECT_EQ(out, std::to_string(kFiles) + "\n");
+}
+
 // tar and cp -a keep what they keep on ext4: owners, modes, times, symlinks, hard links.
 TEST_F(FuseTest, TarAndCpAKeepOwnersModesTimesAndLinks) {
   std::string out;
