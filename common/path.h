@@ -13,7 +13,13 @@
 
 namespace dfs {
 
-inline constexpr size_t kMaxPathBytes = 4096;
+// A whole path from the namespace's root. Larger than PATH_MAX (4096): that
+// bounds what one system call names from its own folder, and a mount sends
+// paths from its root, so a program in a deep folder reaches further. Below
+// the servers' 8 KiB request line, which carries it (percent-encoded).
+inline constexpr size_t kMaxPathBytes = 6144;
+// A symlink's target: PATH_MAX, as Linux has it.
+inline constexpr size_t kMaxSymlinkBytes = 4096;
 inline constexpr size_t kMaxComponentBytes = 255;
 
 Status ValidatePath(std::string_view path);

@@ -48,6 +48,17 @@ timespec ToTimespec(double seconds) {
   return ts;
 }
 
+timespec NsToTimespec(int64_t ns) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000;
+    --ts.tv_sec;
+  }
+  return ts;
+}
+
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -147,47 +158,95 @@ void DfsFilesystem::FillStat(const FileInfo& info, struct stat* st) const {
   // mounted; a file not uploaded yet (ino -1) has its creator's.
   st->st_uid = info.ino != 0 ? static_cast<uid_t>(info.uid) : uid_;
   st->st_gid = info.ino != 0 ? static_cast<gid_t>(info.gid) : gid_;
-  st->st_mtim = ToTimespec(info.mtime);
-  st->st_atim = ToTimespec(info.atime > 0 ? info.atime : info.mtime);
-  st->st_ctim = ToTimespec(info.ctime > 0 ? info.ctime : info.mtime);
+  if (info.mtime_ns != 0) {  // exact
+    st->st_mtim = NsToTimespec(info.mtime_ns);
+    st->st_atim = NsToTimespec(info.atime_ns);
+    st->st_ctim = NsToTimespec(info.ctime_ns);
+  } else {
+    st->st_mtim = ToTimespec(info.mtime);
+    st->st_atim = ToTimespec(info.atime > 0 ? info.atime : info.mtime);
+    st->st_ctim = ToTimespec(info.ctime > 0 ? info.ctime : info.mtime);
+  }
+  // Inode numbers are the master's (use_ino): one for all names of a file,
+  // kept across renames. A file not on the master yet gets one from its name.
+  st->st_ino = info.ino > 0 ? static_cast<ino_t>(info.ino)
+                            : static_cast<ino_t>((uint64_t{1} << 62) | (std::hash<std::string>{}(info.name) >> 2));
 }
 
 void DfsFilesystem::CacheAttr(const std::string& path, const FileInfo& info) {
   std::lock_guard lock(attrs_mu_);
   attrs_[path] = {info, std::chrono::steady_clock::now() + attr_ttl_};
-  if (info.nlink > 1 && info.ino > 0 && info.type != "dir") aliases_[info.ino].insert(path);
+  if (info.nlink > 1 && info.ino > 0 && info.type != "dir") {
+    aliases_[info.ino].insert(path);
+    ino_of_[path] = info.ino;
+  }
 }
 
 void DfsFilesystem::ForgetAttr(const std::string& path) {
   // The other names of a hard-linked file show the same inode: the kernel
-  // knows them as other files (libfuse's path API), so it is told too.
+  // knows them as other files (libfuse's path API), so it is told too. A
+  // name is registered while the kernel may hold attributes of it that say
+  // nlink > 1 (it registers again when it asks again).
   std::set<std::string> others;
   {
     std::lock_guard lock(attrs_mu_);
-    auto it = attrs_.find(path);
-    if (it != attrs_.end()) {
-      auto alias = aliases_.find(it->second.info.ino);
-      if (alias != aliases_.end()) {
+    attrs_.erase(path);
+    if (auto it = ino_of_.find(path); it != ino_of_.end()) {
+      if (auto alias = aliases_.find(it->second); alias != aliases_.end()) {
         others.swap(alias->second);
         aliases_.erase(alias);
       }
-      attrs_.erase(it);
+      for (const auto& other : others) {
+        attrs_.erase(other);
+        ino_of_.erase(other);
+      }
+      ino_of_.erase(path);
     }
-    for (const auto& other : others) attrs_.erase(other);
   }
   others.erase(path);
   for (const auto& other : others) InvalidateKernelAttr(other);
 }
 
+int64_t DfsFilesystem::HardLinkedInode(const std::string& path) {
+  {
+    std::lock_guard lock(attrs_mu_);
+    if (aliases_.empty()) return 0;  // no other name of anything is known: nothing to tell
+    if (auto it = ino_of_.find(path); it != ino_of_.end()) return it->second;
+  }
+  auto info = client_.StatPath(path);
+  return info.ok() && info->nlink > 1 && info->type != "dir" ? info->ino : 0;
+}
+
+void DfsFilesystem::ForgetInode(int64_t ino) {
+  std::set<std::string> names;
+  {
+    std::lock_guard lock(attrs_mu_);
+    auto alias = aliases_.find(ino);
+    if (alias == aliases_.end()) return;
+    names.swap(alias->second);
+    aliases_.erase(alias);
+    for (const auto& name : names) {
+      attrs_.erase(name);
+      ino_of_.erase(name);
+    }
+  }
+  for (const auto& name : names) InvalidateKernelAttr(name);
+}
+
+void DfsFilesystem::ForgetEntry(const std::string& path) {
+  ForgetAttr(path);
+  ForgetAttr(ParentPath(path));  // its folder's times and link count changed
+}
+
 void DfsFilesystem::InvalidateKernelAttr(const std::string& path) {
-  fuse_context* ctx = fuse_get_context();
-  if (ctx && ctx->fuse) fuse_invalidate_path(ctx->fuse, ("/" + path).c_str());
+  // fuse_ is set once mounted (init); the daemon's own tests run without a kernel.
+  if (fuse* f = fuse_.load()) fuse_invalidate_path(f, ("/" + path).c_str());
 }
 
 void DfsFilesystem::ForgetAllAttrs() {
   std::lock_guard lock(attrs_mu_);
   attrs_.clear();
-  aliases_.clear();
+  // Aliases stay: the kernel may still hold what it was told of them.
 }
 
 Result<FileInfo> DfsFilesystem::LookUp(const std::string& path) {
@@ -217,6 +276,7 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
         auto known = LookUp(path);
         if (known.ok()) info = *known;
       } else {  // not on the master yet: it will belong to whoever created it
+        info.name = path;
         info.ino = -1;
         info.uid = state.owner_uid;
         info.gid = state.owner_gid;
@@ -224,7 +284,11 @@ int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_i
       }
       info.size = static_cast<uint64_t>(spool.st_size);
       info.mode = state.pending_mode.value_or(info.mode);
-      info.mtime = state.pending_mtime.value_or(spool.st_mtim.tv_sec + spool.st_mtim.tv_nsec / 1e9);
+      // Changed here: its times are the spool's (a pending utimens wins for mtime).
+      auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+      info.mtime_ns = state.pending_mtime ? static_cast<int64_t>(*state.pending_mtime * 1e9) : ns(spool.st_mtim);
+      info.ctime_ns = ns(spool.st_ctim);
+      if (info.atime_ns == 0) info.atime_ns = ns(spool.st_atim);
       FillStat(info, st);
       return 0;
     }
@@ -254,6 +318,36 @@ int DfsFilesystem::ReleaseDir(fuse_file_info* fi) {
 // then files being written here that the master does not have yet. The
 // cursor holds one page (kDirPage entries), so a folder of any size lists in
 // bounded memory; the kernel asks for the position after the last entry it took.
+std::string DfsFilesystem::PathFor(const char* fuse_path, fuse_file_info* fi) {
+  if (fuse_path) return DfsPath(fuse_path);
+  auto file = fi ? Handle(fi) : nullptr;
+  return file ? file->Path() : std::string();
+}
+
+int DfsFilesystem::GetAttrOfHandle(struct stat* st, fuse_file_info* fi) {
+  auto file = fi ? Handle(fi) : nullptr;
+  if (!file) return -ESTALE;
+  const std::string path = file->Path();
+  if (!path.empty()) return GetAttr(path, st, fi);
+  // Unlinked while open: what its local copy or spool says, with no links.
+  struct stat local {};
+  if (::fstat(file->fd.get(), &local) != 0) return -errno;
+  FileInfo info;
+  info.ino = -1;
+  info.nlink = 0;
+  info.size = static_cast<uint64_t>(local.st_size);
+  info.mode = static_cast<int>(local.st_mode & 07777);
+  info.uid = file->Get().owner_uid;
+  info.gid = file->Get().owner_gid;
+  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+  info.mtime_ns = ns(local.st_mtim);
+  info.atime_ns = ns(local.st_atim);
+  info.ctime_ns = ns(local.st_ctim);
+  FillStat(info, st);
+  st->st_nlink = 0;
+  return 0;
+}
+
 int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler, off_t offset,
                            fuse_file_info* fi) {
   std::shared_ptr<DirCursor> cursor;
@@ -267,13 +361,14 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
     cursor->path = path;
   }
   std::lock_guard lock(cursor->mu);
+  const std::string& dir = cursor->path;
   off_t pos = offset;
   if (pos == 0 && filler(buf, ".", nullptr, ++pos, static_cast<fuse_fill_dir_flags>(0)) != 0) return 0;
   if (pos == 1 && filler(buf, "..", nullptr, ++pos, static_cast<fuse_fill_dir_flags>(0)) != 0) return 0;
   struct stat st {};
   for (;;) {
     if (!cursor->fetched || pos < cursor->first) {  // first call, or a rewind
-      auto page = client_.ListDirPage(path, "", kDirPage, &cursor->next);
+      auto page = client_.ListDirPage(dir, "", kDirPage, &cursor->next);
       if (!page.ok()) return ErrnoFor(page.status());
       cursor->page = std::move(*page);
       cursor->first = 2;
@@ -281,7 +376,7 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
     }
     while (pos >= cursor->first + static_cast<off_t>(cursor->page.size()) && !cursor->next.empty()) {
       const std::string after = cursor->next;
-      auto page = client_.ListDirPage(path, after, kDirPage, &cursor->next);
+      auto page = client_.ListDirPage(dir, after, kDirPage, &cursor->next);
       if (!page.ok()) return ErrnoFor(page.status());
       cursor->first += static_cast<off_t>(cursor->page.size());
       cursor->page = std::move(*page);
@@ -289,7 +384,7 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
     const off_t index = pos - cursor->first;
     if (index >= static_cast<off_t>(cursor->page.size())) break;
     const FileInfo& e = cursor->page[static_cast<size_t>(index)];
-    CacheAttr(Join(path, e.name), e);
+    CacheAttr(Join(dir, e.name), e);
     FillStat(e, &st);
     if (filler(buf, e.name.c_str(), &st, ++pos, FUSE_FILL_DIR_PLUS) != 0) return 0;
   }
@@ -300,7 +395,7 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
     for (const auto& [id, f] : handles_) {
       if (f->spool_path.empty() || f->Get().uploaded) continue;
       std::string p = f->Path();
-      if (!p.empty() && ParentPath(p) == path) pending.push_back(p);
+      if (!p.empty() && ParentPath(p) == dir) pending.push_back(p);
     }
   }
   std::sort(pending.begin(), pending.end());
@@ -319,13 +414,13 @@ int DfsFilesystem::ReadDir(const std::string& path, void* buf, fuse_fill_dir_t f
 
 int DfsFilesystem::MakeDir(const std::string& path, mode_t mode) {
   Status st = client_.MakeDir(path, static_cast<int>(mode & 07777));
-  ForgetAttr(path);
+  ForgetEntry(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
 int DfsFilesystem::RemoveDir(const std::string& path) {
   Status st = client_.RemoveDir(path);
-  ForgetAttr(path);
+  ForgetEntry(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
@@ -346,8 +441,10 @@ DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const 
 
 int DfsFilesystem::Unlink(const std::string& path) {
   LockedFiles open = LockFiles(path);
+  const int64_t linked = HardLinkedInode(path);
   Status st = client_.Remove(path);
-  ForgetAttr(path);
+  if (linked) ForgetInode(linked);  // its other names lost a link
+  ForgetEntry(path);
   bool local_only = false;
   for (auto& f : open.files) {
     FileState s = f->Get();
@@ -373,8 +470,12 @@ int DfsFilesystem::Rename(const std::string& from, const std::string& to, unsign
   // Locking waits out an upload in flight, so the master has the file (or
   // it failed and stays local) before the rename is decided.
   LockedFiles open = LockFiles(from, to, /*b_subtree=*/exchange);
+  const int64_t replaced = HardLinkedInode(to), renamed = HardLinkedInode(from);
   Status st = client_.Rename(from, to, exchange ? "exchange" : (flags & RENAME_NOREPLACE) ? "noreplace" : "");
   ForgetAllAttrs();
+  for (int64_t ino : {replaced, renamed}) {
+    if (ino) ForgetInode(ino);  // other names of what was replaced or moved: nlink, ctime
+  }
   bool local_only = false;
   for (auto& f : open.files) {
     FileState s = f->Get();
@@ -425,28 +526,28 @@ int DfsFilesystem::Chmod(const std::string& path, mode_t mode) {
 
 int DfsFilesystem::Utimens(const std::string& path, const struct timespec tv[2]) {
   SetAttrRequest req;
-  auto take = [](const timespec& t, std::optional<double>* value, bool* now) {
+  auto take = [](const timespec& t, std::optional<int64_t>* value, bool* now) {
     if (t.tv_nsec == UTIME_OMIT) return;
     if (t.tv_nsec == UTIME_NOW) {
       *now = true;
     } else {
-      *value = static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+      *value = static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
     }
   };
   if (tv) {
-    take(tv[0], &req.atime, &req.atime_now);
-    take(tv[1], &req.mtime, &req.mtime_now);
+    take(tv[0], &req.atime_ns, &req.atime_now);
+    take(tv[1], &req.mtime_ns, &req.mtime_now);
   } else {
     req.atime_now = req.mtime_now = true;
   }
-  if (!req.atime && !req.mtime && !req.atime_now && !req.mtime_now) return 0;
+  if (!req.atime_ns && !req.mtime_ns && !req.atime_now && !req.mtime_now) return 0;
   if (auto f = WritableHandleFor(path)) {
     bool pending = false;
-    const double mtime = req.mtime.value_or(NowSeconds());
+    const double mtime = req.mtime_ns ? static_cast<double>(*req.mtime_ns) / 1e9 : NowSeconds();
     f->Update([&](FileState& s) {
       // Not on the master yet: its upload carries the time. (atime of a file
       // being written is its upload's.)
-      if ((pending = s.dirty && !s.uploaded) && (req.mtime || req.mtime_now)) s.pending_mtime = mtime;
+      if ((pending = s.dirty && !s.uploaded) && (req.mtime_ns || req.mtime_now)) s.pending_mtime = mtime;
     });
     if (pending) return 0;
     if (int rc = FlushPath(path); rc != 0) return rc;  // the upload's mtime would undo this one
@@ -475,7 +576,7 @@ int DfsFilesystem::FlushPath(const std::string& path) {
 
 int DfsFilesystem::Symlink(const std::string& target, const std::string& path) {
   Status st = client_.Symlink(path, target);
-  ForgetAttr(path);
+  ForgetEntry(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
@@ -494,7 +595,7 @@ int DfsFilesystem::Link(const std::string& existing, const std::string& path) {
   if (int rc = FlushPath(existing); rc != 0) return rc;  // a file still local has no inode to link
   Status st = client_.Link(existing, path);
   ForgetAttr(existing);
-  ForgetAttr(path);
+  ForgetEntry(path);
   if (st.ok()) InvalidateKernelAttr(existing);  // its link count changed
   return st.ok() ? 0 : ErrnoFor(st);
 }
@@ -517,7 +618,7 @@ int DfsFilesystem::MakeNode(const std::string& path, mode_t mode, dev_t rdev) {
   } else {
     return -EINVAL;
   }
-  ForgetAttr(path);
+  ForgetEntry(path);
   return st.ok() ? 0 : ErrnoFor(st);
 }
 
@@ -624,7 +725,7 @@ int DfsFilesystem::Create(const std::string& path, mode_t mode, fuse_file_info* 
   std::shared_ptr<OpenFile> file;
   if (int rc = OpenForWrite(path, /*truncate=*/true, &file); rc != 0) return rc;
   if ((mode & 07777) != 0644) file->Update([&](FileState& s) { s.pending_mode = static_cast<int>(mode & 07777); });
-  ForgetAttr(path);
+  ForgetEntry(path);
   fi->fh = Register(std::move(file));
   return 0;
 }
@@ -718,7 +819,8 @@ int DfsFilesystem::Upload(OpenFile& file) {
     req.mode = std::exchange(s.pending_mode, std::nullopt);
     req.mtime = std::exchange(s.pending_mtime, std::nullopt);
   });
-  ForgetAttr(state.path);
+  ForgetEntry(state.path);
+  InvalidateKernelAttr(state.path);  // what the kernel holds is the spool's, from before the upload
   if (req.mode || req.mtime) {
     Status st = client_.SetAttr(state.path, req);
     if (!st.ok()) {
@@ -797,16 +899,21 @@ fuse_operations DfsFilesystem::Operations() {
   fuse_operations ops{};
   ops.init = [](fuse_conn_info* conn, fuse_config* cfg) -> void* {
     auto* self = Self();
+    self->fuse_ = fuse_get_context()->fuse;
     double ttl = std::chrono::duration<double>(self->attr_ttl_).count();
     cfg->attr_timeout = ttl;
     cfg->entry_timeout = ttl;
     cfg->negative_timeout = 0;
     cfg->hard_remove = 1;  // no .fuse_hidden files: unlink is unlink
-    cfg->use_ino = 0;
+    // An open file whose last name went keeps working through its handle:
+    // libfuse then passes no path (each op below says what it does without).
+    cfg->nullpath_ok = 1;
+    cfg->use_ino = 1;  // st_ino is the master's inode number
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     return self;
   };
   ops.getattr = [](const char* p, struct stat* st, fuse_file_info* fi) {
+    if (!p) return Guard("fstat", p, [&] { return Self()->GetAttrOfHandle(st, fi); });
     return Guard("getattr", p, [&] { return Self()->GetAttr(DfsPath(p), st, fi); });
   };
   ops.opendir = [](const char* p, fuse_file_info* fi) {
@@ -814,6 +921,7 @@ fuse_operations DfsFilesystem::Operations() {
   };
   ops.readdir = [](const char* p, void* buf, fuse_fill_dir_t filler, off_t off, fuse_file_info* fi,
                    fuse_readdir_flags) {
+    // No path (nullpath_ok): the folder is the one opendir named.
     return Guard("readdir", p, [&] { return Self()->ReadDir(DfsPath(p), buf, filler, off, fi); });
   };
   ops.releasedir = [](const char* p, fuse_file_info* fi) {
@@ -828,17 +936,34 @@ fuse_operations DfsFilesystem::Operations() {
     if (int rc = CheckName(to); rc != 0) return rc;
     return Guard("rename", from, [&] { return Self()->Rename(DfsPath(from), DfsPath(to), flags); });
   };
-  ops.chmod = [](const char* p, mode_t mode, fuse_file_info*) {
-    return Guard("chmod", p, [&] { return Self()->Chmod(DfsPath(p), mode); });
+  // fchmod, fchown, futimens, ftruncate come with a handle and no path.
+  ops.chmod = [](const char* p, mode_t mode, fuse_file_info* fi) {
+    return Guard("chmod", p, [&] {
+      const std::string path = Self()->PathFor(p, fi);
+      if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
+      return Self()->Chmod(path, mode);
+    });
   };
-  ops.chown = [](const char* p, uid_t uid, gid_t gid, fuse_file_info*) {
-    return Guard("chown", p, [&] { return Self()->Chown(DfsPath(p), uid, gid); });
+  ops.chown = [](const char* p, uid_t uid, gid_t gid, fuse_file_info* fi) {
+    return Guard("chown", p, [&] {
+      const std::string path = Self()->PathFor(p, fi);
+      if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
+      return Self()->Chown(path, uid, gid);
+    });
   };
-  ops.utimens = [](const char* p, const struct timespec tv[2], fuse_file_info*) {
-    return Guard("utimens", p, [&] { return Self()->Utimens(DfsPath(p), tv); });
+  ops.utimens = [](const char* p, const struct timespec tv[2], fuse_file_info* fi) {
+    return Guard("utimens", p, [&] {
+      const std::string path = Self()->PathFor(p, fi);
+      if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
+      return Self()->Utimens(path, tv);
+    });
   };
   ops.truncate = [](const char* p, off_t size, fuse_file_info* fi) {
-    return Guard("truncate", p, [&] { return Self()->Truncate(DfsPath(p), size, fi); });
+    return Guard("truncate", p, [&] {
+      const std::string path = Self()->PathFor(p, fi);
+      if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
+      return Self()->Truncate(path, size, fi);
+    });
   };
   ops.create = [](const char* p, mode_t mode, fuse_file_info* fi) {
     return Guard("create", p, [&] { return Self()->Create(DfsPath(p), mode, fi); });

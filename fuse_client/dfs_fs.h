@@ -12,6 +12,7 @@
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -87,6 +88,11 @@ class DfsFilesystem {
   static fuse_operations Operations();
 
   int GetAttr(const std::string& path, struct stat* st, fuse_file_info* fi);
+  // The dfs path of an op: from FUSE's path, else from the handle (nullpath_ok
+  // ops that come with one); "" when the handle's file has no name left.
+  std::string PathFor(const char* fuse_path, fuse_file_info* fi);
+  // fstat of a handle libfuse has no path for (its file was unlinked).
+  int GetAttrOfHandle(struct stat* st, fuse_file_info* fi);
   int OpenDir(const std::string& path, fuse_file_info* fi);
   // offset: the position to go on from (0 at first; see dfs_fs.cpp).
   int ReadDir(const std::string& path, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi);
@@ -147,6 +153,13 @@ class DfsFilesystem {
   void CacheAttr(const std::string& path, const FileInfo& info);
   void ForgetAttr(const std::string& path);
   void ForgetAllAttrs();
+  // ForgetAttr of `path` and of its folder (an entry was added or removed there).
+  void ForgetEntry(const std::string& path);
+  // The inode of `path` when it is a file with other names the kernel may
+  // hold (0 otherwise; asks the master only when some such names are known).
+  int64_t HardLinkedInode(const std::string& path);
+  // Forgets, here and in the kernel, the attributes of every known name of `ino`.
+  void ForgetInode(int64_t ino);
   // Tells the kernel that what it caches of `path` is stale.
   void InvalidateKernelAttr(const std::string& path);
   Result<FileInfo> LookUp(const std::string& path);
@@ -157,9 +170,12 @@ class DfsFilesystem {
   const uid_t uid_;
   const gid_t gid_;
 
+  std::atomic<fuse*> fuse_{nullptr};  // the mounted session, for invalidations
+
   std::mutex attrs_mu_;
   std::map<std::string, CachedAttr> attrs_;
   std::map<int64_t, std::set<std::string>> aliases_;  // ino -> names seen of a hard-linked file
+  std::map<std::string, int64_t> ino_of_;             // and back
 
   std::mutex handles_mu_;
   std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;

@@ -1,5 +1,5 @@
 // Collision naming: for any valid path and suffix, the new name is a valid
-// path (within 4096 bytes in all: names deep in a long path once grew past
+// path (within kMaxPathBytes in all: names deep in a long path once grew past
 // it), differs from the old one, stays in the same folder and contains the
 // suffix (all of it whenever "_<suffix>" fits).
 #include "common/path.h"
@@ -30,7 +30,7 @@ DFS_FUZZ_TARGET(collision_name) {
     FUZZ_CHECK(dfs::BaseName(renamed).size() == suffix.size() + 1, "the name still fills the room");
   } else if (dir_bytes + 1 + suffix.size() <= dfs::kMaxPathBytes) {
     FUZZ_CHECK(dfs::BaseName(renamed).find("_" + suffix) != std::string::npos, "the suffix is in the name");
-  } else {  // not even "_<suffix>" fits in 4096 bytes: the name is what fits of the suffix
+  } else {  // not even "_<suffix>" fits in kMaxPathBytes: the name is what fits of the suffix
     std::string name = dfs::BaseName(renamed);
     FUZZ_CHECK(name.size() <= suffix.size() && name.substr(1) == suffix.substr(1, name.size() - 1),
                "the name is what fits of the suffix");

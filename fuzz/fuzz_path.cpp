@@ -45,7 +45,7 @@ DFS_FUZZ_TARGET(path) {
   std::string_view text = dfs::fuzz::AsText(data, size);
   FUZZ_CHECK(dfs::IsValidUtf8(text) == ReferenceUtf8(text), "IsValidUtf8 agrees with table 3-7");
   if (dfs::ValidatePath(text).ok()) {
-    FUZZ_CHECK(!text.empty() && text.size() <= 4096, "valid path length");
+    FUZZ_CHECK(!text.empty() && text.size() <= dfs::kMaxPathBytes, "valid path length");
     FUZZ_CHECK(dfs::IsValidUtf8(text), "valid path is UTF-8");
     size_t start = 0;
     for (;;) {

@@ -14,7 +14,8 @@ namespace {
 nlohmann::json EntryToJson(const DirEntry& e) {
   nlohmann::json j = {{"name", e.name},   {"type", ToString(e.type)}, {"ino", e.ino},     {"size", e.size},
                       {"mtime", e.mtime}, {"atime", e.atime},         {"ctime", e.ctime}, {"mode", e.mode},
-                      {"uid", e.uid},     {"gid", e.gid},             {"nlink", e.nlink}};
+                      {"uid", e.uid},     {"gid", e.gid},             {"nlink", e.nlink},
+                      {"mtime_ns", e.mtime_ns}, {"atime_ns", e.atime_ns}, {"ctime_ns", e.ctime_ns}};
   if (e.type == InodeType::kFile) {
     j["md5"] = e.md5;
     j["version"] = e.version;

@@ -25,6 +25,9 @@ DirEntry ReadEntry(const Statement& q, int first_col, std::string name) {
   e.mtime = sql::NsToSeconds(i.mtime_ns);
   e.atime = sql::NsToSeconds(i.atime_ns);
   e.ctime = sql::NsToSeconds(i.ctime_ns);
+  e.mtime_ns = i.mtime_ns;
+  e.atime_ns = i.atime_ns;
+  e.ctime_ns = i.ctime_ns;
   e.mode = i.mode;
   e.uid = i.uid;
   e.gid = i.gid;
@@ -107,8 +110,15 @@ Result<DirEntry> CreateInode(Database& db, const std::string& path, Inode fresh,
 // The mode after a chmod by who, as Linux: only the owner or root may, and a
 // non-root owner outside the file's group loses the setgid bit.
 Result<int> NewMode(const Inode& inode, int mode, const Credentials* who) {
-  if (!IsOwnerOrRoot(inode, who)) return Status::NotPermitted("only the owner may change the mode");
   mode &= 07777;
+  if (!IsOwnerOrRoot(inode, who)) {
+    // The kernel drops setuid/setgid when someone else writes the file, as
+    // the writer: clearing only those bits needs write permission, no more.
+    const bool only_clears = (mode | 06000) == (inode.mode | 06000) && (mode & ~inode.mode) == 0 && mode != inode.mode;
+    if (!only_clears) return Status::NotPermitted("only the owner may change the mode");
+    if (Status st = sql::CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    return mode;
+  }
   if (who && !who->IsRoot() && inode.type != InodeType::kDir && !who->InGroup(static_cast<uint32_t>(inode.gid))) {
     mode &= ~02000;
   }
@@ -147,7 +157,7 @@ Status SetTimes(Inode& inode, const AttrChange& change, const Credentials* who, 
     if (Status st = sql::CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
   }
   auto apply = [now](const std::optional<TimeChange>& t, int64_t& field) {
-    if (t) field = t->now ? now : sql::SecondsToNs(t->seconds);
+    if (t) field = t->now ? now : t->ns;
   };
   apply(change.atime_change, inode.atime_ns);
   apply(change.mtime_change, inode.mtime_ns);
@@ -351,8 +361,8 @@ Status NamespaceStore::SetAttr(const std::string& path, const AttrChange& change
 
 Result<DirEntry> NamespaceStore::Symlink(const std::string& path, const std::string& target,
                                          const Credentials* who) {
-  if (target.empty() || target.size() > kMaxPathBytes) {
-    return Status::InvalidArgument("a symlink's target is 1 to " + std::to_string(kMaxPathBytes) + " bytes");
+  if (target.empty() || target.size() > kMaxSymlinkBytes) {
+    return Status::InvalidArgument("a symlink's target is 1 to " + std::to_string(kMaxSymlinkBytes) + " bytes");
   }
   if (target.find('\0') != std::string::npos) return Status::InvalidArgument("a symlink's target holds no NUL");
   return MakeInTransaction(store_, [&](Database& db) -> Result<DirEntry> {

@@ -22,9 +22,12 @@ struct DirEntry {
   int64_t ino = 0;
   uint64_t size = 0;
   std::string md5;  // regular files
-  double mtime = 0;
+  double mtime = 0;  // seconds, as the old API had them
   double atime = 0;
   double ctime = 0;
+  int64_t mtime_ns = 0;  // exact
+  int64_t atime_ns = 0;
+  int64_t ctime_ns = 0;
   int mode = 0644;  // permission bits
   int64_t uid = 0;
   int64_t gid = 0;
@@ -44,7 +47,7 @@ struct DirPage {
 // A time to set: a value, or now (UTIME_NOW); absent fields are left (UTIME_OMIT).
 struct TimeChange {
   bool now = false;
-  double seconds = 0;
+  int64_t ns = 0;  // since the epoch
 };
 
 struct AttrChange {

@@ -225,15 +225,21 @@ Result<AttrChange> ParseAttrChange(std::string_view text) {
     if (!AsMode(*it, &mode)) return Status::InvalidArgument("mode must be an integer of permission bits");
     change.mode = mode;
   }
-  auto time = [&](const char* key, std::optional<TimeChange>* out) -> Status {
+  // "mtime": seconds or "now"; "mtime_ns": exact nanoseconds (wins).
+  auto time = [&](const std::string& key, std::optional<TimeChange>* out) -> Status {
+    if (auto ns = body.find(key + "_ns"); ns != body.end()) {
+      if (!ns->is_number_integer()) return Status::InvalidArgument(key + "_ns must be an integer");
+      *out = TimeChange{false, ns->get<int64_t>()};
+      return Status::OK();
+    }
     auto it = body.find(key);
     if (it == body.end()) return Status::OK();
     if (*it == "now") {
       *out = TimeChange{true, 0};
-    } else if (it->is_number() && std::isfinite(it->get<double>())) {
-      *out = TimeChange{false, it->get<double>()};
+    } else if (it->is_number() && std::isfinite(it->get<double>()) && std::fabs(it->get<double>()) < 9e9) {
+      *out = TimeChange{false, static_cast<int64_t>(std::llround(it->get<double>() * 1e9))};
     } else {
-      return Status::InvalidArgument(std::string(key) + " must be a number of seconds or \"now\"");
+      return Status::InvalidArgument(key + " must be a number of seconds or \"now\"");
     }
     return Status::OK();
   };

@@ -64,6 +64,9 @@ FileInfo FileInfoFromJson(const nlohmann::json& j) {
   f.nlink = j.value("nlink", int64_t{f.type == "dir" ? 2 : 1});
   f.atime = j.value("atime", f.mtime);
   f.ctime = j.value("ctime", f.mtime);
+  f.mtime_ns = j.value("mtime_ns", int64_t{0});
+  f.atime_ns = j.value("atime_ns", int64_t{0});
+  f.ctime_ns = j.value("ctime_ns", int64_t{0});
   f.target = j.value("target", "");
   f.rdev = j.value("rdev", uint64_t{0});
   return f;
@@ -433,11 +436,13 @@ Status DfsClient::SetAttr(const std::string& path, const SetAttrRequest& attrs) 
   if (attrs.gid) body["gid"] = *attrs.gid;
   if (attrs.atime_now) {
     body["atime"] = "now";
-  } else if (attrs.atime) {
-    body["atime"] = *attrs.atime;
+  } else if (attrs.atime_ns) {
+    body["atime_ns"] = *attrs.atime_ns;
   }
   if (attrs.mtime_now) {
     body["mtime"] = "now";
+  } else if (attrs.mtime_ns) {
+    body["mtime_ns"] = *attrs.mtime_ns;
   } else if (attrs.mtime) {
     body["mtime"] = *attrs.mtime;
   }

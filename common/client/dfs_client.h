@@ -48,6 +48,9 @@ struct FileInfo {
   int64_t nlink = 1;
   double atime = 0;
   double ctime = 0;
+  int64_t mtime_ns = 0;  // exact, when the master sends them (else 0)
+  int64_t atime_ns = 0;
+  int64_t ctime_ns = 0;
   std::string target;  // a symlink's
   uint64_t rdev = 0;   // a device's
 };
@@ -83,9 +86,10 @@ struct SetAttrRequest {
   std::optional<int> mode;
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
-  // Seconds, or "now" (the master's clock) when the *_now flag is set.
-  std::optional<double> atime;
-  std::optional<double> mtime;
+  // Nanoseconds since the epoch, or "now" (the master's clock) when the *_now flag is set.
+  std::optional<int64_t> atime_ns;
+  std::optional<int64_t> mtime_ns;
+  std::optional<double> mtime;  // seconds (the old field; mtime_ns wins)
   bool atime_now = false;
   bool mtime_now = false;
   std::optional<uint64_t> size;

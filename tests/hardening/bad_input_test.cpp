@@ -14,6 +14,7 @@
 
 #include "common/http_util.h"
 #include "common/md5.h"
+#include "common/path.h"
 #include "tests/hardening/raw_http.h"
 #include "tests/support/cluster.h"
 #include "tests/support/http_helpers.h"
@@ -235,7 +236,7 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
   };
   const std::string long_path = "/api/v1/files/" + [] {
     std::string p;
-    while (p.size() <= 4200) p += std::string(200, 'd') + "/";
+    while (p.size() <= dfs::kMaxPathBytes + 100) p += std::string(200, 'd') + "/";
     return p + "f";
   }();
   const std::string too_long_uri = "/api/v1/files/" + std::string(9000, 'u');
@@ -263,7 +264,7 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
       {"PUT overlong UTF-8 %C0%AF", M, Put("/api/v1/files/%C0%AF"), 400, "bad_request"},
       {"PUT lone continuation byte %80", M, Put("/api/v1/files/x%80"), 400, "bad_request"},
       {"PUT component of 256 bytes", M, Put("/api/v1/files/" + std::string(256, 'c')), 400, "bad_request"},
-      {"PUT path over 4096 bytes", M, Put(long_path), 400, "bad_request"},
+      {"PUT path over kMaxPathBytes", M, Put(long_path), 400, "bad_request"},
       {"PUT request line over 8 KiB", M, Put(too_long_uri), 414, "uri_too_long"},
       {"GET traversal", M, Req("GET", "/api/v1/files/a/../../etc/passwd"), 400, "bad_request"},
       {"GET /download traversal", M, Req("GET", "/download?filename=../../etc/passwd"), 400, "bad_request"},

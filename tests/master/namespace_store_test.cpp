@@ -128,7 +128,7 @@ TEST_F(NamespaceStoreTest, OverwriteKeepsTheInodeAndItsMode) {
   const int64_t ino = ns_->Stat("f")->ino;
   AttrChange chmod;
   chmod.mode = 0600;
-  chmod.mtime_change = TimeChange{false, 1000.5};
+  chmod.mtime_change = TimeChange{false, 1000500000000};
   ASSERT_TRUE(ns_->SetAttr("f", chmod).ok());
   ASSERT_TRUE(Put("f", "b2", ConflictMode::kOverwrite).ok());
   auto st = ns_->Stat("f");
@@ -270,9 +270,9 @@ TEST_F(NamespaceStoreTest, OwnersAndPermissionsFollowPosix) {
   AttrChange touch;
   touch.mtime_change = TimeChange{true, 0};
   EXPECT_EQ(ns_->SetAttr("home/p", touch, &alice).code(), Code::kAccessDenied) << "0755: others may not write";
-  touch.mtime_change = TimeChange{false, 12345};
+  touch.mtime_change = TimeChange{false, 12345000000123};
   ASSERT_TRUE(ns_->SetAttr("home/p", touch, &bob).ok());
-  EXPECT_EQ(ns_->Stat("home/p")->mtime, 12345);
+  EXPECT_EQ(ns_->Stat("home/p")->mtime_ns, 12345000000123) << "times are kept to the nanosecond";
   EXPECT_EQ(ns_->SetAttr("home/p", touch, &alice).code(), Code::kNotPermitted);
 }
 
