@@ -1,0 +1,188 @@
+// Whether the master's namespace (the SQLite inode tree of MetadataStore)
+// stays as fast when it is big. Through the store's C++ API, no HTTP, it
+// times four operations: listing a 10-entry folder (NamespaceStore::List),
+// a stat (Stat), a create (CommitFile, kFail) and a rename (Rename), median
+// and p99 over 500 of each, first on an empty namespace; then commits N
+// files into fill/dNNN/fNNNNNN (1000 per folder), one CommitFile (one
+// transaction) each as a PUT does, printing the rate every 100k; then times
+// the four again and prints full / empty (the goal: at most 1.2x) and the
+// process RSS. The timed entries live under probe/, outside fill/.
+//
+// The fill takes many minutes on a shared machine whose load comes and goes,
+// so the ratio is not taken against the figures from before it: after the
+// fill the full store is timed interleaved with an empty twin store (same
+// process, same disk), and full / empty compares the two.
+//
+//   build/bin/namespace_bench [FILES]     (default 1000000)
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "master/metadata_store.h"
+#include "master/namespace_store.h"
+#include "tests/support/process.h"
+
+using dfs::bench::Now;
+using dfs::bench::Percentile;
+namespace m = dfs::master;
+
+namespace {
+
+constexpr int kReps = 500;
+const char* const kOps[] = {"list a 10-entry folder", "stat a file", "create a file (CommitFile)", "rename a file"};
+
+long RssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10) / 1024;
+  }
+  return -1;
+}
+
+void Check(const dfs::Status& st, const std::string& what) {
+  if (st.ok()) return;
+  std::fprintf(stderr, "bench: %s: %s\n", what.c_str(), st.ToString().c_str());
+  std::exit(1);
+}
+
+// Commits a 4 KiB file at `path` whose blob (id from the counter) is on node n1.
+void Commit(m::MetadataStore& store, const std::string& path) {
+  static uint64_t blobs = 0;
+  char id[33];
+  std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(++blobs));
+  m::FileRecord f;
+  f.path = path;
+  f.size = 4096;
+  f.md5 = "0123456789abcdef0123456789abcdef";
+  f.mtime = m::NowSeconds();
+  f.blob_id = id;
+  f.primary_node = "n1";
+  f.want_copies = 3;
+  Check(store.CommitFile(f, m::ConflictMode::kFail, [](const std::string& p) { return p + ".1"; }).status(),
+        "commit " + path);
+}
+
+// A store holding the probes: a 10-entry folder, a file to stat, one to rename.
+struct Namespace {
+  explicit Namespace(const std::string& db) : store(Open(db)), ns(*store) {
+    Check(ns.MakeDir("probe/list", 0755, true), "mkdir");
+    for (int i = 0; i < 10; ++i) Commit(*store, "probe/list/e" + std::to_string(i));
+    Commit(*store, "probe/stat.bin");
+    Commit(*store, "probe/rename/a");
+  }
+  static std::unique_ptr<m::MetadataStore> Open(const std::string& db) {
+    auto opened = m::MetadataStore::Open(db);
+    Check(opened.status(), "open " + db);
+    return std::move(*opened);
+  }
+  std::unique_ptr<m::MetadataStore> store;
+  m::NamespaceStore ns;
+};
+
+// This thread's CPU time in seconds: unlike wall time it leaves out waiting
+// for the disk (every commit fsyncs) and for the CPU, both shared here.
+double CpuNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+struct Figure {
+  double p50 = 0, p99 = 0, cpu50 = 0;  // microseconds: wall median and p99, CPU median
+};
+
+// The four operations on each of `targets`, interleaved (one of each per
+// round and target, so a noisy moment hits them all alike): [target][op].
+// The creates go to a fresh folder named after `phase`.
+std::vector<std::vector<Figure>> Measure(const std::vector<Namespace*>& targets, const std::string& phase) {
+  const std::string created = "probe/create-" + phase;
+  const std::function<void(Namespace&, int)> ops[] = {
+      [](Namespace& t, int) { Check(t.ns.List("probe/list").status(), "list"); },
+      [](Namespace& t, int) { Check(t.ns.Stat("probe/stat.bin").status(), "stat"); },
+      [&](Namespace& t, int i) { Commit(*t.store, created + "/c" + std::to_string(i)); },
+      [](Namespace& t, int i) {
+        Check(i % 2 ? t.ns.Rename("probe/rename/b", "probe/rename/a") : t.ns.Rename("probe/rename/a", "probe/rename/b"),
+              "rename");
+      },
+  };
+  const size_t n = std::size(ops);
+  std::vector<std::vector<double>> wall(targets.size() * n), cpu(targets.size() * n);
+  for (Namespace* t : targets) Check(t->ns.MakeDir(created, 0755, false), "mkdir");
+  for (int i = 0; i < kReps; ++i) {
+    for (size_t t = 0; t < targets.size(); ++t) {
+      for (size_t k = 0; k < n; ++k) {
+        const double start = Now(), cpu_start = CpuNow();
+        ops[k](*targets[t], i);
+        cpu[t * n + k].push_back((CpuNow() - cpu_start) * 1e6);
+        wall[t * n + k].push_back((Now() - start) * 1e6);
+      }
+    }
+  }
+  std::vector<std::vector<Figure>> out(targets.size());
+  for (size_t j = 0; j < wall.size(); ++j) {
+    out[j / n].push_back({Percentile(wall[j], 50), Percentile(wall[j], 99), Percentile(cpu[j], 50)});
+  }
+  return out;
+}
+
+void PrintFigure(const Figure& f) { std::printf("    %7.0f / %6.0f (%6.0f)", f.p50, f.p99, f.cpu50); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long files = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 1000000;
+  dfs::testing::TempDir dir;
+  Namespace full(dir.path() + "/full.db"), twin(dir.path() + "/twin.db");
+  std::printf("namespace benchmark: MetadataStore in %s, %d of each operation, %ld files\n", dir.path().c_str(),
+              kReps, files);
+
+  const auto before = Measure({&full}, "before");
+  std::printf("\n  %-28s%s\n", "us: p50 / p99 (CPU p50)", "      empty namespace");
+  for (size_t k = 0; k < before[0].size(); ++k) {
+    std::printf("  %-28s", kOps[k]);
+    PrintFigure(before[0][k]);
+    std::printf("\n");
+  }
+  std::printf("  RSS %ld MiB\n", RssMiB());
+
+  std::printf("\n  filling: %ld files in fill/dNNN/fNNNNNN, one CommitFile (one transaction) each\n", files);
+  const double fill_start = Now();
+  double lap = fill_start;
+  char path[64];
+  for (long i = 0; i < files; ++i) {
+    std::snprintf(path, sizeof path, "fill/d%03ld/f%06ld", i / 1000, i);
+    Commit(*full.store, path);
+    if ((i + 1) % 100000 == 0) {
+      const double now = Now();
+      std::printf("  %8ld files  %6.0f files/s (last 100k)  %6.0f s so far  RSS %ld MiB\n", i + 1,
+                  100000 / (now - lap), now - fill_start, RssMiB());
+      std::fflush(stdout);
+      lap = now;
+    }
+  }
+  const double fill = Now() - fill_start;
+  std::printf("  filled in %.0f s = %.0f files/s; database file %.0f MiB\n", fill,
+              static_cast<double>(files) / std::max(fill, 1e-9),
+              static_cast<double>(std::filesystem::file_size(dir.path() + "/full.db")) / (1 << 20));
+
+  const auto after = Measure({&twin, &full}, "after");
+  std::printf("\n  %-28s%-29s%-29s%s\n", "us: p50 / p99 (CPU p50)", "      empty twin", "      full namespace",
+              "    full / empty: p50 (CPU)");
+  for (size_t k = 0; k < after[0].size(); ++k) {
+    std::printf("  %-28s", kOps[k]);
+    PrintFigure(after[0][k]);
+    PrintFigure(after[1][k]);
+    std::printf("    %5.2fx (%5.2fx)\n", after[1][k].p50 / after[0][k].p50, after[1][k].cpu50 / after[0][k].cpu50);
+  }
+  std::printf("\n  RSS %ld MiB with %ld files (and the twin, whose SQLite page cache is at most 2 MiB)\n", RssMiB(),
+              files);
+  return 0;
+}
