@@ -232,10 +232,13 @@ void DropLink(Database& db, int64_t ino) {
   const int64_t left = q.Int(0);
   q.Reset();
   if (left > 0) return;
-  auto blob = db.Prepare("SELECT blob_id FROM contents WHERE ino = ?");
+  auto blob = db.Prepare("SELECT c.blob_id, i.size FROM contents c JOIN inodes i ON i.ino = c.ino WHERE c.ino = ?");
   if (blob.Bind(1, ino).Step()) {
     const std::string blob_id = blob.Text(0);
+    const int64_t size = blob.Int(1);
     QueueDeletionsOf(db, blob_id);
+    Unwatch(db, blob_id);
+    AddToCounters(db, -1, -size);
     db.Prepare("DELETE FROM contents WHERE ino = ?").Bind(1, ino).Run();
   }
   db.Prepare("DELETE FROM inodes WHERE ino = ?").Bind(1, ino).Run();
@@ -271,6 +274,27 @@ std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id) {
   FileRecord f = ReadFileRow(q);
   f.path = PathOf(db, f.ino).value_or("");
   return f;
+}
+
+void Watch(Database& db, const std::string& blob_id) {
+  db.Prepare("INSERT INTO heal_watch (blob_id) VALUES (?) ON CONFLICT DO NOTHING").Bind(1, blob_id).Run();
+}
+
+void Unwatch(Database& db, const std::string& blob_id) {
+  db.Prepare("DELETE FROM heal_watch WHERE blob_id = ?").Bind(1, blob_id).Run();
+}
+
+void WatchBlobsOn(Database& db, const std::string& node_id) {
+  db.Prepare("INSERT INTO heal_watch (blob_id) SELECT blob_id FROM replicas WHERE node_id = ? ON CONFLICT DO NOTHING")
+      .Bind(1, node_id)
+      .Run();
+}
+
+void AddToCounters(Database& db, int64_t files, int64_t bytes) {
+  auto q = db.Prepare("UPDATE counters SET value = value + ? WHERE name = ?");
+  q.Bind(1, files).Bind(2, "files").Run();
+  q.Reset();
+  q.Bind(1, bytes).Bind(2, "bytes").Run();
 }
 
 void QueueDeletionsOf(Database& db, const std::string& blob_id) {

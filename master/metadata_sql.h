@@ -101,6 +101,14 @@ std::optional<FileRecord> FileOfInode(Database& db, int64_t ino);
 // The file that holds the blob, with one of its paths.
 std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id);
 
+// The heal pass looks at the blob (it may lack copies) / no longer needs to.
+void Watch(Database& db, const std::string& blob_id);
+void Unwatch(Database& db, const std::string& blob_id);
+// Every blob with a copy on the node (it went down or is draining).
+void WatchBlobsOn(Database& db, const std::string& node_id);
+// Adds to the running totals (files: count of regular files, bytes: their sizes).
+void AddToCounters(Database& db, int64_t files, int64_t bytes);
+
 // Moves every replica of the blob to the deletion queue.
 void QueueDeletionsOf(Database& db, const std::string& blob_id);
 // job_id: the request that caused the job (follows it into the replicator's logs); random if empty.

@@ -102,6 +102,7 @@ Result<std::vector<std::string>> MetadataStore::MarkSilentNodesDown(double befor
     while (q.Step()) ids.push_back(q.Text(0));
     auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
     u.Bind(1, before).Run();
+    for (const auto& id : ids) WatchBlobsOn(*db_, id);  // their copies may stop counting
     tx.Commit();
     return ids;
   });
@@ -116,7 +117,10 @@ Result<std::string> MetadataStore::SetNodeDraining(const std::string& node_id, b
         "WHERE node_id = ?2 RETURNING state");
     q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id);
     if (!q.Step()) return Status::NotFound("no node " + node_id);
-    return q.Text(0);
+    std::string state = q.Text(0);
+    q.Reset();
+    if (draining) WatchBlobsOn(*db_, node_id);  // its copies stop counting
+    return state;
   });
 }
 
@@ -245,6 +249,9 @@ void RecordKeyedPut(Database& db, const std::string& key, const std::string& req
 // every hard link sees it; same permissions, as writing a file keeps them.
 void ReplaceContent(Database& db, const FileRecord& old, FileRecord& file) {
   QueueDeletionsOf(db, old.blob_id);
+  Unwatch(db, old.blob_id);
+  Watch(db, file.blob_id);
+  AddToCounters(db, 0, static_cast<int64_t>(file.size) - static_cast<int64_t>(old.size));
   file.ino = old.ino;
   file.version = old.version + 1;
   file.mode = old.mode;
@@ -275,6 +282,8 @@ int64_t InsertFileInode(Database& db, const FileRecord& file, const Inode& dir, 
       "INSERT INTO contents (ino, blob_id, md5, primary_node, version, want_copies) VALUES (?, ?, ?, ?, ?, ?)");
   c.Bind(1, ino).Bind(2, file.blob_id).Bind(3, file.md5).Bind(4, file.primary_node).Bind(5, file.version);
   c.Bind(6, int64_t{file.want_copies}).Run();
+  Watch(db, file.blob_id);  // one copy so far
+  AddToCounters(db, 1, static_cast<int64_t>(file.size));
   return ino;
 }
 
@@ -412,6 +421,7 @@ Status MetadataStore::MarkReplicaBad(const std::string& blob_id, const std::stri
         .Bind(2, node_id)
         .Run();
     if (db_->Changes() == 0) return Status::OK();  // already known
+    Watch(*db_, blob_id);
     // The bad copy stays listed (so it is never chosen as a source) until a
     // good copy is written over it; the job makes that happen.
     if (auto file = FileOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, *file);
@@ -469,30 +479,71 @@ static constexpr const char* kGoodCopies =
     "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
     "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
 
+// Looks at the blobs in heal_watch that were looked at longest ago (a few
+// times `limit`, so the pass costs what is watched, never every file):
+// those with their copies (or no file any more) leave the watch; those with
+// fewer good copies than wanted (or than up nodes) get a job, unless the
+// blob had one in the last retry_after_s, doubled for each recent job.
+// Good copies on nodes that are up now: only these let a blob leave the
+// watch (a copy on a node down for a moment still counts for healing, but
+// stops counting once the node is dead, with no event to watch it again).
+static constexpr const char* kUpCopies =
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
+    "AND r.state = 'ok' AND n.state = 'up')";
+
 Result<int> MetadataStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
   return Locked([&]() -> Result<int> {
     Transaction tx(*db_);
-    auto q = db_->Prepare(std::string("SELECT ") + kFileColumns + " FROM " + kFileFrom + " WHERE " + kGoodCopies +
-                          " < MIN(c.want_copies, (SELECT COUNT(*) FROM nodes WHERE state = 'up')) "
+    const double now = NowSeconds();
+    auto up = db_->Prepare("SELECT COUNT(*) FROM nodes WHERE state = 'up'");
+    up.Step();
+    const int64_t up_nodes = up.Int(0);
+    auto q = db_->Prepare(std::string("SELECT w.blob_id, c.blob_id IS NOT NULL, ") + kFileColumns + ", " + kGoodCopies +
+                          ", EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = w.blob_id AND o.created_at >= "
                           // Back off per file: retry_after, then 2x, 4x ... 64x, counted in the
                           // jobs of the last hour (older ones are pruned), so a file that cannot
                           // be healed does not flood the queue and the dead letters.
-                          "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = c.blob_id AND o.created_at >= "
-                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = c.blob_id) - 1))) "
-                          "LIMIT :limit");
-    q.Bind(1, dead_before).Bind(2, NowSeconds()).Bind(3, retry_after_s).Bind(4, int64_t{limit});
-    std::vector<FileRecord> files;
-    while (q.Step()) files.push_back(ReadFileRow(q));
-    for (const auto& f : files) InsertReplicationJob(*db_, f);
+                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = w.blob_id) - 1))) "
+                          ", " + kUpCopies + " FROM (SELECT blob_id FROM heal_watch ORDER BY checked_at LIMIT :scan) w "
+                          "LEFT JOIN contents c ON c.blob_id = w.blob_id LEFT JOIN inodes i ON i.ino = c.ino");
+    q.Bind(1, dead_before).Bind(2, now).Bind(3, retry_after_s).Bind(4, int64_t{std::max(limit, 1) * 4});
+    std::vector<std::string> done, looked;
+    std::vector<FileRecord> heal;
+    while (q.Step()) {
+      const std::string blob = q.Text(0);
+      looked.push_back(blob);
+      if (q.Int(1) == 0) {  // no file holds it any more
+        done.push_back(blob);
+        continue;
+      }
+      FileRecord f = ReadFileRow(q, 2);
+      const int64_t good = q.Int(11);
+      if (q.Int(13) >= f.want_copies) {
+        done.push_back(blob);
+      } else if (good < std::min<int64_t>(f.want_copies, up_nodes) && q.Int(12) == 0 &&
+                 static_cast<int>(heal.size()) < limit) {
+        heal.push_back(std::move(f));
+      }
+    }
+    q.Reset();
+    auto checked = db_->Prepare("UPDATE heal_watch SET checked_at = ? WHERE blob_id = ?");
+    for (const auto& blob : looked) {
+      checked.Reset();
+      checked.Bind(1, now).Bind(2, blob).Run();
+    }
+    for (const auto& blob : done) Unwatch(*db_, blob);
+    for (const auto& f : heal) InsertReplicationJob(*db_, f);
     tx.Commit();
-    return static_cast<int>(files.size());
+    return static_cast<int>(heal.size());
   });
 }
 
 Result<ReplicationCounts> MetadataStore::CountReplication(double dead_before) {
   return Locked([&]() -> Result<ReplicationCounts> {
     ReplicationCounts c;
-    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM contents c WHERE ") + kGoodCopies + " < c.want_copies");
+    // Only watched blobs can lack copies (see heal_watch in schema.cpp).
+    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM heal_watch w JOIN contents c ON c.blob_id = w.blob_id "
+                                          "WHERE ") + kGoodCopies + " < c.want_copies");
     under.Bind(1, dead_before).Step();
     c.under_replicated = static_cast<uint64_t>(under.Int(0));
     auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
@@ -564,7 +615,10 @@ Status MetadataStore::MarkJobPublished(int64_t id) {
 
 Result<MetadataStore::Counts> MetadataStore::CountFiles() {
   return Locked([&]() -> Result<Counts> {
-    auto q = db_->Prepare(std::string("SELECT COUNT(*), COALESCE(SUM(i.size), 0) FROM ") + kFileFrom);
+    // Kept by the transactions that add and remove files: no scan.
+    auto q = db_->Prepare(
+        "SELECT COALESCE(MAX(CASE name WHEN 'files' THEN value END), 0), "
+        "COALESCE(MAX(CASE name WHEN 'bytes' THEN value END), 0) FROM counters");
     q.Step();
     return Counts{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1))};
   });

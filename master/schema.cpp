@@ -4,6 +4,8 @@
 //   1 -> 2: nodes.draining (version 1 kept draining in state only).
 //   2 -> 3: the namespace becomes inodes + entries + contents; the path
 //           tables files and dirs are read into it and dropped.
+//   3 -> 4: heal_watch (the blobs that may lack copies, so healing and the
+//           counts do not scan every file) and counters (files, bytes).
 #include "master/schema.h"
 
 #include <map>
@@ -15,7 +17,7 @@
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -98,6 +100,19 @@ CREATE TABLE IF NOT EXISTS put_keys (
   created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS put_keys_age ON put_keys (created_at);
+-- Every blob that may have fewer good copies than it wants: added when a file
+-- is written, a copy goes bad, a holder goes down or drains; removed by the
+-- heal pass once the blob has its copies (or its file is gone).
+CREATE TABLE IF NOT EXISTS heal_watch (
+  blob_id TEXT PRIMARY KEY,
+  checked_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS heal_watch_order ON heal_watch (checked_at);
+-- Running totals kept by the transactions that change them ('files', 'bytes').
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 )sql";
 
 void InsertRoot(Database& db) {
@@ -220,6 +235,14 @@ Status CreateOrMigrateSchema(Database& db) {
   }
   if (version < 3 && TableExists(db, "files")) {
     if (Status st = PathTableMigration(db).Run(); !st.ok()) return st;
+  }
+  if (version < 4 || fresh) {
+    // Once, from what is there: every blob is checked by the next heal pass.
+    db.Exec("INSERT INTO heal_watch (blob_id) SELECT blob_id FROM contents WHERE true ON CONFLICT DO NOTHING");
+    db.Exec("INSERT INTO counters (name, value) SELECT 'files', COUNT(*) FROM contents WHERE true "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    db.Exec("INSERT INTO counters (name, value) SELECT 'bytes', COALESCE(SUM(i.size), 0) FROM contents c "
+            "JOIN inodes i ON i.ino = c.ino WHERE true ON CONFLICT (name) DO UPDATE SET value = excluded.value");
   }
   db.Prepare("UPDATE schema_version SET version = ?").Bind(1, int64_t{kSchemaVersion}).Run();
   tx.Commit();

@@ -152,6 +152,51 @@ TEST_F(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
   EXPECT_EQ(store_->ListFiles("same")->size(), 20u);
 }
 
+// Healing and the counts look at the watched blobs only, never every file:
+// a blob is watched from its PUT until it has its copies, and again when a
+// copy goes bad or a holder goes down.
+TEST_F(MetadataStoreTest, HealingWatchesOnlyBlobsThatMayLackCopies) {
+  for (const char* id : {"n1", "n2", "n3"}) ASSERT_TRUE(store_->UpsertNode(Node(id, NowSeconds())).ok());
+  ASSERT_TRUE(store_->CommitFile(File("f", "b1"), ConflictMode::kFail, Rename).ok());
+  const double dead_before = NowSeconds() - 60;
+  EXPECT_EQ(store_->CountReplication(dead_before)->under_replicated, 1u);
+  EXPECT_EQ(*store_->QueueUnderReplicated(dead_before, 0, 10), 1) << "one copy of three";
+  for (const char* id : {"n2", "n3"}) ASSERT_TRUE(store_->AddReplica("b1", id, File("f", "b1").md5).ok());
+  EXPECT_EQ(store_->CountReplication(dead_before)->under_replicated, 0u);
+  EXPECT_EQ(*store_->QueueUnderReplicated(dead_before, 0, 10), 0);
+  auto watched = [&] {
+    int64_t n = 0;
+    EXPECT_TRUE(store_->WithTransaction([&](Database& db) {
+      auto q = db.Prepare("SELECT COUNT(*) FROM heal_watch");
+      q.Step();
+      n = q.Int(0);
+      return Status::OK();
+    }).ok());
+    return n;
+  };
+  EXPECT_EQ(watched(), 0) << "fully replicated: no longer looked at";
+  ASSERT_TRUE(store_->MarkReplicaBad("b1", "n2").ok());
+  EXPECT_EQ(watched(), 1);
+  EXPECT_EQ(store_->CountReplication(dead_before)->under_replicated, 1u);
+  ASSERT_TRUE(store_->AddReplica("b1", "n2", File("f", "b1").md5).ok());
+  EXPECT_EQ(*store_->QueueUnderReplicated(dead_before, 0, 10), 0);
+  EXPECT_EQ(watched(), 0);
+  // A holder goes silent: its blobs are watched, and once it is dead they heal.
+  NodeRecord silent = Node("n3", NowSeconds() - 100);
+  ASSERT_TRUE(store_->UpsertNode(silent).ok());
+  ASSERT_EQ(store_->MarkSilentNodesDown(NowSeconds() - 10)->size(), 1u);
+  EXPECT_EQ(watched(), 1);
+  EXPECT_EQ(*store_->QueueUnderReplicated(NowSeconds() - 1000, 0, 10), 0) << "down a moment: its copy still counts";
+  EXPECT_EQ(watched(), 1) << "but the blob stays watched";
+  ASSERT_TRUE(store_->UpsertNode(Node("n4", NowSeconds())).ok());
+  EXPECT_EQ(*store_->QueueUnderReplicated(NowSeconds(), 0, 10), 1) << "dead: a copy is made elsewhere";
+  EXPECT_EQ(store_->CountFiles()->files, 1u);
+  EXPECT_EQ(store_->CountFiles()->bytes, 3u);
+  ASSERT_TRUE(store_->DeleteFile("f").ok());
+  EXPECT_EQ(watched(), 0);
+  EXPECT_EQ(store_->CountFiles()->files, 0u);
+}
+
 TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
   NodeRecord n = Node("n1", NowSeconds() - 100);
   ASSERT_TRUE(store_->UpsertNode(n).ok());
