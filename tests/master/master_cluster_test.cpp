@@ -4,6 +4,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
 #include "common/md5.h"
@@ -97,6 +98,53 @@ TEST_F(MasterClusterTest, TwentyConcurrentSameNamePutsGetTwentyNames) {
   ASSERT_EQ(distinct.count(""), 0u);
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(Get(Url(), FilesPath(names[i])).body, "content " + std::to_string(i));
+  }
+}
+
+// Two clients racing renames through the HTTP API: onto one target (both
+// win in turn, the target holds one of the two files), and two folders moved
+// into each other crosswise (one wins, the other is refused, the tree stays
+// a tree). Ten rounds each.
+TEST_F(MasterClusterTest, TwoClientsRacingRenamesLeaveAConsistentTree) {
+  auto rename = [&](const std::string& from, const std::string& to) {
+    nlohmann::json body = {{"from", from}, {"to", to}};
+    auto res = Client(Url())->Post("/api/v1/rename", body.dump(), "application/json");
+    return res ? res->status : 0;
+  };
+  auto names = [&](const std::string& dir) {
+    std::set<std::string> out;
+    auto list = Get(Url(), "/api/v1/list" + (dir.empty() ? "" : "/" + dir)).json();
+    for (const auto& e : list["entries"]) out.insert(e["name"].get<std::string>());
+    return out;
+  };
+  for (int round = 0; round < 10; ++round) {
+    const std::string d = "r" + std::to_string(round);
+    ASSERT_EQ(PutString(Url(), FilesPath(d + "/a"), "from a").status, 201);
+    ASSERT_EQ(PutString(Url(), FilesPath(d + "/b"), "from b").status, 201);
+    int status_a = 0, status_b = 0;
+    std::thread ta([&] { status_a = rename(d + "/a", d + "/t"); });
+    std::thread tb([&] { status_b = rename(d + "/b", d + "/t"); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(status_a, 200);
+    EXPECT_EQ(status_b, 200);
+    EXPECT_EQ(names(d), std::set<std::string>{"t"});
+    const std::string body = Get(Url(), FilesPath(d + "/t")).body;
+    EXPECT_TRUE(body == "from a" || body == "from b") << body;
+
+    const std::string x = d + "/x", y = d + "/y";
+    for (const auto& dir : {x, y}) ASSERT_EQ(Client(Url())->Post("/api/v1/dirs/" + dir, "", "application/json")->status, 201);
+    ASSERT_EQ(PutString(Url(), FilesPath(x + "/in-x"), "x").status, 201);
+    int status_x = 0, status_y = 0;
+    std::thread tx([&] { status_x = rename(x, y + "/x"); });
+    std::thread ty([&] { status_y = rename(y, x + "/y"); });
+    tx.join();
+    ty.join();
+    EXPECT_EQ((status_x == 200) + (status_y == 200), 1) << status_x << " " << status_y;
+    const bool x_won = status_x == 200;
+    EXPECT_EQ(names(d), (std::set<std::string>{"t", x_won ? "y" : "x"}));
+    const std::string in_x = x_won ? y + "/x/in-x" : x + "/in-x";
+    EXPECT_EQ(Get(Url(), FilesPath(in_x)).body, "x") << "the file under the moved folders is where the winner put it";
   }
 }
 
