@@ -31,12 +31,13 @@ void AddClusterMetrics(metrics::Registry& registry, FileService& files) {
       DFS_LOG(WARN, "master") << "metrics: " << nodes.status().ToString();
       return;
     }
-    std::map<std::string, int> by_state = {{"up", 0}, {"down", 0}, {"draining", 0}};
+    std::map<std::string, int> by_state;
+    for (NodeState s : {NodeState::kUp, NodeState::kDown, NodeState::kDraining}) by_state[ToString(s)] = 0;
     for (const auto& n : *nodes) {
-      ++by_state[n.state];
+      ++by_state[ToString(n.state)];
       metrics::Labels node = {{"node", n.node_id}};
       out.Gauge("dfs_node_up", "1 when the node heartbeats (up or draining), 0 when down", node,
-                n.state == "down" ? 0 : 1);
+                n.state == NodeState::kDown ? 0 : 1);
       out.Gauge("dfs_node_capacity_bytes", "bytes the node may hold, as last reported", node,
                 static_cast<double>(n.capacity));
       out.Gauge("dfs_node_free_bytes", "bytes free on the node, as last reported", node, static_cast<double>(n.free));

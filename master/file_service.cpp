@@ -17,7 +17,7 @@ nlohmann::json FileToJson(const FileRecord& f) {
 }
 
 nlohmann::json NodeToJson(const NodeRecord& n) {
-  return {{"node_id", n.node_id}, {"url", n.url},     {"state", n.state},
+  return {{"node_id", n.node_id}, {"url", n.url},     {"state", ToString(n.state)},
           {"capacity", n.capacity}, {"used", n.used}, {"free", n.free},
           {"blobs", n.blobs},     {"last_heartbeat", n.last_heartbeat}, {"draining", n.draining}};
 }
@@ -84,7 +84,7 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   }
   if (!placed) {
     if (tried.empty()) {
-      bool any_up = std::any_of(nodes->begin(), nodes->end(), [](const NodeRecord& n) { return n.state == "up"; });
+      bool any_up = std::any_of(nodes->begin(), nodes->end(), [](const NodeRecord& n) { return n.state == NodeState::kUp; });
       if (any_up) return Status::NoSpace("no storage node has room for " + std::to_string(body.size()) + " bytes");
       return Status::Unavailable("no storage node is up");
     }
@@ -142,12 +142,12 @@ Result<ReadPlan> FileService::PlanRead(const std::string& path) {
   // Primary first, then the other good copies; nodes believed down go last
   // (they are still worth a try: the belief may be stale).
   auto rank = [&](const ReplicaRecord& r) {
-    int score = r.node_state == "up" || r.node_state == "draining" ? 0 : 2;
+    int score = r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining ? 0 : 2;
     if (r.node_id != file->primary_node) score += 1;
     return score;
   };
   for (const auto& r : *replicas) {
-    if (r.state == "ok" && !r.node_url.empty()) plan.holders.push_back(r);
+    if (r.state == ReplicaState::kOk && !r.node_url.empty()) plan.holders.push_back(r);
   }
   std::stable_sort(plan.holders.begin(), plan.holders.end(),
                    [&](const ReplicaRecord& a, const ReplicaRecord& b) { return rank(a) < rank(b); });
@@ -262,9 +262,10 @@ Result<nlohmann::json> FileService::Meta(const std::string& path) {
   nlohmann::json reps = nlohmann::json::array();
   int good = 0;
   for (const auto& r : *replicas) {
-    bool counts = r.state == "ok" && (r.node_state == "up" || r.node_state == "draining");
+    bool counts = r.state == ReplicaState::kOk && (r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining);
     if (counts) ++good;
-    nlohmann::json rj = {{"node_id", r.node_id}, {"url", r.node_url}, {"state", r.state}, {"node_state", r.node_state}};
+    nlohmann::json rj = {{"node_id", r.node_id}, {"url", r.node_url}, {"state", ToString(r.state)},
+                         {"node_state", ToString(r.node_state)}};
     if (r.node_id == file->primary_node) out["primary"] = rj;
     reps.push_back(rj);
   }
@@ -289,7 +290,7 @@ Result<nlohmann::json> FileService::ClusterInfo() {
   uint64_t capacity = 0, used = 0, free = 0;
   int up = 0;
   for (const auto& n : *nodes) {
-    if (n.state != "up") continue;
+    if (n.state != NodeState::kUp) continue;
     ++up;
     capacity += n.capacity;
     used += n.used;

@@ -17,7 +17,7 @@ GcResult CollectGarbage(FileService& files, std::chrono::milliseconds grace, met
   }
   const double grace_s = std::chrono::duration<double>(grace).count();
   for (const auto& node : *nodes) {
-    if (node.state == "down") continue;
+    if (node.state == NodeState::kDown) continue;
     auto blobs = files.node_client().ListBlobs(node.url);
     if (!blobs.ok()) {
       DFS_LOG(WARN, "master") << "gc: cannot list node=" << node.node_id << ": " << blobs.status().ToString();

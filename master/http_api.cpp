@@ -139,7 +139,7 @@ void HttpApi::RegisterRoutes() {
     if (!node.ok()) return SendError(res, node.status());
     Status st = files_.Heartbeat(*node);
     if (!st.ok()) return SendError(res, st);
-    SendJson(res, 200, {{"node_id", node->node_id}, {"state", "up"}});
+    SendJson(res, 200, {{"node_id", node->node_id}, {"state", ToString(NodeState::kUp)}});
   });
   server_->Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
     auto nodes = files_.Nodes();

@@ -23,6 +23,33 @@ double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+const char* ToString(NodeState state) {
+  switch (state) {
+    case NodeState::kUp: return "up";
+    case NodeState::kDown: return "down";
+    case NodeState::kDraining: return "draining";
+  }
+  return "down";
+}
+
+NodeState NodeStateFromString(std::string_view name) {
+  if (name == "up") return NodeState::kUp;
+  if (name == "draining") return NodeState::kDraining;
+  return NodeState::kDown;
+}
+
+const char* ToString(ReplicaState state) { return state == ReplicaState::kOk ? "ok" : "bad"; }
+ReplicaState ReplicaStateFromString(std::string_view name) {
+  return name == "ok" ? ReplicaState::kOk : ReplicaState::kBad;
+}
+
+namespace {
+// blob_id, node_id, state, node url, node state (as the replica queries select them).
+ReplicaRecord ReadReplicaRow(const Statement& q) {
+  return {q.Text(0), q.Text(1), ReplicaStateFromString(q.Text(2)), q.Text(3), NodeStateFromString(q.Text(4))};
+}
+}  // namespace
+
 template <typename Fn>
 auto MetadataStore::Locked(Fn&& fn) -> decltype(fn()) {
   std::lock_guard lock(mu_);
@@ -80,7 +107,7 @@ Result<std::vector<NodeRecord>> MetadataStore::ListNodes() {
       NodeRecord n;
       n.node_id = q.Text(0);
       n.url = q.Text(1);
-      n.state = q.Text(2);
+      n.state = NodeStateFromString(q.Text(2));
       n.capacity = static_cast<uint64_t>(q.Int(3));
       n.used = static_cast<uint64_t>(q.Int(4));
       n.free = static_cast<uint64_t>(q.Int(5));
@@ -108,8 +135,8 @@ Result<std::vector<std::string>> MetadataStore::MarkSilentNodesDown(double befor
   });
 }
 
-Result<std::string> MetadataStore::SetNodeDraining(const std::string& node_id, bool draining) {
-  return Locked([&]() -> Result<std::string> {
+Result<NodeState> MetadataStore::SetNodeDraining(const std::string& node_id, bool draining) {
+  return Locked([&]() -> Result<NodeState> {
     // A node that is down stays down: draining only says what to do while it is alive.
     auto q = db_->Prepare(
         "UPDATE nodes SET draining = ?1, "
@@ -117,7 +144,7 @@ Result<std::string> MetadataStore::SetNodeDraining(const std::string& node_id, b
         "WHERE node_id = ?2 RETURNING state");
     q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id);
     if (!q.Step()) return Status::NotFound("no node " + node_id);
-    std::string state = q.Text(0);
+    const NodeState state = NodeStateFromString(q.Text(0));
     q.Reset();
     if (draining) WatchBlobsOn(*db_, node_id);  // its copies stop counting
     return state;
@@ -408,7 +435,7 @@ Result<std::vector<ReplicaRecord>> MetadataStore::GetReplicas(const std::string&
         "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
         "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
     q.Bind(1, blob_id);
-    while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    while (q.Step()) out.push_back(ReadReplicaRow(q));
     return out;
   });
 }
@@ -439,7 +466,7 @@ Result<BlobRecord> MetadataStore::GetBlob(const std::string& blob_id) {
         "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
         "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
     q.Bind(1, blob_id);
-    while (q.Step()) out.holders.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    while (q.Step()) out.holders.push_back(ReadReplicaRow(q));
     return out;
   });
 }

@@ -26,10 +26,19 @@
 
 namespace dfs::master {
 
+// A node's liveness as the master sees it; stored and sent by name (ToString).
+enum class NodeState { kUp, kDown, kDraining };
+const char* ToString(NodeState state);
+NodeState NodeStateFromString(std::string_view name);  // unknown names are kDown
+// A copy: good, or known to be corrupt or missing (never a source).
+enum class ReplicaState { kOk, kBad };
+const char* ToString(ReplicaState state);
+ReplicaState ReplicaStateFromString(std::string_view name);  // unknown names are kBad
+
 struct NodeRecord {
   std::string node_id;
   std::string url;
-  std::string state = "up";  // up | down | draining
+  NodeState state = NodeState::kUp;
   uint64_t capacity = 0;
   uint64_t used = 0;
   uint64_t free = 0;
@@ -61,9 +70,9 @@ struct FileRecord {
 struct ReplicaRecord {
   std::string blob_id;
   std::string node_id;
-  std::string state;  // ok | bad
+  ReplicaState state = ReplicaState::kOk;
   std::string node_url;
-  std::string node_state;
+  NodeState node_state = NodeState::kDown;  // of the node that holds it (down when unknown)
 };
 
 enum class ConflictMode { kRename, kOverwrite, kFail };
@@ -121,7 +130,7 @@ class MetadataStore {
   // Marks up nodes whose last heartbeat is older than `before` as down; returns them.
   Result<std::vector<std::string>> MarkSilentNodesDown(double before);
   // Sets or clears the drain flag; returns the node's state afterwards.
-  Result<std::string> SetNodeDraining(const std::string& node_id, bool draining);
+  Result<NodeState> SetNodeDraining(const std::string& node_id, bool draining);
 
   // Files
   Result<FileRecord> GetFile(const std::string& path);

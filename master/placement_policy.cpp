@@ -9,7 +9,7 @@ std::optional<NodeRecord> PlacementPolicy::Choose(const std::vector<NodeRecord>&
                                                   const std::set<std::string>& excluded) const {
   std::vector<const NodeRecord*> candidates;
   for (const auto& n : nodes) {
-    if (n.state != "up" || excluded.count(n.node_id)) continue;
+    if (n.state != NodeState::kUp || excluded.count(n.node_id)) continue;
     if (size && n.free < *size) continue;
     candidates.push_back(&n);
   }

@@ -15,7 +15,10 @@ constexpr const char* kNode = R"(/api/v1/nodes/([0-9A-Za-z_-]{1,64}))";
 nlohmann::json BlobToJson(const BlobRecord& blob) {
   nlohmann::json holders = nlohmann::json::array();
   for (const auto& h : blob.holders) {
-    holders.push_back({{"node_id", h.node_id}, {"url", h.node_url}, {"state", h.state}, {"node_state", h.node_state}});
+    holders.push_back({{"node_id", h.node_id},
+                       {"url", h.node_url},
+                       {"state", ToString(h.state)},
+                       {"node_state", ToString(h.node_state)}});
   }
   return {{"blob_id", blob.file.blob_id}, {"md5", blob.file.md5},   {"size", blob.file.size},
           {"path", blob.file.path},       {"want_copies", blob.file.want_copies}, {"holders", holders}};
@@ -35,13 +38,13 @@ void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
     if (!st.ok()) return SendError(res, st);
     DFS_LOG(INFO, "master") << "replica blob=" << blob_id << " node=" << node_id
                             << " req=" << req.get_header_value(kRequestIdHeader);
-    SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", node_id}, {"state", "ok"}});
+    SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", node_id}, {"state", ToString(ReplicaState::kOk)}});
   });
   server.Post(std::string(kBlob) + "/bad", [&files](const httplib::Request& req, httplib::Response& res) {
     auto node_id = ParseNodeIdBody(req.body);
     if (!node_id.ok()) return SendError(res, node_id.status());
     files.MarkReplicaBad(req.matches[1], *node_id);
-    SendJson(res, 200, {{"blob_id", req.matches[1]}, {"node_id", *node_id}, {"state", "bad"}});
+    SendJson(res, 200, {{"blob_id", req.matches[1]}, {"node_id", *node_id}, {"state", ToString(ReplicaState::kBad)}});
   });
 }
 
@@ -59,8 +62,9 @@ void RegisterDrainRoutes(httplib::Server& server, FileService& files) {
   auto set_state = [&files](const std::string& node_id, bool draining, httplib::Response& res) {
     auto state = files.store().SetNodeDraining(node_id, draining);
     if (!state.ok()) return SendError(res, state.status());
-    DFS_LOG(INFO, "master") << "node=" << node_id << " draining=" << draining << " state=" << *state << " (operator)";
-    SendJson(res, 200, {{"node_id", node_id}, {"state", *state}, {"draining", draining}});
+    DFS_LOG(INFO, "master") << "node=" << node_id << " draining=" << draining << " state=" << ToString(*state)
+                            << " (operator)";
+    SendJson(res, 200, {{"node_id", node_id}, {"state", ToString(*state)}, {"draining", draining}});
   };
   // Draining: no new placements, and its copies stop counting, so the
   // healer copies every file it holds elsewhere.

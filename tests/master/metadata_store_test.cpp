@@ -202,27 +202,27 @@ TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   auto down = store_->MarkSilentNodesDown(NowSeconds() - 10);
   ASSERT_EQ(down->size(), 1u);
-  EXPECT_EQ((*store_->ListNodes())[0].state, "down");
+  EXPECT_EQ((*store_->ListNodes())[0].state, NodeState::kDown);
   n.last_heartbeat = NowSeconds();
   ASSERT_TRUE(store_->UpsertNode(n).ok());
-  EXPECT_EQ((*store_->ListNodes())[0].state, "up") << "a heartbeat brings a node back";
+  EXPECT_EQ((*store_->ListNodes())[0].state, NodeState::kUp) << "a heartbeat brings a node back";
 }
 
 TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDraining) {
   NodeRecord n = Node("n1", NowSeconds());
   ASSERT_TRUE(store_->UpsertNode(n).ok());
-  EXPECT_EQ(*store_->SetNodeDraining("n1", true), "draining");
+  EXPECT_EQ(*store_->SetNodeDraining("n1", true), NodeState::kDraining);
   n.last_heartbeat = NowSeconds() - 100;
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   ASSERT_EQ(store_->MarkSilentNodesDown(NowSeconds() - 10)->size(), 1u);
   NodeRecord listed = (*store_->ListNodes())[0];
-  EXPECT_EQ(listed.state, "down") << "a dead draining node must not be tried first on reads";
+  EXPECT_EQ(listed.state, NodeState::kDown) << "a dead draining node must not be tried first on reads";
   EXPECT_TRUE(listed.draining);
-  EXPECT_EQ(*store_->SetNodeDraining("n1", true), "down") << "draining does not bring a dead node up";
+  EXPECT_EQ(*store_->SetNodeDraining("n1", true), NodeState::kDown) << "draining does not bring a dead node up";
   n.last_heartbeat = NowSeconds();
   ASSERT_TRUE(store_->UpsertNode(n).ok());
-  EXPECT_EQ((*store_->ListNodes())[0].state, "draining") << "back up, still draining";
-  EXPECT_EQ(*store_->SetNodeDraining("n1", false), "up");
+  EXPECT_EQ((*store_->ListNodes())[0].state, NodeState::kDraining) << "back up, still draining";
+  EXPECT_EQ(*store_->SetNodeDraining("n1", false), NodeState::kUp);
   EXPECT_FALSE(store_->SetNodeDraining("nope", true).ok());
 }
 
@@ -239,7 +239,7 @@ TEST_F(MetadataStoreTest, SchemaVersionOneIsMigrated) {
   auto s = MetadataStore::Open(dir_.path() + "/meta.db");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   NodeRecord listed = (*(*s)->ListNodes())[0];
-  EXPECT_EQ(listed.state, "draining");
+  EXPECT_EQ(listed.state, NodeState::kDraining);
   EXPECT_TRUE(listed.draining);
 }
 

@@ -10,7 +10,7 @@ namespace {
 NodeRecord Node(std::string id, std::string state, uint64_t free) {
   NodeRecord n;
   n.node_id = std::move(id);
-  n.state = std::move(state);
+  n.state = NodeStateFromString(state);
   n.free = free;
   return n;
 }
