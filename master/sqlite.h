@@ -1,4 +1,7 @@
 // Minimal RAII over the SQLite C API: a Database and prepared Statements.
+// Database::Prepare keeps each SQL text's compiled statement and hands it out
+// again (compiling was most of the cost of a small transaction); a Statement
+// resets and unbinds a cached one when it goes, and finalizes its own.
 #pragma once
 
 #include <sqlite3.h>
@@ -7,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
@@ -14,7 +18,11 @@ namespace dfs::master {
 
 class Statement {
  public:
+  // Compiles `sql`; finalized when the Statement goes.
   Statement(sqlite3* db, std::string_view sql);
+  // Borrows `cached` (which is idle); *in_use is cleared when the Statement goes.
+  Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use);
+  ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -36,11 +44,9 @@ class Statement {
   bool IsNull(int col) const;
 
  private:
-  struct Finalizer {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
   sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+  sqlite3_stmt* stmt_ = nullptr;
+  bool* in_use_ = nullptr;  // set when borrowed from the cache
 };
 
 // Thrown by Statement on SQLite errors; MetadataStore turns it into a Status.
@@ -64,13 +70,21 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   void Exec(const std::string& sql);
-  Statement Prepare(std::string_view sql) { return Statement(db_, sql); }
+  // The cached statement for `sql`, or a fresh one when that is in use
+  // (a loop preparing the text it is stepping) or the cache is full.
+  Statement Prepare(std::string_view sql);
   int64_t Changes() const { return sqlite3_changes(db_); }
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  static constexpr size_t kMaxCached = 512;
   sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;  // nodes stay put: Statements point at in_use
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed (exception paths).
