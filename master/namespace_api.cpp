@@ -4,6 +4,7 @@
 
 #include "common/http_util.h"
 #include "common/log.h"
+#include "common/wire_types.h"
 #include "common/path.h"
 #include "master/http_api.h"
 #include "master/request_parsing.h"
@@ -12,17 +13,26 @@ namespace dfs::master {
 namespace {
 
 nlohmann::json EntryToJson(const DirEntry& e) {
-  nlohmann::json j = {{"name", e.name},   {"type", ToString(e.type)}, {"ino", e.ino},     {"size", e.size},
-                      {"mtime", e.mtime}, {"atime", e.atime},         {"ctime", e.ctime}, {"mode", e.mode},
-                      {"uid", e.uid},     {"gid", e.gid},             {"nlink", e.nlink},
-                      {"mtime_ns", e.mtime_ns}, {"atime_ns", e.atime_ns}, {"ctime_ns", e.ctime_ns}};
-  if (e.type == InodeType::kFile) {
-    j["md5"] = e.md5;
-    j["version"] = e.version;
-  }
-  if (e.type == InodeType::kSymlink) j["target"] = e.target;
-  if (e.type == InodeType::kCharDevice || e.type == InodeType::kBlockDevice) j["rdev"] = e.rdev;
-  return j;
+  wire::Entry w;
+  w.name = e.name;
+  w.type = ToString(e.type);
+  w.ino = e.ino;
+  w.size = e.size;
+  w.mode = e.mode;
+  w.uid = e.uid;
+  w.gid = e.gid;
+  w.nlink = e.nlink;
+  w.mtime = e.mtime;
+  w.atime = e.atime;
+  w.ctime = e.ctime;
+  w.mtime_ns = e.mtime_ns;
+  w.atime_ns = e.atime_ns;
+  w.ctime_ns = e.ctime_ns;
+  w.md5 = e.md5;
+  w.version = e.version;
+  w.target = e.target;
+  w.rdev = static_cast<uint64_t>(e.rdev);
+  return w;
 }
 
 const Credentials* Caller(const std::optional<Credentials>& who) { return who ? &*who : nullptr; }

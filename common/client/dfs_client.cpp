@@ -50,25 +50,8 @@ bool ShouldRetry(const Status& status) {
 }
 
 FileInfo FileInfoFromJson(const nlohmann::json& j) {
-  FileInfo f;
-  f.name = j.value("name", "");
-  f.type = j.value("type", "file");
-  f.size = j.value("size", uint64_t{0});
-  f.md5 = j.value("md5", "");
-  f.mtime = j.value("mtime", 0.0);
-  f.mode = j.value("mode", f.type == "dir" ? 0755 : 0644);
-  f.version = j.value("version", int64_t{0});
-  f.ino = j.value("ino", int64_t{0});
-  f.uid = j.value("uid", int64_t{0});
-  f.gid = j.value("gid", int64_t{0});
-  f.nlink = j.value("nlink", int64_t{f.type == "dir" ? 2 : 1});
-  f.atime = j.value("atime", f.mtime);
-  f.ctime = j.value("ctime", f.mtime);
-  f.mtime_ns = j.value("mtime_ns", int64_t{0});
-  f.atime_ns = j.value("atime_ns", int64_t{0});
-  f.ctime_ns = j.value("ctime_ns", int64_t{0});
-  f.target = j.value("target", "");
-  f.rdev = j.value("rdev", uint64_t{0});
+  FileInfo f = j.get<FileInfo>();
+  if (!j.contains("mode") && f.type == "dir") f.mode = 0755;
   return f;
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/http_util.h"
 #include "common/credentials.h"
+#include "common/wire_types.h"
 #include "common/status.h"
 
 namespace dfs {
@@ -34,26 +35,8 @@ struct ClientOptions {
 // done, total (total 0 when unknown)
 using ProgressFn = std::function<void(uint64_t, uint64_t)>;
 
-struct FileInfo {
-  std::string name;
-  std::string type = "file";  // file | dir | symlink | fifo | socket | char | block
-  uint64_t size = 0;
-  std::string md5;
-  double mtime = 0;
-  int mode = 0644;
-  int64_t version = 0;
-  int64_t ino = 0;  // 0 from a master before inodes
-  int64_t uid = 0;
-  int64_t gid = 0;
-  int64_t nlink = 1;
-  double atime = 0;
-  double ctime = 0;
-  int64_t mtime_ns = 0;  // exact, when the master sends them (else 0)
-  int64_t atime_ns = 0;
-  int64_t ctime_ns = 0;
-  std::string target;  // a symlink's
-  uint64_t rdev = 0;   // a device's
-};
+// What the master says of a name (common/wire_types.h).
+using FileInfo = wire::Entry;
 
 struct NodeInfo {
   std::string node_id;
