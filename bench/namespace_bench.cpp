@@ -84,7 +84,7 @@ struct Namespace {
     return std::move(*opened);
   }
   std::unique_ptr<m::MetadataStore> store;
-  m::NamespaceStore ns;
+  m::NamespaceStore& ns;  // the store's namespace half
 };
 
 // This thread's CPU time in seconds: unlike wall time it leaves out waiting

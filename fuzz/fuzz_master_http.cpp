@@ -7,15 +7,15 @@
 // GET /download, node registration/heartbeat, replica and bad-copy reports,
 // drain, mkdir/rmdir/rename/setattr, list/stat, status.
 //
-// Each input gets a fresh master state (one master, its tables emptied and
-// re-seeded between inputs): an in-memory SQLite store holding one node
+// Each input gets a fresh master: an in-memory SQLite store holding one node
 // (http://127.0.0.1:1, where nothing listens, so uploads and reads fail fast
 // and nothing leaves the machine) and one file "docs/a.txt" on it.
 // Metrics, the auth check (no token configured) and the request guard run
 // before routing, as in dfs-master.
 // Properties: no request makes the master answer 500 (a 500 here is an
 // exception escaping a handler, i.e. a parser that trusted its input), and
-// afterwards every file and directory in the store still has a valid name.
+// afterwards the store passes its fsck (MetadataStore::CheckConsistency):
+// every name valid, every inode named, link counts and totals right.
 #include <unistd.h>
 
 #include <cstddef>
@@ -42,7 +42,6 @@
 #include "master/http_api.h"
 #include "master/metadata_store.h"
 #include "master/namespace_api.h"
-#include "master/namespace_store.h"
 #include "master/replication_api.h"
 #include "master/status_page.h"
 
@@ -54,26 +53,9 @@ struct Master {
   std::unique_ptr<dfs::metrics::Registry> registry;  // outlives the server
   std::unique_ptr<MetadataStore> store;
   std::unique_ptr<FileService> files;
-  std::unique_ptr<NamespaceStore> names;
   std::unique_ptr<HttpApi> api;
   dfs::fuzz::FuzzServer* server = nullptr;
 };
-
-// Empties every table (the schema stays) but for the root folder, so each
-// input starts alike. Entries and contents go first: they refer to inodes.
-void Reset(MetadataStore& store) {
-  dfs::Status st = store.WithTransaction([](Database& db) -> dfs::Status {
-    std::vector<std::string> tables = {"entries", "contents"};
-    auto q = db.Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
-    while (q.Step()) tables.push_back(q.Text(0));
-    for (const auto& t : tables) {
-      if (t == "schema_version") continue;
-      db.Exec("DELETE FROM \"" + t + "\"" + (t == "inodes" ? " WHERE ino <> 1" : ""));
-    }
-    return dfs::Status::OK();
-  });
-  if (!st.ok()) std::abort();
-}
 
 void Seed(MetadataStore& store) {
   NodeRecord node;
@@ -107,8 +89,7 @@ Master MakeMaster(const std::string& spool) {
   m.server = server.get();
   m.api = std::make_unique<HttpApi>(std::move(server), *m.files, 4);
   RegisterReplicationRoutes(m.api->server(), *m.files, nullptr);
-  m.names = std::make_unique<NamespaceStore>(*m.store);
-  RegisterNamespaceRoutes(m.api->server(), *m.names);
+  RegisterNamespaceRoutes(m.api->server(), *m.store);
   RegisterStatusRoutes(m.api->server(), *m.files, nullptr);
   // As dfs-master does: metrics, the (open, no token set) auth check and the
   // request guard run before routing.
@@ -118,25 +99,13 @@ Master MakeMaster(const std::string& spool) {
   return m;
 }
 
-void CheckNames(MetadataStore& store) {
-  dfs::Status st = store.WithTransaction([&](Database& db) -> dfs::Status {
-    // Through the path API every name is a valid path component.
-    auto q = db.Prepare("SELECT name FROM entries");
-    while (q.Step()) {
-      std::string name = q.Blob(0);
-      if (!dfs::ValidatePath(name).ok() || name.find('/') != std::string::npos) {
-        std::fprintf(stderr, "stored name of %zu bytes: %.200s...\n", name.size(), name.c_str());
-      }
-      FUZZ_CHECK(dfs::ValidatePath(name).ok() && name.find('/') == std::string::npos,
-                 "every stored file and folder name is a valid name");
-    }
-    auto orphans = db.Prepare(
-        "SELECT COUNT(*) FROM inodes i WHERE i.ino <> 1 AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.ino = i.ino)");
-    orphans.Step();
-    FUZZ_CHECK(orphans.Int(0) == 0, "every inode but the root has a name");
-    return dfs::Status::OK();
-  });
-  FUZZ_CHECK(st.ok(), "the store can be read");
+// The fsck of the store: names the path API accepts, every inode named,
+// link counts and totals that agree.
+void CheckConsistent(MetadataStore& store) {
+  auto problems = store.CheckConsistency();
+  FUZZ_CHECK(problems.ok(), "the store can be read");
+  for (const auto& p : *problems) std::fprintf(stderr, "fsck: %s\n", p.c_str());
+  FUZZ_CHECK(problems->empty(), "the store is consistent after every request");
 }
 
 }  // namespace
@@ -146,8 +115,7 @@ DFS_FUZZ_TARGET(master_http) {
   static bool quiet = (dfs::SetLogLevel(dfs::LogLevel::ERROR), true);
   (void)quiet;
   static const bool verbose = std::getenv("DFS_FUZZ_VERBOSE") != nullptr;  // print the responses
-  static Master master = MakeMaster(spool.path);
-  Reset(*master.store);
+  Master master = MakeMaster(spool.path);
   Seed(*master.store);
   std::string_view request = dfs::fuzz::AsText(data, size);
   for (const auto& response : master.server->Handle(request)) {
@@ -155,6 +123,6 @@ DFS_FUZZ_TARGET(master_http) {
     if (dfs::fuzz::StatusCode(response) == 500) std::fprintf(stderr, "response: %.600s\n", response.c_str());
     FUZZ_CHECK(dfs::fuzz::StatusCode(response) != 500, "no request makes the master answer 500");
   }
-  CheckNames(*master.store);
+  CheckConsistent(*master.store);
   return 0;
 }

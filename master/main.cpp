@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_MASTER_LISTEN");
   app.add_option("--db", db_path, "SQLite database file")->envname("DFS_DB");
+  std::string metadata;
+  app.add_option("--metadata", metadata, "metadata store: sqlite:PATH (default: sqlite:<--db>)")
+      ->envname("DFS_METADATA");
   app.add_option("--spool", spool_dir, "folder for uploads in flight (default: <db dir>/spool)")
       ->envname("DFS_SPOOL");
   app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
@@ -95,11 +98,13 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-master: " << ep.status().message() << "\n";
     return 2;
   }
+  if (metadata.empty()) metadata = "sqlite:" + db_path;
+  if (metadata.rfind("sqlite:", 0) == 0) db_path = metadata.substr(7);
   if (spool_dir.empty()) {
     auto parent = std::filesystem::absolute(db_path).parent_path();
     spool_dir = (parent / "spool").string();
   }
-  auto store = dfs::master::MetadataStore::Open(db_path);
+  auto store = dfs::master::MetadataStore::Open(metadata);
   if (!store.ok()) {
     std::cerr << "dfs-master: " << store.status().ToString() << "\n";
     return 1;
@@ -142,8 +147,7 @@ int main(int argc, char** argv) {
   dfs::master::HttpApi api(std::move(*server), files, threads);
   api.set_upload_limits(dfs::UploadLimits{max_file_size, std::chrono::milliseconds(read_timeout_ms)});
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
-  dfs::master::NamespaceStore names(**store);
-  dfs::master::RegisterNamespaceRoutes(api.server(), names);
+  dfs::master::RegisterNamespaceRoutes(api.server(), **store);
   dfs::master::RegisterStatusRoutes(api.server(), files, queue.get());
   // "/" is the status page's static HTML; its data comes from
   // /api/v1/status, which wants a token like everything else.
@@ -176,7 +180,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
   dfs::RaiseOpenFileLimit();
-  DFS_LOG(INFO, "master") << "started listen=" << listen << " db=" << db_path << " replicas=" << replicas
+  DFS_LOG(INFO, "master") << "started listen=" << listen << " metadata=" << metadata << " replicas=" << replicas
                           << " auth=" << (dfs::Security().token.empty() ? "off" : "token")
                           << " tls=" << (dfs::Security().tls_cert.empty() ? "off" : "on");
   api.Run();

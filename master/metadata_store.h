@@ -1,20 +1,17 @@
-// MetadataStore: every piece of master state (the namespace, file contents,
-// nodes, replicas, the replication outbox, pending blob deletions) and the
-// only place with SQL. The namespace is a tree of inodes (files, folders,
-// symlinks, special files) joined by directory entries (parent inode, name
-// as bytes, inode), unique on (parent, name); a path is resolved by walking
-// entries from the root (kRootIno), so no operation costs more than the
-// entries it touches. A file's content (its blob) lives in its own table,
-// keyed by inode; docs/namespace.md has the schema. Operations that must be atomic (collision renaming,
-// overwrite, delete) are single transactions guarded by constraints, so
-// several masters could later share one database. One connection behind a
-// mutex: SQLite serialises writers anyway.
+// MetadataStore: the master's whole state behind one interface: the
+// namespace (NamespaceStore), file contents, nodes, replicas, the
+// replication outbox and pending blob deletions. Implementations hold all
+// of the SQL (master/sqlite/ for SQLite, the embedded default); nothing
+// outside them sees a database. Contract: every method is atomic (one
+// transaction), preconditions are checked inside it by constraints rather
+// than check-then-act in the caller, so several masters can share one
+// database; a method that fails changed nothing. Database errors come back
+// as IOError (the master answers 503), never as exceptions.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +19,7 @@
 
 #include "common/credentials.h"
 #include "common/status.h"
-#include "master/sqlite.h"
+#include "master/namespace_store.h"
 
 namespace dfs::master {
 
@@ -46,13 +43,6 @@ struct NodeRecord {
   double last_heartbeat = 0;  // seconds since the epoch
   bool draining = false;      // operator asked to drain it (kept while it is down)
 };
-
-// What an inode is. Stored by name (ToString) in the inodes table.
-enum class InodeType { kFile, kDir, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
-const char* ToString(InodeType type);
-std::optional<InodeType> InodeTypeFromString(std::string_view name);
-
-inline constexpr int64_t kRootIno = 1;
 
 struct FileRecord {
   std::string path;  // the name it was reached by (any of its names when it has several links)
@@ -120,24 +110,26 @@ struct OutboxJob {
   std::string payload;
 };
 
-class MetadataStore {
+class MetadataStore : public NamespaceStore {
  public:
-  static Result<std::unique_ptr<MetadataStore>> Open(const std::string& path);
+  // `where` is "sqlite:PATH" or a bare PATH (SQLite, ":memory:" for a
+  // store that lives as long as the object). Creates or migrates the schema.
+  static Result<std::unique_ptr<MetadataStore>> Open(const std::string& where);
 
   // Nodes
-  Status UpsertNode(const NodeRecord& node);
-  Result<std::vector<NodeRecord>> ListNodes();
+  virtual Status UpsertNode(const NodeRecord& node) = 0;
+  virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
   // Marks up nodes whose last heartbeat is older than `before` as down; returns them.
-  Result<std::vector<std::string>> MarkSilentNodesDown(double before);
+  virtual Result<std::vector<std::string>> MarkSilentNodesDown(double before) = 0;
   // Sets or clears the drain flag; returns the node's state afterwards.
-  Result<NodeState> SetNodeDraining(const std::string& node_id, bool draining);
+  virtual Result<NodeState> SetNodeDraining(const std::string& node_id, bool draining) = 0;
 
   // Files
-  Result<FileRecord> GetFile(const std::string& path);
-  Result<std::vector<FileRecord>> ListFiles(const std::string& prefix);
-  Result<bool> FileExists(const std::string& path);
+  virtual Result<FileRecord> GetFile(const std::string& path) = 0;
+  virtual Result<std::vector<FileRecord>> ListFiles(const std::string& prefix) = 0;
+  virtual Result<bool> FileExists(const std::string& path) = 0;
   // The ids among `blob_ids` that no file refers to (garbage collection).
-  Result<std::vector<std::string>> UnreferencedBlobs(const std::vector<std::string>& blob_ids);
+  virtual Result<std::vector<std::string>> UnreferencedBlobs(const std::vector<std::string>& blob_ids) = 0;
   // Commits `file` (its blob already stored on file.primary_node) under
   // file.path, or under new_name(file.path) for as long as names collide
   // when mode is kRename. Records the primary replica and a replication job
@@ -148,61 +140,54 @@ class MetadataStore {
   // write permission on its folder and gets who as its owner (file.mode is
   // its mode), and replacing a file's content needs write permission on it
   // unless who owns it (the mount checked at open; an owner may chmod u+w).
-  Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
-                                  const std::function<std::string(const std::string&)>& new_name,
-                                  const std::string& request_id = "", const std::string& idempotency_key = "",
-                                  const Credentials* who = nullptr);
-  Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key);
+  virtual Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
+                                          const std::function<std::string(const std::string&)>& new_name,
+                                          const std::string& request_id = "", const std::string& idempotency_key = "",
+                                          const Credentials* who = nullptr) = 0;
+  virtual Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key) = 0;
   // Removes the name (any non-folder: a file, symlink or special file). A
   // file's content goes with its last link; its blob is then queued for
   // deletion on every holder (blob_id is empty for what has no content).
-  Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr);
+  virtual Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) = 0;
 
   // Replicas
-  Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id);
+  virtual Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id) = 0;
   // A holder served a corrupt or missing copy: it is no longer a source, and
   // a replication job is queued to write a good copy (over it if possible).
-  Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id);
+  virtual Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id) = 0;
   // NotFound when no file refers to the blob any more.
-  Result<BlobRecord> GetBlob(const std::string& blob_id);
+  virtual Result<BlobRecord> GetBlob(const std::string& blob_id) = 0;
   // Records a verified copy. NotFound (and the copy queued for deletion) when
   // the file went away meanwhile; ChecksumMismatch when md5 is not the file's.
-  Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5);
+  virtual Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) = 0;
   // Queues a job for files with fewer good copies than wanted (or than up
   // nodes), unless the file had a job in the last retry_after_s (doubled for
   // each recent job). Copies on nodes down since before dead_before do not
   // count. Returns how many.
-  Result<int> QueueUnderReplicated(double dead_before, double retry_after_s, int limit);
-  Result<ReplicationCounts> CountReplication(double dead_before);
+  virtual Result<int> QueueUnderReplicated(double dead_before, double retry_after_s, int limit) = 0;
+  virtual Result<ReplicationCounts> CountReplication(double dead_before) = 0;
 
   // Blob deletions
-  Result<std::vector<PendingDeletion>> PendingDeletions(int limit);
-  Status DeletionDone(const std::string& blob_id, const std::string& node_id);
-  Status DeletionFailed(const std::string& blob_id, const std::string& node_id);
+  virtual Result<std::vector<PendingDeletion>> PendingDeletions(int limit) = 0;
+  virtual Status DeletionDone(const std::string& blob_id, const std::string& node_id) = 0;
+  virtual Status DeletionFailed(const std::string& blob_id, const std::string& node_id) = 0;
 
   // Replication outbox (published by the replication side)
-  Result<std::vector<OutboxJob>> UnpublishedJobs(int limit);
-  Status MarkJobPublished(int64_t id);
-  Status PruneOutbox(double published_before);
+  virtual Result<std::vector<OutboxJob>> UnpublishedJobs(int limit) = 0;
+  virtual Status MarkJobPublished(int64_t id) = 0;
+  virtual Status PruneOutbox(double published_before) = 0;
 
   struct Counts {
     uint64_t files = 0;
     uint64_t bytes = 0;
   };
-  Result<Counts> CountFiles();
+  virtual Result<Counts> CountFiles() = 0;
 
-  // Runs fn inside the store's lock and a transaction, committed when fn
-  // returns OK; used by extensions (the namespace) that need several
-  // statements to be atomic. SQLite errors become IOError.
-  Status WithTransaction(const std::function<Status(Database&)>& fn);
-
- private:
-  explicit MetadataStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-  template <typename Fn>
-  auto Locked(Fn&& fn) -> decltype(fn());
-
-  std::mutex mu_;
-  std::unique_ptr<Database> db_;
+  // What an fsck finds: names that are not valid path components, inodes
+  // without a name, link counts that disagree with the entries, content on
+  // what is not a file, running totals that disagree with the files. Empty
+  // when the store is consistent; for tests, fuzzing and operators.
+  virtual Result<std::vector<std::string>> CheckConsistency() = 0;
 };
 
 double NowSeconds();

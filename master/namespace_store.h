@@ -1,19 +1,38 @@
-// NamespaceStore: folders and whole-namespace operations for the FUSE mount
-// and the CLI (docs/protocol.md, "Namespace"), over the inode tree of
-// MetadataStore. Every operation is one transaction whose preconditions
-// (the name is free, the folder is empty, a folder does not move into its
-// own subtree) are checked inside it, so two masters or two clients racing
-// on one name cannot both win.
+// NamespaceStore: the namespace half of the metadata interface (see
+// metadata_store.h for the rest): folders, names, attributes and the other
+// inode kinds, for the FUSE mount and the CLI (docs/protocol.md,
+// "Namespace"). The namespace is a tree of inodes (files, folders,
+// symlinks, special files) joined by directory entries (parent inode, name
+// as bytes, inode), unique on (parent, name); a path is resolved by walking
+// entries from the root (kRootIno), so no operation costs more than the
+// entries it touches.
+//
+// Contract for every implementation: each operation is one transaction
+// whose preconditions (the name is free, the folder is empty, a folder does
+// not move into its own subtree, the caller may) are checked inside it, so
+// two masters or two clients racing on one name cannot both win. Errors are
+// the Status codes of common/status.h, which map to errno as rename(2),
+// mkdir(2) and friends would return them. `who` (nullptr: not checked) is
+// the caller: see common/credentials.h.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "master/metadata_store.h"
+#include "common/credentials.h"
+#include "common/status.h"
 
 namespace dfs::master {
+
+// What an inode is. Stored by name (ToString).
+enum class InodeType { kFile, kDir, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+const char* ToString(InodeType type);
+std::optional<InodeType> InodeTypeFromString(std::string_view name);
+
+inline constexpr int64_t kRootIno = 1;
 
 struct DirEntry {
   std::string name;  // the last component (the whole path for Stat)
@@ -21,7 +40,7 @@ struct DirEntry {
   InodeType type = InodeType::kFile;
   int64_t ino = 0;
   uint64_t size = 0;
-  std::string md5;  // regular files
+  std::string md5;   // regular files
   double mtime = 0;  // seconds, as the old API had them
   double atime = 0;
   double ctime = 0;
@@ -64,31 +83,30 @@ enum class RenameMode { kReplace, kNoReplace, kExchange };
 
 class NamespaceStore {
  public:
-  explicit NamespaceStore(MetadataStore& store) : store_(store) {}
+  virtual ~NamespaceStore() = default;
 
   // Entries of `dir` ("" is the root) with names after `after` (bytes), at
   // most `limit` (0: all; the HTTP API always pages).
-  Result<DirPage> List(const std::string& dir, const std::string& after = "", size_t limit = 0);
+  virtual Result<DirPage> List(const std::string& dir, const std::string& after = "", size_t limit = 0) = 0;
   // `who` (nullptr: not checked) is the caller: see common/credentials.h.
-  Result<DirEntry> Stat(const std::string& path, const Credentials* who = nullptr);
-  Status MakeDir(const std::string& path, int mode, bool parents, const Credentials* who = nullptr);
-  Status RemoveDir(const std::string& path, const Credentials* who = nullptr);
+  virtual Result<DirEntry> Stat(const std::string& path, const Credentials* who = nullptr) = 0;
+  virtual Status MakeDir(const std::string& path, int mode, bool parents, const Credentials* who = nullptr) = 0;
+  virtual Status RemoveDir(const std::string& path, const Credentials* who = nullptr) = 0;
   // A file or a whole directory, as POSIX rename(2): replaces a file at
   // `to`, or an empty directory when `from` is a directory; kNoReplace
   // refuses an existing `to` (EEXIST), kExchange swaps the two (both must exist).
-  Status Rename(const std::string& from, const std::string& to, RenameMode how = RenameMode::kReplace,
-                const Credentials* who = nullptr);
-  Status SetAttr(const std::string& path, const AttrChange& change, const Credentials* who = nullptr);
+  virtual Status Rename(const std::string& from, const std::string& to, RenameMode how = RenameMode::kReplace,
+                        const Credentials* who = nullptr) = 0;
+  virtual Status SetAttr(const std::string& path, const AttrChange& change, const Credentials* who = nullptr) = 0;
   // New inodes of the other kinds: a symlink to `target` (any bytes, at
   // most 4096), a special file (fifo, socket, char or block device; rdev
   // for devices, which only root may make), a hard link to a non-folder.
-  Result<DirEntry> Symlink(const std::string& path, const std::string& target, const Credentials* who = nullptr);
-  Result<DirEntry> MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
-                            const Credentials* who = nullptr);
-  Result<DirEntry> Link(const std::string& existing, const std::string& path, const Credentials* who = nullptr);
-
- private:
-  MetadataStore& store_;
+  virtual Result<DirEntry> Symlink(const std::string& path, const std::string& target,
+                                   const Credentials* who = nullptr) = 0;
+  virtual Result<DirEntry> MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
+                                    const Credentials* who = nullptr) = 0;
+  virtual Result<DirEntry> Link(const std::string& existing, const std::string& path,
+                                const Credentials* who = nullptr) = 0;
 };
 
 }  // namespace dfs::master

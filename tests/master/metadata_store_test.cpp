@@ -1,5 +1,6 @@
 #include "master/metadata_store.h"
 
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -7,7 +8,7 @@
 
 #include "master/collision_namer.h"
 #include "master/namespace_store.h"
-#include "master/sqlite.h"
+#include "master/sqlite/database.h"
 #include "tests/support/process.h"
 
 namespace dfs::master {
@@ -18,6 +19,12 @@ class MetadataStoreTest : public ::testing::Test {
     auto s = MetadataStore::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
+  }
+  void TearDown() override {
+    if (!store_) return;
+    auto problems = store_->CheckConsistency();
+    ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+    for (const auto& p : *problems) ADD_FAILURE() << "fsck: " << p;
   }
   static NodeRecord Node(const std::string& id, double last_heartbeat) {
     NodeRecord n;
@@ -75,7 +82,7 @@ TEST_F(MetadataStoreTest, ListPrefixIsLiteral) {
 // check, a folder rename and rmdir of "a" never touch "A" (SQLite's LIKE
 // compared without case, and `mv a b` moved A/* too).
 TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
-  NamespaceStore ns(*store_);
+  NamespaceStore& ns = *store_;
   ASSERT_TRUE(ns.MakeDir("a", 0755, false).ok());
   ASSERT_TRUE(ns.MakeDir("A", 0755, false).ok());
   ASSERT_TRUE(store_->CommitFile(File("a/x", "b1"), ConflictMode::kFail, Rename).ok());
@@ -165,14 +172,12 @@ TEST_F(MetadataStoreTest, HealingWatchesOnlyBlobsThatMayLackCopies) {
   EXPECT_EQ(store_->CountReplication(dead_before)->under_replicated, 0u);
   EXPECT_EQ(*store_->QueueUnderReplicated(dead_before, 0, 10), 0);
   auto watched = [&] {
-    int64_t n = 0;
-    EXPECT_TRUE(store_->WithTransaction([&](Database& db) {
-      auto q = db.Prepare("SELECT COUNT(*) FROM heal_watch");
-      q.Step();
-      n = q.Int(0);
-      return Status::OK();
-    }).ok());
-    return n;
+    // The SQLite store's own table, read through a second connection.
+    auto db = Database::Open(dir_.path() + "/meta.db");
+    EXPECT_TRUE(db.ok());
+    auto q = (*db)->Prepare("SELECT COUNT(*) FROM heal_watch");
+    q.Step();
+    return q.Int(0);
   };
   EXPECT_EQ(watched(), 0) << "fully replicated: no longer looked at";
   ASSERT_TRUE(store_->MarkReplicaBad("b1", "n2").ok());
@@ -251,4 +256,20 @@ TEST_F(MetadataStoreTest, SurvivesReopen) {
   EXPECT_TRUE((*s)->GetFile("keep.txt").ok());
 }
 
+}  // namespace dfs::master
+
+namespace dfs::master {
+// The store is chosen by URL: sqlite:PATH or a bare path; anything else is
+// a clear error, not a silently created file.
+TEST(MetadataStoreOpen, TakesSqliteUrlsAndRefusesOthers) {
+  dfs::testing::TempDir dir;
+  auto s = MetadataStore::Open("sqlite:" + dir.path() + "/m.db");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/m.db"));
+  for (const char* bad : {"postgres://127.0.0.1/dfs", "sqlite:", "mysql://x"}) {
+    auto o = MetadataStore::Open(bad);
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
+  }
+}
 }  // namespace dfs::master

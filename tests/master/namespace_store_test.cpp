@@ -1,8 +1,9 @@
-// NamespaceStore and the inode tree under MetadataStore: the rename(2),
+// NamespaceStore through the SQLite MetadataStore: the rename(2),
 // rmdir(2) and mkdir(2) cases, link counts, paged listings, and the
 // migration of a database the path-table release (schema 2) wrote.
-#include "master/namespace_store.h"
+#include "master/metadata_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -11,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "master/collision_namer.h"
-#include "master/sqlite.h"
+#include "master/sqlite/database.h"
 #include "tests/support/process.h"
 
 #ifndef DFS_TEST_DATA_DIR
@@ -29,7 +30,14 @@ class NamespaceStoreTest : public ::testing::Test {
     auto s = MetadataStore::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    ns_ = std::make_unique<NamespaceStore>(*store_);
+    ns_ = store_.get();
+  }
+  // Every test leaves a store that an fsck finds consistent.
+  void TearDown() override {
+    if (!store_) return;
+    auto problems = store_->CheckConsistency();
+    ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+    for (const auto& p : *problems) ADD_FAILURE() << "fsck: " << p;
   }
   Status Put(const std::string& path, const std::string& blob, ConflictMode mode = ConflictMode::kFail) {
     FileRecord f;
@@ -55,7 +63,7 @@ class NamespaceStoreTest : public ::testing::Test {
 
   dfs::testing::TempDir dir_;
   std::unique_ptr<MetadataStore> store_;
-  std::unique_ptr<NamespaceStore> ns_;
+  NamespaceStore* ns_ = nullptr;  // the store, as its namespace half
 };
 
 
@@ -340,7 +348,7 @@ TEST_F(NamespaceStoreTest, RacingRenamesLeaveAConsistentTree) {
 // theirs, empty ones included.
 TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
   store_.reset();
-  ns_.reset();
+  ns_ = nullptr;
   const std::string db = dir_.path() + "/old.db";
   std::filesystem::copy_file(std::string(DFS_TEST_DATA_DIR) + "/schema2.db", db);
   std::map<std::string, std::string> blob_of;  // as schema 2 had them
@@ -353,7 +361,7 @@ TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
   ASSERT_GE(blob_of.size(), 4u);
   auto s = MetadataStore::Open(db);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
-  NamespaceStore ns(**s);
+  NamespaceStore& ns = **s;
   for (const auto& [path, blob] : blob_of) {
     auto f = (*s)->GetFile(path);
     ASSERT_TRUE(f.ok()) << path << ": " << f.status().ToString();
@@ -374,11 +382,45 @@ TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
   auto again = MetadataStore::Open(db);
   ASSERT_TRUE(again.ok()) << "a migrated database opens again";
   EXPECT_TRUE((*again)->GetFile("papers/deep/er/file.bin").ok());
+  auto problems = (*again)->CheckConsistency();
+  ASSERT_TRUE(problems.ok());
+  EXPECT_EQ(*problems, Names{}) << "the migrated tree passes fsck";
+}
+
+// The fsck finds what a damaged database holds: each kind of damage made
+// through a second connection is reported, and nothing else.
+TEST_F(NamespaceStoreTest, CheckConsistencyReportsDamage) {
+  ASSERT_TRUE(ns_->MakeDir("d", 0755, false).ok());
+  ASSERT_TRUE(Put("d/f", "b1").ok());
+  ASSERT_TRUE(store_->CheckConsistency()->empty());
+  const int64_t file = ns_->Stat("d/f")->ino;
+  const int64_t dir = ns_->Stat("d")->ino;
+  {
+    auto db = Database::Open(dir_.path() + "/meta.db");
+    ASSERT_TRUE(db.ok());
+    (*db)->Exec("UPDATE inodes SET nlink = 3 WHERE ino = " + std::to_string(file));
+    (*db)->Exec("INSERT INTO inodes (type, mode, atime_ns, mtime_ns, ctime_ns) VALUES ('fifo', 420, 0, 0, 0)");
+    (*db)->Exec("INSERT INTO entries (parent, name, ino) VALUES (" + std::to_string(dir) + ", X'2E2E', " +
+                std::to_string(file) + ")");  // "..": also a third name
+    (*db)->Exec("UPDATE counters SET value = value + 7 WHERE name = 'bytes'");
+  }
+  auto problems = store_->CheckConsistency();
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  auto has = [&](const std::string& what) {
+    return std::any_of(problems->begin(), problems->end(), [&](const std::string& p) { return p.find(what) == 0; });
+  };
+  EXPECT_TRUE(has("invalid name")) << ::testing::PrintToString(*problems);
+  EXPECT_TRUE(has("inode without a name"));
+  EXPECT_TRUE(has("non-folder whose nlink"));
+  EXPECT_TRUE(has("byte counter"));
+  EXPECT_EQ(problems->size(), 5u) << "the nameless fifo has nlink 1 and no name: "  // two findings
+                                  << ::testing::PrintToString(*problems);
+  store_.reset();  // damaged on purpose: TearDown's fsck would fail
 }
 
 TEST_F(NamespaceStoreTest, ADatabaseFromANewerReleaseIsRefused) {
   store_.reset();
-  ns_.reset();
+  ns_ = nullptr;
   {
     auto db = Database::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(db.ok());

@@ -6,13 +6,13 @@
 //           tables files and dirs are read into it and dropped.
 //   3 -> 4: heal_watch (the blobs that may lack copies, so healing and the
 //           counts do not scan every file) and counters (files, bytes).
-#include "master/schema.h"
+#include "master/sqlite/schema.h"
 
 #include <map>
 
 #include "common/log.h"
 #include "common/path.h"
-#include "master/metadata_sql.h"
+#include "master/sqlite/tree.h"
 
 namespace dfs::master {
 namespace {

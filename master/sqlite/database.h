@@ -42,6 +42,7 @@ class Statement {
   int64_t Int(int col) const;
   double Real(int col) const;
   bool IsNull(int col) const;
+  int ColumnCount() const;
 
  private:
   sqlite3* db_;

@@ -1,9 +1,12 @@
-#include "master/namespace_store.h"
+// SqliteStore's NamespaceStore half (sqlite_store.h): listings, stat,
+// mkdir/rmdir, rename(2) with its flags, setattr, symlinks, special files
+// and hard links, each one transaction over the inode tree (tree.h).
+#include "master/sqlite/sqlite_store.h"
 
 #include <functional>
 
 #include "common/path.h"
-#include "master/metadata_sql.h"
+#include "master/sqlite/tree.h"
 
 namespace dfs::master {
 namespace {
@@ -187,10 +190,12 @@ Status Exchange(Database& db, const sql::ParentAndName& a, int64_t a_ino, const 
   return Status::OK();
 }
 
+}  // namespace
+
 // Runs `make` (which makes an inode and answers its entry) in one transaction.
-Result<DirEntry> MakeInTransaction(MetadataStore& store, const std::function<Result<DirEntry>(Database&)>& make) {
+Result<DirEntry> SqliteStore::MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make) {
   DirEntry entry;
-  Status st = store.WithTransaction([&](Database& db) -> Status {
+  Status st = WithTransaction([&](Database& db) -> Status {
     auto made = make(db);
     if (!made.ok()) return made.status();
     entry = std::move(*made);
@@ -200,11 +205,9 @@ Result<DirEntry> MakeInTransaction(MetadataStore& store, const std::function<Res
   return entry;
 }
 
-}  // namespace
-
-Result<DirPage> NamespaceStore::List(const std::string& dir, const std::string& after, size_t limit) {
+Result<DirPage> SqliteStore::List(const std::string& dir, const std::string& after, size_t limit) {
   DirPage page;
-  Status st = store_.WithTransaction([&](Database& db) -> Status {
+  Status st = WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, dir);
     if (!ino.ok()) return ino.status();
     auto inode = sql::GetInode(db, *ino);
@@ -227,9 +230,9 @@ Result<DirPage> NamespaceStore::List(const std::string& dir, const std::string& 
   return page;
 }
 
-Result<DirEntry> NamespaceStore::Stat(const std::string& path, const Credentials* who) {
+Result<DirEntry> SqliteStore::Stat(const std::string& path, const Credentials* who) {
   DirEntry entry;
-  Status st = store_.WithTransaction([&](Database& db) -> Status {
+  Status st = WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
     auto q = db.Prepare("SELECT " + kEntryColumns + " FROM " + kEntryFrom + " WHERE i.ino = ?");
@@ -241,8 +244,8 @@ Result<DirEntry> NamespaceStore::Stat(const std::string& path, const Credentials
   return entry;
 }
 
-Status NamespaceStore::MakeDir(const std::string& path, int mode, bool parents, const Credentials* who) {
-  return store_.WithTransaction([&](Database& db) -> Status {
+Status SqliteStore::MakeDir(const std::string& path, int mode, bool parents, const Credentials* who) {
+  return WithTransaction([&](Database& db) -> Status {
     if (path.empty()) return Status::AlreadyExists("the root already exists");
     if (parents) {
       auto made = sql::MakeParents(db, path, who);
@@ -259,8 +262,8 @@ Status NamespaceStore::MakeDir(const std::string& path, int mode, bool parents, 
   });
 }
 
-Status NamespaceStore::RemoveDir(const std::string& path, const Credentials* who) {
-  return store_.WithTransaction([&](Database& db) -> Status {
+Status SqliteStore::RemoveDir(const std::string& path, const Credentials* who) {
+  return WithTransaction([&](Database& db) -> Status {
     if (path.empty()) return Status::InvalidArgument("cannot remove the root");
     auto where = sql::ResolveParent(db, path, who);
     if (!where.ok()) return where.status();
@@ -276,9 +279,9 @@ Status NamespaceStore::RemoveDir(const std::string& path, const Credentials* who
   });
 }
 
-Status NamespaceStore::Rename(const std::string& from, const std::string& to, RenameMode how,
+Status SqliteStore::Rename(const std::string& from, const std::string& to, RenameMode how,
                               const Credentials* who) {
-  return store_.WithTransaction([&](Database& db) -> Status {
+  return WithTransaction([&](Database& db) -> Status {
     if (from.empty() || to.empty()) return Status::InvalidArgument("cannot rename the root");
     auto src = sql::ResolveParent(db, from, who);
     if (!src.ok()) return src.status();
@@ -326,8 +329,8 @@ Status NamespaceStore::Rename(const std::string& from, const std::string& to, Re
   });
 }
 
-Status NamespaceStore::SetAttr(const std::string& path, const AttrChange& change, const Credentials* who) {
-  return store_.WithTransaction([&](Database& db) -> Status {
+Status SqliteStore::SetAttr(const std::string& path, const AttrChange& change, const Credentials* who) {
+  return WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
     Inode inode = sql::GetInode(db, *ino).value();
@@ -359,13 +362,13 @@ Status NamespaceStore::SetAttr(const std::string& path, const AttrChange& change
   });
 }
 
-Result<DirEntry> NamespaceStore::Symlink(const std::string& path, const std::string& target,
+Result<DirEntry> SqliteStore::Symlink(const std::string& path, const std::string& target,
                                          const Credentials* who) {
   if (target.empty() || target.size() > kMaxSymlinkBytes) {
     return Status::InvalidArgument("a symlink's target is 1 to " + std::to_string(kMaxSymlinkBytes) + " bytes");
   }
   if (target.find('\0') != std::string::npos) return Status::InvalidArgument("a symlink's target holds no NUL");
-  return MakeInTransaction(store_, [&](Database& db) -> Result<DirEntry> {
+  return MakeInTransaction([&](Database& db) -> Result<DirEntry> {
     Inode link;
     link.type = InodeType::kSymlink;
     link.mode = 0777;
@@ -375,13 +378,13 @@ Result<DirEntry> NamespaceStore::Symlink(const std::string& path, const std::str
   });
 }
 
-Result<DirEntry> NamespaceStore::MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
+Result<DirEntry> SqliteStore::MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
                                           const Credentials* who) {
   if (type == InodeType::kFile || type == InodeType::kDir || type == InodeType::kSymlink) {
     return Status::InvalidArgument("mknod makes fifos, sockets and devices (files: PUT, folders: mkdir)");
   }
   const bool device = type == InodeType::kCharDevice || type == InodeType::kBlockDevice;
-  return MakeInTransaction(store_, [&](Database& db) -> Result<DirEntry> {
+  return MakeInTransaction([&](Database& db) -> Result<DirEntry> {
     if (device && who && !who->IsRoot()) {  // after the folder's own check, as mknod(2)
       auto where = sql::ResolveParent(db, path, who);
       if (!where.ok()) return where.status();
@@ -397,8 +400,8 @@ Result<DirEntry> NamespaceStore::MakeNode(const std::string& path, InodeType typ
   });
 }
 
-Result<DirEntry> NamespaceStore::Link(const std::string& existing, const std::string& path, const Credentials* who) {
-  return MakeInTransaction(store_, [&](Database& db) -> Result<DirEntry> {
+Result<DirEntry> SqliteStore::Link(const std::string& existing, const std::string& path, const Credentials* who) {
+  return MakeInTransaction([&](Database& db) -> Result<DirEntry> {
     auto ino = sql::Resolve(db, existing, who);
     if (!ino.ok()) return ino.status();
     const Inode inode = sql::GetInode(db, *ino).value();

@@ -1,4 +1,4 @@
-#include "master/sqlite.h"
+#include "master/sqlite/database.h"
 
 namespace dfs::master {
 
@@ -84,6 +84,7 @@ std::string Statement::Blob(int col) const {
 int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 double Statement::Real(int col) const { return sqlite3_column_double(stmt_, col); }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   sqlite3* raw = nullptr;

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "common/status.h"
-#include "master/sqlite.h"
+#include "master/sqlite/database.h"
 
 namespace dfs::master {
 

@@ -7,30 +7,9 @@
 
 #include "common/http_util.h"
 #include "common/path.h"
-#include "master/metadata_sql.h"
+#include "master/sqlite/tree.h"
 
 namespace dfs::master {
-
-const char* ToString(InodeType type) {
-  switch (type) {
-    case InodeType::kFile: return "file";
-    case InodeType::kDir: return "dir";
-    case InodeType::kSymlink: return "symlink";
-    case InodeType::kFifo: return "fifo";
-    case InodeType::kSocket: return "socket";
-    case InodeType::kCharDevice: return "char";
-    case InodeType::kBlockDevice: return "block";
-  }
-  return "file";
-}
-
-std::optional<InodeType> InodeTypeFromString(std::string_view name) {
-  for (InodeType t : {InodeType::kFile, InodeType::kDir, InodeType::kSymlink, InodeType::kFifo, InodeType::kSocket,
-                      InodeType::kCharDevice, InodeType::kBlockDevice}) {
-    if (name == ToString(t)) return t;
-  }
-  return std::nullopt;
-}
 
 namespace sql {
 

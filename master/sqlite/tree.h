@@ -14,7 +14,7 @@
 #include "common/credentials.h"
 #include "common/status.h"
 #include "master/metadata_store.h"
-#include "master/sqlite.h"
+#include "master/sqlite/database.h"
 
 namespace dfs::master::sql {
 

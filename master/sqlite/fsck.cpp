@@ -1,0 +1,83 @@
+// SqliteStore::CheckConsistency: an fsck of the database, read in one
+// transaction. Each check is one query whose rows are the problems, so a
+// consistent store costs a few scans and reports nothing.
+#include <string>
+#include <vector>
+
+#include "common/path.h"
+#include "master/sqlite/sqlite_store.h"
+#include "master/sqlite/tree.h"
+
+namespace dfs::master {
+namespace {
+
+struct Check {
+  const char* what;  // printed before the offending row's columns
+  const char* sql;   // each row is one problem; every column is printed
+};
+
+const Check kChecks[] = {
+    {"inode without a name", "SELECT ino FROM inodes i WHERE ino <> 1 AND NOT EXISTS "
+                             "(SELECT 1 FROM entries e WHERE e.ino = i.ino)"},
+    {"entry naming no inode", "SELECT parent, ino FROM entries e WHERE NOT EXISTS "
+                              "(SELECT 1 FROM inodes i WHERE i.ino = e.ino)"},
+    {"entry in what is not a folder", "SELECT e.parent, e.ino FROM entries e JOIN inodes p ON p.ino = e.parent "
+                                      "WHERE p.type <> 'dir'"},
+    {"non-folder whose nlink is not its names (ino, nlink, names)",
+     "SELECT i.ino, i.nlink, (SELECT COUNT(*) FROM entries e WHERE e.ino = i.ino) AS n FROM inodes i "
+     "WHERE i.type <> 'dir' AND i.nlink <> n"},
+    {"folder whose nlink is not 2 + subfolders (ino, nlink, subfolders)",
+     "SELECT i.ino, i.nlink, (SELECT COUNT(*) FROM entries e JOIN inodes c ON c.ino = e.ino "
+     "WHERE e.parent = i.ino AND c.type = 'dir') AS n FROM inodes i WHERE i.type = 'dir' AND i.nlink <> 2 + n"},
+    {"folder with more than one name", "SELECT e.ino, COUNT(*) FROM entries e JOIN inodes i ON i.ino = e.ino "
+                                       "WHERE i.type = 'dir' GROUP BY e.ino HAVING COUNT(*) > 1"},
+    {"content of what is not a file", "SELECT c.ino FROM contents c LEFT JOIN inodes i ON i.ino = c.ino "
+                                      "WHERE i.type IS NOT 'file'"},
+    {"file without content", "SELECT i.ino FROM inodes i WHERE i.type = 'file' AND NOT EXISTS "
+                             "(SELECT 1 FROM contents c WHERE c.ino = i.ino)"},
+    {"file counter disagrees (counted, recorded)",
+     "SELECT (SELECT COUNT(*) FROM contents) AS n, COALESCE((SELECT value FROM counters WHERE name = 'files'), 0) AS v "
+     "WHERE n <> v"},
+    {"byte counter disagrees (counted, recorded)",
+     "SELECT (SELECT COALESCE(SUM(i.size), 0) FROM contents c JOIN inodes i ON i.ino = c.ino) AS n, "
+     "COALESCE((SELECT value FROM counters WHERE name = 'bytes'), 0) AS v WHERE n <> v"},
+};
+
+// The problem `check` reports for the current row of q.
+std::string Describe(const Check& check, const Statement& q, int columns) {
+  std::string line = check.what;
+  for (int c = 0; c < columns; ++c) line += (c == 0 ? ": " : ", ") + q.Text(c);
+  return line;
+}
+
+// Names the path API could not have made: empty, "." or "..", a '/', too
+// long, not UTF-8, control characters.
+void CheckNames(Database& db, std::vector<std::string>& problems) {
+  auto q = db.Prepare("SELECT parent, name FROM entries");
+  while (q.Step()) {
+    const std::string name = q.Blob(1);
+    if (name.find('/') != std::string::npos || !ValidatePath(name).ok()) {
+      problems.push_back("invalid name in folder " + q.Text(0) + ": " + std::to_string(name.size()) + " bytes '" +
+                         name.substr(0, 64) + "'");
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> SqliteStore::CheckConsistency() {
+  std::vector<std::string> problems;
+  Status st = WithTransaction([&](Database& db) -> Status {
+    CheckNames(db, problems);
+    for (const Check& check : kChecks) {
+      auto q = db.Prepare(check.sql);
+      const int columns = q.ColumnCount();
+      while (q.Step()) problems.push_back(Describe(check, q, columns));
+    }
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return problems;
+}
+
+}  // namespace dfs::master

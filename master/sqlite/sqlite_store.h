@@ -1,0 +1,85 @@
+// SqliteStore: MetadataStore over one SQLite database (the embedded
+// default: one master, one file). Every method takes the store's mutex and
+// runs as one SQLite transaction on its one connection (SQLite serialises
+// writers anyway); SqliteError thrown by the wrapper becomes IOError at the
+// method's edge. The schema is in schema.cpp, the inode tree's statements
+// in tree.h; store.cpp holds files, nodes, replicas and queues, and
+// namespace.cpp the namespace operations.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "master/metadata_store.h"
+#include "master/sqlite/database.h"
+
+namespace dfs::master {
+
+class SqliteStore final : public MetadataStore {
+ public:
+  // `path` is a file name, or ":memory:". Creates or migrates the schema.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  // NamespaceStore
+  Result<DirPage> List(const std::string& dir, const std::string& after = "", size_t limit = 0) override;
+  Result<DirEntry> Stat(const std::string& path, const Credentials* who = nullptr) override;
+  Status MakeDir(const std::string& path, int mode, bool parents, const Credentials* who = nullptr) override;
+  Status RemoveDir(const std::string& path, const Credentials* who = nullptr) override;
+  Status Rename(const std::string& from, const std::string& to, RenameMode how = RenameMode::kReplace,
+                const Credentials* who = nullptr) override;
+  Status SetAttr(const std::string& path, const AttrChange& change, const Credentials* who = nullptr) override;
+  Result<DirEntry> Symlink(const std::string& path, const std::string& target,
+                           const Credentials* who = nullptr) override;
+  Result<DirEntry> MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
+                            const Credentials* who = nullptr) override;
+  Result<DirEntry> Link(const std::string& existing, const std::string& path,
+                        const Credentials* who = nullptr) override;
+
+  // MetadataStore
+  Status UpsertNode(const NodeRecord& node) override;
+  Result<std::vector<NodeRecord>> ListNodes() override;
+  Result<std::vector<std::string>> MarkSilentNodesDown(double before) override;
+  Result<NodeState> SetNodeDraining(const std::string& node_id, bool draining) override;
+  Result<FileRecord> GetFile(const std::string& path) override;
+  Result<std::vector<FileRecord>> ListFiles(const std::string& prefix) override;
+  Result<bool> FileExists(const std::string& path) override;
+  Result<std::vector<std::string>> UnreferencedBlobs(const std::vector<std::string>& blob_ids) override;
+  Result<CommitResult> CommitFile(FileRecord file, ConflictMode mode,
+                                  const std::function<std::string(const std::string&)>& new_name,
+                                  const std::string& request_id = "", const std::string& idempotency_key = "",
+                                  const Credentials* who = nullptr) override;
+  Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key) override;
+  Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) override;
+  Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id) override;
+  Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id) override;
+  Result<BlobRecord> GetBlob(const std::string& blob_id) override;
+  Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) override;
+  Result<int> QueueUnderReplicated(double dead_before, double retry_after_s, int limit) override;
+  Result<ReplicationCounts> CountReplication(double dead_before) override;
+  Result<std::vector<PendingDeletion>> PendingDeletions(int limit) override;
+  Status DeletionDone(const std::string& blob_id, const std::string& node_id) override;
+  Status DeletionFailed(const std::string& blob_id, const std::string& node_id) override;
+  Result<std::vector<OutboxJob>> UnpublishedJobs(int limit) override;
+  Status MarkJobPublished(int64_t id) override;
+  Status PruneOutbox(double published_before) override;
+  Result<Counts> CountFiles() override;
+  Result<std::vector<std::string>> CheckConsistency() override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  // Runs fn under the lock, SQLite errors become IOError.
+  template <typename Fn>
+  auto Locked(Fn&& fn) -> decltype(fn());
+  // Runs fn under the lock in a transaction, committed when fn returns OK.
+  Status WithTransaction(const std::function<Status(Database&)>& fn);
+  // As WithTransaction for `make`, which makes an inode and answers its entry.
+  Result<DirEntry> MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make);
+
+  std::mutex mu_;
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace dfs::master

@@ -1,0 +1,633 @@
+// SqliteStore (sqlite_store.h): files and their contents, nodes, replicas,
+// the heal queue, blob deletions and the replication outbox. The namespace
+// operations are in namespace.cpp, the inode tree's statements in tree.cpp.
+#include "master/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_util.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "master/sqlite/tree.h"
+#include "master/sqlite/schema.h"
+
+namespace dfs::master {
+
+namespace {
+Status FromSqlite(const SqliteError& e) { return Status::IOError(std::string("metadata: ") + e.what()); }
+}  // namespace
+
+using namespace sql;
+
+namespace {
+// blob_id, node_id, state, node url, node state (as the replica queries select them).
+ReplicaRecord ReadReplicaRow(const Statement& q) {
+  return {q.Text(0), q.Text(1), ReplicaStateFromString(q.Text(2)), q.Text(3), NodeStateFromString(q.Text(4))};
+}
+}  // namespace
+
+template <typename Fn>
+auto SqliteStore::Locked(Fn&& fn) -> decltype(fn()) {
+  std::lock_guard lock(mu_);
+  try {
+    return fn();
+  } catch (const SqliteError& e) {
+    DFS_LOG(ERROR, "master") << "sqlite error: " << e.what();
+    return FromSqlite(e);
+  }
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return db.status();
+  try {
+    if (Status st = CreateOrMigrateSchema(**db); !st.ok()) return st;
+  } catch (const SqliteError& e) {
+    return FromSqlite(e);
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db)));
+}
+
+Status SqliteStore::WithTransaction(const std::function<Status(Database&)>& fn) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    Status st = fn(*db_);
+    if (st.ok()) tx.Commit();
+    return st;
+  });
+}
+
+Status SqliteStore::UpsertNode(const NodeRecord& n) {
+  return Locked([&]() -> Status {
+    auto q = db_->Prepare(
+        "INSERT INTO nodes (node_id, url, state, capacity, used, free, blobs, last_heartbeat) "
+        "VALUES (?, ?, 'up', ?, ?, ?, ?, ?) "
+        "ON CONFLICT(node_id) DO UPDATE SET url = excluded.url, capacity = excluded.capacity, "
+        "used = excluded.used, free = excluded.free, blobs = excluded.blobs, "
+        "last_heartbeat = excluded.last_heartbeat, "
+        "state = CASE WHEN nodes.draining = 1 THEN 'draining' ELSE 'up' END");
+    q.Bind(1, n.node_id).Bind(2, n.url).Bind(3, static_cast<int64_t>(n.capacity)).Bind(4, static_cast<int64_t>(n.used));
+    q.Bind(5, static_cast<int64_t>(n.free)).Bind(6, static_cast<int64_t>(n.blobs)).Bind(7, n.last_heartbeat);
+    q.Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<NodeRecord>> SqliteStore::ListNodes() {
+  return Locked([&]() -> Result<std::vector<NodeRecord>> {
+    std::vector<NodeRecord> out;
+    auto q = db_->Prepare(
+        "SELECT node_id, url, state, capacity, used, free, blobs, last_heartbeat, draining FROM nodes "
+        "ORDER BY node_id");
+    while (q.Step()) {
+      NodeRecord n;
+      n.node_id = q.Text(0);
+      n.url = q.Text(1);
+      n.state = NodeStateFromString(q.Text(2));
+      n.capacity = static_cast<uint64_t>(q.Int(3));
+      n.used = static_cast<uint64_t>(q.Int(4));
+      n.free = static_cast<uint64_t>(q.Int(5));
+      n.blobs = static_cast<uint64_t>(q.Int(6));
+      n.last_heartbeat = q.Real(7);
+      n.draining = q.Int(8) != 0;
+      out.push_back(std::move(n));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::MarkSilentNodesDown(double before) {
+  return Locked([&]() -> Result<std::vector<std::string>> {
+    Transaction tx(*db_);
+    std::vector<std::string> ids;
+    auto q = db_->Prepare("SELECT node_id FROM nodes WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
+    q.Bind(1, before);
+    while (q.Step()) ids.push_back(q.Text(0));
+    auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
+    u.Bind(1, before).Run();
+    for (const auto& id : ids) WatchBlobsOn(*db_, id);  // their copies may stop counting
+    tx.Commit();
+    return ids;
+  });
+}
+
+Result<NodeState> SqliteStore::SetNodeDraining(const std::string& node_id, bool draining) {
+  return Locked([&]() -> Result<NodeState> {
+    // A node that is down stays down: draining only says what to do while it is alive.
+    auto q = db_->Prepare(
+        "UPDATE nodes SET draining = ?1, "
+        "state = CASE WHEN state = 'down' THEN 'down' WHEN ?1 THEN 'draining' ELSE 'up' END "
+        "WHERE node_id = ?2 RETURNING state");
+    q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id);
+    if (!q.Step()) return Status::NotFound("no node " + node_id);
+    const NodeState state = NodeStateFromString(q.Text(0));
+    q.Reset();
+    if (draining) WatchBlobsOn(*db_, node_id);  // its copies stop counting
+    return state;
+  });
+}
+
+namespace {
+
+// The regular file at `path`: NotFound when nothing is there, or when what is
+// there is not a regular file (a folder, a symlink, a special file).
+Result<FileRecord> FileAtPath(Database& db, const std::string& path) {
+  auto ino = Resolve(db, path);
+  if (!ino.ok()) {
+    const Code code = ino.status().code();
+    if (code == Code::kNotDirectory || code == Code::kNotFound) return Status::NotFound("no file '" + path + "'");
+    return ino.status();
+  }
+  auto file = FileOfInode(db, *ino);
+  if (!file) return Status::NotFound("no file '" + path + "'");
+  file->path = path;
+  return *file;
+}
+
+// Every regular file under folder `dir` (whose path is `dir_path`), depth first.
+void CollectFiles(Database& db, int64_t dir, const std::string& dir_path, std::vector<FileRecord>& out) {
+  std::vector<std::pair<int64_t, std::string>> subdirs;
+  {
+    auto q = db.Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
+                        " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
+                        "WHERE e.parent = ?");
+    q.Bind(1, dir);
+    while (q.Step()) {
+      const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
+      if (q.Text(1) == ToString(InodeType::kDir)) {
+        subdirs.emplace_back(q.Int(2), path);
+      } else if (!q.IsNull(7)) {  // a regular file (it has content)
+        out.push_back(ReadFileRow(q, 2));
+        out.back().path = path;
+      }
+    }
+  }
+  for (const auto& [ino, path] : subdirs) CollectFiles(db, ino, path, out);
+}
+
+}  // namespace
+
+Result<FileRecord> SqliteStore::GetFile(const std::string& path) {
+  return Locked([&]() -> Result<FileRecord> { return FileAtPath(*db_, path); });
+}
+
+Result<bool> SqliteStore::FileExists(const std::string& path) {
+  return Locked([&]() -> Result<bool> {
+    auto file = FileAtPath(*db_, path);
+    if (file.ok()) return true;
+    if (file.status().code() == Code::kNotFound) return false;
+    return file.status();
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
+  return Locked([&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    auto q = db_->Prepare("SELECT 1 FROM contents WHERE blob_id = ?");
+    for (const auto& id : blob_ids) {
+      q.Reset();
+      if (!q.Bind(1, id).Step()) out.push_back(id);
+    }
+    return out;
+  });
+}
+
+// The files whose paths start with `prefix`: the entries of the prefix's
+// folder whose names start with its last part, and everything under those
+// that are folders. Costs the subtree listed, not the namespace.
+Result<std::vector<FileRecord>> SqliteStore::ListFiles(const std::string& prefix) {
+  return Locked([&]() -> Result<std::vector<FileRecord>> {
+    std::vector<FileRecord> out;
+    const size_t slash = prefix.rfind('/');
+    const std::string dir_path = slash == std::string::npos ? "" : prefix.substr(0, slash);
+    const std::string start = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+    auto dir = Resolve(*db_, dir_path);
+    if (!dir.ok()) return out;  // nothing is under a folder that does not exist
+    const PrefixRange range = RangeOf(start);
+    auto q = db_->Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
+                          " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
+                          "WHERE e.parent = ?1 AND e.name >= ?2 AND (?3 IS NULL OR e.name < ?3)");
+    q.Bind(1, *dir).BindBlob(2, range.lo);
+    if (range.hi) {
+      q.BindBlob(3, *range.hi);
+    } else {
+      q.BindNull(3);
+    }
+    std::vector<std::pair<int64_t, std::string>> subdirs;
+    while (q.Step()) {
+      const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
+      if (q.Text(1) == ToString(InodeType::kDir)) {
+        subdirs.emplace_back(q.Int(2), path);
+      } else if (!q.IsNull(7)) {
+        out.push_back(ReadFileRow(q, 2));
+        out.back().path = path;
+      }
+    }
+    for (const auto& [ino, path] : subdirs) CollectFiles(*db_, ino, path, out);
+    std::sort(out.begin(), out.end(), [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
+    return out;
+  });
+}
+
+namespace {
+std::optional<KeyedPut> ReadKeyedPut(Database& db, const std::string& key) {
+  auto q = db.Prepare("SELECT requested, name, renamed, size, md5, node, version FROM put_keys WHERE key = ?");
+  if (!q.Bind(1, key).Step()) return std::nullopt;
+  return KeyedPut{q.Text(0), q.Text(1), q.Int(2) != 0, static_cast<uint64_t>(q.Int(3)), q.Text(4), q.Text(5), q.Int(6)};
+}
+
+void RecordKeyedPut(Database& db, const std::string& key, const std::string& requested, const FileRecord& file,
+                    bool renamed) {
+  const double now = NowSeconds();
+  db.Prepare("DELETE FROM put_keys WHERE created_at < ?").Bind(1, now - kKeyedPutTtlSeconds).Run();
+  auto ins = db.Prepare(
+      "INSERT INTO put_keys (key, requested, name, renamed, size, md5, node, version, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(1, key).Bind(2, requested).Bind(3, file.path).Bind(4, int64_t{renamed ? 1 : 0});
+  ins.Bind(5, static_cast<int64_t>(file.size)).Bind(6, file.md5).Bind(7, file.primary_node).Bind(8, file.version);
+  ins.Bind(9, now).Run();
+}
+
+// New content for the existing file `old` (an overwrite): same inode, so
+// every hard link sees it; same permissions, as writing a file keeps them.
+void ReplaceContent(Database& db, const FileRecord& old, FileRecord& file) {
+  QueueDeletionsOf(db, old.blob_id);
+  Unwatch(db, old.blob_id);
+  Watch(db, file.blob_id);
+  AddToCounters(db, 0, static_cast<int64_t>(file.size) - static_cast<int64_t>(old.size));
+  file.ino = old.ino;
+  file.version = old.version + 1;
+  file.mode = old.mode;
+  const int64_t now = NowNs();
+  db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+      .Bind(1, static_cast<int64_t>(file.size))
+      .Bind(2, SecondsToNs(file.mtime))
+      .Bind(3, now)
+      .Bind(4, old.ino)
+      .Run();
+  auto u = db.Prepare("UPDATE contents SET blob_id = ?, md5 = ?, primary_node = ?, version = ?, want_copies = ? "
+                      "WHERE ino = ?");
+  u.Bind(1, file.blob_id).Bind(2, file.md5).Bind(3, file.primary_node).Bind(4, file.version);
+  u.Bind(5, int64_t{file.want_copies}).Bind(6, old.ino).Run();
+}
+
+// A new file inode with its content, not yet linked anywhere, owned by who.
+int64_t InsertFileInode(Database& db, const FileRecord& file, const Inode& dir, const Credentials* who) {
+  Inode inode;
+  inode.type = InodeType::kFile;
+  inode.mode = file.mode;
+  inode.size = file.size;
+  inode.atime_ns = inode.mtime_ns = SecondsToNs(file.mtime);
+  inode.ctime_ns = NowNs();
+  SetNewOwner(inode, dir, who);
+  const int64_t ino = InsertInode(db, inode);
+  auto c = db.Prepare(
+      "INSERT INTO contents (ino, blob_id, md5, primary_node, version, want_copies) VALUES (?, ?, ?, ?, ?, ?)");
+  c.Bind(1, ino).Bind(2, file.blob_id).Bind(3, file.md5).Bind(4, file.primary_node).Bind(5, file.version);
+  c.Bind(6, int64_t{file.want_copies}).Run();
+  Watch(db, file.blob_id);  // one copy so far
+  AddToCounters(db, 1, static_cast<int64_t>(file.size));
+  return ino;
+}
+
+// Links the new inode under `requested`'s folder, or under new_name(requested)
+// for as long as names are taken (kRename). Atomic however many PUTs of one
+// name race: the (parent, name) key decides.
+Status LinkNewFile(Database& db, FileRecord& file, const std::string& requested, bool exists,
+                   const std::function<std::string(const std::string&)>& new_name, bool* renamed) {
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 50) return Status::Internal("could not find a free name for '" + requested + "'");
+    if (attempt > 0 || exists) {
+      file.path = new_name(requested);
+      *renamed = true;
+    }
+    auto where = ResolveParent(db, file.path);
+    if (!where.ok()) return where.status();
+    if (AddEntry(db, where->parent, where->name, file.ino, false)) return Status::OK();
+  }
+}
+
+// Where a PUT of file.path goes: its folder (made when missing) and what is
+// there now. IsDirectory for a folder; AlreadyExists for a symlink or special
+// file unless the PUT takes another name.
+struct PutTarget {
+  Inode dir;
+  std::optional<int64_t> at;
+  std::optional<FileRecord> old;
+};
+Result<PutTarget> FindPutTarget(Database& db, const std::string& path, ConflictMode mode, const Credentials* who) {
+  auto where = MakeParents(db, path, who);
+  if (!where.ok()) return where.status();
+  PutTarget t;
+  t.dir = GetInode(db, where->parent).value();
+  t.at = Lookup(db, where->parent, where->name);
+  t.old = t.at ? FileOfInode(db, *t.at) : std::nullopt;
+  if (t.at && !t.old) {
+    auto inode = GetInode(db, *t.at);
+    if (inode && inode->type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+    if (mode != ConflictMode::kRename) return Status::AlreadyExists("'" + path + "' already exists");
+  }
+  if (t.old && mode == ConflictMode::kFail) return Status::AlreadyExists("'" + path + "' already exists");
+  if (t.old && mode == ConflictMode::kOverwrite) {
+    auto inode = GetInode(db, t.old->ino).value();
+    if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
+      if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    }
+  } else if (Status st = CheckAccess(t.dir, who, kMayWrite | kMayExec); !st.ok()) {
+    return st;
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<std::optional<KeyedPut>> SqliteStore::FindKeyedPut(const std::string& key) {
+  return Locked([&]() -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(*db_, key); });
+}
+
+Result<CommitResult> SqliteStore::CommitFile(FileRecord file, ConflictMode mode,
+                                               const std::function<std::string(const std::string&)>& new_name,
+                                               const std::string& request_id, const std::string& idempotency_key,
+                                               const Credentials* who) {
+  return Locked([&]() -> Result<CommitResult> {
+    Transaction tx(*db_);
+    CommitResult result;
+    if (!idempotency_key.empty()) {
+      result.earlier = ReadKeyedPut(*db_, idempotency_key);
+      if (result.earlier) return result;
+    }
+    const std::string requested = file.path;
+    auto target = FindPutTarget(*db_, file.path, mode, who);
+    if (!target.ok()) return target.status();
+    if (target->old && mode == ConflictMode::kOverwrite) {
+      ReplaceContent(*db_, *target->old, file);
+    } else {
+      file.ino = InsertFileInode(*db_, file, target->dir, who);
+      if (Status st = LinkNewFile(*db_, file, requested, target->at.has_value(), new_name, &result.renamed);
+          !st.ok()) {
+        return st;
+      }
+    }
+    db_->Prepare(
+           "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+           "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'")
+        .Bind(1, file.blob_id)
+        .Bind(2, file.primary_node)
+        .Bind(3, NowSeconds())
+        .Run();
+    InsertReplicationJob(*db_, file, request_id);
+    if (!idempotency_key.empty()) RecordKeyedPut(*db_, idempotency_key, requested, file, result.renamed);
+    tx.Commit();
+    result.file = std::move(file);
+    return result;
+  });
+}
+
+Result<FileRecord> SqliteStore::DeleteFile(const std::string& path, const Credentials* who) {
+  return Locked([&]() -> Result<FileRecord> {
+    Transaction tx(*db_);
+    auto where = ResolveParent(*db_, path, who);
+    if (!where.ok()) return where.status();
+    auto ino = Lookup(*db_, where->parent, where->name);
+    if (!ino) return Status::NotFound("no file '" + path + "'");
+    auto inode = GetInode(*db_, *ino).value();
+    if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+    if (Status st = CheckRemove(GetInode(*db_, where->parent).value(), inode, who); !st.ok()) return st;
+    FileRecord f = FileOfInode(*db_, *ino).value_or(FileRecord{});
+    f.path = path;
+    f.ino = *ino;
+    // Its folders stay, even when this file was all that is in them (POSIX).
+    RemoveEntry(*db_, where->parent, where->name, false);
+    DropLink(*db_, *ino);  // the content goes with the last link
+    tx.Commit();
+    return f;
+  });
+}
+
+Result<std::vector<ReplicaRecord>> SqliteStore::GetReplicas(const std::string& blob_id) {
+  return Locked([&]() -> Result<std::vector<ReplicaRecord>> {
+    std::vector<ReplicaRecord> out;
+    auto q = db_->Prepare(
+        "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
+        "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
+    q.Bind(1, blob_id);
+    while (q.Step()) out.push_back(ReadReplicaRow(q));
+    return out;
+  });
+}
+
+Status SqliteStore::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    db_->Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ? AND state = 'ok'")
+        .Bind(1, blob_id)
+        .Bind(2, node_id)
+        .Run();
+    if (db_->Changes() == 0) return Status::OK();  // already known
+    Watch(*db_, blob_id);
+    // The bad copy stays listed (so it is never chosen as a source) until a
+    // good copy is written over it; the job makes that happen.
+    if (auto file = FileOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, *file);
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+Result<BlobRecord> SqliteStore::GetBlob(const std::string& blob_id) {
+  return Locked([&]() -> Result<BlobRecord> {
+    auto file = FileOfBlob(*db_, blob_id);
+    if (!file) return Status::NotFound("no file refers to blob " + blob_id);
+    BlobRecord out{*file, {}};
+    auto q = db_->Prepare(
+        "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
+        "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
+    q.Bind(1, blob_id);
+    while (q.Step()) out.holders.push_back(ReadReplicaRow(q));
+    return out;
+  });
+}
+
+Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    auto node = db_->Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
+    if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
+    auto file = FileOfBlob(*db_, blob_id);
+    if (!file) {
+      // Deleted or overwritten while the copy was made: the copy is garbage.
+      db_->Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
+          .Bind(1, blob_id)
+          .Bind(2, node_id)
+          .Run();
+      tx.Commit();
+      return Status::NotFound("no file refers to blob " + blob_id);
+    }
+    if (file->md5 != md5) return Status::ChecksumMismatch("copy md5 " + md5 + " is not the file's " + file->md5);
+    db_->Prepare(
+           "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+           "ON CONFLICT(blob_id, node_id) DO UPDATE SET state = 'ok'")
+        .Bind(1, blob_id)
+        .Bind(2, node_id)
+        .Bind(3, NowSeconds())
+        .Run();
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+// A copy counts when it is good and on a node that is up, or down for less
+// than the dead timeout (it will probably come back). Draining nodes do not
+// count: their copies are being moved away.
+static constexpr const char* kGoodCopies =
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
+    "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
+
+// Looks at the blobs in heal_watch that were looked at longest ago (a few
+// times `limit`, so the pass costs what is watched, never every file):
+// those with their copies (or no file any more) leave the watch; those with
+// fewer good copies than wanted (or than up nodes) get a job, unless the
+// blob had one in the last retry_after_s, doubled for each recent job.
+// Good copies on nodes that are up now: only these let a blob leave the
+// watch (a copy on a node down for a moment still counts for healing, but
+// stops counting once the node is dead, with no event to watch it again).
+static constexpr const char* kUpCopies =
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
+    "AND r.state = 'ok' AND n.state = 'up')";
+
+Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
+  return Locked([&]() -> Result<int> {
+    Transaction tx(*db_);
+    const double now = NowSeconds();
+    auto up = db_->Prepare("SELECT COUNT(*) FROM nodes WHERE state = 'up'");
+    up.Step();
+    const int64_t up_nodes = up.Int(0);
+    auto q = db_->Prepare(std::string("SELECT w.blob_id, c.blob_id IS NOT NULL, ") + kFileColumns + ", " + kGoodCopies +
+                          ", EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = w.blob_id AND o.created_at >= "
+                          // Back off per file: retry_after, then 2x, 4x ... 64x, counted in the
+                          // jobs of the last hour (older ones are pruned), so a file that cannot
+                          // be healed does not flood the queue and the dead letters.
+                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = w.blob_id) - 1))) "
+                          ", " + kUpCopies + " FROM (SELECT blob_id FROM heal_watch ORDER BY checked_at LIMIT :scan) w "
+                          "LEFT JOIN contents c ON c.blob_id = w.blob_id LEFT JOIN inodes i ON i.ino = c.ino");
+    q.Bind(1, dead_before).Bind(2, now).Bind(3, retry_after_s).Bind(4, int64_t{std::max(limit, 1) * 4});
+    std::vector<std::string> done, looked;
+    std::vector<FileRecord> heal;
+    while (q.Step()) {
+      const std::string blob = q.Text(0);
+      looked.push_back(blob);
+      if (q.Int(1) == 0) {  // no file holds it any more
+        done.push_back(blob);
+        continue;
+      }
+      FileRecord f = ReadFileRow(q, 2);
+      const int64_t good = q.Int(11);
+      if (q.Int(13) >= f.want_copies) {
+        done.push_back(blob);
+      } else if (good < std::min<int64_t>(f.want_copies, up_nodes) && q.Int(12) == 0 &&
+                 static_cast<int>(heal.size()) < limit) {
+        heal.push_back(std::move(f));
+      }
+    }
+    q.Reset();
+    auto checked = db_->Prepare("UPDATE heal_watch SET checked_at = ? WHERE blob_id = ?");
+    for (const auto& blob : looked) {
+      checked.Reset();
+      checked.Bind(1, now).Bind(2, blob).Run();
+    }
+    for (const auto& blob : done) Unwatch(*db_, blob);
+    for (const auto& f : heal) InsertReplicationJob(*db_, f);
+    tx.Commit();
+    return static_cast<int>(heal.size());
+  });
+}
+
+Result<ReplicationCounts> SqliteStore::CountReplication(double dead_before) {
+  return Locked([&]() -> Result<ReplicationCounts> {
+    ReplicationCounts c;
+    // Only watched blobs can lack copies (see heal_watch in schema.cpp).
+    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM heal_watch w JOIN contents c ON c.blob_id = w.blob_id "
+                                          "WHERE ") + kGoodCopies + " < c.want_copies");
+    under.Bind(1, dead_before).Step();
+    c.under_replicated = static_cast<uint64_t>(under.Int(0));
+    auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    outbox.Step();
+    c.unpublished_jobs = static_cast<uint64_t>(outbox.Int(0));
+    return c;
+  });
+}
+
+Status SqliteStore::PruneOutbox(double published_before) {
+  return Locked([&]() -> Status {
+    db_->Prepare("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?")
+        .Bind(1, published_before)
+        .Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<PendingDeletion>> SqliteStore::PendingDeletions(int limit) {
+  return Locked([&]() -> Result<std::vector<PendingDeletion>> {
+    std::vector<PendingDeletion> out;
+    auto q = db_->Prepare(
+        "SELECT d.blob_id, d.node_id, COALESCE(n.url, ''), d.attempts FROM blob_deletions d "
+        "LEFT JOIN nodes n ON n.node_id = d.node_id WHERE d.next_attempt <= ? LIMIT ?");
+    q.Bind(1, NowSeconds()).Bind(2, int64_t{limit});
+    while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3))});
+    return out;
+  });
+}
+
+Status SqliteStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    db_->Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
+    return Status::OK();
+  });
+}
+
+Status SqliteStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&]() -> Status {
+    // Back off: 1 s, 2 s, 4 s ... capped at 5 minutes. Never given up: a node
+    // that comes back still gets its garbage removed.
+    db_->Prepare(
+           "UPDATE blob_deletions SET attempts = attempts + 1, "
+           "next_attempt = ? + MIN(300, (1 << MIN(attempts, 9))) WHERE blob_id = ? AND node_id = ?")
+        .Bind(1, NowSeconds())
+        .Bind(2, blob_id)
+        .Bind(3, node_id)
+        .Run();
+    return Status::OK();
+  });
+}
+
+Result<std::vector<OutboxJob>> SqliteStore::UnpublishedJobs(int limit) {
+  return Locked([&]() -> Result<std::vector<OutboxJob>> {
+    std::vector<OutboxJob> out;
+    auto q = db_->Prepare("SELECT id, blob_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?");
+    q.Bind(1, int64_t{limit});
+    while (q.Step()) out.push_back({q.Int(0), q.Text(1), q.Text(2)});
+    return out;
+  });
+}
+
+Status SqliteStore::MarkJobPublished(int64_t id) {
+  return Locked([&]() -> Status {
+    db_->Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
+    return Status::OK();
+  });
+}
+
+Result<MetadataStore::Counts> SqliteStore::CountFiles() {
+  return Locked([&]() -> Result<Counts> {
+    // Kept by the transactions that add and remove files: no scan.
+    auto q = db_->Prepare(
+        "SELECT COALESCE(MAX(CASE name WHEN 'files' THEN value END), 0), "
+        "COALESCE(MAX(CASE name WHEN 'bytes' THEN value END), 0) FROM counters");
+    q.Step();
+    return Counts{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1))};
+  });
+}
+
+}  // namespace dfs::master
