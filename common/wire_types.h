@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,5 +36,22 @@ struct Entry {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Entry, name, type, ino, size, mode, uid, gid, nlink, mtime, atime,
                                                 ctime, mtime_ns, atime_ns, ctime_ns, md5, version, target, rdev)
+
+
+// POST /api/v1/open/PATH answers this: a handle on the file, valid for
+// lease_s seconds unless renewed (POST /api/v1/handles/renew).
+struct OpenedHandle {
+  std::string handle;
+  double lease_s = 0;
+  Entry entry;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OpenedHandle, handle, lease_s, entry)
+
+// POST /api/v1/handles/renew: the handles to renew, and in the answer the
+// ones that are gone (closed, expired, or never known).
+struct HandleList {
+  std::vector<std::string> handles;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HandleList, handles)
 
 }  // namespace dfs::wire

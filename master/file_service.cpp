@@ -35,6 +35,7 @@ FileService::FileService(MetadataStore& store, FileServiceOptions options)
 Result<std::unique_ptr<SpoolFile>> FileService::NewSpool() const { return SpoolFile::Create(options_.spool_dir); }
 
 Status FileService::PrecheckPut(const PutRequest& request) {
+  if (!request.handle.empty()) return store_.GetFileOfHandle(request.handle).status();  // before the body comes
   if (request.conflict != ConflictMode::kFail) return Status::OK();
   if (!request.idempotency_key.empty()) {
     auto earlier = store_.FindKeyedPut(request.idempotency_key);
@@ -101,10 +102,12 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   file.primary_node = placed->node_id;
   int replicas = request.replicas >= 0 ? request.replicas : options_.replicas;
   file.want_copies = 1 + replicas;
-  auto committed = store_.CommitFile(file, request.conflict,
-                                     [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
-                                     request.request_id, request.idempotency_key,
-                                     request.who ? &*request.who : nullptr);
+  const Credentials* who = request.who ? &*request.who : nullptr;
+  auto committed = !request.handle.empty()
+                       ? store_.CommitToHandle(request.handle, file, request.request_id, who)
+                       : store_.CommitFile(file, request.conflict,
+                                           [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
+                                           request.request_id, request.idempotency_key, who);
   if (!committed.ok() || committed->earlier) {
     // The blob is not referenced by any file: remove it now.
     Status del = nodes_.DeleteBlob(placed->url, blob_id);
@@ -132,8 +135,8 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
                    earlier.md5,  earlier.node,      earlier.version,  true};
 }
 
-Result<ReadPlan> FileService::PlanRead(const std::string& path) {
-  auto file = store_.GetFile(path);
+Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle) {
+  auto file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
   if (!file.ok()) return file.status();
   auto replicas = store_.GetReplicas(file->blob_id);
   if (!replicas.ok()) return replicas.status();

@@ -40,6 +40,9 @@ struct PutRequest {
   std::string idempotency_key;  // empty: none
   std::optional<Credentials> who;  // the caller (nullopt: not checked, new files belong to root)
   int mode = 0644;                 // a new file's permission bits
+  // Set: the content of the file open as this handle, wherever it now is
+  // (renamed or nameless); path only names it in logs and answers.
+  std::string handle;
 };
 
 struct PutResult {
@@ -73,7 +76,8 @@ class FileService {
   Status PrecheckPut(const PutRequest& request);
   Result<PutResult> Put(const PutRequest& request, SpoolFile& body);
 
-  Result<ReadPlan> PlanRead(const std::string& path);
+  // handle (optional): read the file open as this handle, not `path`.
+  Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "");
   // Fetches the first (at most kHeadBytes) bytes of [offset, offset+length)
   // from the first holder that serves them (a node checks the block they are
   // in) and puts that holder first, so a response can name the node that

@@ -191,9 +191,12 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   if (!who.ok()) return guard.Reject(reader, res, who.status());
   auto mode = ParseModeHeader(req.get_header_value("X-Dfs-Mode"));
   if (!mode.ok()) return guard.Reject(reader, res, mode.status());
-  PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key, std::nullopt, 0644};
+  PutRequest put{*path, *conflict, *md5, -1, RequestId(req), *key, std::nullopt, 0644, ""};
   put.who = std::move(*who);
   put.mode = mode->value_or(0644);
+  auto handle = ParseHandleParam(req);
+  if (!handle.ok()) return guard.Reject(reader, res, handle.status());
+  put.handle = *handle;
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
@@ -228,7 +231,9 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
 
 void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
                       bool compat_headers) {
-  auto plan = files_.PlanRead(path);
+  auto handle = compat_headers ? Result<std::string>(std::string()) : ParseHandleParam(req);
+  if (!handle.ok()) return SendError(res, handle.status());
+  auto plan = files_.PlanRead(path, *handle);
   if (!plan.ok()) return compat_headers ? SendCompatError(res, plan.status()) : SendError(res, plan.status());
   const uint64_t size = plan->file.size;
   if (!req.ranges.empty()) {
@@ -326,7 +331,7 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   auto md5 = ParseMd5Header(file_hash);
   if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
   if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
-  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), "", std::nullopt, 0644};
+  PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), "", std::nullopt, 0644, ""};
   auto result = files_.Put(put, **spool);
   if (!result.ok()) return SendCompatError(res, result.status());
   // 200, not 201: what the original answered, and what its client checks.

@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
   std::string metadata;
   app.add_option("--metadata", metadata, "metadata store: sqlite:PATH (default: sqlite:<--db>)")
       ->envname("DFS_METADATA");
+  int handle_lease_ms = 60000;
+  app.add_option("--handle-lease-ms", handle_lease_ms,
+                 "an open-file handle a client stops renewing lapses after this (its nameless file then goes)")
+      ->envname("DFS_HANDLE_LEASE_MS")
+      ->check(CLI::Range(1000, 86400000));
   app.add_option("--spool", spool_dir, "folder for uploads in flight (default: <db dir>/spool)")
       ->envname("DFS_SPOOL");
   app.add_option("--replicas", replicas, "extra copies of each file")->envname("DFS_REPLICAS")->check(CLI::Range(0, 16));
@@ -147,7 +152,7 @@ int main(int argc, char** argv) {
   dfs::master::HttpApi api(std::move(*server), files, threads);
   api.set_upload_limits(dfs::UploadLimits{max_file_size, std::chrono::milliseconds(read_timeout_ms)});
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
-  dfs::master::RegisterNamespaceRoutes(api.server(), **store);
+  dfs::master::RegisterNamespaceRoutes(api.server(), **store, handle_lease_ms / 1000.0);
   dfs::master::RegisterStatusRoutes(api.server(), files, queue.get());
   // "/" is the status page's static HTML; its data comes from
   // /api/v1/status, which wants a token like everything else.
@@ -164,6 +169,8 @@ int main(int argc, char** argv) {
   });
   maintenance.Add("blob-deletions", std::chrono::milliseconds(500),
                   [&] { dfs::master::ProcessBlobDeletions(**store, files.node_client()); });
+  maintenance.Add("handle-expiry", std::chrono::milliseconds(std::max(500, handle_lease_ms / 4)),
+                  [&] { dfs::master::ExpireHandles(**store); });
   maintenance.Add("healing", std::chrono::milliseconds(heal_interval_ms), [&] {
     dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(heal_retry_ms));
   });

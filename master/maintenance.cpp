@@ -57,6 +57,11 @@ void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes) {
   }
 }
 
+void ExpireHandles(MetadataStore& store) {
+  auto expired = store.ExpireHandles(NowSeconds());
+  if (expired.ok() && *expired > 0) DFS_LOG(INFO, "master") << "expired " << *expired << " open-file handle(s)";
+}
+
 void QueueUnderReplicated(FileService& files, std::chrono::milliseconds retry_after) {
   auto queued =
       files.store().QueueUnderReplicated(files.DeadBefore(), std::chrono::duration<double>(retry_after).count(), 1000);

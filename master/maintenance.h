@@ -32,6 +32,9 @@ class Maintenance {
 void CheckNodeLiveness(MetadataStore& store, std::chrono::milliseconds timeout);
 // Deletes queued blobs from their nodes; failures are retried with backoff.
 void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes);
+// Drops open-file handles whose clients stopped renewing them (and the
+// nameless files only they kept).
+void ExpireHandles(MetadataStore& store);
 // The periodic healing scan: queues a replication job for every file with
 // fewer good copies than wanted (copies on dead or draining nodes, or found
 // bad, do not count) that has had no job for `retry_after`. Healing thus

@@ -150,6 +150,19 @@ class MetadataStore : public NamespaceStore {
   // deletion on every holder (blob_id is empty for what has no content).
   virtual Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) = 0;
 
+  // Open handles (see NamespaceStore::OpenHandle): drops handles whose
+  // lease ended before `now` (their clients died) and purges the nameless
+  // files they kept. Returns how many handles.
+  virtual Result<int> ExpireHandles(double now) = 0;
+  // The file an open handle holds, for reading its content (path: one of
+  // its names, or "" when it has none left).
+  virtual Result<FileRecord> GetFileOfHandle(const std::string& handle) = 0;
+  // As CommitFile with kOverwrite, onto the handle's inode wherever it now
+  // is (renamed or nameless): the content written through an open file.
+  virtual Result<CommitResult> CommitToHandle(const std::string& handle, FileRecord file,
+                                              const std::string& request_id = "",
+                                              const Credentials* who = nullptr) = 0;
+
   // Replicas
   virtual Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id) = 0;
   // A holder served a corrupt or missing copy: it is no longer a source, and

@@ -57,7 +57,41 @@ Result<std::pair<std::string, size_t>> ParsePage(const httplib::Request& req) {
 
 }  // namespace
 
-void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names) {
+// Open handles (docs/protocol.md, "Open files"): open, fstat, renew, close.
+void RegisterHandleRoutes(httplib::Server& server, NamespaceStore& names, double lease_s) {
+  static const std::string kHandle = "/api/v1/handles/([0-9a-f]{32})";
+  server.Post(R"(/api/v1/open/([\s\S]+))", [&names, lease_s](const httplib::Request& req, httplib::Response& res) {
+    auto path = PathFromRequest(req);
+    if (!path.ok()) return SendError(res, path.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    auto opened = names.OpenHandle(*path, lease_s, Caller(*who));
+    if (!opened.ok()) return SendError(res, opened.status());
+    auto entry = names.StatHandle(opened->handle);
+    if (!entry.ok()) return SendError(res, entry.status());
+    SendJson(res, 201, wire::OpenedHandle{opened->handle, lease_s, EntryToJson(*entry)});
+  });
+  server.Get(kHandle, [&names](const httplib::Request& req, httplib::Response& res) {
+    auto entry = names.StatHandle(req.matches[1]);
+    if (!entry.ok()) return SendError(res, entry.status());
+    SendJson(res, 200, EntryToJson(*entry));
+  });
+  server.Delete(kHandle, [&names](const httplib::Request& req, httplib::Response& res) {
+    Status st = names.CloseHandle(req.matches[1]);
+    if (!st.ok()) return SendError(res, st);
+    res.status = 204;
+  });
+  server.Post("/api/v1/handles/renew", [&names, lease_s](const httplib::Request& req, httplib::Response& res) {
+    auto list = ParseHandleList(req.body);
+    if (!list.ok()) return SendError(res, list.status());
+    auto gone = names.RenewHandles(list->handles, lease_s);
+    if (!gone.ok()) return SendError(res, gone.status());
+    SendJson(res, 200, {{"gone", *gone}, {"lease_s", lease_s}});
+  });
+}
+
+void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names, double handle_lease_s) {
+  RegisterHandleRoutes(server, names, handle_lease_s);
   auto list = [&names](const std::string& dir, const httplib::Request& req, httplib::Response& res) {
     auto page_args = ParsePage(req);
     if (!page_args.ok()) return SendError(res, page_args.status());

@@ -1,5 +1,6 @@
 // The master's namespace routes for the FUSE mount (docs/protocol.md,
-// "Namespace"): list, stat, mkdir, rmdir, rename, setattr.
+// "Namespace"): list, stat, mkdir, rmdir, rename, setattr, symlink, link,
+// mknod, and open handles (open, fstat, renew, close).
 #pragma once
 
 #include <httplib.h>
@@ -8,6 +9,9 @@
 
 namespace dfs::master {
 
-void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names);
+// Handles opened here live handle_lease_s seconds unless renewed.
+inline constexpr double kDefaultHandleLeaseSeconds = 60;
+void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names,
+                             double handle_lease_s = kDefaultHandleLeaseSeconds);
 
 }  // namespace dfs::master

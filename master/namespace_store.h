@@ -81,6 +81,14 @@ struct AttrChange {
 // rename(2)'s flags (renameat2).
 enum class RenameMode { kReplace, kNoReplace, kExchange };
 
+// A client's open file: while it lives, the file stays after its last name
+// goes (nlink 0), readable and writable through the handle.
+struct HandleRecord {
+  std::string handle;
+  int64_t ino = 0;
+  double expires_at = 0;  // seconds since the epoch; renewed by the client
+};
+
 class NamespaceStore {
  public:
   virtual ~NamespaceStore() = default;
@@ -105,6 +113,21 @@ class NamespaceStore {
                                    const Credentials* who = nullptr) = 0;
   virtual Result<DirEntry> MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
                                     const Credentials* who = nullptr) = 0;
+  // Open files. OpenHandle opens the regular file at `path` (searchable
+  // folders on the way; IsDirectory for a folder, NotFound for what is not
+  // a regular file) for lease_s seconds, renewed with RenewHandles (which
+  // returns the handles that are gone). A file whose last name goes while a
+  // handle on it lives keeps its inode and content, nameless (nlink 0),
+  // until the last handle is closed or expires. StatHandle is fstat(2):
+  // the file wherever it now is (name: one of its paths, "" when none is
+  // left). NotFound for an unknown or expired handle.
+  virtual Result<HandleRecord> OpenHandle(const std::string& path, double lease_s,
+                                          const Credentials* who = nullptr) = 0;
+  virtual Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles,
+                                                        double lease_s) = 0;
+  virtual Status CloseHandle(const std::string& handle) = 0;
+  virtual Result<DirEntry> StatHandle(const std::string& handle) = 0;
+
   virtual Result<DirEntry> Link(const std::string& existing, const std::string& path,
                                 const Credentials* who = nullptr) = 0;
 };

@@ -1,5 +1,6 @@
 #include "master/request_parsing.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -189,6 +190,34 @@ Result<SymlinkRequest> ParseSymlinkBody(std::string_view text) {
   SymlinkRequest r{body["path"], body["target"]};
   if (Status st = ValidatePath(r.path); !st.ok()) return st;
   return r;
+}
+
+bool IsHandle(std::string_view text) {
+  return text.size() == 32 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+Result<std::string> ParseHandleParam(const httplib::Request& req) {
+  if (!req.has_param("handle")) return std::string();
+  std::string handle = req.get_param_value("handle");
+  if (!IsHandle(handle)) return Status::InvalidArgument("?handle= is 32 hex digits");
+  return handle;
+}
+
+Result<wire::HandleList> ParseHandleList(std::string_view text) {
+  auto body = ParseObject(text, false);
+  const auto* handles = body.is_object() && body.contains("handles") ? &body["handles"] : nullptr;
+  if (!handles || !handles->is_array() || handles->size() > 10000) {
+    return Status::InvalidArgument("body must be {\"handles\": [handle, ...]} (at most 10000)");
+  }
+  wire::HandleList list;
+  for (const auto& h : *handles) {
+    if (!h.is_string() || !IsHandle(h.get<std::string>())) {
+      return Status::InvalidArgument("a handle is 32 hex digits");
+    }
+    list.handles.push_back(h.get<std::string>());
+  }
+  return list;
 }
 
 Result<MknodRequest> ParseMknodBody(std::string_view text) {

@@ -12,6 +12,7 @@
 
 #include "common/credentials.h"
 #include "common/status.h"
+#include "common/wire_types.h"
 #include "master/metadata_store.h"
 #include "master/namespace_store.h"
 
@@ -67,6 +68,12 @@ struct SymlinkRequest {
   std::string target;
 };
 Result<SymlinkRequest> ParseSymlinkBody(std::string_view body);
+// {"handles": [32 hex digits, ...]} (at most 10,000).
+Result<wire::HandleList> ParseHandleList(std::string_view body);
+// A handle as the master makes them: 32 lowercase hex digits.
+bool IsHandle(std::string_view text);
+// ?handle=H on a file's GET or PUT: "" when absent, InvalidArgument when malformed.
+Result<std::string> ParseHandleParam(const httplib::Request& req);
 // POST /api/v1/link: {"from": existing path, "to": new path}.
 Result<RenameRequest> ParseLinkBody(std::string_view body);
 // POST /api/v1/mknod: {"path": path, "type": "fifo"|"socket"|"char"|"block", "mode": 0..07777, "rdev": uint}.

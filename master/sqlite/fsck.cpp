@@ -17,8 +17,11 @@ struct Check {
 };
 
 const Check kChecks[] = {
-    {"inode without a name", "SELECT ino FROM inodes i WHERE ino <> 1 AND NOT EXISTS "
-                             "(SELECT 1 FROM entries e WHERE e.ino = i.ino)"},
+    {"inode without a name (and no open handle)",
+     "SELECT ino FROM inodes i WHERE ino <> 1 AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.ino = i.ino) "
+     "AND NOT EXISTS (SELECT 1 FROM open_handles h WHERE h.ino = i.ino)"},
+    {"open handle on no inode", "SELECT handle FROM open_handles h WHERE NOT EXISTS "
+                                "(SELECT 1 FROM inodes i WHERE i.ino = h.ino)"},
     {"entry naming no inode", "SELECT parent, ino FROM entries e WHERE NOT EXISTS "
                               "(SELECT 1 FROM inodes i WHERE i.ino = e.ino)"},
     {"entry in what is not a folder", "SELECT e.parent, e.ino FROM entries e JOIN inodes p ON p.ino = e.parent "

@@ -244,6 +244,21 @@ Result<DirEntry> SqliteStore::Stat(const std::string& path, const Credentials* w
   return entry;
 }
 
+Result<DirEntry> SqliteStore::StatHandle(const std::string& handle) {
+  DirEntry entry;
+  Status st = WithTransaction([&](Database& db) -> Status {
+    auto q = db.Prepare("SELECT " + kEntryColumns +
+                        " FROM open_handles h JOIN inodes i ON i.ino = h.ino LEFT JOIN contents c ON c.ino = i.ino "
+                        "WHERE h.handle = ? AND h.expires_at > ?");
+    if (!q.Bind(1, handle).Bind(2, NowSeconds()).Step()) return Status::NotFound("no open handle " + handle);
+    entry = ReadEntry(q, 0, "");
+    entry.name = sql::PathOf(db, entry.ino).value_or("");
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return entry;
+}
+
 Status SqliteStore::MakeDir(const std::string& path, int mode, bool parents, const Credentials* who) {
   return WithTransaction([&](Database& db) -> Status {
     if (path.empty()) return Status::AlreadyExists("the root already exists");

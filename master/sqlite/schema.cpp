@@ -6,6 +6,7 @@
 //           tables files and dirs are read into it and dropped.
 //   3 -> 4: heal_watch (the blobs that may lack copies, so healing and the
 //           counts do not scan every file) and counters (files, bytes).
+//   4 -> 5: open_handles (an unlinked file stays while a client has it open).
 #include "master/sqlite/schema.h"
 
 #include <map>
@@ -17,7 +18,7 @@
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -108,6 +109,17 @@ CREATE TABLE IF NOT EXISTS heal_watch (
   checked_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS heal_watch_order ON heal_watch (checked_at);
+-- A file open in a client (a mount): while one lives (expires_at is in the
+-- future; clients renew), the file's inode and content stay after its last
+-- name goes (nlink 0, no entry), as POSIX keeps an unlinked open file.
+CREATE TABLE IF NOT EXISTS open_handles (
+  handle TEXT PRIMARY KEY,
+  ino INTEGER NOT NULL REFERENCES inodes (ino),
+  opened_at REAL NOT NULL,
+  expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS open_handles_ino ON open_handles (ino);
+CREATE INDEX IF NOT EXISTS open_handles_expiry ON open_handles (expires_at);
 -- Running totals kept by the transactions that change them ('files', 'bytes').
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,

@@ -53,6 +53,14 @@ class SqliteStore final : public MetadataStore {
                                   const Credentials* who = nullptr) override;
   Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key) override;
   Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) override;
+  Result<HandleRecord> OpenHandle(const std::string& path, double lease_s, const Credentials* who = nullptr) override;
+  Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles, double lease_s) override;
+  Status CloseHandle(const std::string& handle) override;
+  Result<int> ExpireHandles(double now) override;
+  Result<DirEntry> StatHandle(const std::string& handle) override;
+  Result<FileRecord> GetFileOfHandle(const std::string& handle) override;
+  Result<CommitResult> CommitToHandle(const std::string& handle, FileRecord file, const std::string& request_id = "",
+                                      const Credentials* who = nullptr) override;
   Result<std::vector<ReplicaRecord>> GetReplicas(const std::string& blob_id) override;
   Status MarkReplicaBad(const std::string& blob_id, const std::string& node_id) override;
   Result<BlobRecord> GetBlob(const std::string& blob_id) override;

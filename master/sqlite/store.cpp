@@ -342,7 +342,122 @@ Result<PutTarget> FindPutTarget(Database& db, const std::string& path, ConflictM
   return t;
 }
 
+// The new content's one copy (on file.primary_node) and its replication job.
+void RecordFirstCopy(Database& db, const FileRecord& file, const std::string& request_id) {
+  db.Prepare(
+        "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+        "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'")
+      .Bind(1, file.blob_id)
+      .Bind(2, file.primary_node)
+      .Bind(3, NowSeconds())
+      .Run();
+  InsertReplicationJob(db, file, request_id);
+}
+
+// The inode an unexpired handle holds open.
+Result<int64_t> InodeOfHandle(Database& db, const std::string& handle) {
+  auto q = db.Prepare("SELECT ino FROM open_handles WHERE handle = ? AND expires_at > ?");
+  if (!q.Bind(1, handle).Bind(2, NowSeconds()).Step()) return Status::NotFound("no open handle " + handle);
+  return q.Int(0);
+}
+
 }  // namespace
+
+Result<HandleRecord> SqliteStore::OpenHandle(const std::string& path, double lease_s, const Credentials* who) {
+  return Locked([&]() -> Result<HandleRecord> {
+    Transaction tx(*db_);
+    auto ino = Resolve(*db_, path, who);
+    if (!ino.ok()) return ino.status();
+    auto inode = GetInode(*db_, *ino).value();
+    if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+    if (!FileOfInode(*db_, *ino)) return Status::NotFound("'" + path + "' is not a regular file");
+    HandleRecord h{RandomHex(16), *ino, NowSeconds() + lease_s};
+    db_->Prepare("INSERT INTO open_handles (handle, ino, opened_at, expires_at) VALUES (?, ?, ?, ?)")
+        .Bind(1, h.handle)
+        .Bind(2, h.ino)
+        .Bind(3, NowSeconds())
+        .Bind(4, h.expires_at)
+        .Run();
+    tx.Commit();
+    return h;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::RenewHandles(const std::vector<std::string>& handles, double lease_s) {
+  return Locked([&]() -> Result<std::vector<std::string>> {
+    Transaction tx(*db_);
+    std::vector<std::string> gone;
+    const double now = NowSeconds();
+    auto u = db_->Prepare("UPDATE open_handles SET expires_at = ? WHERE handle = ? AND expires_at > ?");
+    for (const auto& h : handles) {
+      u.Reset();
+      u.Bind(1, now + lease_s).Bind(2, h).Bind(3, now).Run();
+      if (db_->Changes() == 0) gone.push_back(h);
+    }
+    tx.Commit();
+    return gone;
+  });
+}
+
+Status SqliteStore::CloseHandle(const std::string& handle) {
+  return Locked([&]() -> Status {
+    Transaction tx(*db_);
+    auto q = db_->Prepare("DELETE FROM open_handles WHERE handle = ? RETURNING ino");
+    if (!q.Bind(1, handle).Step()) return Status::NotFound("no open handle " + handle);
+    const int64_t ino = q.Int(0);
+    q.Reset();
+    PurgeIfUnused(*db_, ino);  // the last handle of a nameless file: its content goes now
+    tx.Commit();
+    return Status::OK();
+  });
+}
+
+Result<int> SqliteStore::ExpireHandles(double now) {
+  return Locked([&]() -> Result<int> {
+    Transaction tx(*db_);
+    std::vector<int64_t> inodes;
+    auto q = db_->Prepare("DELETE FROM open_handles WHERE expires_at <= ? RETURNING ino");
+    q.Bind(1, now);
+    while (q.Step()) inodes.push_back(q.Int(0));
+    q.Reset();
+    for (int64_t ino : inodes) PurgeIfUnused(*db_, ino);
+    tx.Commit();
+    return static_cast<int>(inodes.size());
+  });
+}
+
+Result<FileRecord> SqliteStore::GetFileOfHandle(const std::string& handle) {
+  return Locked([&]() -> Result<FileRecord> {
+    auto ino = InodeOfHandle(*db_, handle);
+    if (!ino.ok()) return ino.status();
+    auto file = FileOfInode(*db_, *ino);
+    if (!file) return Status::NotFound("the file of handle " + handle + " is gone");
+    file->path = PathOf(*db_, *ino).value_or("");
+    return *file;
+  });
+}
+
+Result<CommitResult> SqliteStore::CommitToHandle(const std::string& handle, FileRecord file,
+                                                 const std::string& request_id, const Credentials* who) {
+  return Locked([&]() -> Result<CommitResult> {
+    Transaction tx(*db_);
+    auto ino = InodeOfHandle(*db_, handle);
+    if (!ino.ok()) return ino.status();
+    auto old = FileOfInode(*db_, *ino);
+    if (!old) return Status::NotFound("the file of handle " + handle + " is gone");
+    const Inode inode = GetInode(*db_, *ino).value();
+    if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
+      if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    }
+    ReplaceContent(*db_, *old, file);
+    file.path = PathOf(*db_, *ino).value_or("");
+    RecordFirstCopy(*db_, file, request_id);
+    tx.Commit();
+    CommitResult result;
+    result.file = std::move(file);
+    return result;
+  });
+}
 
 Result<std::optional<KeyedPut>> SqliteStore::FindKeyedPut(const std::string& key) {
   return Locked([&]() -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(*db_, key); });
@@ -371,14 +486,7 @@ Result<CommitResult> SqliteStore::CommitFile(FileRecord file, ConflictMode mode,
         return st;
       }
     }
-    db_->Prepare(
-           "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
-           "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'")
-        .Bind(1, file.blob_id)
-        .Bind(2, file.primary_node)
-        .Bind(3, NowSeconds())
-        .Run();
-    InsertReplicationJob(*db_, file, request_id);
+    RecordFirstCopy(*db_, file, request_id);
     if (!idempotency_key.empty()) RecordKeyedPut(*db_, idempotency_key, requested, file, result.renamed);
     tx.Commit();
     result.file = std::move(file);

@@ -210,7 +210,23 @@ void DropLink(Database& db, int64_t ino) {
   if (!q.Step()) return;
   const int64_t left = q.Int(0);
   q.Reset();
-  if (left > 0) return;
+  if (left == 0) PurgeIfUnused(db, ino);
+}
+
+bool IsOpen(Database& db, int64_t ino) {
+  return db.Prepare("SELECT 1 FROM open_handles WHERE ino = ? AND expires_at > ? LIMIT 1")
+      .Bind(1, ino)
+      .Bind(2, NowSeconds())
+      .Step();
+}
+
+bool PurgeIfUnused(Database& db, int64_t ino) {
+  {
+    auto q = db.Prepare("SELECT nlink FROM inodes WHERE ino = ?");
+    if (!q.Bind(1, ino).Step() || q.Int(0) > 0) return false;
+  }
+  if (IsOpen(db, ino)) return false;  // kept, nameless, until its last handle closes or expires
+  db.Prepare("DELETE FROM open_handles WHERE ino = ?").Bind(1, ino).Run();
   auto blob = db.Prepare("SELECT c.blob_id, i.size FROM contents c JOIN inodes i ON i.ino = c.ino WHERE c.ino = ?");
   if (blob.Bind(1, ino).Step()) {
     const std::string blob_id = blob.Text(0);
@@ -221,6 +237,7 @@ void DropLink(Database& db, int64_t ino) {
     db.Prepare("DELETE FROM contents WHERE ino = ?").Bind(1, ino).Run();
   }
   db.Prepare("DELETE FROM inodes WHERE ino = ?").Bind(1, ino).Run();
+  return true;
 }
 
 const char* const kFileColumns =

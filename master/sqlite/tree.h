@@ -86,9 +86,14 @@ bool AddEntry(Database& db, int64_t parent, std::string_view name, int64_t ino, 
 // Removes the entry (parent, name) and updates the folder as AddEntry.
 void RemoveEntry(Database& db, int64_t parent, std::string_view name, bool child_is_dir);
 // One link of `ino` went away: decrements nlink (a folder: to 0), and once
-// no link is left deletes the inode, its content, and queues its blob's
-// copies for deletion.
+// no link is left purges it (PurgeIfUnused).
 void DropLink(Database& db, int64_t ino);
+// True while a client holds an unexpired handle on `ino`.
+bool IsOpen(Database& db, int64_t ino);
+// Deletes `ino` when it has no link and no open handle left: the inode,
+// its content, its handles, and queues its blob's copies for deletion.
+// False (nothing changed) while it is still linked or open.
+bool PurgeIfUnused(Database& db, int64_t ino);
 // Sets mtime and ctime of `ino` to now (a folder whose entries changed).
 void TouchDir(Database& db, int64_t ino, int64_t now_ns);
 

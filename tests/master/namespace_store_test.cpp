@@ -433,3 +433,74 @@ TEST_F(NamespaceStoreTest, ADatabaseFromANewerReleaseIsRefused) {
 
 }  // namespace
 }  // namespace dfs::master
+
+namespace dfs::master {
+namespace {
+
+// An open file outlives its names (POSIX): unlinked or replaced by a
+// rename while a handle is open, it stays readable and writable, nameless,
+// and goes with the last handle; a renamed open file is written where it now is.
+TEST_F(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
+  ASSERT_TRUE(Put("f", "b1").ok());
+  auto h = store_->OpenHandle("f", 60);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(store_->OpenHandle("", 60).status().code(), Code::kIsDirectory);
+  EXPECT_EQ(store_->OpenHandle("nope", 60).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store_->DeleteFile("f").ok());
+  EXPECT_EQ(ns_->Stat("f").status().code(), Code::kNotFound) << "the name is gone";
+  auto st = store_->StatHandle(h->handle);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->nlink, 0);
+  EXPECT_EQ(st->name, "");
+  EXPECT_EQ(store_->GetFileOfHandle(h->handle)->blob_id, "b1") << "the content stays";
+  EXPECT_TRUE(store_->PendingDeletions(10)->empty()) << "nothing is deleted while open";
+  EXPECT_EQ(store_->CheckConsistency()->size(), 0u) << "a nameless open file is consistent";
+  // A write through the handle replaces the nameless file's content.
+  FileRecord next;
+  next.size = 5;
+  next.md5 = "5d41402abc4b2a76b9719d911017c592";
+  next.mtime = NowSeconds();
+  next.blob_id = "b2";
+  next.primary_node = "n1";
+  auto written = store_->CommitToHandle(h->handle, next);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->file.path, "");
+  EXPECT_EQ(store_->StatHandle(h->handle)->size, 5u);
+  ASSERT_TRUE(store_->CloseHandle(h->handle).ok());
+  EXPECT_EQ(store_->StatHandle(h->handle).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->CloseHandle(h->handle).code(), Code::kNotFound);
+  Names deleted;
+  auto pending = store_->PendingDeletions(10);
+  ASSERT_TRUE(pending.ok());
+  for (const auto& d : *pending) deleted.push_back(d.blob_id);
+  std::sort(deleted.begin(), deleted.end());
+  EXPECT_EQ(deleted, (Names{"b1", "b2"})) << "both contents go with the last handle";
+  EXPECT_EQ(store_->CountFiles()->files, 0u);
+}
+
+TEST_F(NamespaceStoreTest, OpenHandlesFollowRenamesAndReplacements) {
+  ASSERT_TRUE(ns_->MakeDir("d", 0755, false).ok());
+  ASSERT_TRUE(Put("d/a", "b1").ok());
+  ASSERT_TRUE(Put("b", "b2").ok());
+  auto a = store_->OpenHandle("d/a", 60);
+  auto b = store_->OpenHandle("b", 60);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(ns_->Rename("d", "e").ok());
+  EXPECT_EQ(store_->StatHandle(a->handle)->name, "e/a") << "fstat sees the file where it now is";
+  ASSERT_TRUE(ns_->Rename("e/a", "b").ok()) << "replaces b, which is open";
+  EXPECT_EQ(store_->StatHandle(b->handle)->nlink, 0);
+  EXPECT_EQ(store_->GetFile("b")->blob_id, "b1");
+  EXPECT_EQ(store_->GetFileOfHandle(b->handle)->blob_id, "b2") << "the replaced file is still readable";
+  auto gone = store_->RenewHandles({a->handle, b->handle, std::string(32, 'f')}, 60);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, Names{std::string(32, 'f')});
+  // A client that dies stops renewing: its handles lapse and what only they kept goes.
+  EXPECT_EQ(*store_->ExpireHandles(NowSeconds() + 30), 0) << "leases still running";
+  EXPECT_EQ(*store_->ExpireHandles(NowSeconds() + 120), 2);
+  EXPECT_EQ(store_->StatHandle(b->handle).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->CountFiles()->files, 1u) << "b (once d/a) stays, the replaced one is gone";
+  EXPECT_EQ(store_->PendingDeletions(10)->size(), 1u);
+}
+
+}  // namespace
+}  // namespace dfs::master
