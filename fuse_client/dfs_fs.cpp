@@ -133,6 +133,70 @@ int Guard(const char* op, const char* path, Fn&& fn) {
 DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl)
     : client_(std::move(client)), cache_(std::move(cache)), attr_ttl_(attr_ttl), uid_(::getuid()), gid_(::getgid()) {}
 
+DfsFilesystem::~DfsFilesystem() {
+  {
+    std::lock_guard lock(renew_mu_);
+    stopping_ = true;
+  }
+  renew_cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+}
+
+// ---- the master's handles of open files --------------------------------------
+
+void DfsFilesystem::StartRenewing() {
+  if (!renewer_.joinable()) renewer_ = std::thread([this] { RenewLoop(); });
+}
+
+Result<FileInfo> DfsFilesystem::OpenMasterHandle(OpenFile& file, const std::string& path) {
+  auto opened = client_.OpenHandle(path);
+  if (!opened.ok()) return opened.status();
+  if (opened->lease_s > 0) {
+    std::lock_guard lock(renew_mu_);
+    renew_every_ = std::min(renew_every_, std::chrono::milliseconds(static_cast<int64_t>(opened->lease_s * 1000 / 3)));
+  }
+  file.Update([&](FileState& s) { s.handle = opened->handle; });
+  return FileInfoFromJson(nlohmann::json(opened->entry));
+}
+
+void DfsFilesystem::CloseMasterHandle(OpenFile& file) {
+  std::string handle;
+  file.Update([&](FileState& s) { handle = std::exchange(s.handle, ""); });
+  if (handle.empty()) return;
+  Status st = client_.CloseHandle(handle);
+  if (!st.ok() && st.code() != Code::kNotFound) {
+    DFS_LOG(WARN, "fuse") << "close handle=" << handle << " failed (it lapses with its lease): " << st.ToString();
+  }
+}
+
+// Renews the handles of every open file, a third of a lease apart; a handle
+// the master no longer has (this mount was cut off longer than a lease) is
+// dropped, and its file is written by name again.
+void DfsFilesystem::RenewLoop() {
+  std::unique_lock lock(renew_mu_);
+  while (!renew_cv_.wait_for(lock, renew_every_, [this] { return stopping_; })) {
+    lock.unlock();
+    std::map<std::string, std::shared_ptr<OpenFile>> open;
+    {
+      std::lock_guard handles(handles_mu_);
+      for (const auto& [id, f] : handles_) {
+        if (std::string h = f->Get().handle; !h.empty()) open[h] = f;
+      }
+    }
+    std::vector<std::string> list;
+    for (const auto& [h, f] : open) list.push_back(h);
+    auto gone = list.empty() ? Result<std::vector<std::string>>(std::vector<std::string>{}) : client_.RenewHandles(list);
+    if (!gone.ok()) DFS_LOG(WARN, "fuse") << "renewing " << list.size() << " handle(s) failed: " << gone.status().ToString();
+    for (const auto& h : gone.ok() ? *gone : std::vector<std::string>{}) {
+      DFS_LOG(WARN, "fuse") << "handle=" << h << " lapsed on the master; name=" << open[h]->Path() << " is written by name";
+      open[h]->Update([&](FileState& s) {
+        if (s.handle == h) s.handle.clear();
+      });
+    }
+    lock.lock();
+  }
+}
+
 // ---- attributes -------------------------------------------------------------
 
 static mode_t TypeBits(const std::string& type) {
@@ -677,14 +741,17 @@ int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::sha
     state.owner_gid = who->gid;
   }
   if (!truncate) {
-    auto info = client_.StatPath(path);
+    auto info = OpenMasterHandle(*file, path);
+    if (!info.ok()) info = client_.StatPath(path);  // an older master, or not a file: say why
     Status st = info.status();
     if (info.ok() && info->type == "dir") st = Status::IsDirectory(path);
     if (st.ok()) {
       auto local = cache_->Fetch(client_, path, info->md5);
       st = local.ok() ? CopyInto(local->get(), file->fd.get()) : local.status();
     }
+    state.handle = file->Get().handle;
     if (!st.ok()) {
+      CloseMasterHandle(*file);
       ::unlink(file->spool_path.c_str());
       return ErrnoFor(st);
     }
@@ -744,13 +811,14 @@ int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
   // verified local copy with exactly that md5.
   Status st;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto info = client_.StatPath(path);
+    auto file = std::make_shared<OpenFile>();
+    auto info = OpenMasterHandle(*file, path);
+    if (!info.ok()) info = client_.StatPath(path);  // an older master, or not a file: say why
     if (!info.ok()) return ErrnoFor(info.status());
     if (info->type == "dir") return -EISDIR;
     CacheAttr(path, *info);
     auto local = cache_->Fetch(client_, path, info->md5);
     if (local.ok()) {
-      auto file = std::make_shared<OpenFile>();
       file->fd = std::move(*local);
       file->Update([&](FileState& s) {
         s.path = path;
@@ -759,6 +827,7 @@ int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
       fi->fh = Register(std::move(file));
       return 0;
     }
+    CloseMasterHandle(*file);
     st = local.status();
     if (st.code() != Code::kUnavailable) break;  // changed meanwhile: look again
   }
@@ -805,7 +874,17 @@ int DfsFilesystem::Upload(OpenFile& file) {
   PutOptions options;
   options.conflict = "overwrite";
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
+  options.handle = state.handle;      // to the inode, wherever another client moved it
+  options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
   auto put = client_.Put(file.spool_path, state.path, options);
+  if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
+    // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.
+    DFS_LOG(WARN, "fuse") << "upload name=" << state.path << ": handle lapsed, writing by name";
+    file.Update([&](FileState& s) { s.handle.clear(); });
+    options.handle.clear();
+    options.open_handle = true;
+    put = client_.Put(file.spool_path, state.path, options);
+  }
   if (!put.ok()) {
     DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << " failed: " << put.status().ToString();
     return ErrnoFor(put.status());
@@ -815,6 +894,7 @@ int DfsFilesystem::Upload(OpenFile& file) {
     s.dirty = false;
     s.uploaded = true;
     s.uploaded_md5 = put->md5;
+    if (s.handle.empty()) s.handle = put->handle;
     if (!state.uploaded && s.pending_mode == state.pending_mode) s.pending_mode.reset();  // sent with the PUT
     req.mode = std::exchange(s.pending_mode, std::nullopt);
     req.mtime = std::exchange(s.pending_mtime, std::nullopt);
@@ -868,6 +948,7 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
   }
   Unregister(id);
   ::unlink(file->spool_path.c_str());
+  CloseMasterHandle(*file);
   return rc;
 }
 
@@ -887,7 +968,10 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
       const FileState s = file->Get();
       if (!s.dirty && !s.uploaded_md5.empty()) cache_->Adopt(file->spool_path, s.uploaded_md5);
       ::unlink(file->spool_path.c_str());
+      CloseMasterHandle(*file);
     }
+  } else {
+    CloseMasterHandle(*file);  // a reader (a shared spool's reader has none)
   }
   Unregister(fi->fh);
   return 0;
@@ -900,6 +984,7 @@ fuse_operations DfsFilesystem::Operations() {
   ops.init = [](fuse_conn_info* conn, fuse_config* cfg) -> void* {
     auto* self = Self();
     self->fuse_ = fuse_get_context()->fuse;
+    self->StartRenewing();
     double ttl = std::chrono::duration<double>(self->attr_ttl_).count();
     cfg->attr_timeout = ttl;
     cfg->entry_timeout = ttl;

@@ -14,12 +14,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/client/dfs_client.h"
@@ -39,6 +41,11 @@ struct FileState {
   std::optional<double> pending_mtime;
   int64_t owner_uid = 0;  // who opened it (the owner of a file this open creates)
   int64_t owner_gid = 0;
+  // The master's handle on the file ("" while the master has not got it, or
+  // from an older master): uploads go to the inode it holds wherever the
+  // file now is, and it keeps the file on the master after its last name
+  // goes, until this mount closes it (renewed while open).
+  std::string handle;
 };
 
 // An open file: the read-only cached copy, or a spool that every writable
@@ -82,6 +89,12 @@ struct DirCursor {
 class DfsFilesystem {
  public:
   DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl);
+  ~DfsFilesystem();
+  DfsFilesystem(const DfsFilesystem&) = delete;
+  DfsFilesystem& operator=(const DfsFilesystem&) = delete;
+  // Starts renewing the master's handles of open files (from init: after
+  // the mount daemonized, which keeps no thread); the destructor stops it.
+  void StartRenewing();
 
   // The operations table handed to fuse_new (callbacks find this object in
   // fuse_get_context()->private_data).
@@ -163,6 +176,13 @@ class DfsFilesystem {
   // Tells the kernel that what it caches of `path` is stale.
   void InvalidateKernelAttr(const std::string& path);
   Result<FileInfo> LookUp(const std::string& path);
+  // Opens a master handle on `path` for `file`, which the master has; the
+  // entry it answers is the file's current state. Without one (an older
+  // master, or the call failed) the file is written by name.
+  Result<FileInfo> OpenMasterHandle(OpenFile& file, const std::string& path);
+  // Closes the master handle of a file this mount no longer has open.
+  void CloseMasterHandle(OpenFile& file);
+  void RenewLoop();
 
   DfsClient client_;
   std::unique_ptr<FileCache> cache_;
@@ -181,6 +201,12 @@ class DfsFilesystem {
   std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;
   std::map<uint64_t, std::shared_ptr<DirCursor>> dirs_;  // open folders, under handles_mu_
   uint64_t next_handle_ = 1;
+
+  std::mutex renew_mu_;
+  std::condition_variable renew_cv_;
+  bool stopping_ = false;
+  std::chrono::milliseconds renew_every_{20000};  // a third of the master's lease
+  std::thread renewer_;
 };
 
 // "/a/b" -> "a/b"; "/" -> "".

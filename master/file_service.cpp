@@ -119,8 +119,17 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   DFS_LOG(INFO, "master") << "put name=" << committed->file.path << " requested=" << request.path
                           << " size=" << file.size << " md5=" << file.md5 << " blob=" << blob_id
                           << " node=" << placed->node_id << " req=" << request.request_id;
-  return PutResult{committed->file.path, request.path, committed->renamed, file.size,
-                   file.md5,            placed->node_id, committed->file.version};
+  PutResult result{committed->file.path, request.path, committed->renamed, file.size,
+                   file.md5,            placed->node_id, committed->file.version, false, ""};
+  if (request.open && request.handle.empty()) {
+    // Not in the commit's transaction: a rename in between leaves the
+    // client without a handle (it then writes by name), nothing worse.
+    auto opened = store_.OpenHandle(committed->file.path, options_.handle_lease_s, who);
+    if (opened.ok()) result.handle = opened->handle;
+  } else if (request.open) {
+    result.handle = request.handle;
+  }
+  return result;
 }
 
 Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut& earlier, const SpoolFile& body) {
@@ -132,7 +141,7 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
   DFS_LOG(INFO, "master") << "put name=" << earlier.name << " requested=" << request.path
                           << " replayed key=" << request.idempotency_key << " req=" << request.request_id;
   return PutResult{earlier.name, earlier.requested, earlier.renamed, earlier.size,
-                   earlier.md5,  earlier.node,      earlier.version,  true};
+                   earlier.md5,  earlier.node,      earlier.version,  true, ""};
 }
 
 Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle) {

@@ -27,6 +27,7 @@ struct FileServiceOptions {
   std::chrono::milliseconds node_dead{60000};
   // Called after a replication job was added to the outbox (wakes the publisher).
   std::function<void()> on_jobs_queued;
+  double handle_lease_s = 60;  // of handles a PUT with ?open=1 opens
   ClientTimeouts node_timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(15000),
                                std::chrono::milliseconds(15000)};
 };
@@ -43,6 +44,7 @@ struct PutRequest {
   // Set: the content of the file open as this handle, wherever it now is
   // (renamed or nameless); path only names it in logs and answers.
   std::string handle;
+  bool open = false;  // ?open=1: also open a handle on the stored file (PutResult::handle)
 };
 
 struct PutResult {
@@ -54,6 +56,7 @@ struct PutResult {
   std::string node;
   int64_t version = 1;
   bool replayed = false;  // the answer of an earlier PUT with the same idempotency key
+  std::string handle;     // with PutRequest::open: a handle on the file ("" when it could not be opened)
 };
 
 // Which copy a read starts from, chosen before any byte is sent.

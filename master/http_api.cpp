@@ -197,6 +197,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   auto handle = ParseHandleParam(req);
   if (!handle.ok()) return guard.Reject(reader, res, handle.status());
   put.handle = *handle;
+  put.open = req.get_param_value("open") == "1";
   res.set_header(kRequestIdHeader, put.request_id);
   if (req.has_param("replicas")) {
     auto replicas = ParseReplicasParam(req.get_param_value("replicas"));
@@ -226,7 +227,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   SendJson(res, 201,
            {{"name", result->name}, {"requested_name", result->requested_name}, {"renamed", result->renamed},
             {"size", result->size}, {"md5", result->md5}, {"node", result->node}, {"version", result->version},
-            {"replayed", result->replayed}});
+            {"replayed", result->replayed}, {"handle", result->handle}});
 }
 
 void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,

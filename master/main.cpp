@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   options.node_timeouts.read = options.node_timeouts.write = std::chrono::milliseconds(node_io_timeout_ms);
   if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
   dfs::metrics::Registry registry;  // outlives the server that renders it
+  options.handle_lease_s = handle_lease_ms / 1000.0;
   dfs::master::FileService files(**store, options);
   auto server = dfs::MakeServer();
   if (!server.ok()) {

@@ -138,6 +138,8 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   if (!md5.ok()) return md5.status();
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
+  if (!options.handle.empty()) url += "&handle=" + EncodeQueryValue(options.handle);
+  if (options.open_handle) url += "&open=1";
   if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
   char mode_text[8] = "";
   if (options.mode) std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
@@ -174,6 +176,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     result.size = j.value("size", uint64_t{0});
     result.md5 = j.value("md5", "");
     result.node = j.value("node", "");
+    result.handle = j.value("handle", "");
     if (result.md5 != *md5) return Status::ChecksumMismatch("master stored md5 " + result.md5 + ", expected " + *md5);
     return Status::OK();
   });
@@ -310,17 +313,28 @@ Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
   return out;
 }
 
-Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path,
-                                  const nlohmann::json& body) const {
-  return WithRetry(method + " " + path, [&]() -> Status {
+Result<nlohmann::json> DfsClient::RequestJson(const std::string& method, const std::string& path,
+                                              const nlohmann::json& body) const {
+  nlohmann::json answer;
+  Status st = WithRetry(method + " " + path, [&]() -> Status {
     auto cli = Connect(options_.timeouts);
     std::string payload = body.is_null() ? "" : body.dump();
     httplib::Result res = method == "POST"     ? cli->Post(path, payload, "application/json")
                           : method == "PATCH"  ? cli->Patch(path, payload, "application/json")
                           : method == "DELETE" ? cli->Delete(path)
                                                : cli->Put(path, payload, "application/json");
-    return StatusFromResult(res);
+    if (Status s = StatusFromResult(res); !s.ok()) return s;
+    answer = res->body.empty() ? nlohmann::json() : nlohmann::json::parse(res->body, nullptr, false);
+    if (answer.is_discarded()) return Status::IOError("master sent a malformed answer to " + method + " " + path);
+    return Status::OK();
   });
+  if (!st.ok()) return st;
+  return answer;
+}
+
+Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path,
+                                  const nlohmann::json& body) const {
+  return RequestJson(method, path, body).status();
 }
 
 Result<nlohmann::json> DfsClient::Meta(const std::string& remote_name) const {
@@ -443,6 +457,30 @@ Status DfsClient::Link(const std::string& existing, const std::string& path) con
 
 Status DfsClient::MakeNode(const std::string& path, const std::string& type, int mode, uint64_t rdev) const {
   return SendJsonRequest("POST", "/api/v1/mknod", {{"path", path}, {"type", type}, {"mode", mode & 07777}, {"rdev", rdev}});
+}
+
+Result<wire::OpenedHandle> DfsClient::OpenHandle(const std::string& path) const {
+  auto j = RequestJson("POST", "/api/v1/open/" + EncodePathForUrl(path), nullptr);
+  if (!j.ok()) return j.status();
+  if (!j->is_object() || !j->contains("handle")) return Status::IOError("master sent a malformed open answer");
+  return j->get<wire::OpenedHandle>();
+}
+
+Result<FileInfo> DfsClient::StatHandle(const std::string& handle) const {
+  auto j = GetJson("/api/v1/handles/" + EncodeQueryValue(handle));
+  if (!j.ok()) return j.status();
+  return FileInfoFromJson(*j);
+}
+
+Status DfsClient::CloseHandle(const std::string& handle) const {
+  return SendJsonRequest("DELETE", "/api/v1/handles/" + EncodeQueryValue(handle), nullptr);
+}
+
+Result<std::vector<std::string>> DfsClient::RenewHandles(const std::vector<std::string>& handles) const {
+  auto j = RequestJson("POST", "/api/v1/handles/renew", wire::HandleList{handles});
+  if (!j.ok()) return j.status();
+  if (!j->is_object() || !(*j)["gone"].is_array()) return Status::IOError("master sent a malformed renew answer");
+  return (*j)["gone"].get<std::vector<std::string>>();
 }
 
 }  // namespace dfs

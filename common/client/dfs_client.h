@@ -53,6 +53,8 @@ struct PutOptions {
   std::string conflict = "rename";  // rename | overwrite | fail
   int replicas = -1;                // -1: the cluster's default
   std::optional<int> mode;          // a new file's permission bits (X-Dfs-Mode)
+  std::string handle;               // set: the content of the file open as this handle (?handle=)
+  bool open_handle = false;         // ?open=1: the answer brings a handle on the stored file
   ProgressFn progress;
 };
 
@@ -63,6 +65,7 @@ struct PutResult {
   uint64_t size = 0;
   std::string md5;
   std::string node;
+  std::string handle;  // with PutOptions::open_handle ("" from an older master)
 };
 
 struct SetAttrRequest {
@@ -151,6 +154,14 @@ class DfsClient {
   Status Link(const std::string& existing, const std::string& path) const;
   // type: fifo | socket | char | block.
   Status MakeNode(const std::string& path, const std::string& type, int mode, uint64_t rdev) const;
+  // Open files (docs/protocol.md, "Open files"): a handle keeps the file
+  // (and its content) while it is renewed, even once its last name goes.
+  // An older master without handles answers NotFound/InvalidArgument.
+  Result<wire::OpenedHandle> OpenHandle(const std::string& path) const;
+  Result<FileInfo> StatHandle(const std::string& handle) const;
+  Status CloseHandle(const std::string& handle) const;
+  // Renews every handle; returns the ones the master no longer has.
+  Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles) const;
 
  private:
   // Runs `attempt` until it succeeds, fails for good, or attempts run out.
@@ -160,6 +171,9 @@ class DfsClient {
   httplib::Headers CallerHeaders() const;
   Result<nlohmann::json> GetJson(const std::string& path) const;
   Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body) const;
+  // As SendJsonRequest, answering the response's JSON (null for an empty body).
+  Result<nlohmann::json> RequestJson(const std::string& method, const std::string& path,
+                                     const nlohmann::json& body) const;
   Result<FileInfo> Download(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,
                             const std::function<void()>& restart, const ProgressFn& progress,
                             bool retry_after_bytes) const;

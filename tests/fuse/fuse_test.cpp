@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -448,6 +449,50 @@ TEST_F(FuseTest, ARefusedRenameLeavesTheOpenFileAlone) {
   EXPECT_EQ(writer_rc, 0) << writer_out;
   EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/files/h.txt").body, "one\ntwo\n");
   EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/files/h2.txt").body, "old\n");
+}
+
+// An open file is an inode, not a name (POSIX): another mount renaming it
+// or removing it while it is open here does not redirect or resurrect what
+// is written here, and a reader here keeps reading what it opened.
+TEST_F(FuseTest, AFileOpenHereFollowsRenamesAndUnlinksMadeInAnotherMount) {
+  const std::string mnt2 = tmp_.path() + "/mnt2";
+  std::filesystem::create_directories(mnt2);
+  Subprocess other({BinaryPath("mount.dfs"), cluster_->master_url(), mnt2, "-f", "-o",
+                    "cache_dir=" + tmp_.path() + "/cache2,attr_timeout=0"},
+                   tmp_.path() + "/mount2.log");
+  struct Unmount2 {
+    std::string dir;
+    ~Unmount2() {
+      if (IsFuseMounted(dir)) RunCommand("fusermount3 -u " + dir);
+      if (IsFuseMounted(dir)) RunCommand("umount -l " + dir);
+    }
+  } unmount2{mnt2};
+  ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(mnt2); }, milliseconds(10000))) << ReadFile(tmp_.path() + "/mount2.log");
+  const std::string url = cluster_->master_url();
+  std::string out;
+  ASSERT_EQ(Sh("echo one > " + M("moved") + " && echo one > " + M("removed") + " && echo kept > " + M("read"), &out), 0);
+  const int moved = ::open(M("moved").c_str(), O_RDWR), removed = ::open(M("removed").c_str(), O_RDWR);
+  const int reader = ::open(M("read").c_str(), O_RDONLY);
+  ASSERT_TRUE(moved >= 0 && removed >= 0 && reader >= 0);
+  ASSERT_EQ(::rename((mnt2 + "/moved").c_str(), (mnt2 + "/elsewhere").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(::unlink((mnt2 + "/removed").c_str()), 0);
+  ASSERT_EQ(::unlink((mnt2 + "/read").c_str()), 0);
+  ASSERT_EQ(::pwrite(moved, "two\n", 4, 0), 4);
+  ASSERT_EQ(::pwrite(removed, "two\n", 4, 0), 4);
+  EXPECT_EQ(::close(moved), 0);
+  EXPECT_EQ(::close(removed), 0);
+  char buf[16] = {};
+  EXPECT_EQ(::pread(reader, buf, sizeof buf, 0), 5);
+  EXPECT_STREQ(buf, "kept\n");
+  ::close(reader);
+  EXPECT_EQ(Get(url, "/api/v1/files/elsewhere").body, "two\n") << "written where the file now is";
+  EXPECT_EQ(Get(url, "/api/v1/meta/moved").status, 404) << "not under the name it was opened by";
+  EXPECT_EQ(Get(url, "/api/v1/meta/removed").status, 404) << "an unlinked file is not brought back";
+  EXPECT_EQ(Sh("cat " + mnt2 + "/elsewhere", &out), 0);
+  EXPECT_EQ(out, "two\n");
+  // Every handle was closed: the removed files' content is gone on the master.
+  EXPECT_TRUE(WaitUntil([&] { return Get(url, "/api/v1/cluster").json().value("files", -1) == 1; }, milliseconds(10000)))
+      << Get(url, "/api/v1/cluster").body;
 }
 
 // Files being written here can be opened by others: readers see the bytes

@@ -398,6 +398,59 @@ TEST_F(MasterClusterTest, SeedClientWithPythonRequestsWorksUnchanged) {
 // One node with room and one tiny node that registered once with stale,
 // generous free space: every PUT placed on the tiny node gets 507 there and
 // must land on the other node.
+// Open files over HTTP, as the mount uses them: a file deleted while a
+// handle is open stays readable and writable through it; its content goes
+// (every copy, from every node) when the handle is closed, or when its
+// client stops renewing it and the lease lapses.
+TEST(MasterHandlesTest, AnOpenFileOutlivesItsNameUntilClosedOrLapsed) {
+  ClusterOptions options;
+  options.nodes = 2;
+  options.replicas = 0;
+  options.master_args = {"--handle-lease-ms", "1000"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  auto open = [&](const std::string& name) {
+    auto cli = Client(url);
+    auto res = cli->Post("/api/v1/open/" + EncodePathForUrl(name), "", "application/json");
+    EXPECT_TRUE(res && res->status == 201) << (res ? res->body : "no answer");
+    auto j = nlohmann::json::parse(res ? res->body : "", nullptr, false);
+    return j.is_object() ? j.value("handle", "") : "";
+  };
+  for (const char* name : {"kept", "lapsed"}) ASSERT_EQ(PutString(url, FilesPath(name), "first").status, 201);
+  ASSERT_EQ(BlobsOnAllDisks(cluster), 2);
+  const std::string kept = open("kept"), lapsed = open("lapsed");
+  ASSERT_EQ(kept.size(), 32u);
+  EXPECT_EQ(Client(url)->Post("/api/v1/open/nothing", "", "application/json")->status, 404);
+  ASSERT_EQ(Delete(url, FilesPath("kept")).status, 204);
+  ASSERT_EQ(Delete(url, FilesPath("lapsed")).status, 204);
+  EXPECT_EQ(Get(url, FilesPath("kept")).status, 404) << "the name is gone";
+  EXPECT_EQ(Get(url, FilesPath("kept") + "?handle=" + kept).body, "first") << "the content is not";
+  auto fstat = Get(url, "/api/v1/handles/" + kept);
+  ASSERT_EQ(fstat.status, 200) << fstat.body;
+  EXPECT_EQ(fstat.json().value("nlink", -1), 0);
+  ASSERT_EQ(PutString(url, FilesPath("kept") + "?handle=" + kept, "second").status, 201) << "written through";
+  EXPECT_EQ(Get(url, FilesPath("kept") + "?handle=" + kept).body, "second");
+  EXPECT_EQ(Get(url, FilesPath("kept")).status, 404) << "a write through the handle names nothing";
+  EXPECT_EQ(Get(url, FilesPath("x") + "?handle=zz").status, 400);
+  // Renewing one handle while the other lapses.
+  const auto start = std::chrono::steady_clock::now();
+  auto lapsed_gone = [&] {
+    auto cli = Client(url);
+    auto res = cli->Post("/api/v1/handles/renew", nlohmann::json{{"handles", {kept}}}.dump(), "application/json");
+    EXPECT_TRUE(res && res->status == 200);
+    return Get(url, "/api/v1/handles/" + lapsed).status == 404;
+  };
+  ASSERT_TRUE(WaitUntil(lapsed_gone, std::chrono::milliseconds(10000)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500)) << "not before its lease";
+  EXPECT_EQ(Get(url, "/api/v1/handles/" + kept).status, 200) << "a renewed handle lives on";
+  EXPECT_TRUE(WaitUntil([&] { return BlobsOnAllDisks(cluster) == 1; }, std::chrono::milliseconds(10000)))
+      << "the lapsed file's copy goes from the node; the open one's stays";
+  ASSERT_EQ(Delete(url, "/api/v1/handles/" + kept).status, 204);
+  EXPECT_EQ(Delete(url, "/api/v1/handles/" + kept).status, 404);
+  EXPECT_TRUE(WaitUntil([&] { return BlobsOnAllDisks(cluster) == 0; }, std::chrono::milliseconds(10000)))
+      << "closing the last handle removes the content";
+}
+
 TEST(MasterPlacementTest, FullNodeSends507AndFileGoesElsewhere) {
   ClusterOptions options;
   options.nodes = 1;
