@@ -63,8 +63,7 @@ void Commit(m::MetadataStore& store, const std::string& path) {
   f.size = 4096;
   f.md5 = "0123456789abcdef0123456789abcdef";
   f.mtime = m::NowSeconds();
-  f.blob_id = id;
-  f.primary_node = "n1";
+  f.chunks = {m::ChunkRecord{0, 0, f.size, f.md5, id, "n1"}};
   f.want_copies = 3;
   Check(store.CommitFile(f, m::ConflictMode::kFail, [](const std::string& p) { return p + ".1"; }).status(),
         "commit " + path);

@@ -69,8 +69,7 @@ void Seed(MetadataStore& store) {
   file.size = 11;
   file.md5 = "5eb63bbbe01eeed093cb22bb8f5acdc3";  // "hello world"
   file.mtime = NowSeconds();
-  file.blob_id = "0123456789abcdef0123456789abcdef";
-  file.primary_node = "n1";
+  file.chunks = {ChunkRecord{0, 0, file.size, file.md5, "0123456789abcdef0123456789abcdef", "n1"}};
   if (!store.CommitFile(file, ConflictMode::kFail, [](const std::string& p) { return p + "_x"; }).ok()) std::abort();
 }
 

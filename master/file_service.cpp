@@ -13,7 +13,7 @@ namespace dfs::master {
 nlohmann::json FileToJson(const FileRecord& f) {
   return {{"name", f.path},   {"size", f.size},       {"md5", f.md5},
           {"mtime", f.mtime}, {"mode", f.mode},       {"version", f.version},
-          {"blob_id", f.blob_id}, {"want_copies", f.want_copies}};
+          {"want_copies", f.want_copies}};
 }
 
 nlohmann::json NodeToJson(const NodeRecord& n) {
@@ -48,7 +48,52 @@ Status FileService::PrecheckPut(const PutRequest& request) {
   return Status::OK();
 }
 
-Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
+std::unique_ptr<ChunkedUpload> FileService::BeginPut(const PutRequest& request) {
+  bool replay = false;  // the key was answered before: only hash the body to compare
+  if (!request.idempotency_key.empty()) {
+    auto earlier = store_.FindKeyedPut(request.idempotency_key);
+    replay = earlier.ok() && earlier->has_value();
+  }
+  return std::make_unique<ChunkedUpload>(*this, request.path, request.request_id, !replay);
+}
+
+Result<PlacedBlob> FileService::StoreBlob(const SpoolFile& chunk, const std::string& name,
+                                          const std::string& request_id) {
+  auto nodes = store_.ListNodes();
+  if (!nodes.ok()) return nodes.status();
+  const std::string blob_id = RandomHex(16);
+  std::set<std::string> tried;
+  Status last = Status::Unavailable("no storage node is up");
+  bool saw_room_problem = false;
+  // Retry by error code: a failure that another node may not have
+  // (connection, 5xx, 507 full) moves on to another random node; a 4xx is
+  // about the request itself and goes back to the client.
+  while (auto node = placement_.Choose(*nodes, chunk.size(), tried)) {
+    tried.insert(node->node_id);
+    auto stored = nodes_.PutBlob(node->url, blob_id, chunk.path(), chunk.size(), chunk.md5(), request_id);
+    if (stored.ok()) return PlacedBlob{blob_id, node->node_id, node->url};
+    last = stored.status();
+    DFS_LOG(WARN, "master") << "put name=" << name << " req=" << request_id << " node=" << node->node_id
+                            << " failed: " << last.ToString();
+    if (last.code() == Code::kNoSpace) saw_room_problem = true;
+    if (!IsRetryable(last)) return last;
+  }
+  if (tried.empty()) {
+    bool any_up = std::any_of(nodes->begin(), nodes->end(), [](const NodeRecord& n) { return n.state == NodeState::kUp; });
+    if (any_up) return Status::NoSpace("no storage node has room for " + std::to_string(chunk.size()) + " bytes");
+    return Status::Unavailable("no storage node is up");
+  }
+  if (saw_room_problem && last.code() == Code::kNoSpace) return Status::NoSpace("every storage node is full");
+  return Status::Unavailable("every storage node failed; last error: " + last.ToString());
+}
+
+void FileService::DeleteUnusedBlob(const std::string& node_url, const std::string& blob_id,
+                                   const std::string& node_id) {
+  Status del = nodes_.DeleteBlob(node_url, blob_id);
+  if (!del.ok()) DFS_LOG(WARN, "master") << "orphan blob=" << blob_id << " node=" << node_id << " (gc removes it)";
+}
+
+Result<PutResult> FileService::Put(const PutRequest& request, ChunkedUpload& body) {
   if (!request.client_md5.empty() && request.client_md5 != body.md5()) {
     return Status::ChecksumMismatch("md5 of the received body is " + body.md5() + ", the client sent " +
                                     request.client_md5);
@@ -58,48 +103,14 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
     if (!earlier.ok()) return earlier.status();
     if (*earlier) return Replay(request, **earlier, body);
   }
-  auto nodes = store_.ListNodes();
-  if (!nodes.ok()) return nodes.status();
-  const std::string blob_id = RandomHex(16);
-  std::set<std::string> tried;
-  std::optional<NodeRecord> placed;
-  Status last = Status::Unavailable("no storage node is up");
-  bool saw_room_problem = false;
-  // Retry by error code: a failure that another node may not have
-  // (connection, 5xx, 507 full) moves on to another random node; a 4xx is
-  // about the request itself and goes back to the client.
-  for (;;) {
-    auto node = placement_.Choose(*nodes, body.size(), tried);
-    if (!node) break;
-    tried.insert(node->node_id);
-    auto stored = nodes_.PutBlob(node->url, blob_id, body.path(), body.size(), body.md5(), request.request_id);
-    if (stored.ok()) {
-      placed = node;
-      break;
-    }
-    last = stored.status();
-    DFS_LOG(WARN, "master") << "put name=" << request.path << " req=" << request.request_id
-                            << " node=" << node->node_id << " failed: " << last.ToString();
-    if (last.code() == Code::kNoSpace) saw_room_problem = true;
-    if (!IsRetryable(last)) return last;
-  }
-  if (!placed) {
-    if (tried.empty()) {
-      bool any_up = std::any_of(nodes->begin(), nodes->end(), [](const NodeRecord& n) { return n.state == NodeState::kUp; });
-      if (any_up) return Status::NoSpace("no storage node has room for " + std::to_string(body.size()) + " bytes");
-      return Status::Unavailable("no storage node is up");
-    }
-    if (saw_room_problem && last.code() == Code::kNoSpace) return Status::NoSpace("every storage node is full");
-    return Status::Unavailable("every storage node failed; last error: " + last.ToString());
-  }
+  if (!body.stores()) return Status::Unavailable("the earlier answer of this Idempotency-Key went away; send again");
   FileRecord file;
   file.path = request.path;
   file.mode = request.mode;
   file.size = body.size();
   file.md5 = body.md5();
   file.mtime = NowSeconds();
-  file.blob_id = blob_id;
-  file.primary_node = placed->node_id;
+  file.chunks = body.chunks();
   int replicas = request.replicas >= 0 ? request.replicas : options_.replicas;
   file.want_copies = 1 + replicas;
   const Credentials* who = request.who ? &*request.who : nullptr;
@@ -108,19 +119,17 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
                        : store_.CommitFile(file, request.conflict,
                                            [](const std::string& p) { return CollisionName(p, RandomSuffix()); },
                                            request.request_id, request.idempotency_key, who);
-  if (!committed.ok() || committed->earlier) {
-    // The blob is not referenced by any file: remove it now.
-    Status del = nodes_.DeleteBlob(placed->url, blob_id);
-    if (!del.ok()) DFS_LOG(WARN, "master") << "orphan blob=" << blob_id << " node=" << placed->node_id;
-    if (!committed.ok()) return committed.status();
-    return Replay(request, *committed->earlier, body);  // the same key won a race meanwhile
-  }
+  // Not committed: the upload's chunks are removed from their nodes when it goes.
+  if (!committed.ok()) return committed.status();
+  if (committed->earlier) return Replay(request, *committed->earlier, body);  // the same key won a race meanwhile
+  body.Keep();
   if (options_.on_jobs_queued) options_.on_jobs_queued();
+  const std::string& node = file.chunks.front().primary_node;
   DFS_LOG(INFO, "master") << "put name=" << committed->file.path << " requested=" << request.path
-                          << " size=" << file.size << " md5=" << file.md5 << " blob=" << blob_id
-                          << " node=" << placed->node_id << " req=" << request.request_id;
+                          << " size=" << file.size << " md5=" << file.md5 << " chunks=" << file.chunks.size()
+                          << " node=" << node << " req=" << request.request_id;
   PutResult result{committed->file.path, request.path, committed->renamed, file.size,
-                   file.md5,            placed->node_id, committed->file.version, false, ""};
+                   file.md5,            node,         committed->file.version, false, ""};
   if (request.open && request.handle.empty()) {
     // Not in the commit's transaction: a rename in between leaves the
     // client without a handle (it then writes by name), nothing worse.
@@ -132,7 +141,7 @@ Result<PutResult> FileService::Put(const PutRequest& request, SpoolFile& body) {
   return result;
 }
 
-Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut& earlier, const SpoolFile& body) {
+Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut& earlier, const ChunkedUpload& body) {
   if (earlier.requested != request.path || earlier.md5 != body.md5() || earlier.size != body.size()) {
     return Status::InvalidArgument("Idempotency-Key '" + request.idempotency_key + "' was used for another upload (" +
                                    earlier.requested + ", " + std::to_string(earlier.size) + " bytes, md5 " +
@@ -147,67 +156,133 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
 Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle) {
   auto file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
   if (!file.ok()) return file.status();
-  auto replicas = store_.GetReplicas(file->blob_id);
-  if (!replicas.ok()) return replicas.status();
   ReadPlan plan;
-  plan.file = *file;
-  // Primary first, then the other good copies; nodes believed down go last
-  // (they are still worth a try: the belief may be stale).
-  auto rank = [&](const ReplicaRecord& r) {
-    int score = r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining ? 0 : 2;
-    if (r.node_id != file->primary_node) score += 1;
-    return score;
-  };
-  for (const auto& r : *replicas) {
-    if (r.state == ReplicaState::kOk && !r.node_url.empty()) plan.holders.push_back(r);
+  plan.file = std::move(*file);
+  for (const ChunkRecord& chunk : plan.file.chunks) {
+    auto replicas = store_.GetReplicas(chunk.blob_id);
+    if (!replicas.ok()) return replicas.status();
+    // Primary first, then the other good copies; nodes believed down go last
+    // (they are still worth a try: the belief may be stale).
+    auto rank = [&](const ReplicaRecord& r) {
+      int score = r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining ? 0 : 2;
+      if (r.node_id != chunk.primary_node) score += 1;
+      return score;
+    };
+    std::vector<ReplicaRecord> holders;
+    for (const auto& r : *replicas) {
+      if (r.state == ReplicaState::kOk && !r.node_url.empty()) holders.push_back(r);
+    }
+    std::stable_sort(holders.begin(), holders.end(),
+                     [&](const ReplicaRecord& a, const ReplicaRecord& b) { return rank(a) < rank(b); });
+    if (holders.empty()) {
+      return Status::Unavailable("no copy of '" + plan.file.path + "' (chunk " + std::to_string(chunk.index) +
+                                 ") is available");
+    }
+    plan.holders.push_back(std::move(holders));
   }
-  std::stable_sort(plan.holders.begin(), plan.holders.end(),
-                   [&](const ReplicaRecord& a, const ReplicaRecord& b) { return rank(a) < rank(b); });
-  if (plan.holders.empty()) return Status::Unavailable("no copy of '" + path + "' is available");
+  if (plan.holders.empty()) return Status::Internal("'" + plan.file.path + "' has no chunks");
   return plan;
 }
 
+namespace {
+// The chunk that holds byte `offset` (the last one for offset == size).
+size_t ChunkAt(const FileRecord& file, uint64_t offset) {
+  for (size_t i = 0; i < file.chunks.size(); ++i) {
+    if (offset < file.chunks[i].offset + file.chunks[i].size) return i;
+  }
+  return file.chunks.empty() ? 0 : file.chunks.size() - 1;
+}
+}  // namespace
+
 Status FileService::Start(ReadPlan& plan, uint64_t offset, uint64_t length) {
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(length, kHeadBytes));
+  const size_t index = ChunkAt(plan.file, offset);
+  const ChunkRecord& chunk = plan.file.chunks[index];
+  auto& holders = plan.holders[index];
+  const uint64_t in_chunk = offset - chunk.offset;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>({length, kHeadBytes, chunk.size - in_chunk}));
   Status last = Status::Unavailable("no copy of '" + plan.file.path + "' could be read");
-  for (size_t i = 0; i < plan.holders.size(); ++i) {
-    const ReplicaRecord& holder = plan.holders[i];
+  for (size_t i = 0; i < holders.size(); ++i) {
+    const ReplicaRecord& holder = holders[i];
     std::string head;
     uint64_t got = 0;
-    Status st = nodes_.GetBlob(holder.node_url, plan.file.blob_id, offset, want,
+    Status st = nodes_.GetBlob(holder.node_url, chunk.blob_id, in_chunk, want,
                                [&head](const char* data, size_t len) {
                                  head.append(data, len);
                                  return true;
                                },
                                &got);
     if (st.ok()) {
+      plan.head_chunk = index;
       plan.head_offset = offset;
       plan.head = std::move(head);
-      std::rotate(plan.holders.begin(), plan.holders.begin() + static_cast<std::ptrdiff_t>(i),
-                  plan.holders.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      std::rotate(holders.begin(), holders.begin() + static_cast<std::ptrdiff_t>(i),
+                  holders.begin() + static_cast<std::ptrdiff_t>(i) + 1);
       return Status::OK();
     }
     last = st;
     DFS_LOG(WARN, "master") << "read name=" << plan.file.path << " node=" << holder.node_id
                             << " cannot serve offset " << offset << ": " << st.ToString() << "; trying another copy";
-    if (st.code() == Code::kNotFound) MarkReplicaBad(plan.file.blob_id, holder.node_id);
+    if (st.code() == Code::kNotFound) MarkReplicaBad(chunk.blob_id, holder.node_id);
   }
   return Status::Unavailable(last.message());
+}
+
+Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
+                              const std::function<bool(const char*, size_t)>& receiver) {
+  const ChunkRecord& chunk = plan.file.chunks[index];
+  const bool whole = lo == 0 && hi == chunk.size;
+  Md5 md5;
+  bool receiver_failed = false;
+  auto take = [&](const char* data, size_t len) {
+    if (whole) md5.Update(data, len);
+    receiver_failed = !receiver(data, len);
+    return !receiver_failed;
+  };
+  uint64_t done = 0;
+  std::set<std::string> served_by;
+  // The head Start fetched, when this read begins there.
+  if (index == plan.head_chunk && !plan.head.empty() && plan.head_offset == chunk.offset + lo &&
+      plan.head.size() <= hi - lo) {
+    if (!take(plan.head.data(), plan.head.size())) return Status::Unavailable("client went away");
+    done = plan.head.size();
+    served_by.insert(plan.holders[index].front().node_id);
+  }
+  Status last = Status::Unavailable("no copy could be read");
+  for (const auto& holder : plan.holders[index]) {
+    if (lo + done == hi) break;
+    uint64_t got = 0;
+    Status st = nodes_.GetBlob(holder.node_url, chunk.blob_id, lo + done, hi - lo - done, take, &got);
+    done += got;
+    if (got > 0) served_by.insert(holder.node_id);
+    if (receiver_failed) return Status::Unavailable("client went away");
+    if (st.ok()) break;
+    last = st;
+    DFS_LOG(WARN, "master") << "read name=" << plan.file.path << " chunk=" << index << " node=" << holder.node_id
+                            << " failed at offset " << chunk.offset + lo + done << ": " << st.ToString()
+                            << "; trying another copy";
+    if (st.code() == Code::kNotFound) MarkReplicaBad(chunk.blob_id, holder.node_id);
+  }
+  if (lo + done != hi) return last;
+  if (whole && md5.HexDigest() != chunk.md5) {
+    DFS_LOG(ERROR, "master") << "read name=" << plan.file.path << " chunk=" << index << " md5 mismatch: got "
+                             << md5.HexDigest() << " expected " << chunk.md5 << "; marking the copy bad";
+    if (served_by.size() == 1) MarkReplicaBad(chunk.blob_id, *served_by.begin());
+    return Status::ChecksumMismatch("copy of '" + plan.file.path + "' failed its md5 check");
+  }
+  return Status::OK();
 }
 
 Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
                          const std::function<bool(const char*, size_t)>& write) {
   const FileRecord& file = plan.file;
   const bool whole = offset == 0 && length == file.size;
-  // Bytes go out in chunks of kChunk (fewer, larger writes to the client).
-  // For a whole-file read the last chunk is held back until the md5 is
+  // Bytes go out in pieces of kPiece (fewer, larger writes to the client).
+  // For a whole-file read the last piece is held back until the md5 is
   // known good, so a client never receives all of a wrong file.
-  constexpr size_t kChunk = 256 << 10;
+  constexpr size_t kPiece = 256 << 10;
   Md5 md5;
   std::string pending, held;
   bool writer_failed = false;
-  uint64_t done = 0;
-  std::set<std::string> served_by;
   auto release = [&]() {
     if (!whole) {
       writer_failed = !write(pending.data(), pending.size());
@@ -221,35 +296,22 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
   auto receiver = [&](const char* data, size_t len) {
     if (whole) md5.Update(data, len);
     pending.append(data, len);
-    return pending.size() < kChunk || release();
+    return pending.size() < kPiece || release();
   };
-  Status last = Status::Unavailable("no copy could be read");
-  if (!plan.head.empty() && plan.head_offset == offset && plan.head.size() <= length) {
-    if (!receiver(plan.head.data(), plan.head.size()) || writer_failed) return Status::Unavailable("client went away");
-    done = plan.head.size();
-    served_by.insert(plan.holders.front().node_id);
+  const uint64_t end = offset + length;
+  for (size_t i = ChunkAt(file, offset); i < file.chunks.size() && file.chunks[i].offset < end; ++i) {
+    const ChunkRecord& chunk = file.chunks[i];
+    const uint64_t lo = std::max(offset, chunk.offset) - chunk.offset;
+    const uint64_t hi = std::min(end, chunk.offset + chunk.size) - chunk.offset;
+    if (lo >= hi) continue;
+    if (Status st = ReadChunk(plan, i, lo, hi, receiver); !st.ok()) return writer_failed ? Status::Unavailable("client went away") : st;
   }
-  for (const auto& holder : plan.holders) {
-    if (done == length) break;
-    uint64_t got = 0;
-    Status st = nodes_.GetBlob(holder.node_url, file.blob_id, offset + done, length - done, receiver, &got);
-    done += got;
-    if (got > 0) served_by.insert(holder.node_id);
-    if (writer_failed) return Status::Unavailable("client went away");
-    if (st.ok()) break;
-    last = st;
-    DFS_LOG(WARN, "master") << "read name=" << file.path << " node=" << holder.node_id << " failed at offset "
-                            << offset + done << ": " << st.ToString() << "; trying another copy";
-    if (st.code() == Code::kNotFound) MarkReplicaBad(file.blob_id, holder.node_id);
-  }
-  if (done != length) return last;
   if (whole) {
     std::string actual = md5.HexDigest();
     if (actual != file.md5) {
       DFS_LOG(ERROR, "master") << "read name=" << file.path << " md5 mismatch: got " << actual << " expected "
-                               << file.md5 << "; marking copies bad";
-      if (served_by.size() == 1) MarkReplicaBad(file.blob_id, *served_by.begin());
-      return Status::ChecksumMismatch("copy of '" + file.path + "' failed its md5 check");
+                               << file.md5;
+      return Status::ChecksumMismatch("'" + file.path + "' failed its md5 check");
     }
     if (!held.empty() && !write(held.data(), held.size())) return Status::Unavailable("client went away");
   }
@@ -259,7 +321,7 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
 
 Result<FileRecord> FileService::Delete(const std::string& path, const Credentials* who) {
   auto f = store_.DeleteFile(path, who);
-  if (f.ok()) DFS_LOG(INFO, "master") << "delete name=" << path << " blob=" << f->blob_id;
+  if (f.ok()) DFS_LOG(INFO, "master") << "delete name=" << path << " chunks=" << f->chunks.size();
   return f;
 }
 
@@ -268,22 +330,39 @@ Result<std::vector<FileRecord>> FileService::List(const std::string& prefix) { r
 Result<nlohmann::json> FileService::Meta(const std::string& path) {
   auto file = store_.GetFile(path);
   if (!file.ok()) return file.status();
-  auto replicas = store_.GetReplicas(file->blob_id);
-  if (!replicas.ok()) return replicas.status();
   nlohmann::json out = FileToJson(*file);
-  nlohmann::json reps = nlohmann::json::array();
-  int good = 0;
-  for (const auto& r : *replicas) {
-    bool counts = r.state == ReplicaState::kOk && (r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining);
-    if (counts) ++good;
-    nlohmann::json rj = {{"node_id", r.node_id}, {"url", r.node_url}, {"state", ToString(r.state)},
-                         {"node_state", ToString(r.node_state)}};
-    if (r.node_id == file->primary_node) out["primary"] = rj;
-    reps.push_back(rj);
+  nlohmann::json chunks = nlohmann::json::array();
+  int least_good = -1;  // the fewest good copies of any chunk
+  for (const ChunkRecord& chunk : file->chunks) {
+    auto replicas = store_.GetReplicas(chunk.blob_id);
+    if (!replicas.ok()) return replicas.status();
+    nlohmann::json c = {{"index", chunk.index}, {"offset", chunk.offset}, {"size", chunk.size},
+                        {"md5", chunk.md5},     {"blob_id", chunk.blob_id}, {"version", file->version}};
+    nlohmann::json reps = nlohmann::json::array();
+    int good = 0;
+    for (const auto& r : *replicas) {
+      bool counts =
+          r.state == ReplicaState::kOk && (r.node_state == NodeState::kUp || r.node_state == NodeState::kDraining);
+      if (counts) ++good;
+      nlohmann::json rj = {{"node_id", r.node_id}, {"url", r.node_url}, {"state", ToString(r.state)},
+                           {"node_state", ToString(r.node_state)}};
+      if (r.node_id == chunk.primary_node) c["primary"] = rj;
+      reps.push_back(rj);
+    }
+    c["replicas"] = reps;
+    c["good_copies"] = good;
+    least_good = least_good < 0 ? good : std::min(least_good, good);
+    chunks.push_back(std::move(c));
   }
-  out["replicas"] = reps;
-  out["good_copies"] = good;
-  out["fully_replicated"] = good >= file->want_copies;
+  // The first chunk's blob, primary and copies at the top, as when a file was one blob.
+  if (!chunks.empty()) {
+    for (const char* key : {"blob_id", "primary", "replicas"}) {
+      if (chunks[0].contains(key)) out[key] = chunks[0][key];
+    }
+  }
+  out["chunks"] = chunks;
+  out["good_copies"] = std::max(least_good, 0);
+  out["fully_replicated"] = least_good >= file->want_copies;
   return out;
 }
 

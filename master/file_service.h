@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "master/chunked_upload.h"
 #include "master/metadata_store.h"
 #include "master/node_client.h"
 #include "master/placement_policy.h"
@@ -28,6 +29,7 @@ struct FileServiceOptions {
   // Called after a replication job was added to the outbox (wakes the publisher).
   std::function<void()> on_jobs_queued;
   double handle_lease_s = 60;  // of handles a PUT with ?open=1 opens
+  uint64_t chunk_size = uint64_t{64} << 20;  // a file's content is stored in chunks of at most this
   ClientTimeouts node_timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(15000),
                                std::chrono::milliseconds(15000)};
 };
@@ -59,14 +61,25 @@ struct PutResult {
   std::string handle;     // with PutRequest::open: a handle on the file ("" when it could not be opened)
 };
 
-// Which copy a read starts from, chosen before any byte is sent.
+// Which copies a read uses, chosen before any byte is sent.
 struct ReadPlan {
-  FileRecord file;
-  std::vector<ReplicaRecord> holders;  // in the order to try
-  // Set by Start(): the first bytes of the read, already fetched from
-  // holders.front(), which is the node that serves them.
+  FileRecord file;  // with its chunks
+  // Per chunk, its good copies in the order to try.
+  std::vector<std::vector<ReplicaRecord>> holders;
+  // Set by Start(): the first bytes of the read, already fetched from the
+  // first holder of chunk head_chunk, which is the node that serves them.
+  size_t head_chunk = 0;
   uint64_t head_offset = 0;
   std::string head;
+  // The node that serves (or, before Start, would serve) the first bytes.
+  const std::string& FirstNode() const { return holders[head_chunk].front().node_id; }
+};
+
+// Where StoreBlob put a chunk.
+struct PlacedBlob {
+  std::string blob_id;
+  std::string node_id;
+  std::string node_url;
 };
 
 class FileService {
@@ -77,21 +90,34 @@ class FileService {
   // Cheap checks before the body is read: ?conflict=fail on a taken name
   // (unless the idempotency key says this PUT already happened).
   Status PrecheckPut(const PutRequest& request);
-  Result<PutResult> Put(const PutRequest& request, SpoolFile& body);
+  // A PUT: the body goes into BeginPut's upload as it arrives (chunks are
+  // stored as they fill), then Put commits it (after upload.Finish()).
+  std::unique_ptr<ChunkedUpload> BeginPut(const PutRequest& request);
+  Result<PutResult> Put(const PutRequest& request, ChunkedUpload& body);
+
+  // Stores one chunk's spool on a random healthy node with room, moving on
+  // to another on a retryable failure (connection, 5xx, 507), handing a 4xx
+  // back at once. `name` and `request_id` label logs.
+  Result<PlacedBlob> StoreBlob(const SpoolFile& chunk, const std::string& name, const std::string& request_id);
+  // Removes a stored blob that no file refers to (a failed or refused upload).
+  void DeleteUnusedBlob(const std::string& node_url, const std::string& blob_id, const std::string& node_id);
 
   // handle (optional): read the file open as this handle, not `path`.
   Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "");
   // Fetches the first (at most kHeadBytes) bytes of [offset, offset+length)
-  // from the first holder that serves them (a node checks the block they are
-  // in) and puts that holder first, so a response can name the node that
-  // really serves it before any byte is sent. Unavailable when none can.
+  // from the first holder of their chunk that serves them (a node checks the
+  // block they are in) and puts that holder first, so a response can name
+  // the node that really serves it before any byte is sent. Unavailable
+  // when none can.
   Status Start(ReadPlan& plan, uint64_t offset, uint64_t length);
   static constexpr size_t kHeadBytes = 64 << 10;
-  // Streams [offset, offset+length) into `write`, continuing from another
-  // copy at the same offset when one fails (a node stops its answer before
-  // a block that fails its checksum, so this covers corrupt copies too).
-  // When the whole file is read its md5 is also checked before the last
-  // chunk is released; a mismatch marks the copy bad and fails the read.
+  // Streams [offset, offset+length) into `write`, chunk after chunk, each
+  // continuing from another copy of that chunk at the same offset when one
+  // fails (a node stops its answer before a block that fails its checksum,
+  // so this covers corrupt copies too). A chunk read whole is checked
+  // against its md5; when the whole file is read its md5 is also checked
+  // before the last piece is released. A mismatch marks the copy bad and
+  // fails the read.
   Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
               const std::function<bool(const char*, size_t)>& write);
 
@@ -118,7 +144,10 @@ class FileService {
   PlacementPolicy placement_;
 
   // The answer for a PUT whose idempotency key is already recorded.
-  static Result<PutResult> Replay(const PutRequest& request, const KeyedPut& earlier, const SpoolFile& body);
+  static Result<PutResult> Replay(const PutRequest& request, const KeyedPut& earlier, const ChunkedUpload& body);
+  // Reads [lo, hi) of chunk `index` (bytes of the chunk, not the file) into receiver.
+  Status ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
+                   const std::function<bool(const char*, size_t)>& receiver);
 };
 
 nlohmann::json FileToJson(const FileRecord& f);

@@ -205,23 +205,23 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     put.replicas = *replicas;
   }
   if (Status st = files_.PrecheckPut(put); !st.ok()) return guard.Reject(reader, res, st);
-  auto spool = files_.NewSpool();
-  if (!spool.ok()) return SendErrorAndClose(res, spool.status());
+  // Chunks go to their nodes as they fill: no whole-file spool.
+  auto upload = files_.BeginPut(put);
   Status write_status;
   bool complete = reader([&](const char* data, size_t len) {
     if (!guard.Arrived(len)) return false;
-    write_status = (*spool)->Append(data, len);
+    write_status = upload->Append(data, len);
     return write_status.ok();
   });
   // Any early stop leaves the rest of the body unread: answer and close.
   if (guard.refused()) return guard.SendRefusal(res);
   if (!write_status.ok()) return SendErrorAndClose(res, write_status);
   if (!complete) return SendErrorAndClose(res, Status::InvalidArgument("request body was cut short"));
-  if (auto length = RequestContentLength(req); length && (*spool)->size() != *length) {
+  if (auto length = RequestContentLength(req); length && upload->size() != *length) {
     return SendErrorAndClose(res, Status::InvalidArgument("request body length differs from Content-Length"));
   }
-  if (Status st = (*spool)->Finish(); !st.ok()) return SendError(res, st);
-  auto result = files_.Put(put, **spool);
+  if (Status st = upload->Finish(); !st.ok()) return SendError(res, st);
+  auto result = files_.Put(put, *upload);
   if (!result.ok()) return SendError(res, result.status());
   if (result->replayed) res.set_header(kReplayedHeader, "true");
   SendJson(res, 201,
@@ -256,7 +256,7 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
   res.set_header("ETag", "\"" + plan->file.md5 + "\"");
   res.set_header("Last-Modified", HttpDate(plan->file.mtime));
   res.set_header("Accept-Ranges", "bytes");
-  res.set_header(kNodeHeader, plan->holders.front().node_id);
+  res.set_header(kNodeHeader, plan->FirstNode());
   if (compat_headers) res.set_header("file_hash", plan->file.md5);
   if (size == 0) {
     res.set_content("", "application/octet-stream");
@@ -285,8 +285,9 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   if (!req.is_multipart_form_data()) {
     return guard.Reject(reader, res, Status::InvalidArgument("expected a multipart/form-data body"));
   }
-  auto spool = files_.NewSpool();
-  if (!spool.ok()) return SendErrorAndClose(res, spool.status());
+  // Made when the file part starts (its name is the file's): chunks go to
+  // their nodes as they fill.
+  std::unique_ptr<ChunkedUpload> upload;
   std::string part, filename, file_hash;
   bool saw_file = false;
   Status write_status;
@@ -300,13 +301,17 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
           }
           saw_file = true;
           filename = header.filename;
+          PutRequest naming;
+          naming.path = filename;
+          naming.request_id = RequestId(req);
+          upload = files_.BeginPut(naming);
         }
         return true;
       },
       [&](const char* data, size_t len) {
         if (!guard.Arrived(len, part == "input_file")) return false;
         if (part == "input_file") {
-          write_status = (*spool)->Append(data, len);
+          write_status = upload->Append(data, len);
           return write_status.ok();
         }
         if (part == "file_hash") {
@@ -331,9 +336,9 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   if (file_hash.empty()) return SendCompatError(res, Status::InvalidArgument("no file_hash field"));
   auto md5 = ParseMd5Header(file_hash);
   if (!md5.ok()) return SendCompatError(res, Status::InvalidArgument("file_hash must be an md5 hex digest"));
-  if (Status st = (*spool)->Finish(); !st.ok()) return SendCompatError(res, st);
+  if (Status st = upload->Finish(); !st.ok()) return SendCompatError(res, st);
   PutRequest put{filename, ConflictMode::kRename, *md5, -1, RequestId(req), "", std::nullopt, 0644, ""};
-  auto result = files_.Put(put, **spool);
+  auto result = files_.Put(put, *upload);
   if (!result.ok()) return SendCompatError(res, result.status());
   // 200, not 201: what the original answered, and what its client checks.
   SendJson(res, 200, {{"message", "File uploaded as " + result->name}, {"name", result->name},

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   std::string metadata;
   app.add_option("--metadata", metadata, "metadata store: sqlite:PATH (default: sqlite:<--db>)")
       ->envname("DFS_METADATA");
+  uint64_t chunk_size = uint64_t{64} << 20;
+  app.add_option("--chunk-size", chunk_size, "a file's content is stored in chunks of at most this many bytes")
+      ->envname("DFS_CHUNK_SIZE")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 34));
   int handle_lease_ms = 60000;
   app.add_option("--handle-lease-ms", handle_lease_ms,
                  "an open-file handle a client stops renewing lapses after this (its nameless file then goes)")
@@ -144,6 +148,7 @@ int main(int argc, char** argv) {
   if (publisher) options.on_jobs_queued = [&publisher] { publisher->Notify(); };
   dfs::metrics::Registry registry;  // outlives the server that renders it
   options.handle_lease_s = handle_lease_ms / 1000.0;
+  options.chunk_size = chunk_size;
   dfs::master::FileService files(**store, options);
   auto server = dfs::MakeServer();
   if (!server.ok()) {

@@ -44,17 +44,30 @@ struct NodeRecord {
   bool draining = false;      // operator asked to drain it (kept while it is down)
 };
 
+// One piece of a file's content: bytes [offset, offset + size) of the
+// file, stored as one blob (its own md5, copies, healing, deletion).
+struct ChunkRecord {
+  int64_t index = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  std::string md5;           // of this chunk's bytes
+  std::string blob_id;       // unique across the cluster
+  std::string primary_node;  // where it was first stored
+};
+
 struct FileRecord {
   std::string path;  // the name it was reached by (any of its names when it has several links)
   int64_t ino = 0;
   uint64_t size = 0;
-  std::string md5;
+  std::string md5;  // of the whole file
   double mtime = 0;
   int mode = 0644;
-  std::string blob_id;
-  std::string primary_node;
   int64_t version = 1;
   int want_copies = 1;
+  // In order, contiguous from 0, sizes adding up to size; a file has at
+  // least one (an empty file: one empty chunk). Filled by GetFile,
+  // GetFileOfHandle and what returns one file; empty in listings.
+  std::vector<ChunkRecord> chunks;
 };
 
 struct ReplicaRecord {
@@ -95,7 +108,8 @@ struct PendingDeletion {
 };
 
 struct BlobRecord {
-  FileRecord file;  // the file that refers to the blob
+  ChunkRecord chunk;  // the chunk the blob holds
+  FileRecord file;    // the file it is a chunk of (no chunk list)
   std::vector<ReplicaRecord> holders;
 };
 
@@ -171,7 +185,7 @@ class MetadataStore : public NamespaceStore {
   // NotFound when no file refers to the blob any more.
   virtual Result<BlobRecord> GetBlob(const std::string& blob_id) = 0;
   // Records a verified copy. NotFound (and the copy queued for deletion) when
-  // the file went away meanwhile; ChecksumMismatch when md5 is not the file's.
+  // the file went away meanwhile; ChecksumMismatch when md5 is not the chunk's.
   virtual Status AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) = 0;
   // Queues a job for files with fewer good copies than wanted (or than up
   // nodes), unless the file had a job in the last retry_after_s (doubled for

@@ -20,7 +20,7 @@ nlohmann::json BlobToJson(const BlobRecord& blob) {
                        {"state", ToString(h.state)},
                        {"node_state", ToString(h.node_state)}});
   }
-  return {{"blob_id", blob.file.blob_id}, {"md5", blob.file.md5},   {"size", blob.file.size},
+  return {{"blob_id", blob.chunk.blob_id}, {"md5", blob.chunk.md5},   {"size", blob.chunk.size},
           {"path", blob.file.path},       {"want_copies", blob.file.want_copies}, {"holders", holders}};
 }
 

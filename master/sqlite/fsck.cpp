@@ -38,6 +38,15 @@ const Check kChecks[] = {
                                       "WHERE i.type IS NOT 'file'"},
     {"file without content", "SELECT i.ino FROM inodes i WHERE i.type = 'file' AND NOT EXISTS "
                              "(SELECT 1 FROM contents c WHERE c.ino = i.ino)"},
+    {"file whose chunks do not add up to its size (ino, size, chunk bytes, chunks)",
+     "SELECT i.ino, i.size, COALESCE(SUM(ch.size), 0) AS bytes, COUNT(ch.idx) AS n FROM contents c "
+     "JOIN inodes i ON i.ino = c.ino LEFT JOIN chunks ch ON ch.ino = c.ino GROUP BY i.ino "
+     "HAVING bytes <> i.size OR n = 0"},
+    {"chunk not where the one before it ends (ino, idx)",
+     "SELECT ch.ino, ch.idx FROM chunks ch WHERE ch.offset IS NOT COALESCE((SELECT p.offset + p.size FROM chunks p "
+     "WHERE p.ino = ch.ino AND p.idx = ch.idx - 1), CASE WHEN ch.idx = 0 THEN 0 END)"},
+    {"chunk of what is not a file (ino, idx)", "SELECT ch.ino, ch.idx FROM chunks ch WHERE NOT EXISTS "
+                                               "(SELECT 1 FROM contents c WHERE c.ino = ch.ino)"},
     {"file counter disagrees (counted, recorded)",
      "SELECT (SELECT COUNT(*) FROM contents) AS n, COALESCE((SELECT value FROM counters WHERE name = 'files'), 0) AS v "
      "WHERE n <> v"},

@@ -7,6 +7,8 @@
 //   3 -> 4: heal_watch (the blobs that may lack copies, so healing and the
 //           counts do not scan every file) and counters (files, bytes).
 //   4 -> 5: open_handles (an unlinked file stays while a client has it open).
+//   5 -> 6: a file's content is a list of chunks: each contents row's blob
+//           becomes the file's one chunk; contents keeps the whole-file md5.
 #include "master/sqlite/schema.h"
 
 #include <map>
@@ -18,7 +20,7 @@
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -57,14 +59,25 @@ CREATE TABLE IF NOT EXISTS entries (
   PRIMARY KEY (parent, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_ino ON entries (ino);
--- A regular file's content: one blob on the nodes (replicas lists its copies).
+-- A regular file's content: md5 of the whole file, its version, how many
+-- copies each chunk wants. Exactly one row per regular file.
 CREATE TABLE IF NOT EXISTS contents (
   ino INTEGER PRIMARY KEY REFERENCES inodes (ino),
-  blob_id TEXT NOT NULL UNIQUE,
   md5 TEXT NOT NULL,
-  primary_node TEXT NOT NULL,
   version INTEGER NOT NULL DEFAULT 1,
   want_copies INTEGER NOT NULL DEFAULT 3
+);
+-- The file's bytes [offset, offset + size) as one blob on the nodes
+-- (replicas lists its copies). idx 0, 1, ... contiguous from offset 0.
+CREATE TABLE IF NOT EXISTS chunks (
+  ino INTEGER NOT NULL REFERENCES inodes (ino),
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  offset INTEGER NOT NULL CHECK (offset >= 0),
+  size INTEGER NOT NULL CHECK (size >= 0),
+  md5 TEXT NOT NULL,
+  blob_id TEXT NOT NULL UNIQUE,
+  primary_node TEXT NOT NULL,
+  PRIMARY KEY (ino, idx)
 );
 CREATE TABLE IF NOT EXISTS replicas (
   blob_id TEXT NOT NULL,
@@ -141,6 +154,25 @@ bool TableExists(Database& db, const char* name) {
   return db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").Bind(1, name).Step();
 }
 
+bool ColumnExists(Database& db, const char* table, const char* column) {
+  return db.Prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?").Bind(1, table).Bind(2, column).Step();
+}
+
+// Version 5 kept one blob per file in contents (blob_id, primary_node):
+// each becomes the file's one chunk, of the file's size and md5, and
+// contents is rebuilt without those columns. No blob moves.
+void SplitContentsIntoChunks(Database& db) {
+  db.Exec(
+      "INSERT INTO chunks (ino, idx, offset, size, md5, blob_id, primary_node) "
+      "SELECT c.ino, 0, 0, i.size, c.md5, c.blob_id, c.primary_node FROM contents c JOIN inodes i ON i.ino = c.ino;"
+      "CREATE TABLE contents_v6 (ino INTEGER PRIMARY KEY REFERENCES inodes (ino), md5 TEXT NOT NULL, "
+      "  version INTEGER NOT NULL DEFAULT 1, want_copies INTEGER NOT NULL DEFAULT 3);"
+      "INSERT INTO contents_v6 (ino, md5, version, want_copies) SELECT ino, md5, version, want_copies FROM contents;"
+      "DROP TABLE contents;"
+      "ALTER TABLE contents_v6 RENAME TO contents;");
+  DFS_LOG(INFO, "master") << "migrated file contents to chunks (one per file)";
+}
+
 // Version 2 kept the namespace as paths: `files` (one row per file with its
 // blob) and `dirs` (folders made explicitly; others were implied by the
 // paths under them). Each becomes an inode with an entry in its folder.
@@ -172,10 +204,11 @@ class PathTableMigration {
       if (!Link(*parent, BaseName(path), ino)) {
         return Status::Internal("migration: '" + path + "' is both a file and a folder");
       }
-      auto c = db_.Prepare(
-          "INSERT INTO contents (ino, blob_id, md5, primary_node, version, want_copies) VALUES (?, ?, ?, ?, ?, ?)");
-      c.Bind(1, ino).Bind(2, files.Text(5)).Bind(3, files.Text(2)).Bind(4, files.Text(6)).Bind(5, files.Int(7));
-      c.Bind(6, files.Int(8)).Run();
+      auto c = db_.Prepare("INSERT INTO contents (ino, md5, version, want_copies) VALUES (?, ?, ?, ?)");
+      c.Bind(1, ino).Bind(2, files.Text(2)).Bind(3, files.Int(7)).Bind(4, files.Int(8)).Run();
+      auto ch = db_.Prepare(
+          "INSERT INTO chunks (ino, idx, offset, size, md5, blob_id, primary_node) VALUES (?, 0, 0, ?, ?, ?, ?)");
+      ch.Bind(1, ino).Bind(2, files.Int(1)).Bind(3, files.Text(2)).Bind(4, files.Text(5)).Bind(5, files.Text(6)).Run();
       ++files_;
     }
     // A folder's link count: its own entry, its "." and each subfolder's "..".
@@ -248,9 +281,10 @@ Status CreateOrMigrateSchema(Database& db) {
   if (version < 3 && TableExists(db, "files")) {
     if (Status st = PathTableMigration(db).Run(); !st.ok()) return st;
   }
+  if (version < 6 && ColumnExists(db, "contents", "blob_id")) SplitContentsIntoChunks(db);
   if (version < 4 || fresh) {
     // Once, from what is there: every blob is checked by the next heal pass.
-    db.Exec("INSERT INTO heal_watch (blob_id) SELECT blob_id FROM contents WHERE true ON CONFLICT DO NOTHING");
+    db.Exec("INSERT INTO heal_watch (blob_id) SELECT blob_id FROM chunks WHERE true ON CONFLICT DO NOTHING");
     db.Exec("INSERT INTO counters (name, value) SELECT 'files', COUNT(*) FROM contents WHERE true "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
     db.Exec("INSERT INTO counters (name, value) SELECT 'bytes', COALESCE(SUM(i.size), 0) FROM contents c "

@@ -159,7 +159,7 @@ void CollectFiles(Database& db, int64_t dir, const std::string& dir_path, std::v
       const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
       if (q.Text(1) == ToString(InodeType::kDir)) {
         subdirs.emplace_back(q.Int(2), path);
-      } else if (!q.IsNull(7)) {  // a regular file (it has content)
+      } else if (!q.IsNull(4)) {  // a regular file (it has content: c.md5)
         out.push_back(ReadFileRow(q, 2));
         out.back().path = path;
       }
@@ -186,7 +186,7 @@ Result<bool> SqliteStore::FileExists(const std::string& path) {
 Result<std::vector<std::string>> SqliteStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
   return Locked([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    auto q = db_->Prepare("SELECT 1 FROM contents WHERE blob_id = ?");
+    auto q = db_->Prepare("SELECT 1 FROM chunks WHERE blob_id = ?");
     for (const auto& id : blob_ids) {
       q.Reset();
       if (!q.Bind(1, id).Step()) out.push_back(id);
@@ -221,7 +221,7 @@ Result<std::vector<FileRecord>> SqliteStore::ListFiles(const std::string& prefix
       const std::string path = dir_path.empty() ? q.Blob(0) : dir_path + "/" + q.Blob(0);
       if (q.Text(1) == ToString(InodeType::kDir)) {
         subdirs.emplace_back(q.Int(2), path);
-      } else if (!q.IsNull(7)) {
+      } else if (!q.IsNull(4)) {  // c.md5: a regular file
         out.push_back(ReadFileRow(q, 2));
         out.back().path = path;
       }
@@ -247,16 +247,16 @@ void RecordKeyedPut(Database& db, const std::string& key, const std::string& req
       "INSERT INTO put_keys (key, requested, name, renamed, size, md5, node, version, created_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.Bind(1, key).Bind(2, requested).Bind(3, file.path).Bind(4, int64_t{renamed ? 1 : 0});
-  ins.Bind(5, static_cast<int64_t>(file.size)).Bind(6, file.md5).Bind(7, file.primary_node).Bind(8, file.version);
+  const std::string node = file.chunks.empty() ? "" : file.chunks.front().primary_node;
+  ins.Bind(5, static_cast<int64_t>(file.size)).Bind(6, file.md5).Bind(7, node).Bind(8, file.version);
   ins.Bind(9, now).Run();
 }
 
 // New content for the existing file `old` (an overwrite): same inode, so
 // every hard link sees it; same permissions, as writing a file keeps them.
 void ReplaceContent(Database& db, const FileRecord& old, FileRecord& file) {
-  QueueDeletionsOf(db, old.blob_id);
-  Unwatch(db, old.blob_id);
-  Watch(db, file.blob_id);
+  DropChunks(db, old.ino);
+  InsertChunks(db, old.ino, file.chunks);
   AddToCounters(db, 0, static_cast<int64_t>(file.size) - static_cast<int64_t>(old.size));
   file.ino = old.ino;
   file.version = old.version + 1;
@@ -268,10 +268,8 @@ void ReplaceContent(Database& db, const FileRecord& old, FileRecord& file) {
       .Bind(3, now)
       .Bind(4, old.ino)
       .Run();
-  auto u = db.Prepare("UPDATE contents SET blob_id = ?, md5 = ?, primary_node = ?, version = ?, want_copies = ? "
-                      "WHERE ino = ?");
-  u.Bind(1, file.blob_id).Bind(2, file.md5).Bind(3, file.primary_node).Bind(4, file.version);
-  u.Bind(5, int64_t{file.want_copies}).Bind(6, old.ino).Run();
+  auto u = db.Prepare("UPDATE contents SET md5 = ?, version = ?, want_copies = ? WHERE ino = ?");
+  u.Bind(1, file.md5).Bind(2, file.version).Bind(3, int64_t{file.want_copies}).Bind(4, old.ino).Run();
 }
 
 // A new file inode with its content, not yet linked anywhere, owned by who.
@@ -284,11 +282,9 @@ int64_t InsertFileInode(Database& db, const FileRecord& file, const Inode& dir, 
   inode.ctime_ns = NowNs();
   SetNewOwner(inode, dir, who);
   const int64_t ino = InsertInode(db, inode);
-  auto c = db.Prepare(
-      "INSERT INTO contents (ino, blob_id, md5, primary_node, version, want_copies) VALUES (?, ?, ?, ?, ?, ?)");
-  c.Bind(1, ino).Bind(2, file.blob_id).Bind(3, file.md5).Bind(4, file.primary_node).Bind(5, file.version);
-  c.Bind(6, int64_t{file.want_copies}).Run();
-  Watch(db, file.blob_id);  // one copy so far
+  auto c = db.Prepare("INSERT INTO contents (ino, md5, version, want_copies) VALUES (?, ?, ?, ?)");
+  c.Bind(1, ino).Bind(2, file.md5).Bind(3, file.version).Bind(4, int64_t{file.want_copies}).Run();
+  InsertChunks(db, ino, file.chunks);
   AddToCounters(db, 1, static_cast<int64_t>(file.size));
   return ino;
 }
@@ -342,16 +338,16 @@ Result<PutTarget> FindPutTarget(Database& db, const std::string& path, ConflictM
   return t;
 }
 
-// The new content's one copy (on file.primary_node) and its replication job.
+// Each new chunk's one copy (on its primary node) and its replication job.
 void RecordFirstCopy(Database& db, const FileRecord& file, const std::string& request_id) {
-  db.Prepare(
-        "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
-        "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'")
-      .Bind(1, file.blob_id)
-      .Bind(2, file.primary_node)
-      .Bind(3, NowSeconds())
-      .Run();
-  InsertReplicationJob(db, file, request_id);
+  auto q = db.Prepare(
+      "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
+      "ON CONFLICT (blob_id, node_id) DO UPDATE SET state = 'ok'");
+  for (const auto& chunk : file.chunks) {
+    q.Reset();
+    q.Bind(1, chunk.blob_id).Bind(2, chunk.primary_node).Bind(3, NowSeconds()).Run();
+    InsertReplicationJob(db, chunk, file.want_copies, request_id);
+  }
 }
 
 // The inode an unexpired handle holds open.
@@ -538,7 +534,7 @@ Status SqliteStore::MarkReplicaBad(const std::string& blob_id, const std::string
     Watch(*db_, blob_id);
     // The bad copy stays listed (so it is never chosen as a source) until a
     // good copy is written over it; the job makes that happen.
-    if (auto file = FileOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, *file);
+    if (auto owner = OwnerOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, owner->chunk, owner->file.want_copies);
     tx.Commit();
     return Status::OK();
   });
@@ -546,9 +542,9 @@ Status SqliteStore::MarkReplicaBad(const std::string& blob_id, const std::string
 
 Result<BlobRecord> SqliteStore::GetBlob(const std::string& blob_id) {
   return Locked([&]() -> Result<BlobRecord> {
-    auto file = FileOfBlob(*db_, blob_id);
-    if (!file) return Status::NotFound("no file refers to blob " + blob_id);
-    BlobRecord out{*file, {}};
+    auto owner = OwnerOfBlob(*db_, blob_id);
+    if (!owner) return Status::NotFound("no file refers to blob " + blob_id);
+    BlobRecord out{owner->chunk, owner->file, {}};
     auto q = db_->Prepare(
         "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
         "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
@@ -563,8 +559,8 @@ Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& no
     Transaction tx(*db_);
     auto node = db_->Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
     if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
-    auto file = FileOfBlob(*db_, blob_id);
-    if (!file) {
+    auto owner = OwnerOfBlob(*db_, blob_id);
+    if (!owner) {
       // Deleted or overwritten while the copy was made: the copy is garbage.
       db_->Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
           .Bind(1, blob_id)
@@ -573,7 +569,9 @@ Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& no
       tx.Commit();
       return Status::NotFound("no file refers to blob " + blob_id);
     }
-    if (file->md5 != md5) return Status::ChecksumMismatch("copy md5 " + md5 + " is not the file's " + file->md5);
+    if (owner->chunk.md5 != md5) {
+      return Status::ChecksumMismatch("copy md5 " + md5 + " is not the chunk's " + owner->chunk.md5);
+    }
     db_->Prepare(
            "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
            "ON CONFLICT(blob_id, node_id) DO UPDATE SET state = 'ok'")
@@ -590,7 +588,7 @@ Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& no
 // than the dead timeout (it will probably come back). Draining nodes do not
 // count: their copies are being moved away.
 static constexpr const char* kGoodCopies =
-    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ch.blob_id "
     "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
 
 // Looks at the blobs in heal_watch that were looked at longest ago (a few
@@ -602,7 +600,7 @@ static constexpr const char* kGoodCopies =
 // watch (a copy on a node down for a moment still counts for healing, but
 // stops counting once the node is dead, with no event to watch it again).
 static constexpr const char* kUpCopies =
-    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = c.blob_id "
+    "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ch.blob_id "
     "AND r.state = 'ok' AND n.state = 'up')";
 
 Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
@@ -612,17 +610,20 @@ Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_a
     auto up = db_->Prepare("SELECT COUNT(*) FROM nodes WHERE state = 'up'");
     up.Step();
     const int64_t up_nodes = up.Int(0);
-    auto q = db_->Prepare(std::string("SELECT w.blob_id, c.blob_id IS NOT NULL, ") + kFileColumns + ", " + kGoodCopies +
+    // Columns: the watched blob, whether a chunk holds it, the chunk, its
+    // want_copies, good copies, a recent job, copies on up nodes.
+    auto q = db_->Prepare(std::string("SELECT w.blob_id, ch.blob_id IS NOT NULL, ") + kChunkColumns +
+                          ", c.want_copies, " + kGoodCopies +
                           ", EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = w.blob_id AND o.created_at >= "
-                          // Back off per file: retry_after, then 2x, 4x ... 64x, counted in the
-                          // jobs of the last hour (older ones are pruned), so a file that cannot
+                          // Back off per blob: retry_after, then 2x, 4x ... 64x, counted in the
+                          // jobs of the last hour (older ones are pruned), so a blob that cannot
                           // be healed does not flood the queue and the dead letters.
                           ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = w.blob_id) - 1))) "
                           ", " + kUpCopies + " FROM (SELECT blob_id FROM heal_watch ORDER BY checked_at LIMIT :scan) w "
-                          "LEFT JOIN contents c ON c.blob_id = w.blob_id LEFT JOIN inodes i ON i.ino = c.ino");
+                          "LEFT JOIN chunks ch ON ch.blob_id = w.blob_id LEFT JOIN contents c ON c.ino = ch.ino");
     q.Bind(1, dead_before).Bind(2, now).Bind(3, retry_after_s).Bind(4, int64_t{std::max(limit, 1) * 4});
     std::vector<std::string> done, looked;
-    std::vector<FileRecord> heal;
+    std::vector<std::pair<ChunkRecord, int>> heal;
     while (q.Step()) {
       const std::string blob = q.Text(0);
       looked.push_back(blob);
@@ -630,13 +631,13 @@ Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_a
         done.push_back(blob);
         continue;
       }
-      FileRecord f = ReadFileRow(q, 2);
-      const int64_t good = q.Int(11);
-      if (q.Int(13) >= f.want_copies) {
+      ChunkRecord chunk = ReadChunkRow(q, 2);
+      const int want = static_cast<int>(q.Int(8));
+      const int64_t good = q.Int(9);
+      if (q.Int(11) >= want) {
         done.push_back(blob);
-      } else if (good < std::min<int64_t>(f.want_copies, up_nodes) && q.Int(12) == 0 &&
-                 static_cast<int>(heal.size()) < limit) {
-        heal.push_back(std::move(f));
+      } else if (good < std::min<int64_t>(want, up_nodes) && q.Int(10) == 0 && static_cast<int>(heal.size()) < limit) {
+        heal.emplace_back(std::move(chunk), want);
       }
     }
     q.Reset();
@@ -646,7 +647,7 @@ Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_a
       checked.Bind(1, now).Bind(2, blob).Run();
     }
     for (const auto& blob : done) Unwatch(*db_, blob);
-    for (const auto& f : heal) InsertReplicationJob(*db_, f);
+    for (const auto& [chunk, want] : heal) InsertReplicationJob(*db_, chunk, want);
     tx.Commit();
     return static_cast<int>(heal.size());
   });
@@ -656,8 +657,9 @@ Result<ReplicationCounts> SqliteStore::CountReplication(double dead_before) {
   return Locked([&]() -> Result<ReplicationCounts> {
     ReplicationCounts c;
     // Only watched blobs can lack copies (see heal_watch in schema.cpp).
-    auto under = db_->Prepare(std::string("SELECT COUNT(*) FROM heal_watch w JOIN contents c ON c.blob_id = w.blob_id "
-                                          "WHERE ") + kGoodCopies + " < c.want_copies");
+    auto under = db_->Prepare(std::string("SELECT COUNT(DISTINCT ch.ino) FROM heal_watch w JOIN chunks ch ON "
+                                          "ch.blob_id = w.blob_id JOIN contents c ON c.ino = ch.ino WHERE ") +
+                              kGoodCopies + " < c.want_copies");
     under.Bind(1, dead_before).Step();
     c.under_replicated = static_cast<uint64_t>(under.Int(0));
     auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");

@@ -227,21 +227,18 @@ bool PurgeIfUnused(Database& db, int64_t ino) {
   }
   if (IsOpen(db, ino)) return false;  // kept, nameless, until its last handle closes or expires
   db.Prepare("DELETE FROM open_handles WHERE ino = ?").Bind(1, ino).Run();
-  auto blob = db.Prepare("SELECT c.blob_id, i.size FROM contents c JOIN inodes i ON i.ino = c.ino WHERE c.ino = ?");
-  if (blob.Bind(1, ino).Step()) {
-    const std::string blob_id = blob.Text(0);
-    const int64_t size = blob.Int(1);
-    QueueDeletionsOf(db, blob_id);
-    Unwatch(db, blob_id);
-    AddToCounters(db, -1, -size);
+  auto size = db.Prepare("SELECT i.size FROM contents c JOIN inodes i ON i.ino = c.ino WHERE c.ino = ?");
+  if (size.Bind(1, ino).Step()) {
+    AddToCounters(db, -1, -size.Int(0));
+    size.Reset();
+    DropChunks(db, ino);
     db.Prepare("DELETE FROM contents WHERE ino = ?").Bind(1, ino).Run();
   }
   db.Prepare("DELETE FROM inodes WHERE ino = ?").Bind(1, ino).Run();
   return true;
 }
 
-const char* const kFileColumns =
-    "i.ino, i.size, c.md5, i.mtime_ns, i.mode, c.blob_id, c.primary_node, c.version, c.want_copies";
+const char* const kFileColumns = "i.ino, i.size, c.md5, i.mtime_ns, i.mode, c.version, c.want_copies";
 const char* const kFileFrom = "inodes i JOIN contents c ON c.ino = i.ino";
 
 FileRecord ReadFileRow(const Statement& s, int c) {
@@ -251,25 +248,63 @@ FileRecord ReadFileRow(const Statement& s, int c) {
   f.md5 = s.Text(c + 2);
   f.mtime = NsToSeconds(s.Int(c + 3));
   f.mode = static_cast<int>(s.Int(c + 4));
-  f.blob_id = s.Text(c + 5);
-  f.primary_node = s.Text(c + 6);
-  f.version = s.Int(c + 7);
-  f.want_copies = static_cast<int>(s.Int(c + 8));
+  f.version = s.Int(c + 5);
+  f.want_copies = static_cast<int>(s.Int(c + 6));
   return f;
+}
+
+const char* const kChunkColumns = "ch.idx, ch.offset, ch.size, ch.md5, ch.blob_id, ch.primary_node";
+
+ChunkRecord ReadChunkRow(const Statement& s, int c) {
+  return {s.Int(c + 0), static_cast<uint64_t>(s.Int(c + 1)), static_cast<uint64_t>(s.Int(c + 2)), s.Text(c + 3),
+          s.Text(c + 4), s.Text(c + 5)};
+}
+
+std::vector<ChunkRecord> ChunksOf(Database& db, int64_t ino) {
+  std::vector<ChunkRecord> out;
+  auto q = db.Prepare(std::string("SELECT ") + kChunkColumns + " FROM chunks ch WHERE ch.ino = ? ORDER BY ch.idx");
+  q.Bind(1, ino);
+  while (q.Step()) out.push_back(ReadChunkRow(q));
+  return out;
+}
+
+void InsertChunks(Database& db, int64_t ino, const std::vector<ChunkRecord>& chunks) {
+  auto q = db.Prepare(
+      "INSERT INTO chunks (ino, idx, offset, size, md5, blob_id, primary_node) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& c : chunks) {
+    q.Reset();
+    q.Bind(1, ino).Bind(2, c.index).Bind(3, static_cast<int64_t>(c.offset)).Bind(4, static_cast<int64_t>(c.size));
+    q.Bind(5, c.md5).Bind(6, c.blob_id).Bind(7, c.primary_node).Run();
+    Watch(db, c.blob_id);  // one copy so far
+  }
+}
+
+void DropChunks(Database& db, int64_t ino) {
+  for (const auto& c : ChunksOf(db, ino)) {
+    QueueDeletionsOf(db, c.blob_id);
+    Unwatch(db, c.blob_id);
+  }
+  db.Prepare("DELETE FROM chunks WHERE ino = ?").Bind(1, ino).Run();
 }
 
 std::optional<FileRecord> FileOfInode(Database& db, int64_t ino) {
   auto q = db.Prepare(std::string("SELECT ") + kFileColumns + " FROM " + kFileFrom + " WHERE i.ino = ?");
   if (!q.Bind(1, ino).Step()) return std::nullopt;
-  return ReadFileRow(q);
+  FileRecord f = ReadFileRow(q);
+  q.Reset();
+  f.chunks = ChunksOf(db, ino);
+  return f;
 }
 
-std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id) {
-  auto q = db.Prepare(std::string("SELECT ") + kFileColumns + " FROM " + kFileFrom + " WHERE c.blob_id = ?");
+std::optional<BlobOwner> OwnerOfBlob(Database& db, const std::string& blob_id) {
+  auto q = db.Prepare(std::string("SELECT ") + kChunkColumns + ", " + kFileColumns +
+                      " FROM chunks ch JOIN inodes i ON i.ino = ch.ino JOIN contents c ON c.ino = ch.ino "
+                      "WHERE ch.blob_id = ?");
   if (!q.Bind(1, blob_id).Step()) return std::nullopt;
-  FileRecord f = ReadFileRow(q);
-  f.path = PathOf(db, f.ino).value_or("");
-  return f;
+  BlobOwner owner{ReadChunkRow(q), ReadFileRow(q, 6)};
+  q.Reset();
+  owner.file.path = PathOf(db, owner.file.ino).value_or("");
+  return owner;
 }
 
 void Watch(Database& db, const std::string& blob_id) {
@@ -303,16 +338,16 @@ void QueueDeletionsOf(Database& db, const std::string& blob_id) {
 
 // Queues a replication job for the file's blob (the outbox): committed with
 // the change that needs it, published to Redis later, never lost.
-void InsertReplicationJob(Database& db, const FileRecord& file, const std::string& job_id) {
+void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id) {
   const double now = NowSeconds();
   nlohmann::json job = {{"job_id", job_id.empty() ? RandomHex(8) : job_id},
-                        {"blob_id", file.blob_id},
-                        {"md5", file.md5},
-                        {"size", file.size},
-                        {"want_copies", file.want_copies},
+                        {"blob_id", chunk.blob_id},
+                        {"md5", chunk.md5},
+                        {"size", chunk.size},
+                        {"want_copies", want_copies},
                         {"created_at", now}};
   auto out = db.Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
-  out.Bind(1, file.blob_id).Bind(2, job.dump()).Bind(3, now).Run();
+  out.Bind(1, chunk.blob_id).Bind(2, job.dump()).Bind(3, now).Run();
 }
 
 PrefixRange RangeOf(std::string_view prefix) {

@@ -100,11 +100,25 @@ void TouchDir(Database& db, int64_t ino, int64_t now_ns);
 // The columns ReadFileRow expects, in order: inodes `i` joined with contents `c`.
 extern const char* const kFileColumns;
 extern const char* const kFileFrom;  // "inodes i JOIN contents c ON c.ino = i.ino"
-// Reads a file row starting at column first_col; `path` is left empty.
+// Reads a file row starting at column first_col; `path` and `chunks` are left empty.
 FileRecord ReadFileRow(const Statement& s, int first_col = 0);
+// The columns ReadChunkRow expects, from chunks aliased `ch`.
+extern const char* const kChunkColumns;
+ChunkRecord ReadChunkRow(const Statement& s, int first_col = 0);
+// A file's chunks in order.
+std::vector<ChunkRecord> ChunksOf(Database& db, int64_t ino);
+// Records the chunks of `ino` (each watched: it has one copy so far).
+void InsertChunks(Database& db, int64_t ino, const std::vector<ChunkRecord>& chunks);
+// Removes the chunks of `ino`, queueing every copy of each for deletion.
+void DropChunks(Database& db, int64_t ino);
+// The file at `ino` with its chunks (nullopt when it is not a regular file).
 std::optional<FileRecord> FileOfInode(Database& db, int64_t ino);
-// The file that holds the blob, with one of its paths.
-std::optional<FileRecord> FileOfBlob(Database& db, const std::string& blob_id);
+// The chunk a blob holds and its file (with one of its paths; no chunk list).
+struct BlobOwner {
+  ChunkRecord chunk;
+  FileRecord file;
+};
+std::optional<BlobOwner> OwnerOfBlob(Database& db, const std::string& blob_id);
 
 // The heal pass looks at the blob (it may lack copies) / no longer needs to.
 void Watch(Database& db, const std::string& blob_id);
@@ -116,8 +130,9 @@ void AddToCounters(Database& db, int64_t files, int64_t bytes);
 
 // Moves every replica of the blob to the deletion queue.
 void QueueDeletionsOf(Database& db, const std::string& blob_id);
+// A job to copy the chunk's blob until it has want_copies good copies.
 // job_id: the request that caused the job (follows it into the replicator's logs); random if empty.
-void InsertReplicationJob(Database& db, const FileRecord& file, const std::string& job_id = "");
+void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id = "");
 
 // [lo, hi) in byte order holding exactly the byte strings that start with
 // `prefix`; hi is nullopt when there is no upper bound (the empty prefix).

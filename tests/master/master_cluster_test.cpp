@@ -1,5 +1,6 @@
 // Integration tests of dfs-master with real dfs-storage nodes on loopback.
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -402,6 +403,78 @@ TEST_F(MasterClusterTest, SeedClientWithPythonRequestsWorksUnchanged) {
 // handle is open stays readable and writable through it; its content goes
 // (every copy, from every node) when the handle is closed, or when its
 // client stops renewing it and the lease lapses.
+// A file is a list of chunks (--chunk-size), each placed at random on its
+// own: a file three times larger than any node's room stores and reads
+// back, whole and by ranges across chunk edges; a corrupt chunk fails only
+// reads that touch it, and its copy is marked bad.
+TEST(MasterChunksTest, AFileLargerThanAnyNodeSpreadsOverNodesInChunks) {
+  ClusterOptions options;
+  options.nodes = 4;
+  options.replicas = 0;
+  options.node_capacity = uint64_t{1} << 20;  // 1 MiB each
+  options.master_args = {"--chunk-size", "65536"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  const size_t size = (size_t{3} << 20) + 12345;  // three times a node, and a partial last chunk
+  const std::string md5 = WriteRandomFile(tmp.path() + "/src", size, 7);
+  auto put = PutFile(url, FilesPath("big.bin"), tmp.path() + "/src", {{kMd5Header, md5}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.json()["md5"], md5) << "the whole file's md5";
+  auto meta = Get(url, "/api/v1/meta/big.bin").json();
+  ASSERT_TRUE(meta["chunks"].is_array()) << meta.dump();
+  EXPECT_EQ(meta["chunks"].size(), (size + 65535) / 65536);
+  std::set<std::string> nodes;
+  uint64_t offset = 0;
+  for (const auto& c : meta["chunks"]) {
+    EXPECT_EQ(c["offset"].get<uint64_t>(), offset);
+    offset += c["size"].get<uint64_t>();
+    nodes.insert(c["primary"]["node_id"].get<std::string>());
+  }
+  EXPECT_EQ(offset, size);
+  EXPECT_GE(nodes.size(), 3u) << "no node could hold it alone";
+  std::string got_md5;
+  auto get = GetToFile(url, FilesPath("big.bin"), tmp.path() + "/dst", &got_md5);
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(got_md5, md5);
+  EXPECT_EQ(get.header(kMd5Header), md5);
+  // A range across a chunk edge (and one inside the last, partial chunk).
+  std::string whole = ReadFile(tmp.path() + "/src");
+  for (auto [from, to] : {std::pair<size_t, size_t>{65530, 65545}, {size - 100, size - 1}, {0, 0}}) {
+    auto part = Get(url, FilesPath("big.bin"), {{"Range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}});
+    ASSERT_EQ(part.status, 206) << from;
+    EXPECT_EQ(part.body, whole.substr(from, to - from + 1)) << from << "-" << to;
+  }
+  // Corrupt one chunk's blob on its node: reads of it fail, others do not.
+  const auto& second = meta["chunks"][1];
+  const std::string blob = second["blob_id"], holder = second["primary"]["node_id"];
+  bool corrupted = false;
+  for (int i = 0; i < cluster.node_count() && !corrupted; ++i) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(cluster.node_dir(i) + "/blobs")) {
+      if (e.path().filename() == blob) {
+        std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(100);
+        f.put('\x5a' ^ whole[65536 + 100]);
+        corrupted = true;
+        break;
+      }
+    }
+  }
+  ASSERT_TRUE(corrupted);
+  auto first = Get(url, FilesPath("big.bin"), {{"Range", "bytes=0-65535"}});
+  EXPECT_EQ(first.status, 206);
+  EXPECT_EQ(first.body, whole.substr(0, 65536)) << "the first chunk is untouched";
+  auto broken = GetToFile(url, FilesPath("big.bin"), tmp.path() + "/dst2", &got_md5);
+  EXPECT_NE(got_md5, md5) << "a whole read never delivers a corrupt file";
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto m = Get(url, "/api/v1/meta/big.bin").json();
+        return m["chunks"][1]["replicas"][0].value("state", "") == "bad";
+      },
+      std::chrono::milliseconds(5000)))
+      << "the corrupt copy on " << holder << " is known bad";
+}
+
 TEST(MasterHandlesTest, AnOpenFileOutlivesItsNameUntilClosedOrLapsed) {
   ClusterOptions options;
   options.nodes = 2;

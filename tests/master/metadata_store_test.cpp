@@ -1,5 +1,6 @@
 #include "master/metadata_store.h"
 
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -39,8 +40,7 @@ class MetadataStoreTest : public ::testing::Test {
     f.size = 3;
     f.md5 = "900150983cd24fb0d6963f7d28e17f72";
     f.mtime = NowSeconds();
-    f.blob_id = blob;
-    f.primary_node = "n1";
+    f.chunks = {ChunkRecord{0, 0, f.size, f.md5, blob, "n1"}};
     f.want_copies = 3;
     return f;
   }
@@ -56,7 +56,7 @@ TEST_F(MetadataStoreTest, CommitGetListDelete) {
   EXPECT_FALSE(c->renamed);
   auto f = store_->GetFile("a/b.txt");
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ(f->blob_id, "b1");
+  EXPECT_EQ(f->chunks.at(0).blob_id, "b1");
   EXPECT_EQ(store_->ListFiles("a/")->size(), 1u);
   EXPECT_EQ(store_->ListFiles("b")->size(), 0u);
   auto reps = store_->GetReplicas("b1");
@@ -129,7 +129,7 @@ TEST_F(MetadataStoreTest, ConflictModes) {
   auto over = store_->CommitFile(File("x.txt", "b4"), ConflictMode::kOverwrite, Rename);
   ASSERT_TRUE(over.ok());
   EXPECT_EQ(over->file.version, 2);
-  EXPECT_EQ(store_->GetFile("x.txt")->blob_id, "b4");
+  EXPECT_EQ(store_->GetFile("x.txt")->chunks.at(0).blob_id, "b4");
   auto pending = store_->PendingDeletions(10);
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].blob_id, "b1") << "the overwritten blob is queued for deletion";
@@ -271,5 +271,91 @@ TEST(MetadataStoreOpen, TakesSqliteUrlsAndRefusesOthers) {
     ASSERT_FALSE(o.ok()) << bad;
     EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
   }
+}
+}  // namespace dfs::master
+
+namespace dfs::master {
+// A database schema 5 wrote (one blob per file, in contents) opens as
+// one-chunk files: same blobs, same copies, nothing rewritten on the nodes.
+TEST(MetadataStoreChunks, SchemaFiveContentsBecomeOneChunkFiles) {
+  dfs::testing::TempDir dir;
+  const std::string db_path = dir.path() + "/meta.db";
+  {
+    auto s = MetadataStore::Open(db_path);
+    ASSERT_TRUE(s.ok());
+    for (const char* name : {"a", "d/b", "d/c"}) {
+      FileRecord f;
+      f.path = name;
+      f.size = 3;
+      f.md5 = "900150983cd24fb0d6963f7d28e17f72";
+      f.chunks = {ChunkRecord{0, 0, 3, f.md5, std::string("blob-") + name[0] + name[strlen(name) - 1], "n1"}};
+      ASSERT_TRUE((*s)->CommitFile(f, ConflictMode::kFail, [](const std::string& p) { return p; }).ok());
+    }
+  }
+  {  // back to schema 5's shape: the blob in contents, no chunks table
+    auto db = Database::Open(db_path);
+    ASSERT_TRUE(db.ok());
+    (*db)->Exec(
+        "CREATE TABLE contents_v5 (ino INTEGER PRIMARY KEY REFERENCES inodes (ino), blob_id TEXT NOT NULL UNIQUE, "
+        "md5 TEXT NOT NULL, primary_node TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1, "
+        "want_copies INTEGER NOT NULL DEFAULT 3);"
+        "INSERT INTO contents_v5 SELECT c.ino, ch.blob_id, c.md5, ch.primary_node, c.version, c.want_copies "
+        "FROM contents c JOIN chunks ch ON ch.ino = c.ino;"
+        "DROP TABLE contents; DROP TABLE chunks; ALTER TABLE contents_v5 RENAME TO contents;"
+        "UPDATE schema_version SET version = 5;");
+  }
+  auto s = MetadataStore::Open(db_path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto f = (*s)->GetFile("d/c");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f->chunks.size(), 1u);
+  EXPECT_EQ(f->chunks[0].blob_id, "blob-dc");
+  EXPECT_EQ(f->chunks[0].size, 3u);
+  EXPECT_EQ(f->chunks[0].md5, f->md5);
+  EXPECT_EQ((*s)->GetReplicas("blob-dc")->size(), 1u) << "its copy is still known";
+  EXPECT_EQ((*s)->GetBlob("blob-dc")->file.path, "d/c");
+  auto problems = (*s)->CheckConsistency();
+  ASSERT_TRUE(problems.ok());
+  EXPECT_TRUE(problems->empty()) << ::testing::PrintToString(*problems);
+}
+
+// A file of several chunks: each is its own blob with its own copies and
+// md5; the whole goes when the file does.
+TEST(MetadataStoreChunks, ChunksAreBlobsOfTheirOwn) {
+  dfs::testing::TempDir dir;
+  auto s = MetadataStore::Open(dir.path() + "/meta.db");
+  ASSERT_TRUE(s.ok());
+  MetadataStore& store = **s;
+  for (const char* id : {"n1", "n2"}) {
+    NodeRecord n;
+    n.node_id = id;
+    n.url = "http://127.0.0.1:1";
+    n.last_heartbeat = NowSeconds();
+    ASSERT_TRUE(store.UpsertNode(n).ok());
+  }
+  FileRecord f;
+  f.path = "big";
+  f.size = 10;
+  f.md5 = "whole";
+  f.want_copies = 2;
+  f.chunks = {ChunkRecord{0, 0, 4, "m0", "c0", "n1"}, ChunkRecord{1, 4, 4, "m1", "c1", "n2"},
+              ChunkRecord{2, 8, 2, "m2", "c2", "n1"}};
+  ASSERT_TRUE(store.CommitFile(f, ConflictMode::kFail, [](const std::string& p) { return p; }).ok());
+  ASSERT_EQ(store.GetFile("big")->chunks.size(), 3u);
+  EXPECT_EQ(store.GetBlob("c1")->chunk.md5, "m1");
+  EXPECT_EQ(store.GetBlob("c1")->chunk.offset, 4u);
+  EXPECT_EQ(store.AddReplica("c1", "n1", "whole").code(), Code::kChecksumMismatch) << "a copy has the chunk's md5";
+  ASSERT_TRUE(store.AddReplica("c1", "n1", "m1").ok());
+  EXPECT_EQ(*store.QueueUnderReplicated(NowSeconds() - 60, 0, 10), 2) << "c0 and c2 lack a copy, c1 does not";
+  EXPECT_EQ(store.CountReplication(NowSeconds() - 60)->under_replicated, 1u) << "one file";
+  EXPECT_EQ(*store.UnreferencedBlobs({"c0", "c2", "zz"}), std::vector<std::string>{"zz"});
+  ASSERT_TRUE(store.CheckConsistency()->empty());
+  ASSERT_TRUE(store.DeleteFile("big").ok());
+  std::set<std::string> deleted;
+  auto pending = store.PendingDeletions(10);
+  ASSERT_TRUE(pending.ok());
+  for (const auto& d : *pending) deleted.insert(d.blob_id + "@" + d.node_id);
+  EXPECT_EQ(deleted, (std::set<std::string>{"c0@n1", "c1@n2", "c1@n1", "c2@n1"}));
+  EXPECT_TRUE(store.CheckConsistency()->empty());
 }
 }  // namespace dfs::master

@@ -45,8 +45,7 @@ class NamespaceStoreTest : public ::testing::Test {
     f.size = 3;
     f.md5 = "900150983cd24fb0d6963f7d28e17f72";
     f.mtime = NowSeconds();
-    f.blob_id = blob;
-    f.primary_node = "n1";
+    f.chunks = {ChunkRecord{0, 0, f.size, f.md5, blob, "n1"}};
     auto c = store_->CommitFile(f, mode, [](const std::string& p) { return CollisionName(p, RandomSuffix()); });
     return c.status();
   }
@@ -120,10 +119,10 @@ TEST_F(NamespaceStoreTest, RenameFollowsRename2) {
   ASSERT_TRUE(ns_->Rename("a", "empty").ok());
   EXPECT_EQ(ns_->Stat("empty/b/c/f")->ino, ino);
   EXPECT_EQ(ns_->Stat("a").status().code(), Code::kNotFound);
-  EXPECT_EQ(store_->GetFile("empty/b/c/f")->blob_id, "b1");
+  EXPECT_EQ(store_->GetFile("empty/b/c/f")->chunks.at(0).blob_id, "b1");
   // A file replaces a file: the old one's content is queued for deletion.
   ASSERT_TRUE(ns_->Rename("g", "full/x").ok());
-  EXPECT_EQ(store_->GetFile("full/x")->blob_id, "b2");
+  EXPECT_EQ(store_->GetFile("full/x")->chunks.at(0).blob_id, "b2");
   auto pending = store_->PendingDeletions(10);
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].blob_id, "b3");
@@ -207,7 +206,7 @@ TEST_F(NamespaceStoreTest, HardLinksShareOneInodeUntilTheLastGoes) {
   EXPECT_EQ(ns_->Link("d", "d2").status().code(), Code::kNotPermitted) << "folders are not hard-linked";
   // New content through one name is seen through the other.
   ASSERT_TRUE(Put("g", "b2", ConflictMode::kOverwrite).ok());
-  EXPECT_EQ(store_->GetFile("f")->blob_id, "b2");
+  EXPECT_EQ(store_->GetFile("f")->chunks.at(0).blob_id, "b2");
   ASSERT_TRUE(store_->DeleteFile("f").ok());
   EXPECT_EQ(Nlink("g"), 1);
   EXPECT_EQ(store_->UnreferencedBlobs({"b2"})->size(), 0u) << "one link left: the content stays";
@@ -315,7 +314,7 @@ TEST_F(NamespaceStoreTest, RenameNoReplaceAndExchange) {
   // A file and a folder swap places; link counts follow the folder.
   ASSERT_TRUE(ns_->Rename("h", "d", RenameMode::kExchange).ok());
   EXPECT_TRUE(ns_->Stat("h/e")->is_dir);
-  EXPECT_EQ(store_->GetFile("d")->blob_id, "b1");
+  EXPECT_EQ(store_->GetFile("d")->chunks.at(0).blob_id, "b1");
   EXPECT_EQ(Nlink(""), 3);
   EXPECT_EQ(ns_->Rename("h", "h/e", RenameMode::kExchange).code(), Code::kInvalidArgument);
 }
@@ -365,7 +364,7 @@ TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
   for (const auto& [path, blob] : blob_of) {
     auto f = (*s)->GetFile(path);
     ASSERT_TRUE(f.ok()) << path << ": " << f.status().ToString();
-    EXPECT_EQ(f->blob_id, blob);
+    EXPECT_EQ(f->chunks.at(0).blob_id, blob);
     EXPECT_GE((*s)->GetReplicas(blob)->size(), 1u) << path;
   }
   EXPECT_EQ((*s)->ListFiles("")->size(), blob_of.size());
@@ -452,7 +451,7 @@ TEST_F(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->nlink, 0);
   EXPECT_EQ(st->name, "");
-  EXPECT_EQ(store_->GetFileOfHandle(h->handle)->blob_id, "b1") << "the content stays";
+  EXPECT_EQ(store_->GetFileOfHandle(h->handle)->chunks.at(0).blob_id, "b1") << "the content stays";
   EXPECT_TRUE(store_->PendingDeletions(10)->empty()) << "nothing is deleted while open";
   EXPECT_EQ(store_->CheckConsistency()->size(), 0u) << "a nameless open file is consistent";
   // A write through the handle replaces the nameless file's content.
@@ -460,8 +459,7 @@ TEST_F(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
   next.size = 5;
   next.md5 = "5d41402abc4b2a76b9719d911017c592";
   next.mtime = NowSeconds();
-  next.blob_id = "b2";
-  next.primary_node = "n1";
+  next.chunks = {ChunkRecord{0, 0, next.size, next.md5, "b2", "n1"}};
   auto written = store_->CommitToHandle(h->handle, next);
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(written->file.path, "");
@@ -489,8 +487,8 @@ TEST_F(NamespaceStoreTest, OpenHandlesFollowRenamesAndReplacements) {
   EXPECT_EQ(store_->StatHandle(a->handle)->name, "e/a") << "fstat sees the file where it now is";
   ASSERT_TRUE(ns_->Rename("e/a", "b").ok()) << "replaces b, which is open";
   EXPECT_EQ(store_->StatHandle(b->handle)->nlink, 0);
-  EXPECT_EQ(store_->GetFile("b")->blob_id, "b1");
-  EXPECT_EQ(store_->GetFileOfHandle(b->handle)->blob_id, "b2") << "the replaced file is still readable";
+  EXPECT_EQ(store_->GetFile("b")->chunks.at(0).blob_id, "b1");
+  EXPECT_EQ(store_->GetFileOfHandle(b->handle)->chunks.at(0).blob_id, "b2") << "the replaced file is still readable";
   auto gone = store_->RenewHandles({a->handle, b->handle, std::string(32, 'f')}, 60);
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(*gone, Names{std::string(32, 'f')});

@@ -70,24 +70,30 @@ class ReplicationTest : public ::testing::Test {
     return -1;
   }
 
-  // The file has exactly `copies` good copies on up nodes (none counted
-  // twice, none on `excluded` node ids), and each copy on disk has its md5.
+  // Every chunk of the file has exactly `copies` good copies on up nodes
+  // (none counted twice, none on `excluded` node ids), and each copy on
+  // disk has its chunk's md5.
   ::testing::AssertionResult HasVerifiedCopies(const Stored& f, int copies,
                                                const std::set<std::string>& excluded = {}) const {
     auto meta = Meta(f.name);
-    if (!meta.is_object() || !meta.contains("replicas")) return ::testing::AssertionFailure() << "no meta";
-    int good = 0;
-    for (const auto& r : meta["replicas"]) {
-      if (r["state"] != "ok" || r["node_state"] != "up" || excluded.count(r["node_id"])) continue;
-      int i = NodeIndex(r["node_id"]);
-      if (i < 0) return ::testing::AssertionFailure() << "unknown node " << r["node_id"];
-      auto on_disk = Md5::OfFile(cluster_->blob_path(i, meta["blob_id"]));
-      if (!on_disk.ok() || *on_disk != f.md5) {
-        return ::testing::AssertionFailure() << f.name << ": copy on node " << i << " is not right";
+    if (!meta.is_object() || !meta.contains("chunks")) return ::testing::AssertionFailure() << "no meta";
+    for (const auto& chunk : meta["chunks"]) {
+      int good = 0;
+      for (const auto& r : chunk["replicas"]) {
+        if (r["state"] != "ok" || r["node_state"] != "up" || excluded.count(r["node_id"])) continue;
+        int i = NodeIndex(r["node_id"]);
+        if (i < 0) return ::testing::AssertionFailure() << "unknown node " << r["node_id"];
+        auto on_disk = Md5::OfFile(cluster_->blob_path(i, chunk["blob_id"]));
+        if (!on_disk.ok() || *on_disk != chunk["md5"]) {
+          return ::testing::AssertionFailure() << f.name << ": copy on node " << i << " is not right";
+        }
+        ++good;
       }
-      ++good;
+      if (good != copies) {
+        return ::testing::AssertionFailure() << f.name << " chunk " << chunk["index"] << " has " << good
+                                             << " good copies";
+      }
     }
-    if (good != copies) return ::testing::AssertionFailure() << f.name << " has " << good << " good copies";
     return ::testing::AssertionSuccess();
   }
 

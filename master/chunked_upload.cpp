@@ -1,0 +1,84 @@
+#include "master/chunked_upload.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "master/file_service.h"
+
+namespace dfs::master {
+
+ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store)
+    : files_(files),
+      name_(std::move(name)),
+      request_id_(std::move(request_id)),
+      store_(store),
+      chunk_size_(std::max<uint64_t>(files.options().chunk_size, 1)) {}
+
+ChunkedUpload::~ChunkedUpload() {
+  if (keep_) return;
+  for (const auto& s : stored_) files_.DeleteUnusedBlob(s.node_url, s.chunk.blob_id, s.chunk.primary_node);
+}
+
+Status ChunkedUpload::Append(const char* data, size_t len) {
+  if (finished_) return Status::Internal("append after the upload finished");
+  md5_.Update(data, len);
+  size_ += len;
+  if (!store_) return Status::OK();
+  while (len > 0) {
+    if (!current_) {
+      auto spool = files_.NewSpool();
+      if (!spool.ok()) return spool.status();
+      current_ = std::move(*spool);
+    }
+    const size_t room = static_cast<size_t>(std::min<uint64_t>(chunk_size_ - current_->size(), len));
+    if (Status st = current_->Append(data, room); !st.ok()) return st;
+    data += room;
+    len -= room;
+    if (current_->size() == chunk_size_) {
+      if (Status st = StoreCurrent(); !st.ok()) return st;
+    }
+  }
+  return Status::OK();
+}
+
+Status ChunkedUpload::Finish() {
+  if (finished_) return Status::OK();
+  finished_ = true;
+  md5_hex_ = md5_.HexDigest();
+  if (!store_) return Status::OK();
+  if (current_ || stored_.empty()) {  // the last, partial chunk; or the one empty chunk of an empty file
+    if (!current_) {
+      auto spool = files_.NewSpool();
+      if (!spool.ok()) return spool.status();
+      current_ = std::move(*spool);
+    }
+    return StoreCurrent();
+  }
+  return Status::OK();
+}
+
+Status ChunkedUpload::StoreCurrent() {
+  if (Status st = current_->Finish(); !st.ok()) return st;
+  auto placed = files_.StoreBlob(*current_, name_, request_id_);
+  if (!placed.ok()) return placed.status();
+  ChunkRecord chunk;
+  chunk.index = static_cast<int64_t>(stored_.size());
+  chunk.offset = current_offset_;
+  chunk.size = current_->size();
+  chunk.md5 = current_->md5();
+  chunk.blob_id = placed->blob_id;
+  chunk.primary_node = placed->node_id;
+  current_offset_ += chunk.size;
+  stored_.push_back({std::move(chunk), placed->node_url});
+  current_.reset();  // its spool file goes
+  return Status::OK();
+}
+
+std::vector<ChunkRecord> ChunkedUpload::chunks() const {
+  std::vector<ChunkRecord> out;
+  out.reserve(stored_.size());
+  for (const auto& s : stored_) out.push_back(s.chunk);
+  return out;
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,70 @@
+// ChunkedUpload: one upload's body cut into chunks of at most the chunk
+// size, each stored on a node chosen at random as soon as it is full, so
+// the master holds at most one chunk of any upload (on its disk, for a
+// re-send to another node when one fails) and never the whole file. The
+// whole-file md5 is computed as the bytes pass.
+//
+// Invariants: chunks() are contiguous from offset 0 and were each accepted
+// by a node with their md5 checked. Until Keep() is called (the master
+// committed them to a file), the destructor deletes every stored chunk from
+// its node, so an upload that fails or is abandoned leaves nothing behind.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/md5.h"
+#include "common/status.h"
+#include "master/metadata_store.h"
+#include "master/spool_file.h"
+
+namespace dfs::master {
+
+class FileService;
+
+class ChunkedUpload {
+ public:
+  // `name` and `request_id` only label logs. store=false only counts and
+  // hashes the body (the answer of an idempotent PUT is replayed).
+  ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store = true);
+  ~ChunkedUpload();
+  ChunkedUpload(const ChunkedUpload&) = delete;
+  ChunkedUpload& operator=(const ChunkedUpload&) = delete;
+
+  // Node errors (no room anywhere, every node failing) come back at once.
+  [[nodiscard]] Status Append(const char* data, size_t len);
+  // Stores the last chunk (an empty body is one empty chunk); no Append after.
+  [[nodiscard]] Status Finish();
+  // The chunks now belong to a committed file: the destructor keeps them.
+  void Keep() { keep_ = true; }
+
+  uint64_t size() const { return size_; }
+  const std::string& md5() const { return md5_hex_; }  // after Finish
+  std::vector<ChunkRecord> chunks() const;
+  bool stores() const { return store_; }
+
+ private:
+  struct Stored {
+    ChunkRecord chunk;
+    std::string node_url;
+  };
+  Status StoreCurrent();
+
+  FileService& files_;
+  const std::string name_;
+  const std::string request_id_;
+  const bool store_;
+  const uint64_t chunk_size_;
+  std::unique_ptr<SpoolFile> current_;  // the chunk being filled
+  uint64_t current_offset_ = 0;
+  std::vector<Stored> stored_;
+  Md5 md5_;
+  std::string md5_hex_;
+  uint64_t size_ = 0;
+  bool keep_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace dfs::master
