@@ -15,6 +15,7 @@ ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string r
       chunk_size_(std::max<uint64_t>(files.options().chunk_size, 1)) {}
 
 ChunkedUpload::~ChunkedUpload() {
+  (void)Collect();  // a chunk still being stored is waited for, then removed with the rest
   if (keep_) return;
   for (const auto& s : stored_) files_.DeleteUnusedBlob(s.node_url, s.chunk.blob_id, s.chunk.primary_node);
 }
@@ -46,31 +47,41 @@ Status ChunkedUpload::Finish() {
   finished_ = true;
   md5_hex_ = md5_.HexDigest();
   if (!store_) return Status::OK();
-  if (current_ || stored_.empty()) {  // the last, partial chunk; or the one empty chunk of an empty file
-    if (!current_) {
-      auto spool = files_.NewSpool();
-      if (!spool.ok()) return spool.status();
-      current_ = std::move(*spool);
-    }
-    return StoreCurrent();
+  const bool empty_file = !current_ && stored_.empty() && !in_flight_.valid();
+  if (empty_file) {  // one empty chunk
+    auto spool = files_.NewSpool();
+    if (!spool.ok()) return spool.status();
+    current_ = std::move(*spool);
   }
-  return Status::OK();
+  if (current_) {
+    if (Status st = StoreCurrent(); !st.ok()) return st;
+  }
+  return Collect();
 }
 
 Status ChunkedUpload::StoreCurrent() {
+  if (Status st = Collect(); !st.ok()) return st;
   if (Status st = current_->Finish(); !st.ok()) return st;
-  auto placed = files_.StoreBlob(*current_, name_, request_id_);
+  storing_ = std::move(current_);
+  SpoolFile* spool = storing_.get();
+  in_flight_ = std::async(std::launch::async, [this, spool] { return files_.StoreBlob(*spool, name_, request_id_); });
+  return Status::OK();
+}
+
+Status ChunkedUpload::Collect() {
+  if (!in_flight_.valid()) return Status::OK();
+  auto placed = in_flight_.get();
+  std::unique_ptr<SpoolFile> spool = std::move(storing_);  // its file goes when this returns
   if (!placed.ok()) return placed.status();
   ChunkRecord chunk;
   chunk.index = static_cast<int64_t>(stored_.size());
   chunk.offset = current_offset_;
-  chunk.size = current_->size();
-  chunk.md5 = current_->md5();
+  chunk.size = spool->size();
+  chunk.md5 = spool->md5();
   chunk.blob_id = placed->blob_id;
   chunk.primary_node = placed->node_id;
   current_offset_ += chunk.size;
   stored_.push_back({std::move(chunk), placed->node_url});
-  current_.reset();  // its spool file goes
   return Status::OK();
 }
 

@@ -1,8 +1,11 @@
 // ChunkedUpload: one upload's body cut into chunks of at most the chunk
-// size, each stored on a node chosen at random as soon as it is full, so
-// the master holds at most one chunk of any upload (on its disk, for a
-// re-send to another node when one fails) and never the whole file. The
-// whole-file md5 is computed as the bytes pass.
+// size, each stored on a node chosen at random as soon as it is full, in
+// the background while the next one arrives. So the master holds at most
+// two chunks of any upload (on its disk, for a re-send to another node when
+// one fails: the one being filled and the one being stored), never the
+// whole file, and the client's bytes never wait for a node unless a chunk
+// fills before the one before it is stored. The whole-file md5 is computed
+// as the bytes pass.
 //
 // Invariants: chunks() are contiguous from offset 0 and were each accepted
 // by a node with their md5 checked. Until Keep() is called (the master
@@ -11,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +27,13 @@
 namespace dfs::master {
 
 class FileService;
+
+// Where FileService::StoreBlob put a chunk.
+struct PlacedBlob {
+  std::string blob_id;
+  std::string node_id;
+  std::string node_url;
+};
 
 class ChunkedUpload {
  public:
@@ -50,7 +61,10 @@ class ChunkedUpload {
     ChunkRecord chunk;
     std::string node_url;
   };
+  // Starts storing the full chunk being filled (after the one before it is stored).
   Status StoreCurrent();
+  // Waits for the chunk being stored, if any; its error, if it failed.
+  Status Collect();
 
   FileService& files_;
   const std::string name_;
@@ -58,6 +72,8 @@ class ChunkedUpload {
   const bool store_;
   const uint64_t chunk_size_;
   std::unique_ptr<SpoolFile> current_;  // the chunk being filled
+  std::unique_ptr<SpoolFile> storing_;  // the chunk being stored, by in_flight_
+  std::future<Result<PlacedBlob>> in_flight_;
   uint64_t current_offset_ = 0;
   std::vector<Stored> stored_;
   Md5 md5_;

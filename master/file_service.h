@@ -75,12 +75,6 @@ struct ReadPlan {
   const std::string& FirstNode() const { return holders[head_chunk].front().node_id; }
 };
 
-// Where StoreBlob put a chunk.
-struct PlacedBlob {
-  std::string blob_id;
-  std::string node_id;
-  std::string node_url;
-};
 
 class FileService {
  public:
