@@ -109,9 +109,9 @@ class FileService {
   // continuing from another copy of that chunk at the same offset when one
   // fails (a node stops its answer before a block that fails its checksum,
   // so this covers corrupt copies too). A chunk read whole is checked
-  // against its md5; when the whole file is read its md5 is also checked
-  // before the last piece is released. A mismatch marks the copy bad and
-  // fails the read.
+  // against its md5 (a mismatch marks the copy bad and fails the read); in
+  // a whole-file read every chunk is, and the last piece is released only
+  // once the last chunk has passed.
   Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
               const std::function<bool(const char*, size_t)>& write);
 
