@@ -1,6 +1,10 @@
 #include "master/file_service.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -156,8 +160,17 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
 Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle) {
   auto file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
   if (!file.ok()) return file.status();
+  if (file->md5.empty()) {  // pending after a range write: settle it now
+    if (Status st = SettleMd5(file->ino); !st.ok()) return st;
+    file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
+    if (!file.ok()) return file.status();
+  }
+  return PlanFor(std::move(*file));
+}
+
+Result<ReadPlan> FileService::PlanFor(FileRecord file) {
   ReadPlan plan;
-  plan.file = std::move(*file);
+  plan.file = std::move(file);
   for (const ChunkRecord& chunk : plan.file.chunks) {
     auto replicas = store_.GetReplicas(chunk.blob_id);
     if (!replicas.ok()) return replicas.status();
@@ -312,6 +325,103 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
   if (!held.empty() && !write(held.data(), held.size())) return Status::Unavailable("client went away");
   if (!pending.empty() && !write(pending.data(), pending.size())) return Status::Unavailable("client went away");
   return Status::OK();
+}
+
+namespace {
+// Appends the bytes of a finished spool to `out`.
+Status CopySpool(const SpoolFile& from, SpoolFile& out) {
+  UniqueFd fd(::open(from.path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::IOError("spool: " + std::string(std::strerror(errno)));
+  std::vector<char> buf(256 << 10);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) return Status::IOError("spool: " + std::string(std::strerror(errno)));
+    if (n == 0) return Status::OK();
+    if (Status st = out.Append(buf.data(), static_cast<size_t>(n)); !st.ok()) return st;
+  }
+}
+}  // namespace
+
+Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t offset, const SpoolFile& body) {
+  const Credentials* who = request.who ? &*request.who : nullptr;
+  for (int attempt = 0; attempt < 5; ++attempt) {  // another write may commit first: redo on the new version
+    auto file = request.handle.empty() ? store_.GetFile(request.path) : store_.GetFileOfHandle(request.handle);
+    if (!file.ok()) return file.status();
+    if (offset > file->size) {
+      return Status::InvalidArgument("a range write starts at most at the end of the file (" +
+                                     std::to_string(file->size) + " bytes)");
+    }
+    // The chunk it lands in: the one holding `offset`, or at the end the
+    // last one while it has room, else a new one.
+    const ChunkRecord& last = file->chunks.back();
+    size_t index = offset < file->size ? ChunkAt(*file, offset) : static_cast<size_t>(last.index);
+    if (offset == file->size && last.size >= options_.chunk_size) index = file->chunks.size();
+    ChunkRecord base = index < file->chunks.size() ? file->chunks[index] : ChunkRecord{};
+    if (index == file->chunks.size()) {
+      base.index = static_cast<int64_t>(index);
+      base.offset = file->size;
+    }
+    const bool is_last = index + 1 >= file->chunks.size();
+    const uint64_t lo = offset - base.offset, hi = lo + body.size();
+    const uint64_t room = is_last ? std::max<uint64_t>(options_.chunk_size, base.size) : base.size;
+    if (hi > room) {
+      return Status::InvalidArgument("a range write stays within one chunk: bytes " + std::to_string(base.offset) +
+                                     " to " + std::to_string(base.offset + room) + " here");
+    }
+    auto plan = PlanFor(*file);
+    if (!plan.ok()) return plan.status();
+    auto spool = NewSpool();
+    if (!spool.ok()) return spool.status();
+    SpoolFile& chunk = **spool;
+    Status write_status;
+    auto into = [&](const char* data, size_t len) {
+      write_status = chunk.Append(data, len);
+      return write_status.ok();
+    };
+    if (lo > 0) {
+      if (Status st = ReadChunk(*plan, index, 0, lo, into); !st.ok()) return write_status.ok() ? st : write_status;
+    }
+    if (Status st = CopySpool(body, chunk); !st.ok()) return st;
+    if (hi < base.size) {
+      if (Status st = ReadChunk(*plan, index, hi, base.size, into); !st.ok()) {
+        return write_status.ok() ? st : write_status;
+      }
+    }
+    if (Status st = chunk.Finish(); !st.ok()) return st;
+    auto placed = StoreBlob(chunk, request.path, request.request_id);
+    if (!placed.ok()) return placed.status();
+    ChunkRecord fresh{base.index, base.offset, chunk.size(), chunk.md5(), placed->blob_id, placed->node_id};
+    const uint64_t new_size = std::max(file->size, offset + body.size());
+    auto committed =
+        store_.CommitChunk(file->ino, file->version, fresh, new_size, NowSeconds(), request.request_id, who);
+    if (!committed.ok() || !*committed) DeleteUnusedBlob(placed->node_url, placed->blob_id, placed->node_id);
+    if (!committed.ok()) return committed.status();
+    if (!*committed) continue;
+    if (options_.on_jobs_queued) options_.on_jobs_queued();
+    DFS_LOG(INFO, "master") << "write name=" << request.path << " offset=" << offset << " bytes=" << body.size()
+                            << " chunk=" << fresh.index << " size=" << new_size << " req=" << request.request_id;
+    return **committed;
+  }
+  return Status::Unavailable("the file kept changing during the write; try again");
+}
+
+Status FileService::SettleMd5(int64_t ino) {
+  auto file = store_.GetFileByIno(ino);
+  if (!file.ok()) return file.status();
+  if (!file->md5.empty()) return Status::OK();
+  auto plan = PlanFor(*file);
+  if (!plan.ok()) return plan.status();
+  Md5 md5;
+  for (size_t i = 0; i < file->chunks.size(); ++i) {
+    Status st = ReadChunk(*plan, i, 0, file->chunks[i].size, [&md5](const char* data, size_t len) {
+      md5.Update(data, len);
+      return true;
+    });
+    if (!st.ok()) return st;
+  }
+  const std::string digest = md5.HexDigest();
+  DFS_LOG(INFO, "master") << "md5 settled ino=" << ino << " version=" << file->version << " md5=" << digest;
+  return store_.SettleMd5(ino, file->version, digest);
 }
 
 Result<FileRecord> FileService::Delete(const std::string& path, const Credentials* who) {

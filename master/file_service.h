@@ -96,8 +96,22 @@ class FileService {
   // Removes a stored blob that no file refers to (a failed or refused upload).
   void DeleteUnusedBlob(const std::string& node_url, const std::string& blob_id, const std::string& node_id);
 
-  // handle (optional): read the file open as this handle, not `path`.
+  // handle (optional): read the file open as this handle, not `path`. A
+  // file whose whole-file md5 is pending (after a range write) is settled
+  // first, so every answer carries the md5 of what it serves.
   Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "");
+
+  // A range write: `body` (at most one chunk) at byte `offset` (at most the
+  // file's size) of the file at `path`, or open as `handle`. It replaces
+  // the bytes of the one chunk it lands in (the last chunk may grow up to
+  // the chunk size; a write at the end of a full last chunk starts a new
+  // one): that chunk is rebuilt from its old bytes and the new ones, stored
+  // on a random node and committed with the new size, version + 1 and the
+  // whole-file md5 pending. InvalidArgument for a write that crosses a
+  // chunk's end or starts past the end of the file.
+  Result<FileRecord> WriteRange(const PutRequest& request, uint64_t offset, const SpoolFile& body);
+  // Computes and records the md5 of a file whose md5 is pending.
+  Status SettleMd5(int64_t ino);
   // Fetches the first (at most kHeadBytes) bytes of [offset, offset+length)
   // from the first holder of their chunk that serves them (a node checks the
   // block they are in) and puts that holder first, so a response can name
@@ -139,6 +153,7 @@ class FileService {
 
   // The answer for a PUT whose idempotency key is already recorded.
   static Result<PutResult> Replay(const PutRequest& request, const KeyedPut& earlier, const ChunkedUpload& body);
+  Result<ReadPlan> PlanFor(FileRecord file);
   // Reads [lo, hi) of chunk `index` (bytes of the chunk, not the file) into receiver.
   Status ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
                    const std::function<bool(const char*, size_t)>& receiver);

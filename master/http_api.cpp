@@ -204,6 +204,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     if (!replicas.ok()) return guard.Reject(reader, res, replicas.status());
     put.replicas = *replicas;
   }
+  if (req.has_param("offset")) return WriteRange(req, res, reader, put, guard);
   if (Status st = files_.PrecheckPut(put); !st.ok()) return guard.Reject(reader, res, st);
   // Chunks go to their nodes as they fill: no whole-file spool.
   auto upload = files_.BeginPut(put);
@@ -228,6 +229,42 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
            {{"name", result->name}, {"requested_name", result->requested_name}, {"renamed", result->renamed},
             {"size", result->size}, {"md5", result->md5}, {"node", result->node}, {"version", result->version},
             {"replayed", result->replayed}, {"handle", result->handle}});
+}
+
+void HttpApi::WriteRange(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                         const PutRequest& put, UploadGuard& guard) {
+  auto offset = ParseOffsetParam(req.get_param_value("offset"));
+  if (!offset.ok()) return guard.Reject(reader, res, offset.status());
+  const uint64_t limit = files_.options().chunk_size;
+  if (auto length = RequestContentLength(req); length && *length > limit) {
+    return SendErrorAndClose(res, Status::TooLarge("a range write is at most one chunk (" + std::to_string(limit) +
+                                                   " bytes)"));
+  }
+  auto spool = files_.NewSpool();
+  if (!spool.ok()) return SendErrorAndClose(res, spool.status());
+  Status write_status;
+  bool complete = reader([&](const char* data, size_t len) {
+    if (!guard.Arrived(len)) return false;
+    if ((*spool)->size() + len > limit) {
+      write_status = Status::TooLarge("a range write is at most one chunk (" + std::to_string(limit) + " bytes)");
+      return false;
+    }
+    write_status = (*spool)->Append(data, len);
+    return write_status.ok();
+  });
+  if (guard.refused()) return guard.SendRefusal(res);
+  if (!write_status.ok()) return SendErrorAndClose(res, write_status);
+  if (!complete) return SendErrorAndClose(res, Status::InvalidArgument("request body was cut short"));
+  if (Status st = (*spool)->Finish(); !st.ok()) return SendError(res, st);
+  if (!put.client_md5.empty() && put.client_md5 != (*spool)->md5()) {
+    return SendError(res, Status::ChecksumMismatch("md5 of the received body is " + (*spool)->md5() +
+                                                   ", the client sent " + put.client_md5));
+  }
+  auto written = files_.WriteRange(put, *offset, **spool);
+  if (!written.ok()) return SendError(res, written.status());
+  SendJson(res, 200,
+           {{"name", written->path}, {"size", written->size}, {"version", written->version},
+            {"md5", written->md5}, {"chunks", written->chunks.size()}});
 }
 
 void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,

@@ -35,6 +35,9 @@ class HttpApi {
   void GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
                bool compat_headers);
   void Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  // PUT ?offset=N: a range write (FileService::WriteRange).
+  void WriteRange(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                  const PutRequest& put, UploadGuard& guard);
 
   FileService& files_;
   std::unique_ptr<httplib::Server> server_;

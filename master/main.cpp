@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
                   [&] { dfs::master::ProcessBlobDeletions(**store, files.node_client()); });
   maintenance.Add("handle-expiry", std::chrono::milliseconds(std::max(500, handle_lease_ms / 4)),
                   [&] { dfs::master::ExpireHandles(**store); });
+  maintenance.Add("md5-settle", std::chrono::milliseconds(1000), [&] { dfs::master::SettlePendingMd5(files); });
   maintenance.Add("healing", std::chrono::milliseconds(heal_interval_ms), [&] {
     dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(heal_retry_ms));
   });

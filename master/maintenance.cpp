@@ -62,6 +62,17 @@ void ExpireHandles(MetadataStore& store) {
   if (expired.ok() && *expired > 0) DFS_LOG(INFO, "master") << "expired " << *expired << " open-file handle(s)";
 }
 
+void SettlePendingMd5(FileService& files) {
+  auto pending = files.store().PendingMd5(16);
+  if (!pending.ok()) return;
+  for (int64_t ino : *pending) {
+    Status st = files.SettleMd5(ino);
+    if (!st.ok() && st.code() != Code::kNotFound) {
+      DFS_LOG(WARN, "master") << "md5 of ino=" << ino << " not settled yet: " << st.ToString();
+    }
+  }
+}
+
 void QueueUnderReplicated(FileService& files, std::chrono::milliseconds retry_after) {
   auto queued =
       files.store().QueueUnderReplicated(files.DeadBefore(), std::chrono::duration<double>(retry_after).count(), 1000);

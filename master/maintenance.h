@@ -35,6 +35,8 @@ void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes);
 // Drops open-file handles whose clients stopped renewing them (and the
 // nameless files only they kept).
 void ExpireHandles(MetadataStore& store);
+// Computes the whole-file md5 of files left pending by range writes.
+void SettlePendingMd5(FileService& files);
 // The periodic healing scan: queues a replication job for every file with
 // fewer good copies than wanted (copies on dead or draining nodes, or found
 // bad, do not count) that has had no job for `retry_after`. Healing thus

@@ -164,6 +164,24 @@ class MetadataStore : public NamespaceStore {
   // deletion on every holder (blob_id is empty for what has no content).
   virtual Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) = 0;
 
+  // Range writes. The regular file at `ino` (wherever it now is), with its
+  // chunks, or NotFound.
+  virtual Result<FileRecord> GetFileByIno(int64_t ino) = 0;
+  // Replaces chunk `chunk.index` of `ino` by `chunk` (already stored on
+  // chunk.primary_node), or appends it when its index is one past the last,
+  // in one transaction with the new size and mtime, version + 1, the old
+  // blob queued for deletion and the whole-file md5 pending (""). nullopt,
+  // nothing changed, when the file's version is not expected_version (another
+  // write came first). Write permission on the file unless `who` owns it.
+  virtual Result<std::optional<FileRecord>> CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+                                                        uint64_t new_size, double mtime,
+                                                        const std::string& request_id = "",
+                                                        const Credentials* who = nullptr) = 0;
+  // Files whose whole-file md5 is pending, and recording it once computed
+  // (ignored when the file changed since: version is not `version`).
+  virtual Result<std::vector<int64_t>> PendingMd5(int limit) = 0;
+  virtual Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) = 0;
+
   // Open handles (see NamespaceStore::OpenHandle): drops handles whose
   // lease ended before `now` (their clients died) and purges the nameless
   // files they kept. Returns how many handles.

@@ -197,6 +197,15 @@ bool IsHandle(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+Result<uint64_t> ParseOffsetParam(const std::string& text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument("?offset= is a byte offset (a decimal number)");
+  }
+  return value;
+}
+
 Result<std::string> ParseHandleParam(const httplib::Request& req) {
   if (!req.has_param("handle")) return std::string();
   std::string handle = req.get_param_value("handle");

@@ -72,6 +72,8 @@ Result<SymlinkRequest> ParseSymlinkBody(std::string_view body);
 Result<wire::HandleList> ParseHandleList(std::string_view body);
 // A handle as the master makes them: 32 lowercase hex digits.
 bool IsHandle(std::string_view text);
+// ?offset=N of a range write: a decimal byte offset.
+Result<uint64_t> ParseOffsetParam(const std::string& text);
 // ?handle=H on a file's GET or PUT: "" when absent, InvalidArgument when malformed.
 Result<std::string> ParseHandleParam(const httplib::Request& req);
 // POST /api/v1/link: {"from": existing path, "to": new path}.

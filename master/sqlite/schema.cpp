@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS contents (
   version INTEGER NOT NULL DEFAULT 1,
   want_copies INTEGER NOT NULL DEFAULT 3
 );
+-- Files whose md5 is pending (after a range write; see docs/chunks.md).
+CREATE INDEX IF NOT EXISTS contents_md5_pending ON contents (ino) WHERE md5 = '';
 -- The file's bytes [offset, offset + size) as one blob on the nodes
 -- (replicas lists its copies). idx 0, 1, ... contiguous from offset 0.
 CREATE TABLE IF NOT EXISTS chunks (
@@ -169,7 +171,8 @@ void SplitContentsIntoChunks(Database& db) {
       "  version INTEGER NOT NULL DEFAULT 1, want_copies INTEGER NOT NULL DEFAULT 3);"
       "INSERT INTO contents_v6 (ino, md5, version, want_copies) SELECT ino, md5, version, want_copies FROM contents;"
       "DROP TABLE contents;"
-      "ALTER TABLE contents_v6 RENAME TO contents;");
+      "ALTER TABLE contents_v6 RENAME TO contents;"
+      "CREATE INDEX IF NOT EXISTS contents_md5_pending ON contents (ino) WHERE md5 = '';");
   DFS_LOG(INFO, "master") << "migrated file contents to chunks (one per file)";
 }
 

@@ -57,6 +57,12 @@ class SqliteStore final : public MetadataStore {
   Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles, double lease_s) override;
   Status CloseHandle(const std::string& handle) override;
   Result<int> ExpireHandles(double now) override;
+  Result<FileRecord> GetFileByIno(int64_t ino) override;
+  Result<std::optional<FileRecord>> CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+                                                uint64_t new_size, double mtime, const std::string& request_id = "",
+                                                const Credentials* who = nullptr) override;
+  Result<std::vector<int64_t>> PendingMd5(int limit) override;
+  Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) override;
   Result<DirEntry> StatHandle(const std::string& handle) override;
   Result<FileRecord> GetFileOfHandle(const std::string& handle) override;
   Result<CommitResult> CommitToHandle(const std::string& handle, FileRecord file, const std::string& request_id = "",

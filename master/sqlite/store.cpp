@@ -455,6 +455,75 @@ Result<CommitResult> SqliteStore::CommitToHandle(const std::string& handle, File
   });
 }
 
+Result<FileRecord> SqliteStore::GetFileByIno(int64_t ino) {
+  return Locked([&]() -> Result<FileRecord> {
+    auto file = FileOfInode(*db_, ino);
+    if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
+    file->path = PathOf(*db_, ino).value_or("");
+    return *file;
+  });
+}
+
+Result<std::optional<FileRecord>> SqliteStore::CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+                                                           uint64_t new_size, double mtime,
+                                                           const std::string& request_id, const Credentials* who) {
+  return Locked([&]() -> Result<std::optional<FileRecord>> {
+    Transaction tx(*db_);
+    auto file = FileOfInode(*db_, ino);
+    if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
+    if (file->version != expected_version) return std::optional<FileRecord>();
+    const Inode inode = GetInode(*db_, ino).value();
+    if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
+      if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    }
+    const auto index = static_cast<size_t>(chunk.index);
+    if (index > file->chunks.size()) return Status::InvalidArgument("chunk index past the end");
+    if (index < file->chunks.size()) {  // the old blob goes
+      const std::string& old = file->chunks[index].blob_id;
+      QueueDeletionsOf(*db_, old);
+      Unwatch(*db_, old);
+      db_->Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?").Bind(1, ino).Bind(2, chunk.index).Run();
+    }
+    InsertChunks(*db_, ino, {chunk});
+    db_->Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+        .Bind(1, static_cast<int64_t>(new_size))
+        .Bind(2, SecondsToNs(mtime))
+        .Bind(3, NowNs())
+        .Bind(4, ino)
+        .Run();
+    db_->Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
+    AddToCounters(*db_, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
+    FileRecord written = *FileOfInode(*db_, ino);
+    written.path = PathOf(*db_, ino).value_or("");
+    FileRecord one = written;
+    one.chunks = {chunk};
+    RecordFirstCopy(*db_, one, request_id);
+    tx.Commit();
+    return std::optional<FileRecord>(std::move(written));
+  });
+}
+
+Result<std::vector<int64_t>> SqliteStore::PendingMd5(int limit) {
+  return Locked([&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    auto q = db_->Prepare("SELECT ino FROM contents WHERE md5 = '' LIMIT ?");
+    q.Bind(1, int64_t{limit});
+    while (q.Step()) out.push_back(q.Int(0));
+    return out;
+  });
+}
+
+Status SqliteStore::SettleMd5(int64_t ino, int64_t version, const std::string& md5) {
+  return Locked([&]() -> Status {
+    db_->Prepare("UPDATE contents SET md5 = ? WHERE ino = ? AND version = ? AND md5 = ''")
+        .Bind(1, md5)
+        .Bind(2, ino)
+        .Bind(3, version)
+        .Run();
+    return Status::OK();
+  });
+}
+
 Result<std::optional<KeyedPut>> SqliteStore::FindKeyedPut(const std::string& key) {
   return Locked([&]() -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(*db_, key); });
 }

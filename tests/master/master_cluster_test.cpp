@@ -475,6 +475,66 @@ TEST(MasterChunksTest, AFileLargerThanAnyNodeSpreadsOverNodesInChunks) {
       << "the corrupt copy on " << holder << " is known bad";
 }
 
+// PUT ?offset=N writes a range: only the chunk it lands in is rebuilt and
+// stored again; the whole-file md5 is pending until the master settles it
+// (at once for a read, else in the background).
+TEST(MasterChunksTest, RangeWritesReplaceOnlyTheChunkTheyLandIn) {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.replicas = 0;
+  options.master_args = {"--chunk-size", "65536"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  WriteRandomFile(tmp.path() + "/src", 200000, 11);
+  std::string local = ReadFile(tmp.path() + "/src");
+  ASSERT_EQ(PutFile(url, FilesPath("f"), tmp.path() + "/src").status, 201);
+  auto blobs = [&] {
+    std::vector<std::string> out;
+    const nlohmann::json meta = Get(url, "/api/v1/meta/f").json();
+    for (const auto& c : meta["chunks"]) out.push_back(c["blob_id"]);
+    return out;
+  };
+  const auto before = blobs();
+  ASSERT_EQ(before.size(), 4u) << Get(url, "/api/v1/meta/f").body;
+  auto write = [&](uint64_t offset, const std::string& data) {
+    auto cli = Client(url);
+    auto res = cli->Put(FilesPath("f") + "?offset=" + std::to_string(offset), data, "application/octet-stream");
+    return res ? res->status : 0;
+  };
+  ASSERT_EQ(write(70000, std::string(1000, 'x')), 200);
+  local.replace(70000, 1000, std::string(1000, 'x'));
+  auto after = blobs();
+  ASSERT_EQ(after.size(), 4u);
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_NE(after[1], before[1]) << "the chunk written to is new";
+  EXPECT_EQ(after[2], before[2]);
+  EXPECT_EQ(after[3], before[3]);
+  EXPECT_TRUE(WaitUntil([&] { return Get(url, "/api/v1/meta/f").json().value("md5", "") == Md5::Of(local); },
+                        std::chrono::milliseconds(10000)))
+      << "the background settles the whole-file md5";
+  // An append grows the last chunk; the answer of a read carries the new md5 at once.
+  ASSERT_EQ(write(200000, "tail"), 200);
+  local += "tail";
+  auto get = Get(url, FilesPath("f"));
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, local);
+  EXPECT_EQ(get.header(kMd5Header), Md5::Of(local));
+  EXPECT_EQ(blobs().size(), 4u);
+  EXPECT_EQ(Get(url, "/api/v1/meta/f").json()["version"], 3);
+  // What a range write may not do.
+  EXPECT_EQ(write(65000, std::string(1000, 'y')), 400) << "across a chunk's end";
+  EXPECT_EQ(write(local.size() + 1, "z"), 400) << "past the end";
+  EXPECT_EQ(Get(url, FilesPath("f")).body, local) << "refused writes change nothing";
+  // An empty file's one empty chunk takes the first bytes.
+  ASSERT_EQ(PutString(url, FilesPath("e"), "").status, 201);
+  auto cli = Client(url);
+  auto res = cli->Put(FilesPath("e") + "?offset=0", "abc", "application/octet-stream");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  EXPECT_EQ(Get(url, FilesPath("e")).body, "abc");
+  EXPECT_EQ(Get(url, FilesPath("e")).header(kMd5Header), Md5::Of("abc"));
+}
+
 TEST(MasterHandlesTest, AnOpenFileOutlivesItsNameUntilClosedOrLapsed) {
   ClusterOptions options;
   options.nodes = 2;
