@@ -1,40 +1,60 @@
 #include "common/guarded_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <functional>
 #include <type_traits>
 
 #include "common/head_gate.h"
 #include "common/server_stream.h"
-#include "common/worker_pool.h"
 
 namespace dfs {
 
 using std::chrono::milliseconds;
 
-// The HeadGate and the workers of one server: a connection whose head has
-// arrived is served one request by a worker, then goes back to the gate.
+namespace {
+// Answering a busy refusal: each wait for the client is bounded by this.
+constexpr milliseconds kRefusalTimeout{1000};
+// Refusals are written (and a body the client still sends drained) here,
+// not on the gate's thread; beyond this the connection is just closed.
+constexpr LaneLimits kRefusalLane{2, 256};
+
+void SetNoDelay(socket_t sock) {
+  int one = 1;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+}  // namespace
+
+// The HeadGate and the lanes of one server: a connection whose head has
+// arrived is admitted to its request's lane and served one request by a
+// worker there, then goes back to the gate.
 class ConnectionHub {
  public:
   struct Settings {
     ServerStream::Timeouts timeouts;
     milliseconds idle;
     size_t max_requests;  // per connection
+    AdmissionConfig admission;
   };
   using Process = std::function<bool(ServerStream&, bool close_connection, bool& connection_closed)>;
 
-  ConnectionHub(Settings settings, std::unique_ptr<httplib::TaskQueue> workers, Process process,
-                std::function<bool()> open)
-      : settings_(settings),
-        workers_(std::move(workers)),
+  ConnectionHub(Settings settings, Process process, std::function<bool()> open)
+      : settings_(std::move(settings)),
+        control_(settings_.admission.control),
+        data_(settings_.admission.data),
+        refusals_(kRefusalLane),
         process_(std::move(process)),
-        gate_({settings.timeouts.read, settings.idle},
-              [this](std::shared_ptr<Connection> c) { workers_->enqueue([this, c] { Serve(c); }); },
+        gate_({settings_.timeouts.read, settings_.idle}, [this](std::shared_ptr<Connection> c) { Admit(std::move(c)); },
               std::move(open)) {}
 
   ~ConnectionHub() {
-    gate_.Stop();          // no more handing on; kept-alive connections are closed from now on
-    workers_->shutdown();  // waits for the requests being served
+    gate_.Stop();  // no more handing on; kept-alive connections are closed from now on
+    control_.Shutdown();  // each waits for the requests being served
+    data_.Shutdown();
+    refusals_.Shutdown();
   }
 
   void Accepted(std::unique_ptr<Transport> transport) {
@@ -44,6 +64,16 @@ class ConnectionHub {
   }
 
  private:
+  // On the gate's thread: only decides and hands on.
+  void Admit(std::shared_ptr<Connection> c) {
+    const auto& admission = settings_.admission;
+    const RequestClass cls = admission.classify ? admission.classify(PeekRequestLine(c->received)) : RequestClass::kData;
+    Lane& lane = cls == RequestClass::kControl ? control_ : data_;
+    if (lane.TryRun([this, c] { Serve(c); })) return;
+    if (admission.on_refused) admission.on_refused(cls);
+    if (!refusals_.TryRun([this, c, cls] { RefuseBusy(c, cls); })) c->transport->Close(false);
+  }
+
   void Serve(const std::shared_ptr<Connection>& c) {
     ServerStream stream(std::move(c->transport), std::move(c->received), settings_.timeouts);
     stream.BeginRequest();
@@ -59,13 +89,30 @@ class ConnectionHub {
     stream.Close(ok);
   }
 
+  // 503 with Retry-After, then closed (draining what the client still sends).
+  void RefuseBusy(const std::shared_ptr<Connection>& c, RequestClass cls) {
+    ServerStream stream(std::move(c->transport), std::string(), {kRefusalTimeout, kRefusalTimeout});
+    const std::string answer = BusyAnswer(cls, settings_.admission.retry_after);
+    for (size_t sent = 0; sent < answer.size();) {
+      ssize_t n = stream.write(answer.data() + sent, answer.size() - sent);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    stream.Close(true);
+  }
+
   const Settings settings_;
-  std::unique_ptr<httplib::TaskQueue> workers_;
+  Lane control_;
+  Lane data_;
+  Lane refusals_;
   const Process process_;
   HeadGate gate_;
 };
 
-httplib::TaskQueue* NewDefaultWorkerPool() { return new WorkerPool(CPPHTTPLIB_THREAD_POOL_COUNT); }
+AdmissionConfig* AdmissionOf(httplib::Server& server) {
+  auto* admitting = dynamic_cast<Admitting*>(&server);
+  return admitting ? &admitting->admission() : nullptr;
+}
 
 void ConnectionHubDeleter::operator()(ConnectionHub* hub) const { std::default_delete<ConnectionHub>()(hub); }
 
@@ -79,7 +126,7 @@ ConnectionHub& Guarded<Base>::Hub() {
     ConnectionHub::Settings settings{{ms(this->read_timeout_sec_, this->read_timeout_usec_),
                                       ms(this->write_timeout_sec_, this->write_timeout_usec_)},
                                      milliseconds(this->keep_alive_timeout_sec_ * 1000),
-                                     this->keep_alive_max_count_};
+                                     this->keep_alive_max_count_, this->admission_};
     auto process = [this](ServerStream& stream, bool close, bool& closed) {
       if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
         SSL* ssl = SslOf(stream.transport());
@@ -88,8 +135,8 @@ ConnectionHub& Guarded<Base>::Hub() {
         return this->process_request(stream, close, closed, nullptr);
       }
     };
-    auto hub = std::make_unique<ConnectionHub>(settings, std::unique_ptr<httplib::TaskQueue>(this->new_task_queue()),
-                                               process, [this] { return this->svr_sock_ != INVALID_SOCKET; });
+    auto hub = std::make_unique<ConnectionHub>(std::move(settings), process,
+                                               [this] { return this->svr_sock_ != INVALID_SOCKET; });
     hub_.reset(hub.release());  // to the deleter that can be declared without the type
   });
   return *hub_;
@@ -97,6 +144,7 @@ ConnectionHub& Guarded<Base>::Hub() {
 
 template <class Base>
 bool Guarded<Base>::process_and_close_socket(socket_t sock) {
+  SetNoDelay(sock);
   std::unique_ptr<Transport> transport;
   if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) {
     transport = StartTls(UniqueFd(sock), this->ssl_context());

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "common/guarded_server.h"
 #include "common/http_util.h"
 #include "common/log.h"
 
@@ -34,6 +35,15 @@ std::string RouteLabel(const std::string& path, const std::vector<std::string>& 
 void InstrumentServer(httplib::Server& server, metrics::Registry& registry, const std::string& component,
                       std::vector<std::string> routes, AuthPolicy auth, RequestLimits limits) {
   routes.push_back("/metrics");
+  if (AdmissionConfig* admission = AdmissionOf(server)) {
+    auto busy = [&registry](const char* cls) {
+      return &registry.GetCounter("dfs_http_busy_total", "requests answered 503 + Retry-After: their lane was full",
+                                  {{"class", cls}});
+    };
+    admission->on_refused = [control = busy("control"), data = busy("data")](RequestClass c) {
+      (c == RequestClass::kControl ? control : data)->Add();
+    };
+  }
   server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -17,6 +17,7 @@ namespace dfs {
 
 // Header names used between dfs processes.
 inline constexpr const char* kMd5Header = "X-Dfs-Md5";          // md5 hex of the whole body/file
+inline constexpr const char* kContentMd5Header = "Content-MD5";  // RFC 1864: md5 base64 of the body
 inline constexpr const char* kNodeHeader = "X-Dfs-Node";        // node id that served a read
 inline constexpr const char* kRequestIdHeader = "X-Request-Id";  // follows a request across hops
 // A client's name for one upload, the same on every retry of it: a PUT whose
@@ -68,12 +69,19 @@ void SendJson(httplib::Response& res, int http_status, const nlohmann::json& bod
 Status StatusFromResult(const httplib::Result& result);
 Status StatusFromResponse(int http_status, const std::string& body);
 
+// The md5 a request declares for its body, as 32 lower-case hex digits:
+// X-Dfs-Md5 (hex, any case) and/or the standard Content-MD5 (base64); empty
+// when it has neither. InvalidArgument (400) when one is malformed or the
+// two disagree.
+Result<std::string> DeclaredMd5(const httplib::Request& req);
+
 // Retry decision shared by the master (node writes), the CLI and the mount:
 // transport failures, 5xx and 507 may succeed elsewhere or later; 4xx never.
 bool IsRetryable(const Status& status);
 
 // Installs a thread pool of `threads` workers on the server (cpp-httplib's
-// default is max(8, cores-1), too few for many slow streaming clients).
+// default is max(8, cores-1), too few for many slow streaming clients); on a
+// Guarded server (guarded_server.h) these are the data lane's workers.
 void UseThreadPool(httplib::Server& server, size_t threads);
 
 // Errors cpp-httplib produces itself get the same JSON body as ours, with a

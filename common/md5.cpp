@@ -63,4 +63,38 @@ bool Md5::IsValidHex(std::string_view hex) {
   return true;
 }
 
+namespace {
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::string> Md5::HexFromBase64(std::string_view base64) {
+  // 16 bytes are 22 base64 digits (the last one carries 2 bits) and "==".
+  if (base64.size() != 24 || base64.substr(22) != "==") return std::nullopt;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  uint32_t bits = 0;
+  int held = 0;
+  for (char c : base64.substr(0, 22)) {
+    const int v = Base64Value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    held += 6;
+    if (held >= 8) {
+      held -= 8;
+      const uint32_t byte = (bits >> held) & 0xff;
+      hex += kHex[byte >> 4];
+      hex += kHex[byte & 0xf];
+    }
+  }
+  if ((bits & ((1u << held) - 1)) != 0) return std::nullopt;  // non-canonical: stray low bits
+  return hex;
+}
+
 }  // namespace dfs

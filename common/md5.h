@@ -1,7 +1,9 @@
 // Streaming md5 (OpenSSL EVP): feed bytes as they pass, never a whole file.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,10 @@ class Md5 {
   static Result<std::string> OfFile(const std::string& path);
   // 32 lower-case hex digits (upper case is accepted and normalised by callers).
   static bool IsValidHex(std::string_view hex);
+  // A Content-MD5 value (RFC 1864: base64 of the 16 digest bytes, 24
+  // characters ending in "==") as 32 lower-case hex digits; nullopt when it
+  // is anything else.
+  static std::optional<std::string> HexFromBase64(std::string_view base64);
 
  private:
   struct CtxDeleter {

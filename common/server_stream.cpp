@@ -165,13 +165,15 @@ std::string PeerOf(int fd) {
   return ip + ":" + std::to_string(port);
 }
 
-std::string RefusalAnswer(int status, const std::string& message) {
+std::string RefusalAnswer(int status, const std::string& message, const std::string& extra_headers) {
   const nlohmann::json error = {{"error", ErrorCodeForStatus(status)}, {"message", message}};
   const std::string body = error.dump();
-  const char* reason = status == 408 ? "Request Timeout" : "Request Header Fields Too Large";
+  const char* reason = status == 408   ? "Request Timeout"
+                       : status == 503 ? "Service Unavailable"
+                                       : "Request Header Fields Too Large";
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
-         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra_headers + "Connection: close\r\n\r\n" + body;
 }
 
 SSL* SslOf(Transport& transport) {

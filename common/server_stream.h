@@ -61,8 +61,9 @@ SSL* SslOf(Transport& transport);
 // "ip:port" of the client on `fd`, for logs.
 std::string PeerOf(int fd);
 // A whole HTTP answer with our JSON error body and Connection: close, for a
-// request refused before cpp-httplib parsed it (408 or 431).
-std::string RefusalAnswer(int status, const std::string& message);
+// request refused before cpp-httplib parsed it (408, 431, or 503 when busy);
+// `extra_headers`: more header lines, each ending in CRLF.
+std::string RefusalAnswer(int status, const std::string& message, const std::string& extra_headers = "");
 
 class ServerStream : public httplib::Stream {
  public:

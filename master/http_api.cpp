@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "common/guarded_server.h"
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -31,6 +32,12 @@ std::string HttpDate(double seconds) {
   return buf;
 }
 
+// Heartbeats, reports and metadata calls: their own workers, whatever the
+// downloads and uploads (--threads, the data lane) are doing.
+constexpr LaneLimits kControlLane{16, 256};
+// Data requests that may wait for a data worker; more get 503 + Retry-After.
+constexpr size_t kDataQueue = 16;
+
 // The seed system's endpoints answer {"message": ...} bodies.
 void SendCompatError(httplib::Response& res, const Status& st) {
   SendJson(res, st.http_status(), {{"message", st.message()}, {"error", std::string(st.code_name())}});
@@ -47,6 +54,11 @@ Result<std::string> PathFromRequest(const httplib::Request& req, size_t match) {
 HttpApi::HttpApi(std::unique_ptr<httplib::Server> server, FileService& files, size_t threads)
     : files_(files), server_(std::move(server)) {
   UseThreadPool(*server_, threads);
+  if (AdmissionConfig* admission = AdmissionOf(*server_)) {
+    admission->control = kControlLane;
+    admission->data.queue = kDataQueue;
+    admission->classify = ClassifyRequest;
+  }
   server_->set_read_timeout(30, 0);
   server_->set_write_timeout(60, 0);
   server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -176,14 +188,14 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   if (!path.ok()) return guard.Reject(reader, res, path.status());
   auto conflict = ParseConflictMode(req.get_param_value("conflict"));
   if (!conflict.ok()) return guard.Reject(reader, res, conflict.status());
-  auto md5 = ParseMd5Header(req.get_header_value(kMd5Header));
+  auto md5 = DeclaredMd5(req);  // X-Dfs-Md5 or Content-MD5
   if (!md5.ok()) return guard.Reject(reader, res, md5.status());
   // cpp-httplib 0.11 takes a chunk followed by anything but CRLF as the end
   // of a chunked body, so a garbled one could be stored cut short: without
   // an md5 to check it against, only a Content-Length body is trusted.
   if (md5->empty() && req.has_header("Transfer-Encoding")) {
     return SendJsonAndClose(res, 411, {{"error", "length_required"},
-                                       {"message", "a chunked PUT needs X-Dfs-Md5 (or send a Content-Length)"}});
+                                       {"message", "a chunked PUT needs X-Dfs-Md5 or Content-MD5 (or send a Content-Length)"}});
   }
   auto key = ParseIdempotencyKey(req.get_header_value(kIdempotencyKeyHeader));
   if (!key.ok()) return guard.Reject(reader, res, key.status());
@@ -380,6 +392,16 @@ void HttpApi::Upload(const httplib::Request& req, httplib::Response& res, const 
   // 200, not 201: what the original answered, and what its client checks.
   SendJson(res, 200, {{"message", "File uploaded as " + result->name}, {"name", result->name},
                       {"renamed", result->renamed}, {"md5", result->md5}});
+}
+
+RequestClass ClassifyRequest(const RequestLine& line) {
+  const bool get = line.method == "GET", put = line.method == "PUT";
+  const bool file = line.path.substr(0, 14) == "/api/v1/files/";
+  if ((get || put) && file) return RequestClass::kData;
+  if ((line.method == "POST" && line.path == "/upload") || (get && line.path == "/download")) {
+    return RequestClass::kData;
+  }
+  return RequestClass::kControl;
 }
 
 bool StreamsBody(const httplib::Request& req) {

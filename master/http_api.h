@@ -10,6 +10,7 @@
 
 #include <httplib.h>
 
+#include "common/admission.h"
 #include "common/http_util.h"
 #include "master/file_service.h"
 
@@ -47,6 +48,12 @@ class HttpApi {
 // The routes whose handlers stream the request body themselves (file PUTs
 // and /upload); everything else is read into memory by cpp-httplib.
 bool StreamsBody(const httplib::Request& req);
+
+// The lane a request is served from (common/admission.h): data for what
+// moves file bytes (GET and PUT of /api/v1/files/<path>, POST /upload, GET
+// /download), control for everything else (heartbeats, registration,
+// replication reports, metadata and namespace calls, HEAD, status).
+RequestClass ClassifyRequest(const RequestLine& line);
 
 // The path part of /api/v1/files/<path>, validated; errors are 400s.
 Result<std::string> PathFromRequest(const httplib::Request& req, size_t match = 1);

@@ -20,14 +20,13 @@ constexpr size_t kChunk = 256 * 1024;
 Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::string& blob_id,
                                        const std::string& local_file, uint64_t size, const std::string& md5,
                                        const std::string& request_id) const {
-  auto ep = ParseEndpoint(node_url);
-  if (!ep.ok()) return ep.status();
+  auto cli = pool_->Acquire(node_url);
+  if (!cli.ok()) return cli.status();
   auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!*fd) return Status::IOError("open spool " + local_file + ": " + std::strerror(errno));
-  auto cli = MakeClient(*ep, timeouts_);
   httplib::Headers headers = {{kRequestIdHeader, request_id}};
   if (!md5.empty()) headers.emplace(kMd5Header, md5);
-  auto res = cli->Put(
+  auto res = (*cli)->Put(
       "/blobs/" + blob_id, headers, size,
       [fd](size_t offset, size_t length, httplib::DataSink& sink) {
         std::vector<char> buf(std::min(length, kChunk));
@@ -36,6 +35,7 @@ Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::s
         return sink.write(buf.data(), static_cast<size_t>(n));
       },
       "application/octet-stream");
+  if (res) cli->Keep();  // answered: cpp-httplib closed the connection itself if it could not be reused
   Status st = StatusFromResult(res);
   if (!st.ok()) return st;
   auto json = nlohmann::json::parse(res->body, nullptr, false);
@@ -48,15 +48,14 @@ Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_
                            uint64_t* delivered) const {
   *delivered = 0;
   if (length == 0) return Status::OK();
-  auto ep = ParseEndpoint(node_url);
-  if (!ep.ok()) return ep.status();
-  auto cli = MakeClient(*ep, timeouts_);
+  auto cli = pool_->Acquire(node_url);
+  if (!cli.ok()) return cli.status();
   httplib::Headers headers = {
       {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}};
   int status = 0;
   std::string error_body;
   bool receiver_failed = false;
-  auto res = cli->Get(
+  auto res = (*cli)->Get(
       "/blobs/" + blob_id, headers,
       [&](const httplib::Response& r) {
         status = r.status;
@@ -76,6 +75,7 @@ Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_
         return true;
       });
   if (receiver_failed) return Status::Unavailable("reader went away");
+  if (res) cli->Keep();
   if (!res) return Status::Unavailable("node " + node_url + ": " + httplib::to_string(res.error()));
   if (status != 206 && status != 200) return StatusFromResponse(status, error_body);
   if (*delivered != length) {
@@ -86,19 +86,20 @@ Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_
 }
 
 Status NodeClient::DeleteBlob(const std::string& node_url, const std::string& blob_id) const {
-  auto ep = ParseEndpoint(node_url);
-  if (!ep.ok()) return ep.status();
-  auto cli = MakeClient(*ep, timeouts_);
-  auto res = cli->Delete("/blobs/" + blob_id);
+  auto cli = pool_->Acquire(node_url);
+  if (!cli.ok()) return cli.status();
+  auto res = (*cli)->Delete("/blobs/" + blob_id);
+  if (res) cli->Keep();
   Status st = StatusFromResult(res);
   if (st.code() == Code::kNotFound) return Status::OK();  // already gone
   return st;
 }
 
 Result<std::vector<NodeBlob>> NodeClient::ListBlobs(const std::string& node_url) const {
-  auto ep = ParseEndpoint(node_url);
-  if (!ep.ok()) return ep.status();
-  auto res = MakeClient(*ep, timeouts_)->Get("/blobs");
+  auto cli = pool_->Acquire(node_url);
+  if (!cli.ok()) return cli.status();
+  auto res = (*cli)->Get("/blobs");
+  if (res) cli->Keep();
   if (Status st = StatusFromResult(res); !st.ok()) return st;
   auto json = nlohmann::json::parse(res->body, nullptr, false);
   if (!json.is_object() || !json.contains("blobs") || !json["blobs"].is_array()) {

@@ -1,12 +1,16 @@
-// NodeClient: the master's calls to storage nodes (docs/protocol.md).
+// NodeClient: the master's calls to storage nodes (docs/protocol.md), over
+// kept-alive connections reused from a small pool per node (client_pool.h);
+// copies share the pool.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/client_pool.h"
 #include "common/http_util.h"
 #include "common/status.h"
 
@@ -25,7 +29,7 @@ struct NodeBlob {
 
 class NodeClient {
  public:
-  explicit NodeClient(ClientTimeouts timeouts = {}) : timeouts_(timeouts) {}
+  explicit NodeClient(ClientTimeouts timeouts = {}) : pool_(std::make_shared<ClientPool>(timeouts)) {}
 
   // Streams local_file to node_url as blob_id; the node checks md5 (may be empty).
   Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const std::string& local_file,
@@ -41,7 +45,7 @@ class NodeClient {
   Result<std::vector<NodeBlob>> ListBlobs(const std::string& node_url) const;
 
  private:
-  ClientTimeouts timeouts_;
+  std::shared_ptr<ClientPool> pool_;
 };
 
 }  // namespace dfs::master

@@ -58,12 +58,13 @@ Result<BlobInfo> ReadMeta(const std::string& path, const std::string& blob_id) {
 }  // namespace
 
 BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd,
-                       BlockSumsWriter sums)
+                       BlockSumsWriter sums, uint64_t free_bytes)
     : store_(store),
       blob_id_(std::move(blob_id)),
       tmp_path_(std::move(tmp_path)),
       fd_(std::move(fd)),
-      sums_(std::move(sums)) {}
+      sums_(std::move(sums)),
+      room_until_(std::min(free_bytes, kFreeSpaceRecheckBytes)) {}
 
 BlobWriter::~BlobWriter() {
   if (!done_) {
@@ -72,8 +73,16 @@ BlobWriter::~BlobWriter() {
   }
 }
 
+Status BlobWriter::CheckRoom(size_t more) {
+  if (written_ + more <= room_until_) return Status::OK();
+  const uint64_t free = store_->FreeBytes();
+  if (free < written_ + more) return Status::NoSpace("node is full");
+  room_until_ = std::min(free, written_ + more + kFreeSpaceRecheckBytes);
+  return Status::OK();
+}
+
 Status BlobWriter::Append(const char* data, size_t len) {
-  if (store_->FreeBytes() < written_ + len) return Status::NoSpace("node is full");
+  if (Status room = CheckRoom(len); !room.ok()) return room;
   Status st = WriteAll(fd_.get(), data, len);
   if (st.ok()) st = sums_.Append(data, len);
   if (!st.ok()) return st;
@@ -127,6 +136,7 @@ std::string BlobStore::MetaPath(const std::string& id) const { return BlobPath(i
 std::string BlobStore::BlocksPath(const std::string& id) const { return BlobPath(id) + ".blocks"; }
 
 uint64_t BlobStore::FreeBytes() const {
+  ++free_space_checks_;
   struct statvfs vfs {};
   uint64_t disk_free = UINT64_MAX;
   if (::statvfs(dir_.c_str(), &vfs) == 0) disk_free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
@@ -152,9 +162,10 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
                                                           std::optional<uint64_t> expected_size) {
   Status st = ValidateId(blob_id);
   if (!st.ok()) return st;
-  if (expected_size && *expected_size > FreeBytes()) {
+  const uint64_t free = FreeBytes();
+  if (expected_size && *expected_size > free) {
     return Status::NoSpace("blob of " + std::to_string(*expected_size) + " bytes does not fit: " +
-                           std::to_string(FreeBytes()) + " bytes free");
+                           std::to_string(free) + " bytes free");
   }
   std::string tmp = TmpPath(blob_id);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -164,7 +175,7 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
     ::unlink(tmp.c_str());
     return sums.status();
   }
-  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd), std::move(*sums)));
+  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd), std::move(*sums), free));
 }
 
 Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {

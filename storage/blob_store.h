@@ -39,12 +39,18 @@ struct Usage {
 class BlobStore;
 
 // An in-progress write: bytes go to DATA/tmp; nothing is visible until
-// Commit() succeeds, and the temp file is removed if it never does.
+// Commit() succeeds, and the temp file is removed if it never does. Free
+// space is measured (statvfs) when the write begins and again only once the
+// blob passes what that measure allowed, or every kFreeSpaceRecheckBytes:
+// never once per body piece. Space taken by others in between is caught by
+// the write's own ENOSPC, which is NoSpace as well.
 class BlobWriter {
  public:
   ~BlobWriter();
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
+
+  static constexpr uint64_t kFreeSpaceRecheckBytes = 8 << 20;
 
   Status Append(const char* data, size_t len);
   // fsync, compare with expected_md5 (when not empty), publish.
@@ -53,7 +59,10 @@ class BlobWriter {
 
  private:
   friend class BlobStore;
-  BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd, BlockSumsWriter sums);
+  BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd, BlockSumsWriter sums,
+             uint64_t free_bytes);
+  // Measures free space again when `more` bytes go past what the last measure allowed.
+  [[nodiscard]] Status CheckRoom(size_t more);
   std::string sums_tmp_path() const { return tmp_path_ + ".blocks"; }
 
   BlobStore* store_;
@@ -63,6 +72,7 @@ class BlobWriter {
   BlockSumsWriter sums_;
   Md5 md5_;
   uint64_t written_ = 0;
+  uint64_t room_until_ = 0;  // the blob may grow to this size before free space is measured again
   bool done_ = false;
 };
 
@@ -97,6 +107,8 @@ class BlobStore {
   Status Delete(const std::string& blob_id);
   Result<std::vector<BlobInfo>> List() const;
   Usage GetUsage() const;
+  // How many times free space was measured (statvfs) for writes, for tests.
+  uint64_t free_space_checks() const { return free_space_checks_.load(); }
 
   const std::string& dir() const { return dir_; }
   std::string BlobPath(const std::string& blob_id) const;
@@ -113,6 +125,7 @@ class BlobStore {
   uint64_t capacity_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> blobs_{0};
+  mutable std::atomic<uint64_t> free_space_checks_{0};
   std::mutex publish_mu_;              // serialises check-and-rename of one id
 };
 

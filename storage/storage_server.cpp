@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/http_metrics.h"
+#include "common/guarded_server.h"
 #include "common/http_util.h"
 #include "common/log.h"
 #include "storage/bad_copy_report.h"
@@ -30,17 +31,27 @@ std::optional<uint64_t> ContentLength(const httplib::Request& req) {
   return n;
 }
 
-
-std::string LowerMd5(std::string md5) {
-  for (char& c : md5) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return md5;
-}
+// /stats, /healthz, listing, HEAD and DELETE: their own workers, whatever
+// the blob transfers (the data lane, `threads`) are doing.
+constexpr LaneLimits kControlLane{8, 256};
+// Blob transfers that may wait for a data worker; more get 503 + Retry-After.
+constexpr size_t kDataQueue = 16;
 }  // namespace
+
+RequestClass StorageServer::ClassifyRequest(const RequestLine& line) {
+  const bool blob = line.path.substr(0, 7) == "/blobs/";
+  return blob && (line.method == "GET" || line.method == "PUT") ? RequestClass::kData : RequestClass::kControl;
+}
 
 StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore& store, std::string node_id,
                              std::string advertise_url, size_t threads)
     : store_(store), node_id_(std::move(node_id)), advertise_url_(std::move(advertise_url)), server_(std::move(server)) {
   UseThreadPool(*server_, threads);
+  if (AdmissionConfig* admission = AdmissionOf(*server_)) {
+    admission->control = kControlLane;
+    admission->data.queue = kDataQueue;
+    admission->classify = ClassifyRequest;
+  }
   server_->set_read_timeout(30, 0);
   server_->set_write_timeout(30, 0);
   server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -128,12 +139,11 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
     return SendErrorAndClose(res, Status::InvalidArgument("a blob PUT body is not multipart/form-data"));
   }
   if (Status st = BlobStore::ValidateId(id); !st.ok()) return guard.Reject(reader, res, st);
-  std::string expected = LowerMd5(req.get_header_value(kMd5Header));
-  if (expected.empty()) {
-    return guard.Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 is required: a blob is only kept verified"));
-  }
-  if (!Md5::IsValidHex(expected)) {
-    return guard.Reject(reader, res, Status::InvalidArgument("X-Dfs-Md5 must be 32 hex digits"));
+  auto expected = DeclaredMd5(req);  // X-Dfs-Md5 or Content-MD5
+  if (!expected.ok()) return guard.Reject(reader, res, expected.status());
+  if (expected->empty()) {
+    return guard.Reject(reader, res,
+                        Status::InvalidArgument("X-Dfs-Md5 (or Content-MD5) is required: a blob is only kept verified"));
   }
   auto length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) {
@@ -163,7 +173,7 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
     return SendErrorAndClose(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
   }
   bool existed = store_.Stat(id).ok();
-  auto info = (*writer)->Commit(expected);
+  auto info = (*writer)->Commit(*expected);
   if (!info.ok()) {
     DFS_LOG(WARN, "storage") << "put failed blob=" << id << " req=" << RequestId(req) << " "
                              << info.status().ToString();

@@ -7,6 +7,7 @@
 
 #include <httplib.h>
 
+#include "common/admission.h"
 #include "common/http_util.h"
 #include "common/metrics.h"
 #include "storage/blob_store.h"
@@ -18,6 +19,10 @@ class StorageServer {
   // `server`: plain or TLS (MakeServer()). Every route but /healthz wants the cluster token when one is set.
   StorageServer(std::unique_ptr<httplib::Server> server, BlobStore& store, std::string node_id,
                 std::string advertise_url, size_t threads = 32);
+
+  // The lane a request is served from (common/admission.h): data for a
+  // blob's GET (its /verify too) and PUT, control for everything else.
+  static RequestClass ClassifyRequest(const RequestLine& line);
 
   // Binds host:port; false (and a log line) when it cannot.
   bool Bind(const std::string& host, int port);
