@@ -58,6 +58,26 @@ TEST(HttpUtilTest, RetryDecisionFollowsErrorCode) {
   EXPECT_FALSE(IsRetryable(Status::AlreadyExists("")));
 }
 
+TEST(HttpUtilTest, DeclaredMd5TakesEitherHeader) {
+  const std::string hex = "5d41402abc4b2a76b9719d911017c592";  // md5("hello")
+  httplib::Request req;
+  EXPECT_EQ(*DeclaredMd5(req), "");
+  req.set_header(kMd5Header, "5D41402ABC4B2A76B9719D911017C592");
+  EXPECT_EQ(*DeclaredMd5(req), hex);
+  req.set_header(kContentMd5Header, "XUFAKrxLKna5cZ2REBfFkg==");
+  EXPECT_EQ(*DeclaredMd5(req), hex) << "both, agreeing";
+  httplib::Request standard;
+  standard.set_header(kContentMd5Header, "XUFAKrxLKna5cZ2REBfFkg==");
+  EXPECT_EQ(*DeclaredMd5(standard), hex);
+  httplib::Request disagree;
+  disagree.set_header(kMd5Header, "d41d8cd98f00b204e9800998ecf8427e");
+  disagree.set_header(kContentMd5Header, "XUFAKrxLKna5cZ2REBfFkg==");
+  EXPECT_EQ(DeclaredMd5(disagree).status().code(), Code::kInvalidArgument);
+  httplib::Request malformed;
+  malformed.set_header(kContentMd5Header, hex);
+  EXPECT_EQ(DeclaredMd5(malformed).status().code(), Code::kInvalidArgument);
+}
+
 TEST(HttpUtilTest, RandomHex) {
   EXPECT_EQ(RandomHex(16).size(), 32u);
   EXPECT_NE(RandomHex(16), RandomHex(16));

@@ -39,4 +39,15 @@ TEST(Md5Test, ValidHex) {
   EXPECT_FALSE(Md5::IsValidHex(""));
 }
 
+// RFC 1864 Content-MD5: base64 of the 16 digest bytes.
+TEST(Md5Test, HexFromBase64) {
+  EXPECT_EQ(Md5::HexFromBase64("1B2M2Y8AsgTpgAmY7PhCfg=="), "d41d8cd98f00b204e9800998ecf8427e");  // md5("")
+  EXPECT_EQ(Md5::HexFromBase64("XUFAKrxLKna5cZ2REBfFkg=="), Md5::Of("hello"));
+  for (const char* bad : {"", "1B2M2Y8AsgTpgAmY7PhCfg", "1B2M2Y8AsgTpgAmY7PhCfg=", "1B2M2Y8AsgTpgAmY7PhCfg===",
+                          "1B2M2Y8AsgTpgAmY7PhC*g==", "1B2M2Y8AsgTpgAmY7PhCfh==", "d41d8cd98f00b204e9800998ecf8427e",
+                          "1B2M2Y8AsgTpgAmY7PhCfg==\n"}) {
+    EXPECT_FALSE(Md5::HexFromBase64(bad)) << bad;
+  }
+}
+
 }  // namespace dfs

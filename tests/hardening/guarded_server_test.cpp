@@ -4,6 +4,10 @@
 // (408, 431) with the connection closed. Read timeout 300 ms.
 #include "common/guarded_server.h"
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -192,6 +196,87 @@ TEST(GuardedServerSlowClients, HundredsOfWaitingClientsHoldNoWorker) {
   // The kept-alive connections still work.
   ASSERT_TRUE(waiting[2]->Send(kHello));
   EXPECT_EQ(waiting[2]->ReadAnswer(milliseconds(5000)).body, "hi");
+}
+
+TEST(AdmissionTest, PeekRequestLine) {
+  RequestLine line = PeekRequestLine("PUT /api/v1/files/a%20b?conflict=fail HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(line.method, "PUT");
+  EXPECT_EQ(line.path, "/api/v1/files/a%20b");
+  line = PeekRequestLine("\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(line.method, "GET");
+  EXPECT_EQ(line.path, "/");
+  for (const char* bad : {"", "\r\n", "GET\r\n\r\n", "GET /\r\n\r\n", " / HTTP/1.1\r\n", "GET ?x HTTP/1.1\r\n"}) {
+    line = PeekRequestLine(bad);
+    EXPECT_TRUE(line.method.empty() && line.path.empty()) << bad;
+  }
+}
+
+// One data worker and no queue: while a data request holds it, the next
+// data requests are answered 503 with Retry-After at once (a GET, and a PUT
+// whose body the client sends anyway), and control requests are served.
+TEST(AdmissionTest, AFullDataLaneIs503WithRetryAfterAndControlIsStillServed) {
+  GuardedServer server;
+  SetReadTimeout(server, milliseconds(20000));
+  server.admission().data = {1, 0};
+  server.admission().control = {1, 0};
+  server.admission().classify = [](const RequestLine& line) {
+    return line.path == "/slow" ? RequestClass::kData : RequestClass::kControl;
+  };
+  std::atomic<int> refused{0};
+  server.admission().on_refused = [&refused](RequestClass c) {
+    if (c == RequestClass::kData) ++refused;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+    res.set_content("done", "text/plain");
+  });
+  server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+  std::thread thread;
+  const int port = StartServing(server, thread);
+  ASSERT_GT(port, 0);
+  struct Stop {
+    GuardedServer& server;
+    std::thread& thread;
+    std::function<void()> release;
+    ~Stop() {
+      release();
+      server.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } stop{server, thread, [&] {
+           std::lock_guard lock(mu);
+           release = true;
+           cv.notify_all();
+         }};
+
+  RawConnection slow(port);
+  ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; })) << "the slow request never ran";
+  }
+  RawAnswer busy = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", milliseconds(5000));
+  ASSERT_TRUE(busy.answered) << busy.raw;
+  EXPECT_EQ(busy.status, 503) << busy.raw;
+  EXPECT_EQ(busy.headers["retry-after"], "1");
+  EXPECT_NE(busy.body.find("\"unavailable\""), std::string::npos) << busy.body;
+  RawAnswer busy_put = SendRaw(port, "PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n" +
+                                         std::string(65536, 'b'), milliseconds(5000));
+  EXPECT_EQ(busy_put.status, 503) << busy_put.raw;
+  RawAnswer hello = SendRaw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
+  EXPECT_EQ(hello.body, "hi") << "a control request waits for no data worker";
+  stop.release();
+  RawAnswer done = slow.ReadAnswer(milliseconds(5000));
+  EXPECT_EQ(done.body, "done") << done.raw;
+  EXPECT_EQ(refused.load(), 2);
+  RawAnswer again = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
+  EXPECT_EQ(again.body, "done") << "the lane takes requests again once its worker is free";
 }
 
 }  // namespace

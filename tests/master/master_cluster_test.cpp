@@ -217,6 +217,23 @@ TEST_F(MasterClusterTest, WrongMd5IsRejectedAndNothingKept) {
   EXPECT_EQ(PutString(Url(), FilesPath("bad.bin"), "x", {{kMd5Header, "not-hex"}}).status, 400);
 }
 
+// The standard Content-MD5 (base64) is checked end to end like X-Dfs-Md5.
+TEST_F(MasterClusterTest, ContentMd5IsCheckedLikeXDfsMd5) {
+  auto wrong = PutString(Url(), FilesPath("c.bin"), "payload", {{kContentMd5Header, ContentMd5Of("other")}});
+  EXPECT_EQ(wrong.status, 422) << wrong.body;
+  EXPECT_EQ(wrong.json()["error"], "checksum_mismatch");
+  EXPECT_EQ(Get(Url(), FilesPath("c.bin")).status, 404);
+  auto malformed = PutString(Url(), FilesPath("c.bin"), "payload", {{kContentMd5Header, "bm90IGFuIG1kNQ=="}});
+  EXPECT_EQ(malformed.status, 400) << malformed.body;
+  EXPECT_EQ(malformed.json()["error"], "bad_request");
+  EXPECT_EQ(Get(Url(), "/api/v1/files").json()["files"].size(), 0u);
+  EXPECT_EQ(BlobsOnAllDisks(*cluster_), 0);
+  auto right = PutString(Url(), FilesPath("c.bin"), "payload", {{kContentMd5Header, ContentMd5Of("payload")}});
+  EXPECT_EQ(right.status, 201) << right.body;
+  EXPECT_EQ(right.json()["md5"], Md5::Of("payload"));
+  EXPECT_EQ(Get(Url(), FilesPath("c.bin")).body, "payload");
+}
+
 TEST_F(MasterClusterTest, BadNamesAre400WithJson) {
   std::string long_name(10 * 1024, 'n');
   for (const std::string& path :

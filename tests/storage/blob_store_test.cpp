@@ -104,6 +104,29 @@ TEST_F(BlobStoreTest, CapacityIsEnforced) {
   EXPECT_EQ(store_->GetUsage().capacity, 10u);
 }
 
+TEST_F(BlobStoreTest, ARefusalMidStreamComesAtTheLimitNotBefore) {
+  Reopen(64 * 1024);
+  const std::string piece(4096, 'p');
+  auto w = store_->BeginWrite(kId, std::nullopt);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE((*w)->Append(piece.data(), piece.size()).ok()) << "piece " << i;
+  EXPECT_EQ((*w)->Append(piece.data(), piece.size()).code(), Code::kNoSpace);
+  EXPECT_EQ((*w)->bytes_written(), 64u * 1024);
+}
+
+// Free space is measured when a write begins and once per
+// kFreeSpaceRecheckBytes, not for every piece of the body.
+TEST_F(BlobStoreTest, FreeSpaceIsNotMeasuredPerPiece) {
+  const std::string piece(4096, 'p');
+  const uint64_t before = store_->free_space_checks();
+  auto w = store_->BeginWrite(kId, std::nullopt);
+  ASSERT_TRUE(w.ok());
+  constexpr uint64_t kPieces = 4096;  // 16 MiB
+  for (uint64_t i = 0; i < kPieces; ++i) ASSERT_TRUE((*w)->Append(piece.data(), piece.size()).ok());
+  const uint64_t checks = store_->free_space_checks() - before;
+  EXPECT_LE(checks, 1 + kPieces * piece.size() / BlobWriter::kFreeSpaceRecheckBytes) << checks << " measures";
+}
+
 TEST_F(BlobStoreTest, ReopenFindsBlobsAndCleansTmp) {
   ASSERT_TRUE(Write(kId, "persist", "").ok());
   dfs::testing::WriteFile(dir_.path() + "/tmp/leftover", "junk");

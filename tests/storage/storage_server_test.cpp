@@ -104,6 +104,28 @@ TEST_F(StorageServerTest, ChecksumAndBadInput) {
   EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 0u);
 }
 
+// Content-MD5 (base64) is checked as X-Dfs-Md5 is, and is enough on its own.
+TEST_F(StorageServerTest, ContentMd5IsCheckedLikeXDfsMd5) {
+  auto wrong = PutString(Url(), "/blobs/" + kId, "data", {{kContentMd5Header, ContentMd5Of("other")}});
+  EXPECT_EQ(wrong.status, 422) << wrong.body;
+  EXPECT_EQ(wrong.json()["error"], "checksum_mismatch");
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404) << "nothing kept";
+  for (const std::string& bad : {std::string("garbage"), std::string("not base64 at all!!!!!=="),
+                                 ContentMd5Of("data").substr(0, 22), Md5::Of("data")}) {
+    auto put = PutString(Url(), "/blobs/" + kId, "data", {{kContentMd5Header, bad}});
+    EXPECT_EQ(put.status, 400) << bad << ": " << put.body;
+    EXPECT_EQ(put.json()["error"], "bad_request");
+  }
+  auto disagree = PutString(Url(), "/blobs/" + kId, "data",
+                            {{kContentMd5Header, ContentMd5Of("data")}, {kMd5Header, Md5::Of("other")}});
+  EXPECT_EQ(disagree.status, 400) << disagree.body;
+  EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 0u);
+  auto right = PutString(Url(), "/blobs/" + kId, "data", {{kContentMd5Header, ContentMd5Of("data")}});
+  EXPECT_EQ(right.status, 201) << right.body;
+  EXPECT_EQ(right.json()["md5"], Md5::Of("data"));
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).body, "data");
+}
+
 TEST_F(StorageServerTest, TruncatedBodyKeepsNothing) {
   // A raw request that promises 1000 bytes, sends 10 and hangs up.
   int port = std::stoi(Url().substr(Url().rfind(':') + 1));

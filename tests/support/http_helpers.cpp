@@ -1,5 +1,7 @@
 #include "tests/support/http_helpers.h"
 
+#include <openssl/evp.h>
+
 #include <fstream>
 #include <memory>
 
@@ -18,6 +20,15 @@ HttpAnswer From(const httplib::Result& res) {
   return a;
 }
 }  // namespace
+
+std::string ContentMd5Of(const std::string& data) {
+  const std::string hex = Md5::Of(data);
+  unsigned char raw[16];
+  for (int i = 0; i < 16; ++i) raw[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  unsigned char out[32] = {};
+  const int n = EVP_EncodeBlock(out, raw, sizeof raw);
+  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+}
 
 std::unique_ptr<httplib::Client> Client(const std::string& base_url) {
   auto ep = ParseEndpoint(base_url);

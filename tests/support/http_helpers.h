@@ -21,6 +21,9 @@ struct HttpAnswer {
 
 std::unique_ptr<httplib::Client> Client(const std::string& base_url);
 
+// The standard Content-MD5 value of `data` (base64 of its 16 md5 bytes).
+std::string ContentMd5Of(const std::string& data);
+
 // PUT the contents of local_file to base_url + path (path already encoded).
 HttpAnswer PutFile(const std::string& base_url, const std::string& path, const std::string& local_file,
                    const httplib::Headers& headers = {});
