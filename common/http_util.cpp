@@ -166,7 +166,15 @@ void SendJson(httplib::Response& res, int http_status, const nlohmann::json& bod
   res.set_content(DumpLenient(body), "application/json");
 }
 
+namespace {
+// Every 503 says when to come back (RFC 9110 15.6.4), as a full lane's does.
+void SetRetryAfter(httplib::Response& res, const Status& status) {
+  if (status.http_status() == 503) res.set_header("Retry-After", "1");
+}
+}  // namespace
+
 void SendError(httplib::Response& res, const Status& status) {
+  SetRetryAfter(res, status);
   SendJson(res, status.http_status(),
            {{"error", std::string(status.code_name())}, {"message", status.message()}});
 }
@@ -301,6 +309,7 @@ void SendJsonAndClose(httplib::Response& res, int http_status, const nlohmann::j
 }
 
 void SendErrorAndClose(httplib::Response& res, const Status& status) {
+  SetRetryAfter(res, status);
   SendJsonAndClose(res, status.http_status(),
                    {{"error", std::string(status.code_name())}, {"message", status.message()}});
 }

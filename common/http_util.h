@@ -60,7 +60,8 @@ std::string EncodePathForUrl(std::string_view path);
 // Percent-encodes for a query parameter value ('/' is encoded too).
 std::string EncodeQueryValue(std::string_view value);
 
-// {"error": code_name, "message": message} with the status's HTTP code.
+// {"error": code_name, "message": message} with the status's HTTP code
+// (and Retry-After: 1 on a 503).
 void SendError(httplib::Response& res, const Status& status);
 void SendJson(httplib::Response& res, int http_status, const nlohmann::json& body);
 
