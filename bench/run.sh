@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 "$ROOT/scripts/build.sh" >/dev/null
-for b in put_get_bench replication_bench fuse_bench namespace_bench; do
+for b in put_get_bench replication_bench fuse_bench tiny_put_bench namespace_bench; do
   echo "== $b"
   "$BUILD_DIR/bin/$b"
   echo
