@@ -162,8 +162,10 @@ TEST(SlowClientsTest, TwoHundredSlowDownloadsStarveNoHeartbeatNorMetadataCall) {
   options.replicas = 0;
   auto cluster = std::make_unique<TestCluster>(options);
   const std::string master = cluster->master_url();
-  // 2 MiB: at ~5 KiB/s a download lasts minutes, far longer than the test.
-  auto put = PutString(master, "/api/v1/files/big", std::string(2 << 20, 'b'));
+  // 16 MiB: far more than loopback's socket buffers hold (a sender's grows to
+  // MiBs with a 64 KiB MSS), so each download holds its worker; at ~5 KiB/s
+  // it would last an hour.
+  auto put = PutString(master, "/api/v1/files/big", std::string(16 << 20, 'b'));
   ASSERT_EQ(put.status, 201) << put.body;
   auto meta = Get(master, "/api/v1/meta/big").json();
   const std::string blob_id = meta["blob_id"];
