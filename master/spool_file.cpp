@@ -23,21 +23,16 @@ SpoolFile::~SpoolFile() { ::unlink(path_.c_str()); }
 Status SpoolFile::Append(const char* data, size_t len) {
   md5_.Update(data, len);
   size_ += len;
-  while (len > 0) {
-    ssize_t n = ::write(fd_.get(), data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOSPC) return Status::NoSpace("master spool is full");
-      return Status::IOError(std::string("write spool: ") + std::strerror(errno));
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return Status::OK();
+  Status st = out_.Append(fd_.get(), data, len);
+  if (st.code() == Code::kNoSpace) return Status::NoSpace("master spool is full");
+  return st;
 }
 
 Status SpoolFile::Finish() {
   md5_hex_ = md5_.HexDigest();
+  if (Status st = out_.Flush(fd_.get()); !st.ok()) {
+    return st.code() == Code::kNoSpace ? Status::NoSpace("master spool is full") : st;
+  }
   if (fd_.Close() != 0) return Status::IOError(std::string("close spool: ") + std::strerror(errno));
   return Status::OK();
 }

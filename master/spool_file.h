@@ -1,12 +1,15 @@
 // SpoolFile: a request body parked on the master's disk while it is placed,
 // so a failed node write can be retried elsewhere without holding the body in
 // memory or asking the client to send it again. Removed on destruction.
+// Appends reach the file in writes of up to 256 KiB (common/buffered_writer.h);
+// Finish() writes the rest.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "common/buffered_writer.h"
 #include "common/md5.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -29,9 +32,10 @@ class SpoolFile {
   const std::string& md5() const { return md5_hex_; }
 
  private:
-  SpoolFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  SpoolFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)), out_("spool " + path_) {}
   std::string path_;
   UniqueFd fd_;
+  BufferedWriter out_;
   Md5 md5_;
   std::string md5_hex_;
   uint64_t size_ = 0;

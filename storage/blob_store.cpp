@@ -63,6 +63,7 @@ BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_pa
       blob_id_(std::move(blob_id)),
       tmp_path_(std::move(tmp_path)),
       fd_(std::move(fd)),
+      out_(tmp_path_),
       sums_(std::move(sums)),
       room_until_(std::min(free_bytes, kFreeSpaceRecheckBytes)) {}
 
@@ -83,7 +84,7 @@ Status BlobWriter::CheckRoom(size_t more) {
 
 Status BlobWriter::Append(const char* data, size_t len) {
   if (Status room = CheckRoom(len); !room.ok()) return room;
-  Status st = WriteAll(fd_.get(), data, len);
+  Status st = out_.Append(fd_.get(), data, len);
   if (st.ok()) st = sums_.Append(data, len);
   if (!st.ok()) return st;
   md5_.Update(data, len);
@@ -92,6 +93,7 @@ Status BlobWriter::Append(const char* data, size_t len) {
 }
 
 Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5) {
+  if (Status st = out_.Flush(fd_.get()); !st.ok()) return st;
   if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
   if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
   if (Status st = sums_.Finish(); !st.ok()) return st;

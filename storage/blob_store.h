@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/buffered_writer.h"
 #include "common/md5.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -43,7 +44,8 @@ class BlobStore;
 // space is measured (statvfs) when the write begins and again only once the
 // blob passes what that measure allowed, or every kFreeSpaceRecheckBytes:
 // never once per body piece. Space taken by others in between is caught by
-// the write's own ENOSPC, which is NoSpace as well.
+// the write's own ENOSPC, which is NoSpace as well. Bytes reach the file in
+// writes of up to 256 KiB (common/buffered_writer.h), flushed by Commit().
 class BlobWriter {
  public:
   ~BlobWriter();
@@ -69,6 +71,7 @@ class BlobWriter {
   std::string blob_id_;
   std::string tmp_path_;
   UniqueFd fd_;
+  BufferedWriter out_;
   BlockSumsWriter sums_;
   Md5 md5_;
   uint64_t written_ = 0;
