@@ -23,7 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kBufferSize = 16 * 1024;
+// Reads from the client: 64 KiB per recv(2) (cpp-httplib then takes it 4 KiB at a time).
+constexpr size_t kBufferSize = 64 * 1024;
 
 bool SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
