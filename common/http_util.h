@@ -19,6 +19,10 @@ namespace dfs {
 inline constexpr const char* kMd5Header = "X-Dfs-Md5";          // md5 hex of the whole body/file
 inline constexpr const char* kContentMd5Header = "Content-MD5";  // RFC 1864: md5 base64 of the body
 inline constexpr const char* kNodeHeader = "X-Dfs-Node";        // node id that served a read
+// On a node's blob GET: "blocks" when every byte of the answer is checked
+// against its block's md5 before it leaves the node (absent for old blobs
+// without block sums, which the master then hashes itself).
+inline constexpr const char* kVerifiedHeader = "X-Dfs-Verified";
 inline constexpr const char* kRequestIdHeader = "X-Request-Id";  // follows a request across hops
 // A client's name for one upload, the same on every retry of it: a PUT whose
 // answer was lost is answered again instead of being stored twice.

@@ -218,13 +218,15 @@ Status FileService::Start(ReadPlan& plan, uint64_t offset, uint64_t length) {
     const ReplicaRecord& holder = holders[i];
     std::string head;
     uint64_t got = 0;
+    bool verified = false;
     Status st = nodes_.GetBlob(holder.node_url, chunk.blob_id, in_chunk, want,
                                [&head](const char* data, size_t len) {
                                  head.append(data, len);
                                  return true;
                                },
-                               &got);
+                               &got, &verified);
     if (st.ok()) {
+      plan.head_verified = verified;
       plan.head_chunk = index;
       plan.head_offset = offset;
       plan.head = std::move(head);
@@ -243,11 +245,23 @@ Status FileService::Start(ReadPlan& plan, uint64_t offset, uint64_t length) {
 Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
                               const std::function<bool(const char*, size_t)>& receiver) {
   const ChunkRecord& chunk = plan.file.chunks[index];
+  // A chunk read whole is hashed and checked against its md5, unless its
+  // bytes come from a node that checks block sums as it serves: then each
+  // byte has passed its block's md5 already, and hashing again only costs.
+  // Decided by the first source; a later one without block sums is logged.
   const bool whole = lo == 0 && hi == chunk.size;
+  bool decided = false, hashing = false, unchecked = false;
+  bool source_verifies = false;  // of the answer being received
   Md5 md5;
   bool receiver_failed = false;
   auto take = [&](const char* data, size_t len) {
-    if (whole) md5.Update(data, len);
+    if (!decided) {
+      decided = true;
+      hashing = whole && !source_verifies;
+    } else if (whole && !hashing && !source_verifies) {
+      unchecked = true;
+    }
+    if (hashing) md5.Update(data, len);
     receiver_failed = !receiver(data, len);
     return !receiver_failed;
   };
@@ -256,6 +270,7 @@ Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, u
   // The head Start fetched, when this read begins there.
   if (index == plan.head_chunk && !plan.head.empty() && plan.head_offset == chunk.offset + lo &&
       plan.head.size() <= hi - lo) {
+    source_verifies = plan.head_verified;
     if (!take(plan.head.data(), plan.head.size())) return Status::Unavailable("client went away");
     done = plan.head.size();
     served_by.insert(plan.holders[index].front().node_id);
@@ -264,7 +279,8 @@ Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, u
   for (const auto& holder : plan.holders[index]) {
     if (lo + done == hi) break;
     uint64_t got = 0;
-    Status st = nodes_.GetBlob(holder.node_url, chunk.blob_id, lo + done, hi - lo - done, take, &got);
+    Status st = nodes_.GetBlob(holder.node_url, chunk.blob_id, lo + done, hi - lo - done, take, &got,
+                               &source_verifies);
     done += got;
     if (got > 0) served_by.insert(holder.node_id);
     if (receiver_failed) return Status::Unavailable("client went away");
@@ -276,7 +292,11 @@ Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, u
     if (st.code() == Code::kNotFound) MarkReplicaBad(chunk.blob_id, holder.node_id);
   }
   if (lo + done != hi) return last;
-  if (whole && md5.HexDigest() != chunk.md5) {
+  if (unchecked) {
+    DFS_LOG(WARN, "master") << "read name=" << plan.file.path << " chunk=" << index
+                            << ": part came from a copy without block sums, after one with them, unhashed";
+  }
+  if (hashing && md5.HexDigest() != chunk.md5) {
     DFS_LOG(ERROR, "master") << "read name=" << plan.file.path << " chunk=" << index << " md5 mismatch: got "
                              << md5.HexDigest() << " expected " << chunk.md5 << "; marking the copy bad";
     if (served_by.size() == 1) MarkReplicaBad(chunk.blob_id, *served_by.begin());

@@ -71,6 +71,7 @@ struct ReadPlan {
   size_t head_chunk = 0;
   uint64_t head_offset = 0;
   std::string head;
+  bool head_verified = false;  // its node checked it against block sums
   // The node that serves (or, before Start, would serve) the first bytes.
   const std::string& FirstNode() const { return holders[head_chunk].front().node_id; }
 };
@@ -122,10 +123,11 @@ class FileService {
   // Streams [offset, offset+length) into `write`, chunk after chunk, each
   // continuing from another copy of that chunk at the same offset when one
   // fails (a node stops its answer before a block that fails its checksum,
-  // so this covers corrupt copies too). A chunk read whole is checked
-  // against its md5 (a mismatch marks the copy bad and fails the read); in
-  // a whole-file read every chunk is, and the last piece is released only
-  // once the last chunk has passed.
+  // so this covers corrupt copies too). Every byte is checked before it
+  // leaves the master: by its node against its block's md5, or, from an
+  // old copy without block sums, by the master against the chunk's md5
+  // (a mismatch marks the copy bad and fails the read). In a whole-file
+  // read the last piece is released only once the last chunk has passed.
   Status Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
               const std::function<bool(const char*, size_t)>& write);
 

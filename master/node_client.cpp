@@ -45,8 +45,9 @@ Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::s
 
 Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_id, uint64_t offset,
                            uint64_t length, const std::function<bool(const char*, size_t)>& receiver,
-                           uint64_t* delivered) const {
+                           uint64_t* delivered, bool* verified) const {
   *delivered = 0;
+  if (verified) *verified = false;
   if (length == 0) return Status::OK();
   auto cli = pool_->Acquire(node_url);
   if (!cli.ok()) return cli.status();
@@ -59,6 +60,7 @@ Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_
       "/blobs/" + blob_id, headers,
       [&](const httplib::Response& r) {
         status = r.status;
+        if (verified) *verified = r.get_header_value(kVerifiedHeader) == "blocks";
         return true;
       },
       [&](const char* data, size_t len) {

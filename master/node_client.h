@@ -38,8 +38,11 @@ class NodeClient {
   // Streams bytes [offset, offset+length) of the blob into `receiver`.
   // Returns how many bytes were delivered in *delivered even on failure, so
   // a caller can continue from another copy.
+  // *verified (when given) is set before the first byte reaches receiver:
+  // true when the node checks every byte against its block sums.
   Status GetBlob(const std::string& node_url, const std::string& blob_id, uint64_t offset, uint64_t length,
-                 const std::function<bool(const char*, size_t)>& receiver, uint64_t* delivered) const;
+                 const std::function<bool(const char*, size_t)>& receiver, uint64_t* delivered,
+                 bool* verified = nullptr) const;
 
   Status DeleteBlob(const std::string& node_url, const std::string& blob_id) const;
   Result<std::vector<NodeBlob>> ListBlobs(const std::string& node_url) const;

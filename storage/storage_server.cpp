@@ -216,6 +216,7 @@ void StorageServer::HandleGet(const httplib::Request& req, httplib::Response& re
     OnCorrupt(id, fd->get(), s.status());
     return SendError(res, Status::NotFound("blob " + id + " is corrupt here"));
   }
+  if (sums) res.set_header(kVerifiedHeader, "blocks");
   auto reader = std::make_shared<VerifiedReader>(std::move(*fd), size, std::move(sums));
   // The first block is checked before the headers go out: a bad one is a
   // plain 404 that the master moves on from, not a cut response.

@@ -360,6 +360,11 @@ TEST_F(ReplicationTest, BlobsWrittenWithoutBlockSumsStillServe) {
   auto range = Get(Url(), FilesPath(f.name), {{"Range", "bytes=1048000-1049000"}});
   ASSERT_EQ(range.status, 206);
   EXPECT_EQ(Md5::Of(range.body), Md5::Of(ReadFile(tmp_.path() + "/old.out").substr(1048000, 1001)));
+  // Without block sums no node checks what it serves: the master hashes
+  // such a chunk itself, so a corrupt copy never reaches a client whole.
+  ASSERT_TRUE(FlipByte(PrimaryBlob(f), 1000));
+  auto bad = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/bad.out", &md5);
+  EXPECT_LT(std::filesystem::file_size(tmp_.path() + "/bad.out"), (2u << 20) + 333) << "cut short, never whole";
   ExpectReplicated({f}, 3);
 }
 
