@@ -1,11 +1,30 @@
 #include "master/chunked_upload.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "common/log.h"
 #include "master/file_service.h"
 
 namespace dfs::master {
+namespace {
+Status HashFile(const std::string& path, Md5& md5) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::IOError("spool " + path + ": " + std::strerror(errno));
+  std::vector<char> buf(256 << 10);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) return Status::IOError("spool " + path + ": " + std::strerror(errno));
+    if (n == 0) return Status::OK();
+    md5.Update(buf.data(), static_cast<size_t>(n));
+  }
+}
+}  // namespace
 
 ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store)
     : files_(files),
@@ -22,9 +41,11 @@ ChunkedUpload::~ChunkedUpload() {
 
 Status ChunkedUpload::Append(const char* data, size_t len) {
   if (finished_) return Status::Internal("append after the upload finished");
-  md5_.Update(data, len);
   size_ += len;
-  if (!store_) return Status::OK();
+  if (!store_) {
+    md5_.Update(data, len);
+    return Status::OK();
+  }
   while (len > 0) {
     if (!current_) {
       auto spool = files_.NewSpool();
@@ -45,8 +66,10 @@ Status ChunkedUpload::Append(const char* data, size_t len) {
 Status ChunkedUpload::Finish() {
   if (finished_) return Status::OK();
   finished_ = true;
-  md5_hex_ = md5_.HexDigest();
-  if (!store_) return Status::OK();
+  if (!store_) {
+    md5_hex_ = md5_.HexDigest();
+    return Status::OK();
+  }
   const bool empty_file = !current_ && stored_.empty() && !in_flight_.valid();
   if (empty_file) {  // one empty chunk
     auto spool = files_.NewSpool();
@@ -56,7 +79,9 @@ Status ChunkedUpload::Finish() {
   if (current_) {
     if (Status st = StoreCurrent(); !st.ok()) return st;
   }
-  return Collect();
+  if (Status st = Collect(); !st.ok()) return st;
+  md5_hex_ = md5_.HexDigest();
+  return Status::OK();
 }
 
 Status ChunkedUpload::StoreCurrent() {
@@ -64,7 +89,14 @@ Status ChunkedUpload::StoreCurrent() {
   if (Status st = current_->Finish(); !st.ok()) return st;
   storing_ = std::move(current_);
   SpoolFile* spool = storing_.get();
-  in_flight_ = std::async(std::launch::async, [this, spool] { return files_.StoreBlob(*spool, name_, request_id_); });
+  // The whole file's md5 is taken here, from the spool, on this upload's
+  // second thread (the first hashes each chunk as it arrives): two cores
+  // share the hashing, and both digests are compared with what the client
+  // and the node say, so a spool that changed on disk is caught either way.
+  in_flight_ = std::async(std::launch::async, [this, spool]() -> Result<PlacedBlob> {
+    if (Status st = HashFile(spool->path(), md5_); !st.ok()) return st;
+    return files_.StoreBlob(*spool, name_, request_id_);
+  });
   return Status::OK();
 }
 

@@ -76,7 +76,7 @@ class ChunkedUpload {
   std::future<Result<PlacedBlob>> in_flight_;
   uint64_t current_offset_ = 0;
   std::vector<Stored> stored_;
-  Md5 md5_;
+  Md5 md5_;  // of the whole body: updated by the storing thread, one chunk after another
   std::string md5_hex_;
   uint64_t size_ = 0;
   bool keep_ = false;
