@@ -492,6 +492,34 @@ TEST(MasterChunksTest, AFileLargerThanAnyNodeSpreadsOverNodesInChunks) {
       << "the corrupt copy on " << holder << " is known bad";
 }
 
+// Retry by error code, per chunk: chunks that land on a dead node (the
+// master still believes it up) go to another node; a refused upload (a
+// wrong md5) leaves no chunk on any node.
+TEST(MasterChunksTest, EachChunkIsRetriedElsewhereAndARefusedUploadLeavesNoChunk) {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.replicas = 0;
+  options.master_args = {"--chunk-size", "65536"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  const std::string md5 = WriteRandomFile(tmp.path() + "/src", 40 * 65536 + 1, 5);
+  cluster.KillNode(0);
+  auto put = PutFile(url, FilesPath("f"), tmp.path() + "/src", {{kMd5Header, md5}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  const nlohmann::json meta = Get(url, "/api/v1/meta/f").json();
+  ASSERT_EQ(meta["chunks"].size(), 41u);
+  for (const auto& c : meta["chunks"]) EXPECT_NE(c["primary"]["node_id"], cluster.node_id(0));
+  std::string got;
+  ASSERT_EQ(GetToFile(url, FilesPath("f"), tmp.path() + "/dst", &got).status, 200);
+  EXPECT_EQ(got, md5);
+  const int before = BlobsOnAllDisks(cluster);
+  auto wrong = PutFile(url, FilesPath("g"), tmp.path() + "/src", {{kMd5Header, std::string(32, '0')}});
+  EXPECT_EQ(wrong.status, 422) << wrong.body;
+  EXPECT_EQ(Get(url, "/api/v1/meta/g").status, 404);
+  EXPECT_EQ(BlobsOnAllDisks(cluster), before) << "the refused upload's chunks were removed";
+}
+
 // PUT ?offset=N writes a range: only the chunk it lands in is rebuilt and
 // stored again; the whole-file md5 is pending until the master settles it
 // (at once for a read, else in the background).
