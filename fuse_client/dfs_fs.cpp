@@ -756,6 +756,7 @@ int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::sha
       return ErrnoFor(st);
     }
     state.uploaded = true;  // the master has this content already
+    state.ranges_only = true;
   } else {
     state.dirty = true;
   }
@@ -782,7 +783,10 @@ int DfsFilesystem::ShareSpool(const std::string& path, fuse_file_info* fi) {
   if ((fi->flags & O_TRUNC) && ::ftruncate(writer->fd.get(), 0) != 0) return -errno;
   writer->Update([&](FileState& s) {
     ++s.opens;
-    if (fi->flags & O_TRUNC) s.dirty = true;
+    if (fi->flags & O_TRUNC) {
+      s.dirty = true;
+      s.ranges_only = false;
+    }
   });
   fi->fh = Register(writer);
   return 0;
@@ -864,7 +868,12 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
     if (n < 0) return -errno;
     done += static_cast<size_t>(n);
   }
-  file->Update([](FileState& s) { s.dirty = !s.path.empty(); });
+  const uint64_t lo = static_cast<uint64_t>(offset), hi = lo + size;
+  file->Update([&](FileState& s) {
+    s.dirty = !s.path.empty();
+    s.dirty_lo = std::min(s.dirty_lo, lo);
+    s.dirty_hi = std::max(s.dirty_hi, hi);
+  });
   return static_cast<int>(size);
 }
 
@@ -876,6 +885,7 @@ int DfsFilesystem::Upload(OpenFile& file) {
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   options.handle = state.handle;      // to the inode, wherever another client moved it
   options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
+  if (UploadRange(file, state)) return 0;
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
     // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.
@@ -894,6 +904,9 @@ int DfsFilesystem::Upload(OpenFile& file) {
     s.dirty = false;
     s.uploaded = true;
     s.uploaded_md5 = put->md5;
+    s.ranges_only = true;
+    s.dirty_lo = UINT64_MAX;
+    s.dirty_hi = 0;
     if (s.handle.empty()) s.handle = put->handle;
     if (!state.uploaded && s.pending_mode == state.pending_mode) s.pending_mode.reset();  // sent with the PUT
     req.mode = std::exchange(s.pending_mode, std::nullopt);
@@ -916,6 +929,32 @@ int DfsFilesystem::Upload(OpenFile& file) {
   return 0;
 }
 
+bool DfsFilesystem::UploadRange(OpenFile& file, const FileState& state) {
+  if (!state.uploaded || !state.ranges_only || state.dirty_hi <= state.dirty_lo) return false;
+  if (state.dirty_hi - state.dirty_lo > kMaxRangeUpload || state.pending_mode || state.pending_mtime) return false;
+  std::string data(state.dirty_hi - state.dirty_lo, '\0');
+  ssize_t n = ::pread(file.fd.get(), data.data(), data.size(), static_cast<off_t>(state.dirty_lo));
+  if (n < 0) return false;
+  data.resize(static_cast<size_t>(n));  // a later truncate would have cleared ranges_only; be safe anyway
+  Status st = client_.WriteRange(state.path, state.handle, state.dirty_lo, data);
+  if (!st.ok()) {
+    DFS_LOG(INFO, "fuse") << "range upload name=" << state.path << " offset=" << state.dirty_lo << " bytes="
+                          << data.size() << " not taken (" << st.ToString() << "): uploading it whole";
+    return false;
+  }
+  file.Update([&](FileState& s) {
+    s.dirty = false;
+    s.uploaded_md5.clear();  // pending on the master: the spool is not adopted into the cache
+    s.dirty_lo = UINT64_MAX;
+    s.dirty_hi = 0;
+  });
+  ForgetEntry(state.path);
+  InvalidateKernelAttr(state.path);
+  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " range offset=" << state.dirty_lo
+                        << " bytes=" << data.size();
+  return true;
+}
+
 int DfsFilesystem::Flush(fuse_file_info* fi) {
   auto file = Handle(fi);
   if (!file || file->spool_path.empty()) return 0;
@@ -930,7 +969,10 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
   if (file) {
     std::lock_guard lock(file->mu);
     if (::ftruncate(file->fd.get(), size) != 0) return -errno;
-    file->Update([](FileState& s) { s.dirty = !s.path.empty(); });
+    file->Update([](FileState& s) {
+      s.dirty = !s.path.empty();
+      s.ranges_only = false;  // the size changed: uploaded whole
+    });
     return 0;
   }
   // Not open here: fetch, cut, upload. Registered (locked first, so no open

@@ -46,6 +46,12 @@ struct FileState {
   // file now is, and it keeps the file on the master after its last name
   // goes, until this mount closes it (renewed while open).
   std::string handle;
+  // While only writes changed the file since the master last had it
+  // (ranges_only), the bytes they touched are [dirty_lo, dirty_hi): an
+  // upload then sends just those (a range write) when the master takes them.
+  bool ranges_only = false;
+  uint64_t dirty_lo = UINT64_MAX;
+  uint64_t dirty_hi = 0;
 };
 
 // An open file: the read-only cached copy, or a spool that every writable
@@ -159,6 +165,10 @@ class DfsFilesystem {
   uint64_t Register(std::shared_ptr<OpenFile> file);
   // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
   int Upload(OpenFile& file);
+  // Sends only the bytes writes changed, when that is all that changed and
+  // the master takes them as one range write; false: upload the file whole.
+  bool UploadRange(OpenFile& file, const FileState& state);
+  static constexpr uint64_t kMaxRangeUpload = 8 << 20;
   // Uploads what is being written to `path` here, if anything, so the
   // master has it before a call about it.
   int FlushPath(const std::string& path);

@@ -105,6 +105,7 @@ void FileCache::ReleaseGate(const std::string& md5, std::shared_ptr<std::mutex> 
 }
 
 Result<UniqueFd> FileCache::Fetch(const DfsClient& client, const std::string& path, const std::string& md5) {
+  if (md5.empty()) return FetchPending(client, path);
   if (!Md5::IsValidHex(md5)) return Status::IOError("master sent no md5 for '" + path + "'");
   struct GateHolder {
     FileCache* cache;
@@ -128,6 +129,23 @@ Result<UniqueFd> FileCache::Fetch(const DfsClient& client, const std::string& pa
   UniqueFd fd = OpenCached(md5);
   if (!fd) return Status::IOError("cached copy of '" + path + "' vanished: " + std::strerror(errno));
   DFS_LOG(DEBUG, "fuse") << "cached name=" << path << " md5=" << md5 << " size=" << info->size;
+  return fd;
+}
+
+Result<UniqueFd> FileCache::FetchPending(const DfsClient& client, const std::string& path) {
+  // The download's answer carries the md5 (the master settles it first),
+  // checked by the client: the copy is kept under that.
+  const std::string local = dir_ + "/spool/pending-" + RandomHex(8);
+  auto info = client.Get(path, local);
+  if (!info.ok()) return info.status();
+  const std::string target = PathOf(info->md5);
+  if (::rename(local.c_str(), target.c_str()) != 0) {
+    ::unlink(local.c_str());
+    return Status::IOError("cache: " + std::string(std::strerror(errno)));
+  }
+  Touch(info->md5, info->size);
+  UniqueFd fd = OpenCached(info->md5);
+  if (!fd) return Status::IOError("cached copy of '" + path + "' vanished: " + std::strerror(errno));
   return fd;
 }
 

@@ -28,6 +28,10 @@ class FileCache {
   // Concurrent calls for one md5 download it once. The copy is opened under
   // the cache's lock, so eviction can unlink it but never before it is open.
   Result<UniqueFd> Fetch(const DfsClient& client, const std::string& path, const std::string& md5);
+  // Fetch of a file whose md5 the master has not settled yet (md5 "": after
+  // a range write): downloaded, checked against the md5 its answer carries,
+  // and kept under that.
+  Result<UniqueFd> FetchPending(const DfsClient& client, const std::string& path);
   // Keeps a copy of a file just uploaded with this md5 (hard link, no copy).
   void Adopt(const std::string& local_file, const std::string& md5);
   // A new, empty, unique spool file path.

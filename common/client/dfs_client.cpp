@@ -472,6 +472,19 @@ Result<FileInfo> DfsClient::StatHandle(const std::string& handle) const {
   return FileInfoFromJson(*j);
 }
 
+Status DfsClient::WriteRange(const std::string& path, const std::string& handle, uint64_t offset,
+                             const std::string& data) const {
+  std::string url = FilesUrl(path) + "?offset=" + std::to_string(offset);
+  if (!handle.empty()) url += "&handle=" + EncodeQueryValue(handle);
+  const std::string md5 = Md5::Of(data);
+  return WithRetry("write " + path, [&]() -> Status {
+    auto cli = Connect(PutTimeouts(options_.timeouts, data.size()));
+    httplib::Headers headers = CallerHeaders();
+    headers.emplace(kMd5Header, md5);
+    return StatusFromResult(cli->Put(url, headers, data, "application/octet-stream"));
+  });
+}
+
 Status DfsClient::CloseHandle(const std::string& handle) const {
   return SendJsonRequest("DELETE", "/api/v1/handles/" + EncodeQueryValue(handle), nullptr);
 }

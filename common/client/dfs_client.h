@@ -160,6 +160,12 @@ class DfsClient {
   Result<wire::OpenedHandle> OpenHandle(const std::string& path) const;
   Result<FileInfo> StatHandle(const std::string& handle) const;
   Status CloseHandle(const std::string& handle) const;
+  // A range write (PUT ?offset=N, docs/protocol.md): `data` at byte
+  // `offset` of the file at `path`, or open as `handle` when given. The
+  // master refuses (InvalidArgument, TooLarge) what does not fit in one of
+  // the file's chunks; the caller then uploads the file whole.
+  Status WriteRange(const std::string& path, const std::string& handle, uint64_t offset,
+                    const std::string& data) const;
   // Renews every handle; returns the ones the master no longer has.
   Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles) const;
 

@@ -451,6 +451,34 @@ TEST_F(FuseTest, ARefusedRenameLeavesTheOpenFileAlone) {
   EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/files/h2.txt").body, "old\n");
 }
 
+// A change inside a file uploads the bytes that changed (a range write), not
+// the file: counted from the master's received body bytes.
+TEST_F(FuseTest, AChangeInsideAFileUploadsOnlyTheChangedBytes) {
+  const std::string url = cluster_->master_url();
+  auto received = [&] {
+    auto m = Get(url, "/metrics");
+    double total = 0;
+    const std::string series = "dfs_http_received_bytes_total{route=\"/api/v1/files\"} ";
+    if (size_t at = m.body.find(series); at != std::string::npos) total = std::stod(m.body.substr(at + series.size()));
+    return total;
+  };
+  const size_t size = size_t{3} << 20;
+  WriteRandomFile(L("big"), size, 41);
+  std::string out;
+  ASSERT_EQ(Sh("cp " + L("big") + " " + M("big"), &out), 0) << out;
+  const double before = received();
+  ASSERT_EQ(Sh("printf 4096bytes | dd of=" + M("big") + " bs=1 seek=1000000 conv=notrunc status=none", &out), 0)
+      << out;
+  ASSERT_EQ(Sh("printf 4096bytes | dd of=" + L("big") + " bs=1 seek=1000000 conv=notrunc status=none", &out), 0);
+  const double changed = received() - before;
+  EXPECT_GT(changed, 0);
+  EXPECT_LT(changed, 64 * 1024) << "a 9-byte change sent " << changed << " bytes, not the 3 MiB file";
+  ASSERT_EQ(Sh("echo appended >> " + M("big") + " && echo appended >> " + L("big"), &out), 0) << out;
+  EXPECT_LT(received() - before, 128 * 1024) << "an append sends what it appends";
+  EXPECT_EQ(Get(url, "/api/v1/files/big").body, ReadFile(L("big"))) << "the master has the changed file";
+  EXPECT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
+}
+
 // An open file is an inode, not a name (POSIX): another mount renaming it
 // or removing it while it is open here does not redirect or resurrect what
 // is written here, and a reader here keeps reading what it opened.
