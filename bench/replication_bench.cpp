@@ -134,12 +134,67 @@ void Healing(int files) {
               static_cast<unsigned long long>(lost), cp, work / cp);
 }
 
+// Re-replication of `mib` MiB held in `files` files after a node dies:
+// the same bytes as few big files (several chunks each) and as many small
+// ones, so what it costs per file and per byte shows.
+void HealingBytes(int mib, int files) {
+  t::ClusterOptions options;
+  options.nodes = 4;
+  options.redis = options.replicator = true;
+  options.node_timeout_ms = 1000;
+  options.node_dead_ms = 3000;
+  options.master_args = {"--heal-interval-ms", "500", "--heal-retry-ms", "5000", "--chunk-size",
+                         std::to_string(16 << 20)};
+  t::TestCluster cluster(options);
+  const size_t size = (static_cast<size_t>(mib) << 20) / static_cast<size_t>(files);
+  const std::string src = cluster.dir() + "/src";
+  for (int i = 0; i < files; ++i) {
+    t::WriteRandomFile(src, size, static_cast<unsigned>(i + 1));
+    auto put = t::PutFile(cluster.master_url(), "/api/v1/files/b/f" + std::to_string(i), src);
+    if (put.status != 201) std::exit(1);
+  }
+  while (UnderReplicated(cluster) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // What the dying node holds: the chunks with a copy on it.
+  const std::string victim = cluster.node_id(3);
+  uint64_t lost_bytes = 0, lost_chunks = 0;
+  for (int i = 0; i < files; ++i) {
+    auto meta = t::Get(cluster.master_url(), "/api/v1/meta/b/f" + std::to_string(i)).json();
+    for (const auto& c : meta["chunks"]) {
+      for (const auto& r : c["replicas"]) {
+        if (r["node_id"] == victim) {
+          lost_bytes += c["size"].get<uint64_t>();
+          ++lost_chunks;
+        }
+      }
+    }
+  }
+  double killed = Now();
+  cluster.KillNode(3);
+  while (UnderReplicated(cluster) == 0 && Now() - killed < 30) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  double noticed = Now();
+  while (UnderReplicated(cluster) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  double restored = Now();
+  const double work = restored - noticed;
+  const double lost_mib = static_cast<double>(lost_bytes) / (1 << 20);
+  std::printf("  %4d files of %7.2f MiB: the node held %6.1f MiB in %4llu chunks; re-replicated in %6.2f s = "
+              "%6.1f MiB/s, %6.0f chunks/s (detection %.2f s)\n",
+              files, static_cast<double>(size) / (1 << 20), lost_mib, static_cast<unsigned long long>(lost_chunks),
+              work, lost_mib / work, static_cast<double>(lost_chunks) / work, noticed - killed);
+}
+
 }  // namespace
 
+// replication_bench [LAG_FILES] [HEAL_FILES] [MIB]: lag and healing as
+// before; with MIB, also MIB MiB held in 16 files vs in 1,000 (0 skips a part).
 int main(int argc, char** argv) {
   int lag_files = argc > 1 ? std::atoi(argv[1]) : 200;
   int heal_files = argc > 2 ? std::atoi(argv[2]) : 1000;
-  Lag(lag_files);
-  Healing(heal_files);
+  int mib = argc > 3 ? std::atoi(argv[3]) : 0;
+  if (lag_files > 0) Lag(lag_files);
+  if (heal_files > 0) Healing(heal_files);
+  if (mib > 0) {
+    std::printf("re-replication of %d MiB after a node dies (4 nodes, 3 copies, 16 MiB chunks):\n", mib);
+    for (int files : {16, 1000}) HealingBytes(mib, files);
+  }
   return 0;
 }
