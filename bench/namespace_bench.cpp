@@ -13,7 +13,15 @@
 // fill the full store is timed interleaved with an empty twin store (same
 // process, same disk), and full / empty compares the two.
 //
-//   build/bin/namespace_bench [FILES]     (default 1000000)
+// Around that, the create rate of a real dfs-master (and 3 storage nodes,
+// tests/support/cluster.h) running on the same database file: CREATES files
+// of 4 KiB through HTTP and CREATES through a FUSE mount (bench/create_rate.h),
+// with CLIENTS client threads each, first on the empty database, then after
+// the fill. The master is stopped while this process has the database open
+// (the store's API fills it) and started again on the filled file: never two
+// processes writing it. CREATES 0 leaves the cluster out.
+//
+//   build/bin/namespace_bench [FILES] [CREATES] [CLIENTS]     (default 1000000 10000 4)
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -21,17 +29,22 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/create_rate.h"
 #include "master/metadata_store.h"
 #include "master/namespace_store.h"
+#include "tests/support/cluster.h"
 #include "tests/support/process.h"
 
 using dfs::bench::Now;
 using dfs::bench::Percentile;
 namespace m = dfs::master;
+namespace harness = dfs::testing;
 
 namespace {
 
@@ -47,10 +60,11 @@ long RssMiB() {
   return -1;
 }
 
+// A failed step ends the bench; thrown, so the cluster and the mount are
+// stopped on the way out (main catches it).
 void Check(const dfs::Status& st, const std::string& what) {
   if (st.ok()) return;
-  std::fprintf(stderr, "bench: %s: %s\n", what.c_str(), st.ToString().c_str());
-  std::exit(1);
+  throw std::runtime_error(what + ": " + st.ToString());
 }
 
 // Commits a 4 KiB file at `path` whose blob (id from the counter) is on node n1.
@@ -134,17 +148,62 @@ std::vector<std::vector<Figure>> Measure(const std::vector<Namespace*>& targets,
 
 void PrintFigure(const Figure& f) { std::printf("    %7.0f / %6.0f (%6.0f)", f.p50, f.p99, f.cpu50); }
 
-}  // namespace
+void PrintRates(const char* what, double empty, std::optional<double> full) {
+  std::printf("  %-34s %8.0f files/s", what, empty);
+  if (full) std::printf("  %8.0f files/s      %5.2fx", *full, *full / empty);
+  std::printf("\n");
+}
 
-int main(int argc, char** argv) {
-  const long files = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 1000000;
-  dfs::testing::TempDir dir;
-  Namespace full(dir.path() + "/full.db"), twin(dir.path() + "/twin.db");
+// The create rates of the cluster, and of it again once the store is full.
+void PrintCreateRates(const dfs::bench::CreateRate& empty, const std::optional<dfs::bench::CreateRate>& full,
+                      int creates, int clients) {
+  std::printf("\n  create rate through dfs-master on this database (3 storage nodes, no replicator):\n");
+  std::printf("  %d files of %zu bytes each way, %d client threads, one fresh folder per measurement\n", creates,
+              dfs::bench::kCreateFileBytes, clients);
+  std::printf("  %-34s %16s  %16s  %16s\n", "", "empty namespace", full ? "full namespace" : "",
+              full ? "full / empty" : "");
+  auto get = [&](double dfs::bench::CreateRate::*field) -> std::optional<double> {
+    if (full) return (*full).*field;
+    return std::nullopt;
+  };
+  PrintRates("HTTP PUT (keep-alive connections)", empty.http_files_per_s, get(&dfs::bench::CreateRate::http_files_per_s));
+  PrintRates("FUSE mount (open, write, close)", empty.mount_files_per_s,
+             get(&dfs::bench::CreateRate::mount_files_per_s));
+  std::printf("  %-34s %12ld MiB", "master RSS after them", empty.master_rss_kib / 1024);
+  if (full) std::printf("  %12ld MiB", full->master_rss_kib / 1024);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+dfs::bench::CreateRate MeasureCreates(harness::TestCluster& cluster, const std::string& folder, int creates, int clients) {
+  auto rate = dfs::bench::MeasureCreates(cluster, folder, creates, clients);
+  Check(rate.status(), "creates in " + folder);
+  return *rate;
+}
+
+int Run(long files, int creates, int clients) {
+  harness::TempDir dir;
+  const std::string db = dir.path() + "/full.db";
   std::printf("namespace benchmark: MetadataStore in %s, %d of each operation, %ld files\n", dir.path().c_str(),
               kReps, files);
+  // The cluster's master creates the database and is stopped before the
+  // store is opened here; its nodes stay up through the fill.
+  std::unique_ptr<harness::TestCluster> cluster;
+  std::optional<dfs::bench::CreateRate> empty_rate;
+  if (creates > 0) {
+    harness::ClusterOptions options;
+    options.master_db = db;
+    cluster = std::make_unique<harness::TestCluster>(options);
+    empty_rate = MeasureCreates(*cluster, "probe/create_empty", creates, clients);
+    PrintCreateRates(*empty_rate, std::nullopt, creates, clients);
+    cluster->StopMaster();
+  }
+  auto full = std::make_unique<Namespace>(db);
+  Namespace twin(dir.path() + "/twin.db");
 
-  const auto before = Measure({&full}, "before");
-  std::printf("\n  %-28s%s\n", "us: p50 / p99 (CPU p50)", "      empty namespace");
+  const auto before = Measure({full.get()}, "before");
+  std::printf("\n  %-28s%s\n", "us: p50 / p99 (CPU p50)",
+              creates > 0 ? "      empty namespace (but the creates above)" : "      empty namespace");
   for (size_t k = 0; k < before[0].size(); ++k) {
     std::printf("  %-28s", kOps[k]);
     PrintFigure(before[0][k]);
@@ -158,7 +217,7 @@ int main(int argc, char** argv) {
   char path[64];
   for (long i = 0; i < files; ++i) {
     std::snprintf(path, sizeof path, "fill/d%03ld/f%06ld", i / 1000, i);
-    Commit(*full.store, path);
+    Commit(*full->store, path);
     if ((i + 1) % 100000 == 0) {
       const double now = Now();
       std::printf("  %8ld files  %6.0f files/s (last 100k)  %6.0f s so far  RSS %ld MiB\n", i + 1,
@@ -172,7 +231,7 @@ int main(int argc, char** argv) {
               static_cast<double>(files) / std::max(fill, 1e-9),
               static_cast<double>(std::filesystem::file_size(dir.path() + "/full.db")) / (1 << 20));
 
-  const auto after = Measure({&twin, &full}, "after");
+  const auto after = Measure({&twin, full.get()}, "after");
   std::printf("\n  %-28s%-29s%-29s%s\n", "us: p50 / p99 (CPU p50)", "      empty twin", "      full namespace",
               "    full / empty: p50 (CPU)");
   for (size_t k = 0; k < after[0].size(); ++k) {
@@ -183,5 +242,34 @@ int main(int argc, char** argv) {
   }
   std::printf("\n  RSS %ld MiB with %ld files (and the twin, whose SQLite page cache is at most 2 MiB)\n", RssMiB(),
               files);
+  std::fflush(stdout);
+  if (!cluster) return 0;
+
+  full.reset();  // closed before the master opens the file
+  const double start = Now();
+  cluster->StartMaster();
+  const double started = Now() - start;
+  if (!cluster->WaitNodesUp(cluster->node_count())) throw std::runtime_error("the nodes did not come back up");
+  std::printf("\n  dfs-master started on the filled database in %.2f s (until /healthz answered)\n", started);
+  const auto full_rate = MeasureCreates(*cluster, "probe/create_full", creates, clients);
+  PrintCreateRates(*empty_rate, full_rate, creates, clients);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long files = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 1000000;
+  const int creates = argc > 2 ? std::atoi(argv[2]) : 10000;
+  const int clients = argc > 3 ? std::atoi(argv[3]) : 4;
+  if (files < 0 || creates < 0 || clients < 1) {
+    std::fprintf(stderr, "usage: namespace_bench [FILES] [CREATES] [CLIENTS]\n");
+    return 2;
+  }
+  try {
+    return Run(files, creates, clients);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench: %s\n", e.what());
+    return 1;
+  }
 }

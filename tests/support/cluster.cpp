@@ -64,6 +64,9 @@ TestCluster::~TestCluster() {
 }
 
 std::string TestCluster::master_url() const { return scheme() + "://127.0.0.1:" + std::to_string(master_port_); }
+std::string TestCluster::master_db() const {
+  return options_.master_db.empty() ? dir() + "/master.db" : options_.master_db;
+}
 std::string TestCluster::ca_path() const { return options_.tls ? dir() + "/ca.pem" : ""; }
 
 std::vector<std::string> TestCluster::SecurityArgs(bool server) const {
@@ -84,7 +87,7 @@ std::vector<std::string> TestCluster::RedisEnv() const {
 void TestCluster::StartMaster() {
   std::vector<std::string> argv = {BinaryPath("dfs-master"),
                                    "--listen", "127.0.0.1:" + std::to_string(master_port_),
-                                   "--db", dir() + "/master.db",
+                                   "--db", master_db(),
                                    "--replicas", std::to_string(options_.replicas),
                                    "--node-timeout-ms", std::to_string(options_.node_timeout_ms),
                                    "--node-dead-ms", std::to_string(options_.node_dead_ms),

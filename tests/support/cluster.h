@@ -23,6 +23,7 @@ struct ClusterOptions {
   int heartbeat_ms = 200;
   int node_timeout_ms = 1500;       // master marks a silent node down after this
   int node_dead_ms = 4000;          // ... and re-replicates its files after this
+  std::string master_db;            // the master's --db ("": master.db in the cluster's folder)
   std::vector<std::string> master_args;
   std::vector<std::string> storage_args;
   std::vector<std::string> replicator_args;
@@ -49,6 +50,7 @@ class TestCluster {
   // The CA certificate that signed the servers' certificate ("" without TLS).
   std::string ca_path() const;
   std::string token_path() const { return dir() + "/token"; }
+  std::string master_db() const;
   int master_port() const { return master_port_; }
   Subprocess& master() { return master_; }
   void KillMaster();   // SIGKILL
