@@ -17,7 +17,8 @@
 // tests/support/cluster.h) running on the same database file: CREATES files
 // of 4 KiB through HTTP and CREATES through a FUSE mount (bench/create_rate.h),
 // with CLIENTS client threads each, first on the empty database, then after
-// the fill. The master is stopped while this process has the database open
+// the fill, interleaved with a twin cluster on an empty database (the same
+// idea as the twin store). The master is stopped while this process has the database open
 // (the store's API fills it) and started again on the filled file: never two
 // processes writing it. CREATES 0 leaves the cluster out.
 //
@@ -148,37 +149,49 @@ std::vector<std::vector<Figure>> Measure(const std::vector<Namespace*>& targets,
 
 void PrintFigure(const Figure& f) { std::printf("    %7.0f / %6.0f (%6.0f)", f.p50, f.p99, f.cpu50); }
 
-void PrintRates(const char* what, double empty, std::optional<double> full) {
-  std::printf("  %-34s %8.0f files/s", what, empty);
-  if (full) std::printf("  %8.0f files/s      %5.2fx", *full, *full / empty);
-  std::printf("\n");
-}
+constexpr int kCreateRounds = 10;
 
-// The create rates of the cluster, and of it again once the store is full.
-void PrintCreateRates(const dfs::bench::CreateRate& empty, const std::optional<dfs::bench::CreateRate>& full,
-                      int creates, int clients) {
-  std::printf("\n  create rate through dfs-master on this database (3 storage nodes, no replicator):\n");
-  std::printf("  %d files of %zu bytes each way, %d client threads, one fresh folder per measurement\n", creates,
-              dfs::bench::kCreateFileBytes, clients);
-  std::printf("  %-34s %16s  %16s  %16s\n", "", "empty namespace", full ? "full namespace" : "",
-              full ? "full / empty" : "");
-  auto get = [&](double dfs::bench::CreateRate::*field) -> std::optional<double> {
-    if (full) return (*full).*field;
-    return std::nullopt;
+// Rows of create rates: at the start of the fill, and (once filled) at its
+// end, with the empty twin cluster timed interleaved with the full one then.
+struct CreateFigures {
+  dfs::bench::CreateRate start;
+  std::optional<dfs::bench::CreateRate> end, twin;
+};
+
+void PrintCreateRates(const CreateFigures& f, int creates, int clients) {
+  std::printf("\n  create rate through dfs-master on this database (3 storage nodes, no replicator): %d files of %zu"
+              " bytes\n  each way, %d client threads, in %d rounds (one per cluster in turn)\n",
+              creates, dfs::bench::kCreateFileBytes, clients, kCreateRounds);
+  std::printf("  %-34s %11s", "files/s", "fill start");
+  if (f.end) std::printf(" %11s %12s %11s %12s", "fill end", "end / start", "empty twin", "full / twin");
+  std::printf("\n");
+  auto row = [&](const char* what, double dfs::bench::CreateRate::*field) {
+    std::printf("  %-34s %11.0f", what, f.start.*field);
+    if (f.end) {
+      std::printf(" %11.0f %11.2fx %11.0f %11.2fx", (*f.end).*field, (*f.end).*field / f.start.*field,
+                  (*f.twin).*field, (*f.end).*field / (*f.twin).*field);
+    }
+    std::printf("\n");
   };
-  PrintRates("HTTP PUT (keep-alive connections)", empty.http_files_per_s, get(&dfs::bench::CreateRate::http_files_per_s));
-  PrintRates("FUSE mount (open, write, close)", empty.mount_files_per_s,
-             get(&dfs::bench::CreateRate::mount_files_per_s));
-  std::printf("  %-34s %12ld MiB", "master RSS after them", empty.master_rss_kib / 1024);
-  if (full) std::printf("  %12ld MiB", full->master_rss_kib / 1024);
+  row("HTTP PUT (keep-alive connections)", &dfs::bench::CreateRate::http_files_per_s);
+  row("FUSE mount (open, write, close)", &dfs::bench::CreateRate::mount_files_per_s);
+  std::printf("  %-34s %7ld MiB", "master RSS after them", f.start.master_rss_kib / 1024);
+  if (f.end) std::printf(" %7ld MiB %12s %7ld MiB", f.end->master_rss_kib / 1024, "", f.twin->master_rss_kib / 1024);
   std::printf("\n");
   std::fflush(stdout);
 }
 
-dfs::bench::CreateRate MeasureCreates(harness::TestCluster& cluster, const std::string& folder, int creates, int clients) {
-  auto rate = dfs::bench::MeasureCreates(cluster, folder, creates, clients);
-  Check(rate.status(), "creates in " + folder);
-  return *rate;
+std::unique_ptr<dfs::bench::CreateProbe> StartProbe(harness::TestCluster& cluster, const std::string& folder) {
+  auto probe = dfs::bench::CreateProbe::Start(cluster, folder);
+  Check(probe.status(), "mount for " + folder);
+  return std::move(*probe);
+}
+
+std::vector<dfs::bench::CreateRate> MeasureCreates(const std::vector<dfs::bench::CreateProbe*>& probes, int creates,
+                                                   int clients) {
+  auto rates = dfs::bench::MeasureCreates(probes, creates, clients, kCreateRounds);
+  Check(rates.status(), "creates");
+  return *rates;
 }
 
 int Run(long files, int creates, int clients) {
@@ -189,13 +202,15 @@ int Run(long files, int creates, int clients) {
   // The cluster's master creates the database and is stopped before the
   // store is opened here; its nodes stay up through the fill.
   std::unique_ptr<harness::TestCluster> cluster;
-  std::optional<dfs::bench::CreateRate> empty_rate;
+  CreateFigures rates;
   if (creates > 0) {
     harness::ClusterOptions options;
     options.master_db = db;
     cluster = std::make_unique<harness::TestCluster>(options);
-    empty_rate = MeasureCreates(*cluster, "probe/create_empty", creates, clients);
-    PrintCreateRates(*empty_rate, std::nullopt, creates, clients);
+    auto probe = StartProbe(*cluster, "probe/create_start");
+    rates.start = MeasureCreates({probe.get()}, creates, clients)[0];
+    PrintCreateRates(rates, creates, clients);
+    probe.reset();
     cluster->StopMaster();
   }
   auto full = std::make_unique<Namespace>(db);
@@ -251,8 +266,13 @@ int Run(long files, int creates, int clients) {
   const double started = Now() - start;
   if (!cluster->WaitNodesUp(cluster->node_count())) throw std::runtime_error("the nodes did not come back up");
   std::printf("\n  dfs-master started on the filled database in %.2f s (until /healthz answered)\n", started);
-  const auto full_rate = MeasureCreates(*cluster, "probe/create_full", creates, clients);
-  PrintCreateRates(*empty_rate, full_rate, creates, clients);
+  harness::TestCluster twin_cluster;  // its own empty database
+  auto full_probe = StartProbe(*cluster, "probe/create_end");
+  auto twin_probe = StartProbe(twin_cluster, "probe/create_end");
+  const auto end = MeasureCreates({twin_probe.get(), full_probe.get()}, creates, clients);
+  rates.twin = end[0];
+  rates.end = end[1];
+  PrintCreateRates(rates, creates, clients);
   return 0;
 }
 
