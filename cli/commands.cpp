@@ -12,8 +12,11 @@
 namespace dfs::cli {
 
 namespace {
-int Fail(const Status& st) {
-  std::cerr << "dfs: " << st.message() << "\n";
+// `what` (the command and its name) prefixes a refusal of the caller's
+// permissions, whose message from the master names no file.
+int Fail(const Status& st, const std::string& what = "") {
+  const std::string note = DeniedNote(st);
+  std::cerr << "dfs: " << (note.empty() || what.empty() ? "" : what + ": ") << st.message() << note << "\n";
   return ExitCodeFor(st);
 }
 
@@ -24,6 +27,13 @@ nlohmann::json ToJson(const FileInfo& f) {
           {"version", f.version}};
 }
 }  // namespace
+
+std::string DeniedNote(const Status& status, const Credentials& who) {
+  if (status.code() != Code::kAccessDenied && status.code() != Code::kNotPermitted) return "";
+  std::string note = " (as uid " + std::to_string(who.uid) + ", gid " + std::to_string(who.gid);
+  if (!who.groups.empty()) note += ", groups " + FormatGroupList(who.groups);
+  return note + ")";
+}
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
@@ -47,7 +57,7 @@ int CmdPut(const DfsClient& client, const Output& out, const std::string& file, 
   PutOptions opts = options;
   opts.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   auto result = client.Put(file, remote, opts);
-  if (!result.ok()) return Fail(result.status());
+  if (!result.ok()) return Fail(result.status(), "put " + remote);
   if (result->renamed) {
     std::cerr << "note: '" << result->requested_name << "' already exists; stored as '" << result->name << "'\n";
   }
@@ -67,7 +77,7 @@ int CmdGet(const DfsClient& client, const Output& out, const std::string& name, 
       return std::fwrite(data, 1, len, stdout) == len;
     });
     std::fflush(stdout);
-    if (!info.ok()) return Fail(info.status());
+    if (!info.ok()) return Fail(info.status(), "get " + name);
     return kExitOk;
   }
   std::string target = dest.empty() ? BaseName(name) : dest;
@@ -76,7 +86,7 @@ int CmdGet(const DfsClient& client, const Output& out, const std::string& name, 
     ProgressBar bar("get " + name);
     info = client.Get(name, target, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); });
   }
-  if (!info.ok()) return Fail(info.status());
+  if (!info.ok()) return Fail(info.status(), "get " + name);
   if (out.json) {
     PrintJson({{"name", info->name}, {"path", target}, {"size", info->size}, {"md5", info->md5}});
   } else {
@@ -87,7 +97,7 @@ int CmdGet(const DfsClient& client, const Output& out, const std::string& name, 
 
 int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix) {
   auto files = client.List(prefix);
-  if (!files.ok()) return Fail(files.status());
+  if (!files.ok()) return Fail(files.status(), "ls " + prefix);
   if (out.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& f : *files) arr.push_back(ToJson(f));
@@ -103,28 +113,28 @@ int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix)
 
 int CmdRm(const DfsClient& client, const Output& out, const std::string& name) {
   Status st = client.Remove(name);
-  if (!st.ok()) return Fail(st);
+  if (!st.ok()) return Fail(st, "rm " + name);
   if (out.json) PrintJson({{"removed", name}});
   return kExitOk;
 }
 
 int CmdMkdir(const DfsClient& client, const Output& out, const std::string& name) {
   Status st = client.MakeDir(name);
-  if (!st.ok()) return Fail(st);
+  if (!st.ok()) return Fail(st, "mkdir " + name);
   if (out.json) PrintJson({{"created", name}});
   return kExitOk;
 }
 
 int CmdRmdir(const DfsClient& client, const Output& out, const std::string& name) {
   Status st = client.RemoveDir(name);
-  if (!st.ok()) return Fail(st);
+  if (!st.ok()) return Fail(st, "rmdir " + name);
   if (out.json) PrintJson({{"removed", name}});
   return kExitOk;
 }
 
 int CmdStat(const DfsClient& client, const Output& out, const std::string& name) {
   auto meta = client.Meta(name);
-  if (!meta.ok()) return Fail(meta.status());
+  if (!meta.ok()) return Fail(meta.status(), "stat " + name);
   if (out.json) {
     PrintJson(*meta);
     return kExitOk;

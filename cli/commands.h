@@ -22,6 +22,10 @@ enum ExitCode {
 };
 
 int ExitCodeFor(const Status& status);
+// " (as uid U, gid G, groups A,B)" for a refusal of the caller's permissions
+// (access_denied, not_permitted), else "": the master checked `who`, the
+// credentials every request of the CLI carries.
+std::string DeniedNote(const Status& status, const Credentials& who = ProcessCredentials());
 
 struct Output {
   bool json = false;

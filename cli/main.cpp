@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags after the command too: `dfs nodes --json`
   app.footer(
       "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 checksum mismatch, 5 cluster unavailable,\n"
-      "6 already exists (put --fail-if-exists).\nThe master comes from --master, $DFS_MASTER or http://127.0.0.1:8820.");
+      "6 already exists (put --fail-if-exists), 7 access denied (token, or the caller's uid/gid/groups).\nThe master comes from --master, $DFS_MASTER or http://127.0.0.1:8820.");
   dfs::ClientOptions options;
   dfs::cli::Output out;
   double timeout_s = 30;
@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   auto ms = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   options.timeouts = {std::min(ms, std::chrono::milliseconds(5000)), ms, ms};
   options.max_attempts = attempts;
+  // Every request names this process (X-Dfs-Uid/-Gid/-Groups): what it creates
+  // is its own, and the master checks POSIX permissions for it.
+  options.credentials = dfs::ProcessCredentials();
   auto client = dfs::DfsClient::Create(options);
   if (!client.ok()) {
     std::cerr << "dfs: " << client.status().message() << "\n";

@@ -1,4 +1,6 @@
 // The real dfs binary against a real cluster.
+#include <unistd.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -6,6 +8,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "common/client/dfs_client.h"
 #include "common/md5.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
@@ -133,6 +136,86 @@ TEST_F(CliTest, DfsMasterEnvironmentIsHonoured) {
       << out;
   EXPECT_EQ(RunCommand("DFS_MASTER=" + cluster_.master_url() + " " + BinaryPath("dfs") + " ls", &out), 0);
   EXPECT_NE(out.find(" e\n"), std::string::npos) << out;
+}
+
+// The CLI as another user: setpriv runs it with that uid, gid and groups (as
+// root), and the master checks and records what the CLI says it is.
+class CliCredentialsTest : public CliTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "running the CLI as another uid needs root";
+    if (RunCommand("command -v setpriv") != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    // The other user reads the files put from here.
+    std::filesystem::permissions(tmp_.path(), std::filesystem::perms(0755));
+  }
+  // `groups`: the supplementary groups, "" for none.
+  int CliAs(int uid, int gid, const std::string& groups, const std::string& args, std::string* out = nullptr) {
+    const std::string as = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(gid) +
+                           (groups.empty() ? " --clear-groups " : " --groups=" + groups + " ");
+    return RunCommand(as + BinaryPath("dfs") + " --master " + cluster_.master_url() + " " + args, out);
+  }
+  // Requests without credentials, which the master does not check.
+  DfsClient Admin() {
+    ClientOptions options;
+    options.master_url = cluster_.master_url();
+    return DfsClient(options);
+  }
+  std::string File(const std::string& name) {
+    WriteFile(T(name), "data of " + name + "\n");
+    std::filesystem::permissions(T(name), std::filesystem::perms(0644));
+    return T(name);
+  }
+  void ExpectOwner(const std::string& path, int uid, int gid) {
+    auto info = Admin().StatPath(path);
+    ASSERT_TRUE(info.ok()) << path << ": " << info.status().ToString();
+    EXPECT_EQ(info->uid, uid) << path;
+    EXPECT_EQ(info->gid, gid) << path;
+  }
+};
+
+TEST_F(CliCredentialsTest, WhatAUserPutsIsOwnedByIt) {
+  ASSERT_TRUE(Admin().MakeDir("home").ok());
+  SetAttrRequest chown;
+  chown.uid = 1000;
+  chown.gid = 1000;
+  ASSERT_TRUE(Admin().SetAttr("home", chown).ok());
+  std::string out;
+  ASSERT_EQ(CliAs(1000, 1000, "", "put " + File("a.txt") + " home/a.txt", &out), 0) << out;
+  ASSERT_EQ(CliAs(1000, 1000, "", "mkdir home/sub", &out), 0) << out;
+  ExpectOwner("home/a.txt", 1000, 1000);
+  ExpectOwner("home/sub", 1000, 1000);
+  // Its own file it reads back and removes.
+  ASSERT_EQ(CliAs(1000, 1000, "", "get home/a.txt -", &out), 0) << out;
+  EXPECT_NE(out.find("data of a.txt"), std::string::npos) << out;
+  ASSERT_EQ(CliAs(1000, 1000, "", "rm home/a.txt", &out), 0) << out;
+  // Root's CLI makes root's files, as before.
+  ASSERT_EQ(cluster_.Cli("put " + File("b.txt") + " home/b.txt", &out), 0) << out;
+  ExpectOwner("home/b.txt", 0, 0);
+}
+
+TEST_F(CliCredentialsTest, RefusalsAreClearErrorsWithExitSeven) {
+  std::string out;
+  // The root folder is root's, 0755.
+  EXPECT_EQ(CliAs(1000, 1000, "", "put " + File("a.txt") + " top.txt", &out), 7) << out;
+  EXPECT_NE(out.find("dfs: put top.txt: permission denied (as uid 1000, gid 1000)"), std::string::npos) << out;
+  EXPECT_EQ(Admin().StatPath("top.txt").status().code(), Code::kNotFound);
+  ASSERT_EQ(cluster_.Cli("put " + File("b.txt") + " b.txt", &out), 0) << out;
+  EXPECT_EQ(CliAs(1000, 1000, "", "rm b.txt", &out), 7) << out;
+  EXPECT_NE(out.find("dfs: rm b.txt: permission denied (as uid 1000, gid 1000)"), std::string::npos) << out;
+  EXPECT_EQ(CliAs(1000, 1000, "", "mkdir d", &out), 7) << out;
+  EXPECT_NE(out.find("dfs: mkdir d: permission denied"), std::string::npos) << out;
+  ExpectOwner("b.txt", 0, 0);
+}
+
+TEST_F(CliCredentialsTest, SupplementaryGroupsAreSent) {
+  ASSERT_TRUE(Admin().MakeDir("team", 0775).ok());
+  SetAttrRequest chgrp;
+  chgrp.gid = 2000;
+  ASSERT_TRUE(Admin().SetAttr("team", chgrp).ok());
+  std::string out;
+  EXPECT_EQ(CliAs(1000, 1000, "", "put " + File("a.txt") + " team/a.txt", &out), 7) << out;
+  ASSERT_EQ(CliAs(1000, 1000, "2000", "put " + File("a.txt") + " team/a.txt", &out), 0) << out;
+  ExpectOwner("team/a.txt", 1000, 1000);
 }
 
 TEST(CliUnavailableTest, DeadMasterExitsFiveAndLeavesNothing) {

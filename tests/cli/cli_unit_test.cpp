@@ -36,6 +36,18 @@ TEST(ExitCodeTest, MapsStatuses) {
   EXPECT_EQ(cli::ExitCodeFor(Status::Unavailable("")), 5);
   EXPECT_EQ(cli::ExitCodeFor(Status::AlreadyExists("")), 6);
   EXPECT_EQ(cli::ExitCodeFor(Status::InvalidArgument("")), 1);
+  EXPECT_EQ(cli::ExitCodeFor(Status::AccessDenied("")), 7);
+  EXPECT_EQ(cli::ExitCodeFor(Status::NotPermitted("")), 7);
+}
+
+TEST(ExitCodeTest, RefusalsOfTheCallerNameIt) {
+  const Credentials who{1000, 1000, {27, 100}};
+  EXPECT_EQ(cli::DeniedNote(Status::AccessDenied("permission denied"), who), " (as uid 1000, gid 1000, groups 27,100)");
+  EXPECT_EQ(cli::DeniedNote(Status::NotPermitted("operation not permitted"), Credentials{5, 6, {}}),
+            " (as uid 5, gid 6)");
+  // A token refusal is not about the caller's uid.
+  EXPECT_EQ(cli::DeniedNote(Status::PermissionDenied("read-only token"), who), "");
+  EXPECT_EQ(cli::DeniedNote(Status::NotFound("x"), who), "");
 }
 
 TEST(RetryPolicyTest, RetriesTransientErrorsOnly) {
