@@ -28,8 +28,8 @@ namespace t = dfs::testing;
 
 namespace {
 
-// Runs create(i) for i in [0, files) on `clients` threads; the wall time in
-// seconds, or the first failure.
+// Runs create(thread, i) for i in [first, first + files) on `clients` threads;
+// the wall time in seconds, or the first failure.
 Result<double> RunCreates(int first, int files, int clients,
                           const std::function<Status(int thread, int i)>& create) {
   const int end = first + files;
@@ -72,7 +72,7 @@ Result<double> HttpCreates(const std::string& master_url, const std::string& fol
   const std::string body(kCreateFileBytes, 'h');
   std::vector<std::unique_ptr<httplib::Client>> conns;
   for (int c = 0; c < clients; ++c) {
-    conns.push_back(MakeClient(*ep));                  // keep-alive
+    conns.push_back(MakeClient(*ep));     // keep-alive
     conns.back()->set_tcp_nodelay(true);  // as curl does: no wait for the ACK of the headers
   }
   return RunCreates(first, files, clients, [&](int c, int i) {
