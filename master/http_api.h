@@ -41,8 +41,10 @@ class HttpApi {
                   const PutRequest& put, UploadGuard& guard);
 
   FileService& files_;
-  std::unique_ptr<httplib::Server> server_;
   UploadLimits upload_limits_;
+  // Last, so it goes first: its destructor waits for the handlers still
+  // running on its worker lanes, which use the members above.
+  std::unique_ptr<httplib::Server> server_;
 };
 
 // The routes whose handlers stream the request body themselves (file PUTs

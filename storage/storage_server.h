@@ -46,10 +46,12 @@ class StorageServer {
   BlobStore& store_;
   std::string node_id_;
   std::string advertise_url_;
-  metrics::Registry metrics_;  // before server_: its handlers use it
-  std::unique_ptr<httplib::Server> server_;
+  metrics::Registry metrics_;
   UploadLimits upload_limits_;
   std::optional<Endpoint> master_;
+  // Last, so it goes first: its destructor waits for the handlers still
+  // running on its worker lanes, which use every member above.
+  std::unique_ptr<httplib::Server> server_;
 };
 
 }  // namespace dfs::storage
