@@ -230,8 +230,15 @@ NAMES=()
 for i in "${!sizes[@]}"; do put "$WORK/files/f$i" "compose/f$i" >/dev/null; NAMES+=("f$i"); done
 # The image's dfs CLI, on the host's network, against the same master.
 cli() { "$DOCKER" run --rm --network host -v "$WORK/files:/files:ro" "$IMAGE" dfs --master "$M" "$@"; }
-cli put /files/f2 compose/cli-f2 >/dev/null || fail "dfs put"
-[ "$(cli get compose/cli-f2 - | md5sum | cut -c1-32)" = "$(md5 "$WORK/files/f2")" ] || fail "dfs get: md5 differs"
+# The CLI sends its user's ids (the image's user dfs): compose/ is root's (made by curl, which
+# sends none), so it is refused there and given a folder of its own, as an admin would.
+if cli put /files/f2 compose/cli-f2 >/dev/null 2>&1; then fail "dfs put as user dfs into root's folder was not refused"; fi
+cli_uid=$("$DOCKER" run --rm "$IMAGE" id -u) && cli_gid=$("$DOCKER" run --rm "$IMAGE" id -g) || fail "id in the image"
+curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' -d '{"mode": 493}' "$M/api/v1/dirs/cli-home" >/dev/null || fail "mkdir cli-home"
+curl -fsS --max-time 10 -X PATCH -H 'Content-Type: application/json' -d "{\"uid\": $cli_uid, \"gid\": $cli_gid}" \
+  "$M/api/v1/files/cli-home" >/dev/null || fail "chown cli-home"
+cli put /files/f2 cli-home/cli-f2 >/dev/null || fail "dfs put"
+[ "$(cli get cli-home/cli-f2 - | md5sum | cut -c1-32)" = "$(md5 "$WORK/files/f2")" ] || fail "dfs get: md5 differs"
 for n in "${NAMES[@]}"; do check_get "$WORK/files/$n" "compose/$n"; done
 log "put/get of ${#NAMES[@]} files (1 B .. 20 MB) with curl and of one with the image's dfs CLI: md5 ok"
 
@@ -255,7 +262,7 @@ victim_id=$(json "$M/api/v1/nodes" "[n['node_id'] for n in d['nodes'] if n['url'
 log "all files have 3 copies; stopping $victim ($victim_url, node $victim_id), the primary of the most files"
 compose stop "$victim" >/dev/null 2>&1 || fail "compose stop $victim"
 for n in "${NAMES[@]}"; do check_get "$WORK/files/$n" "compose/$n"; done
-[ "$(cli get compose/cli-f2 - | md5sum | cut -c1-32)" = "$(md5 "$WORK/files/f2")" ] || fail "dfs get after stop"
+[ "$(cli get cli-home/cli-f2 - | md5sum | cut -c1-32)" = "$(md5 "$WORK/files/f2")" ] || fail "dfs get after stop"
 log "with $victim stopped every file still reads back with the right md5"
 
 # ---- a node added at run time (the scale profile's service) takes placements ----
