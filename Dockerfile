@@ -8,7 +8,7 @@ ARG JOBS=2
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config \
-      libfuse3-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev \
+      libfuse3-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev \
       libcli11-dev libgtest-dev \
  && rm -rf /var/lib/apt/lists/*
 # (libgtest-dev only because the CMake configure step looks for it; no test is built.)
@@ -28,7 +28,7 @@ RUN { cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DDFS_WERROR=OFF -DCMAKE_U
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libfuse3-3 fuse3 libsqlite3-0 libhiredis0.14 libssl3 libcpp-httplib0.11 \
+      libfuse3-3 fuse3 libsqlite3-0 libpq5 libhiredis0.14 libssl3 libcpp-httplib0.11 \
       curl ca-certificates redis-server \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system dfs && useradd --system --gid dfs --home-dir /var/lib/dfs --shell /usr/sbin/nologin dfs \

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_MASTER_LISTEN");
   app.add_option("--db", db_path, "SQLite database file")->envname("DFS_DB");
   std::string metadata;
-  app.add_option("--metadata", metadata, "metadata store: sqlite:PATH (default: sqlite:<--db>)")
+  app.add_option("--metadata", metadata, "metadata store: sqlite:PATH (default: sqlite:<--db>), or postgres://USER@HOST:PORT/DBNAME for many masters sharing one PostgreSQL")
       ->envname("DFS_METADATA");
   uint64_t chunk_size = uint64_t{64} << 20;
   app.add_option("--chunk-size", chunk_size, "a file's content is stored in chunks of at most this many bytes")
@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-master: " << store.status().ToString() << "\n";
     return 1;
   }
+  // Masters sharing one database (PostgreSQL) run each background task on
+  // one of them at a time, by lease; a SQLite database is this master's own.
+  const bool shared_store = metadata.rfind("postgres", 0) == 0;
+  const std::string holder = shared_store ? dfs::master::NewHolderId() : "";
   // Replication jobs go from the outbox to Redis; without --redis they wait
   // in the outbox (files still get stored, with one copy).
   std::unique_ptr<dfs::replication::ReplicationQueue> queue;
@@ -135,7 +139,7 @@ int main(int argc, char** argv) {
     }
     address->password = *password;
     queue = std::make_unique<dfs::replication::ReplicationQueue>(*address);
-    publisher = std::make_unique<dfs::master::OutboxPublisher>(**store, *queue);
+    publisher = std::make_unique<dfs::master::OutboxPublisher>(**store, *queue, std::chrono::milliseconds(1000), holder);
   } else {
     DFS_LOG(WARN, "master") << "no --redis: files are not replicated (jobs wait in the outbox)";
   }
@@ -169,7 +173,7 @@ int main(int argc, char** argv) {
   if (queue) dfs::replication::AddQueueMetrics(registry, *queue);
   if (!api.Bind(ep->host, ep->port)) return 1;
 
-  dfs::master::Maintenance maintenance;
+  dfs::master::Maintenance maintenance(shared_store ? store->get() : nullptr, holder);
   maintenance.Add("node-liveness", std::chrono::milliseconds(std::max(50, node_timeout_ms / 4)), [&] {
     dfs::master::CheckNodeLiveness(**store, std::chrono::milliseconds(node_timeout_ms));
   });

@@ -1,16 +1,44 @@
 #include "master/maintenance.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/http_util.h"
 #include "common/log.h"
 
 namespace dfs::master {
 
+std::string NewHolderId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + RandomHex(4);
+}
+
+double TaskLeaseTtl(std::chrono::milliseconds interval) {
+  return std::clamp(3 * std::chrono::duration<double>(interval).count(), 5.0, 30.0);
+}
+
+bool HoldsTask(MetadataStore& store, const std::string& task, const std::string& holder,
+               std::chrono::milliseconds interval) {
+  auto held = store.HoldLease(task, holder, TaskLeaseTtl(interval));
+  return held.ok() && *held;
+}
+
 Maintenance::~Maintenance() { Stop(); }
 
 void Maintenance::Add(std::string name, std::chrono::milliseconds interval, std::function<void()> task) {
+  names_.push_back(name);
   threads_.emplace_back([this, name = std::move(name), interval, task = std::move(task)] {
+    bool held = false;
     for (;;) {
       try {
-        task();
+        const bool now_held = !store_ || HoldsTask(*store_, name, holder_, interval);
+        if (now_held != held && store_) {
+          DFS_LOG(INFO, "master") << "background task " << name << (now_held ? ": this master runs it" : ": another master runs it");
+        }
+        held = now_held;
+        if (held) task();
       } catch (const std::exception& e) {
         DFS_LOG(ERROR, "master") << "background task " << name << " failed: " << e.what();
       }
@@ -30,6 +58,10 @@ void Maintenance::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (store_) {
+    for (const auto& name : names_) (void)store_->ReleaseLease(name, holder_);
+  }
+  names_.clear();
 }
 
 void CheckNodeLiveness(MetadataStore& store, std::chrono::milliseconds timeout) {

@@ -1,6 +1,10 @@
 // Maintenance: the master's background loops. Each loop is a named task run
 // every interval on its own thread until Stop(); the replication side adds
-// its loops (outbox publishing, healing) the same way.
+// its loops (outbox publishing, healing) the same way. With a store, a task
+// runs only on the master holding its lease (MetadataStore::HoldLease), so
+// masters sharing one database run each task once between them; a lease
+// lapses TaskLeaseTtl(interval) after its holder last ran the task (it died)
+// and is given up at Stop() (it stopped), and another master takes over.
 #pragma once
 
 #include <chrono>
@@ -15,17 +19,30 @@
 
 namespace dfs::master {
 
+// A name for this master process as a lease holder: host, pid and a random part.
+std::string NewHolderId();
+// How long a lease on a task run every `interval` lasts without renewal.
+double TaskLeaseTtl(std::chrono::milliseconds interval);
+// True when `holder` may run `task` now (holds its lease; renewed by asking).
+bool HoldsTask(MetadataStore& store, const std::string& task, const std::string& holder,
+               std::chrono::milliseconds interval);
+
 class Maintenance {
  public:
+  Maintenance() = default;
+  Maintenance(MetadataStore* store, std::string holder) : store_(store), holder_(std::move(holder)) {}
   ~Maintenance();
   void Add(std::string name, std::chrono::milliseconds interval, std::function<void()> task);
   void Stop();
 
  private:
+  MetadataStore* const store_ = nullptr;
+  const std::string holder_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::vector<std::string> names_;
 };
 
 // Marks nodes silent for longer than `timeout` as down.

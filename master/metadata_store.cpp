@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "master/sqlite/sqlite_store.h"
+#include "master/sql/sql_store.h"
 
 namespace dfs::master {
 
@@ -54,14 +54,20 @@ ReplicaState ReplicaStateFromString(std::string_view name) {
 }
 
 Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& where) {
+  if (where.rfind("postgres://", 0) == 0 || where.rfind("postgresql://", 0) == 0) {
+    auto store = SqlStore::OpenPostgres(where);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<MetadataStore>(std::move(*store));
+  }
   std::string path = where;
   if (path.rfind("sqlite:", 0) == 0) {
     path = path.substr(7);
   } else if (path.find("://") != std::string::npos) {
-    return Status::InvalidArgument("metadata store '" + where + "': only sqlite:PATH (or a bare PATH) is supported");
+    return Status::InvalidArgument("metadata store '" + where +
+                                   "': use sqlite:PATH (or a bare PATH) or postgres://[user@]host[:port]/dbname");
   }
   if (path.empty()) return Status::InvalidArgument("metadata store: sqlite: needs a file name (or :memory:)");
-  auto store = SqliteStore::Open(path);
+  auto store = SqlStore::OpenSqlite(path);
   if (!store.ok()) return store.status();
   return std::unique_ptr<MetadataStore>(std::move(*store));
 }

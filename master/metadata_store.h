@@ -1,12 +1,13 @@
 // MetadataStore: the master's whole state behind one interface: the
 // namespace (NamespaceStore), file contents, nodes, replicas, the
 // replication outbox and pending blob deletions. Implementations hold all
-// of the SQL (master/sqlite/ for SQLite, the embedded default); nothing
+// of the SQL (master/sql/: SQLite, the embedded default, and PostgreSQL); nothing
 // outside them sees a database. Contract: every method is atomic (one
 // transaction), preconditions are checked inside it by constraints rather
 // than check-then-act in the caller, so several masters can share one
 // database; a method that fails changed nothing. Database errors come back
-// as IOError (the master answers 503), never as exceptions.
+// as Status, never as exceptions: Unavailable (503) when the database
+// cannot be reached, IOError (500) for the rest.
 #pragma once
 
 #include <cstdint>
@@ -127,7 +128,9 @@ struct OutboxJob {
 class MetadataStore : public NamespaceStore {
  public:
   // `where` is "sqlite:PATH" or a bare PATH (SQLite, ":memory:" for a
-  // store that lives as long as the object). Creates or migrates the schema.
+  // store that lives as long as the object), or a postgres:// URL (libpq's
+  // form: postgres://user@host:port/dbname?options). Creates or migrates
+  // the schema; IOError when the database cannot be reached.
   static Result<std::unique_ptr<MetadataStore>> Open(const std::string& where);
 
   // Nodes
@@ -221,6 +224,14 @@ class MetadataStore : public NamespaceStore {
   virtual Result<std::vector<OutboxJob>> UnpublishedJobs(int limit) = 0;
   virtual Status MarkJobPublished(int64_t id) = 0;
   virtual Status PruneOutbox(double published_before) = 0;
+
+  // Leases on background tasks, so that with many masters over one database
+  // each task runs on one of them at a time. True when `holder` holds the
+  // lease on `name` for ttl_s from now: it was free, lapsed, or already its
+  // (renewed). ReleaseLease gives it up (a master stopping), so another
+  // master takes it at once instead of after ttl_s.
+  virtual Result<bool> HoldLease(const std::string& name, const std::string& holder, double ttl_s) = 0;
+  virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
 
   struct Counts {
     uint64_t files = 0;

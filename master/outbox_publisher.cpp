@@ -1,12 +1,13 @@
 #include "master/outbox_publisher.h"
 
 #include "common/log.h"
+#include "master/maintenance.h"
 
 namespace dfs::master {
 
 OutboxPublisher::OutboxPublisher(MetadataStore& store, replication::ReplicationQueue& queue,
-                                 std::chrono::milliseconds poll)
-    : store_(store), queue_(queue), poll_(poll), thread_([this] { Loop(); }) {}
+                                 std::chrono::milliseconds poll, std::string holder)
+    : store_(store), queue_(queue), poll_(poll), holder_(std::move(holder)), thread_([this] { Loop(); }) {}
 
 OutboxPublisher::~OutboxPublisher() {
   {
@@ -15,6 +16,7 @@ OutboxPublisher::~OutboxPublisher() {
   }
   cv_.notify_all();
   thread_.join();
+  if (!holder_.empty()) (void)store_.ReleaseLease("outbox", holder_);
 }
 
 void OutboxPublisher::Notify() {
@@ -43,6 +45,11 @@ Status OutboxPublisher::PublishPending() {
 void OutboxPublisher::Loop() {
   auto last_prune = std::chrono::steady_clock::now();
   for (;;) {
+    if (!holder_.empty() && !HoldsTask(store_, "outbox", holder_, poll_)) {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, poll_, [this] { return stopping_; })) return;
+      continue;  // another master publishes
+    }
     Status st = PublishPending();
     if (st.ok() != redis_up_.load()) {
       redis_up_ = st.ok();

@@ -6,9 +6,11 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev
   libgtest-dev libcli11-dev
   redis-server redis-tools
+  # Tests start their own PostgreSQL (initdb + postgres) for the metadata store over it.
+  postgresql-15
   curl ca-certificates python3 python3-requests procps
   chromium
   # Tests only: systemd-analyze (install_test checks the units), openssl (test certificates).

@@ -9,15 +9,19 @@
 
 #include "master/collision_namer.h"
 #include "master/namespace_store.h"
-#include "master/sqlite/database.h"
+#include "master/sql/sqlite_database.h"
+#include "tests/master/store_backends.h"
 #include "tests/support/process.h"
 
 namespace dfs::master {
+using dfs::testing::WaitUntil;
 
-class MetadataStoreTest : public ::testing::Test {
+class MetadataStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  virtual Backend backend() const { return GetParam(); }
   void SetUp() override {
-    auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+    where_ = StoreUrl(backend(), dir_);
+    auto s = MetadataStore::Open(where_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
@@ -47,10 +51,19 @@ class MetadataStoreTest : public ::testing::Test {
   static std::string Rename(const std::string& p) { return CollisionName(p, RandomSuffix()); }
 
   dfs::testing::TempDir dir_;
+  std::string where_;  // the store's URL
   std::unique_ptr<MetadataStore> store_;
 };
 
-TEST_F(MetadataStoreTest, CommitGetListDelete) {
+// What only the SQLite store has: its migrations from older releases, its file.
+class MetadataStoreTestSqlite : public MetadataStoreTest {
+ protected:
+  Backend backend() const override { return Backend::kSqlite; }
+};
+
+DFS_INSTANTIATE_FOR_BACKENDS(MetadataStoreTest);
+
+TEST_P(MetadataStoreTest, CommitGetListDelete) {
   auto c = store_->CommitFile(File("a/b.txt", "b1"), ConflictMode::kRename, Rename);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_FALSE(c->renamed);
@@ -69,7 +82,7 @@ TEST_F(MetadataStoreTest, CommitGetListDelete) {
   EXPECT_EQ(store_->DeleteFile("a/b.txt").status().code(), Code::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, ListPrefixIsLiteral) {
+TEST_P(MetadataStoreTest, ListPrefixIsLiteral) {
   ASSERT_TRUE(store_->CommitFile(File("a_b", "b1"), ConflictMode::kRename, Rename).ok());
   ASSERT_TRUE(store_->CommitFile(File("axb", "b2"), ConflictMode::kRename, Rename).ok());
   ASSERT_TRUE(store_->CommitFile(File("100%", "b3"), ConflictMode::kRename, Rename).ok());
@@ -81,7 +94,7 @@ TEST_F(MetadataStoreTest, ListPrefixIsLiteral) {
 // Names that differ only in case are different names: a listing, a folder
 // check, a folder rename and rmdir of "a" never touch "A" (SQLite's LIKE
 // compared without case, and `mv a b` moved A/* too).
-TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
+TEST_P(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
   NamespaceStore& ns = *store_;
   ASSERT_TRUE(ns.MakeDir("a", 0755, false).ok());
   ASSERT_TRUE(ns.MakeDir("A", 0755, false).ok());
@@ -115,7 +128,7 @@ TEST_F(MetadataStoreTest, NamesThatDifferOnlyInCaseAreDistinct) {
   EXPECT_EQ(ns.RemoveDir("b").code(), Code::kNotEmpty);
 }
 
-TEST_F(MetadataStoreTest, ConflictModes) {
+TEST_P(MetadataStoreTest, ConflictModes) {
   ASSERT_TRUE(store_->CommitFile(File("x.txt", "b1"), ConflictMode::kRename, Rename).ok());
   auto renamed = store_->CommitFile(File("x.txt", "b2"), ConflictMode::kRename, Rename);
   ASSERT_TRUE(renamed.ok());
@@ -135,7 +148,7 @@ TEST_F(MetadataStoreTest, ConflictModes) {
   EXPECT_EQ((*pending)[0].blob_id, "b1") << "the overwritten blob is queued for deletion";
 }
 
-TEST_F(MetadataStoreTest, FileAndDirectoryCannotShareAPath) {
+TEST_P(MetadataStoreTest, FileAndDirectoryCannotShareAPath) {
   ASSERT_TRUE(store_->CommitFile(File("d/f", "b1"), ConflictMode::kRename, Rename).ok());
   EXPECT_EQ(store_->CommitFile(File("d", "b2"), ConflictMode::kOverwrite, Rename).status().code(),
             Code::kIsDirectory);
@@ -143,7 +156,7 @@ TEST_F(MetadataStoreTest, FileAndDirectoryCannotShareAPath) {
             Code::kNotDirectory);
 }
 
-TEST_F(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
+TEST_P(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
   std::vector<std::thread> threads;
   std::vector<std::string> names(20);
   for (int i = 0; i < 20; ++i) {
@@ -162,7 +175,7 @@ TEST_F(MetadataStoreTest, ConcurrentSameNameCommitsGetDistinctNames) {
 // Healing and the counts look at the watched blobs only, never every file:
 // a blob is watched from its PUT until it has its copies, and again when a
 // copy goes bad or a holder goes down.
-TEST_F(MetadataStoreTest, HealingWatchesOnlyBlobsThatMayLackCopies) {
+TEST_F(MetadataStoreTestSqlite, HealingWatchesOnlyBlobsThatMayLackCopies) {
   for (const char* id : {"n1", "n2", "n3"}) ASSERT_TRUE(store_->UpsertNode(Node(id, NowSeconds())).ok());
   ASSERT_TRUE(store_->CommitFile(File("f", "b1"), ConflictMode::kFail, Rename).ok());
   const double dead_before = NowSeconds() - 60;
@@ -173,7 +186,7 @@ TEST_F(MetadataStoreTest, HealingWatchesOnlyBlobsThatMayLackCopies) {
   EXPECT_EQ(*store_->QueueUnderReplicated(dead_before, 0, 10), 0);
   auto watched = [&] {
     // The SQLite store's own table, read through a second connection.
-    auto db = Database::Open(dir_.path() + "/meta.db");
+    auto db = SqliteDatabase::Open(dir_.path() + "/meta.db");
     EXPECT_TRUE(db.ok());
     auto q = (*db)->Prepare("SELECT COUNT(*) FROM heal_watch");
     q.Step();
@@ -202,7 +215,7 @@ TEST_F(MetadataStoreTest, HealingWatchesOnlyBlobsThatMayLackCopies) {
   EXPECT_EQ(store_->CountFiles()->files, 0u);
 }
 
-TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
+TEST_P(MetadataStoreTest, NodesGoDownWhenSilent) {
   NodeRecord n = Node("n1", NowSeconds() - 100);
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   auto down = store_->MarkSilentNodesDown(NowSeconds() - 10);
@@ -213,7 +226,7 @@ TEST_F(MetadataStoreTest, NodesGoDownWhenSilent) {
   EXPECT_EQ((*store_->ListNodes())[0].state, NodeState::kUp) << "a heartbeat brings a node back";
 }
 
-TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDraining) {
+TEST_P(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDraining) {
   NodeRecord n = Node("n1", NowSeconds());
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   EXPECT_EQ(*store_->SetNodeDraining("n1", true), NodeState::kDraining);
@@ -231,12 +244,12 @@ TEST_F(MetadataStoreTest, ADrainingNodeThatGoesSilentIsMarkedDownAndStaysDrainin
   EXPECT_FALSE(store_->SetNodeDraining("nope", true).ok());
 }
 
-TEST_F(MetadataStoreTest, SchemaVersionOneIsMigrated) {
+TEST_F(MetadataStoreTestSqlite, SchemaVersionOneIsMigrated) {
   NodeRecord n = Node("n1", NowSeconds());
   ASSERT_TRUE(store_->UpsertNode(n).ok());
   store_.reset();
   {  // what version 1 left: no draining column, "draining" only in state
-    auto db = Database::Open(dir_.path() + "/meta.db");
+    auto db = SqliteDatabase::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(db.ok());
     (*db)->Exec("ALTER TABLE nodes DROP COLUMN draining; UPDATE nodes SET state = 'draining';"
                 "UPDATE schema_version SET version = 1;");
@@ -248,10 +261,26 @@ TEST_F(MetadataStoreTest, SchemaVersionOneIsMigrated) {
   EXPECT_TRUE(listed.draining);
 }
 
-TEST_F(MetadataStoreTest, SurvivesReopen) {
+// A background task's lease: one holder at a time, renewed by its holder,
+// taken over once it lapses or is released.
+TEST_P(MetadataStoreTest, LeasesHaveOneHolderAtATime) {
+  EXPECT_TRUE(*store_->HoldLease("healing", "master-a", 60));
+  EXPECT_FALSE(*store_->HoldLease("healing", "master-b", 60)) << "held by a";
+  EXPECT_TRUE(*store_->HoldLease("healing", "master-a", 60)) << "renewed";
+  EXPECT_TRUE(*store_->HoldLease("outbox", "master-b", 60)) << "leases are per task";
+  ASSERT_TRUE(store_->ReleaseLease("healing", "master-b").ok());
+  EXPECT_FALSE(*store_->HoldLease("healing", "master-b", 60)) << "only the holder releases";
+  ASSERT_TRUE(store_->ReleaseLease("healing", "master-a").ok());
+  EXPECT_TRUE(*store_->HoldLease("healing", "master-b", 0.2)) << "released: free";
+  EXPECT_TRUE(WaitUntil([&] { return *store_->HoldLease("healing", "master-a", 60); }, std::chrono::seconds(10)))
+      << "lapsed: taken over";
+  EXPECT_FALSE(*store_->HoldLease("healing", "master-b", 60));
+}
+
+TEST_P(MetadataStoreTest, SurvivesReopen) {
   ASSERT_TRUE(store_->CommitFile(File("keep.txt", "b1"), ConflictMode::kRename, Rename).ok());
   store_.reset();
-  auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+  auto s = MetadataStore::Open(where_);
   ASSERT_TRUE(s.ok());
   EXPECT_TRUE((*s)->GetFile("keep.txt").ok());
 }
@@ -266,11 +295,16 @@ TEST(MetadataStoreOpen, TakesSqliteUrlsAndRefusesOthers) {
   auto s = MetadataStore::Open("sqlite:" + dir.path() + "/m.db");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/m.db"));
-  for (const char* bad : {"postgres://127.0.0.1/dfs", "sqlite:", "mysql://x"}) {
+  for (const char* bad : {"sqlite:", "mysql://x"}) {
     auto o = MetadataStore::Open(bad);
     ASSERT_FALSE(o.ok()) << bad;
     EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
   }
+  // PostgreSQL that does not answer: a clear Unavailable, at once.
+  auto pg = MetadataStore::Open("postgres://dfs@127.0.0.1:" + std::to_string(dfs::testing::FreePort()) + "/dfs");
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), Code::kUnavailable);
+  EXPECT_NE(pg.status().message().find("cannot connect"), std::string::npos) << pg.status().ToString();
 }
 }  // namespace dfs::master
 
@@ -293,7 +327,7 @@ TEST(MetadataStoreChunks, SchemaFiveContentsBecomeOneChunkFiles) {
     }
   }
   {  // back to schema 5's shape: the blob in contents, no chunks table
-    auto db = Database::Open(db_path);
+    auto db = SqliteDatabase::Open(db_path);
     ASSERT_TRUE(db.ok());
     (*db)->Exec(
         "CREATE TABLE contents_v5 (ino INTEGER PRIMARY KEY REFERENCES inodes (ino), blob_id TEXT NOT NULL UNIQUE, "

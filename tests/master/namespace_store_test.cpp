@@ -12,7 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "master/collision_namer.h"
-#include "master/sqlite/database.h"
+#include "master/sql/sqlite_database.h"
+#include "tests/master/store_backends.h"
 #include "tests/support/process.h"
 
 #ifndef DFS_TEST_DATA_DIR
@@ -24,10 +25,12 @@ namespace {
 
 using Names = std::vector<std::string>;
 
-class NamespaceStoreTest : public ::testing::Test {
+class NamespaceStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  virtual Backend backend() const { return GetParam(); }
   void SetUp() override {
-    auto s = MetadataStore::Open(dir_.path() + "/meta.db");
+    where_ = StoreUrl(backend(), dir_);
+    auto s = MetadataStore::Open(where_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     ns_ = store_.get();
@@ -61,12 +64,21 @@ class NamespaceStoreTest : public ::testing::Test {
   int64_t Nlink(const std::string& path) { return ns_->Stat(path)->nlink; }
 
   dfs::testing::TempDir dir_;
+  std::string where_;  // the store's URL
   std::unique_ptr<MetadataStore> store_;
   NamespaceStore* ns_ = nullptr;  // the store, as its namespace half
 };
 
+// What only the SQLite store has: its migrations from older releases, its file.
+class NamespaceStoreTestSqlite : public NamespaceStoreTest {
+ protected:
+  Backend backend() const override { return Backend::kSqlite; }
+};
 
-TEST_F(NamespaceStoreTest, PutMakesItsFoldersAndDeleteKeepsThem) {
+DFS_INSTANTIATE_FOR_BACKENDS(NamespaceStoreTest);
+
+
+TEST_P(NamespaceStoreTest, PutMakesItsFoldersAndDeleteKeepsThem) {
   ASSERT_TRUE(Put("a/b/c.txt", "b1").ok());
   EXPECT_TRUE(ns_->Stat("a/b")->is_dir);
   EXPECT_EQ(ListNames("a/b"), Names{"c.txt"});
@@ -80,7 +92,7 @@ TEST_F(NamespaceStoreTest, PutMakesItsFoldersAndDeleteKeepsThem) {
   EXPECT_EQ(ns_->List("nope").status().code(), Code::kNotFound);
 }
 
-TEST_F(NamespaceStoreTest, FolderLinkCountsFollowSubfolders) {
+TEST_P(NamespaceStoreTest, FolderLinkCountsFollowSubfolders) {
   EXPECT_EQ(Nlink(""), 2);
   ASSERT_TRUE(ns_->MakeDir("d", 0750, false).ok());
   ASSERT_TRUE(ns_->MakeDir("d/e", 0755, false).ok());
@@ -99,7 +111,7 @@ TEST_F(NamespaceStoreTest, FolderLinkCountsFollowSubfolders) {
   ASSERT_TRUE(ns_->MakeDir("q/r", 0755, true).ok());
 }
 
-TEST_F(NamespaceStoreTest, RenameFollowsRename2) {
+TEST_P(NamespaceStoreTest, RenameFollowsRename2) {
   ASSERT_TRUE(ns_->MakeDir("a/b/c", 0755, true).ok());
   ASSERT_TRUE(Put("a/b/c/f", "b1").ok());
   ASSERT_TRUE(Put("g", "b2").ok());
@@ -130,7 +142,7 @@ TEST_F(NamespaceStoreTest, RenameFollowsRename2) {
   EXPECT_TRUE(ns_->Rename("full/x", "full/x").ok());
 }
 
-TEST_F(NamespaceStoreTest, OverwriteKeepsTheInodeAndItsMode) {
+TEST_P(NamespaceStoreTest, OverwriteKeepsTheInodeAndItsMode) {
   ASSERT_TRUE(Put("f", "b1").ok());
   const int64_t ino = ns_->Stat("f")->ino;
   AttrChange chmod;
@@ -148,7 +160,7 @@ TEST_F(NamespaceStoreTest, OverwriteKeepsTheInodeAndItsMode) {
   EXPECT_EQ(ns_->SetAttr("f", resize).code(), Code::kInvalidArgument);
 }
 
-TEST_F(NamespaceStoreTest, ListingsPageInByteOrder) {
+TEST_P(NamespaceStoreTest, ListingsPageInByteOrder) {
   // Byte order: upper case before lower case, "a.b" before "a/..." folders' names sort as names.
   for (const char* name : {"b", "A", "a", "a.b", "\xc3\xa9", "B", "0"}) ASSERT_TRUE(Put(std::string("d/") + name, name).ok());
   EXPECT_EQ(ListNames("d"), (Names{"0", "A", "B", "a", "a.b", "b", "\xc3\xa9"}));
@@ -168,7 +180,7 @@ TEST_F(NamespaceStoreTest, ListingsPageInByteOrder) {
   EXPECT_EQ(ns_->List("d", "b", 10)->entries.size(), 1u);
 }
 
-TEST_F(NamespaceStoreTest, ListFilesByPrefixWalksOnlyTheSubtree) {
+TEST_P(NamespaceStoreTest, ListFilesByPrefixWalksOnlyTheSubtree) {
   for (const char* p : {"docs/a.txt", "docs/ab/c", "docs/b", "docsx", "Docs/a.txt", "x/docs/a"}) ASSERT_TRUE(Put(p, p).ok());
   auto paths = [&](const std::string& prefix) {
     Names out;
@@ -195,7 +207,7 @@ Credentials User(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups = {}) 
   return c;
 }
 
-TEST_F(NamespaceStoreTest, HardLinksShareOneInodeUntilTheLastGoes) {
+TEST_P(NamespaceStoreTest, HardLinksShareOneInodeUntilTheLastGoes) {
   ASSERT_TRUE(Put("f", "b1").ok());
   auto link = ns_->Link("f", "g");
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -215,7 +227,7 @@ TEST_F(NamespaceStoreTest, HardLinksShareOneInodeUntilTheLastGoes) {
   EXPECT_EQ(store_->UnreferencedBlobs({"b2"})->size(), 1u) << "the last link took the content along";
 }
 
-TEST_F(NamespaceStoreTest, SymlinksAndSpecialFilesAreInodesWithoutContent) {
+TEST_P(NamespaceStoreTest, SymlinksAndSpecialFilesAreInodesWithoutContent) {
   auto link = ns_->Symlink("l", "../some/where");
   ASSERT_TRUE(link.ok()) << link.status().ToString();
   EXPECT_EQ(link->type, InodeType::kSymlink);
@@ -238,7 +250,7 @@ TEST_F(NamespaceStoreTest, SymlinksAndSpecialFilesAreInodesWithoutContent) {
   EXPECT_TRUE(ListNames("").empty());
 }
 
-TEST_F(NamespaceStoreTest, OwnersAndPermissionsFollowPosix) {
+TEST_P(NamespaceStoreTest, OwnersAndPermissionsFollowPosix) {
   const Credentials alice = User(1000, 1000, {1000, 50}), bob = User(1001, 1001);
   ASSERT_TRUE(ns_->MakeDir("home", 0777, false).ok());
   ASSERT_TRUE(ns_->MakeDir("home/alice", 0700, false, &alice).ok());
@@ -283,7 +295,7 @@ TEST_F(NamespaceStoreTest, OwnersAndPermissionsFollowPosix) {
   EXPECT_EQ(ns_->SetAttr("home/p", touch, &alice).code(), Code::kNotPermitted);
 }
 
-TEST_F(NamespaceStoreTest, StickyFoldersAndSetgidFolders) {
+TEST_P(NamespaceStoreTest, StickyFoldersAndSetgidFolders) {
   const Credentials alice = User(1000, 1000), bob = User(1001, 1001);
   ASSERT_TRUE(ns_->MakeDir("tmp", 01777, false).ok());
   ASSERT_TRUE(ns_->MakeNode("tmp/a", InodeType::kFifo, 0666, 0, &alice).ok());
@@ -304,7 +316,7 @@ TEST_F(NamespaceStoreTest, StickyFoldersAndSetgidFolders) {
   EXPECT_EQ(sub->mode, 02755);
 }
 
-TEST_F(NamespaceStoreTest, RenameNoReplaceAndExchange) {
+TEST_P(NamespaceStoreTest, RenameNoReplaceAndExchange) {
   ASSERT_TRUE(ns_->MakeDir("d/e", 0755, true).ok());
   ASSERT_TRUE(Put("f", "b1").ok());
   ASSERT_TRUE(Put("d/g", "b2").ok());
@@ -321,7 +333,7 @@ TEST_F(NamespaceStoreTest, RenameNoReplaceAndExchange) {
 
 // Two clients racing: many threads rename different files onto one name, and
 // two folders are moved into each other crosswise. The tree stays a tree.
-TEST_F(NamespaceStoreTest, RacingRenamesLeaveAConsistentTree) {
+TEST_P(NamespaceStoreTest, RacingRenamesLeaveAConsistentTree) {
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(Put("src" + std::to_string(i), "b" + std::to_string(i)).ok());
   ASSERT_TRUE(ns_->MakeDir("x", 0755, false).ok());
   ASSERT_TRUE(ns_->MakeDir("y", 0755, false).ok());
@@ -345,14 +357,14 @@ TEST_F(NamespaceStoreTest, RacingRenamesLeaveAConsistentTree) {
 // schema2.db, made by a real dfs-master and dfs-storage (see the README
 // there). Every file keeps its content, copies, mode and time; folders keep
 // theirs, empty ones included.
-TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
+TEST_F(NamespaceStoreTestSqlite, ASchemaTwoDatabaseIsMigratedInPlace) {
   store_.reset();
   ns_ = nullptr;
   const std::string db = dir_.path() + "/old.db";
   std::filesystem::copy_file(std::string(DFS_TEST_DATA_DIR) + "/schema2.db", db);
   std::map<std::string, std::string> blob_of;  // as schema 2 had them
   {
-    auto old = Database::Open(db);
+    auto old = SqliteDatabase::Open(db);
     ASSERT_TRUE(old.ok());
     auto q = (*old)->Prepare("SELECT path, blob_id FROM files");
     while (q.Step()) blob_of[q.Text(0)] = q.Text(1);
@@ -388,14 +400,14 @@ TEST_F(NamespaceStoreTest, ASchemaTwoDatabaseIsMigratedInPlace) {
 
 // The fsck finds what a damaged database holds: each kind of damage made
 // through a second connection is reported, and nothing else.
-TEST_F(NamespaceStoreTest, CheckConsistencyReportsDamage) {
+TEST_F(NamespaceStoreTestSqlite, CheckConsistencyReportsDamage) {
   ASSERT_TRUE(ns_->MakeDir("d", 0755, false).ok());
   ASSERT_TRUE(Put("d/f", "b1").ok());
   ASSERT_TRUE(store_->CheckConsistency()->empty());
   const int64_t file = ns_->Stat("d/f")->ino;
   const int64_t dir = ns_->Stat("d")->ino;
   {
-    auto db = Database::Open(dir_.path() + "/meta.db");
+    auto db = SqliteDatabase::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(db.ok());
     (*db)->Exec("UPDATE inodes SET nlink = 3 WHERE ino = " + std::to_string(file));
     (*db)->Exec("INSERT INTO inodes (type, mode, atime_ns, mtime_ns, ctime_ns) VALUES ('fifo', 420, 0, 0, 0)");
@@ -417,11 +429,11 @@ TEST_F(NamespaceStoreTest, CheckConsistencyReportsDamage) {
   store_.reset();  // damaged on purpose: TearDown's fsck would fail
 }
 
-TEST_F(NamespaceStoreTest, ADatabaseFromANewerReleaseIsRefused) {
+TEST_F(NamespaceStoreTestSqlite, ADatabaseFromANewerReleaseIsRefused) {
   store_.reset();
   ns_ = nullptr;
   {
-    auto db = Database::Open(dir_.path() + "/meta.db");
+    auto db = SqliteDatabase::Open(dir_.path() + "/meta.db");
     ASSERT_TRUE(db.ok());
     (*db)->Exec("UPDATE schema_version SET version = 99");
   }
@@ -439,7 +451,7 @@ namespace {
 // An open file outlives its names (POSIX): unlinked or replaced by a
 // rename while a handle is open, it stays readable and writable, nameless,
 // and goes with the last handle; a renamed open file is written where it now is.
-TEST_F(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
+TEST_P(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
   ASSERT_TRUE(Put("f", "b1").ok());
   auto h = store_->OpenHandle("f", 60);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
@@ -476,7 +488,7 @@ TEST_F(NamespaceStoreTest, OpenHandlesKeepUnlinkedFilesUntilClosed) {
   EXPECT_EQ(store_->CountFiles()->files, 0u);
 }
 
-TEST_F(NamespaceStoreTest, OpenHandlesFollowRenamesAndReplacements) {
+TEST_P(NamespaceStoreTest, OpenHandlesFollowRenamesAndReplacements) {
   ASSERT_TRUE(ns_->MakeDir("d", 0755, false).ok());
   ASSERT_TRUE(Put("d/a", "b1").ok());
   ASSERT_TRUE(Put("b", "b2").ok());

@@ -1,5 +1,6 @@
 #include "tests/support/cluster.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
+#include "tests/support/postgres.h"
 
 namespace dfs::testing {
 
@@ -45,8 +47,21 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
     redis_port_ = FreePort();
     StartRedis();
   }
+  if (options_.metadata.empty()) {
+    const char* env = std::getenv("DFS_TEST_METADATA");
+    if (env && std::string(env) == "postgres") options_.metadata = "postgres";
+  }
+  if (options_.metadata == "postgres") options_.metadata = PostgresServer::Shared().NewDatabaseUrl();
+  if (options_.masters > 1 && options_.metadata.empty()) {
+    throw std::runtime_error("several masters need a shared metadata store (metadata = \"postgres\")");
+  }
   master_port_ = FreePort();
   StartMaster();
+  for (int i = 1; i < options_.masters; ++i) {
+    extra_masters_.push_back(std::make_unique<ExtraMaster>());
+    extra_masters_.back()->port = FreePort();
+    StartMaster(i);
+  }
   for (int i = 0; i < options_.nodes; ++i) AddNode();
   if (!WaitNodesUp(options_.nodes)) {
     throw std::runtime_error("storage nodes did not register with the master");
@@ -58,6 +73,7 @@ TestCluster::~TestCluster() {
   // Clients first, servers last, so nothing logs errors about peers vanishing.
   replicator_.Stop();
   for (auto& n : nodes_) n->process.Stop();
+  for (auto& m : extra_masters_) m->process.Stop();
   master_.Stop();
   redis_.Stop();
   SetSecurity(saved_security_);
@@ -84,9 +100,9 @@ std::vector<std::string> TestCluster::RedisEnv() const {
   return {"DFS_REDIS_PASSWORD=" + options_.redis_password};
 }
 
-void TestCluster::StartMaster() {
+std::vector<std::string> TestCluster::MasterArgs(int port) const {
   std::vector<std::string> argv = {BinaryPath("dfs-master"),
-                                   "--listen", "127.0.0.1:" + std::to_string(master_port_),
+                                   "--listen", "127.0.0.1:" + std::to_string(port),
                                    "--db", master_db(),
                                    "--replicas", std::to_string(options_.replicas),
                                    "--node-timeout-ms", std::to_string(options_.node_timeout_ms),
@@ -105,9 +121,30 @@ void TestCluster::StartMaster() {
   auto security = SecurityArgs(true);
   argv.insert(argv.end(), security.begin(), security.end());
   if (!options_.read_token.empty()) argv.insert(argv.end(), {"--read-token-file", dir() + "/read_token"});
+  if (!options_.metadata.empty()) argv.insert(argv.end(), {"--metadata", options_.metadata});
   argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
-  master_ = Subprocess(argv, dir() + "/master.log");
+  return argv;
+}
+
+void TestCluster::StartMaster() {
+  master_ = Subprocess(MasterArgs(master_port_), dir() + "/master.log");
   CheckUp("dfs-master", master_url(), master_);
+}
+
+void TestCluster::StartMaster(int i) {
+  if (i == 0) return StartMaster();
+  ExtraMaster& m = *extra_masters_.at(static_cast<size_t>(i - 1));
+  m.process = Subprocess(MasterArgs(m.port), dir() + "/master" + std::to_string(i) + ".log");
+  CheckUp("dfs-master", master_url(i), m.process);
+}
+
+std::string TestCluster::master_url(int i) const {
+  if (i == 0) return master_url();
+  return scheme() + "://127.0.0.1:" + std::to_string(extra_masters_.at(static_cast<size_t>(i - 1))->port);
+}
+
+Subprocess& TestCluster::master(int i) {
+  return i == 0 ? master_ : extra_masters_.at(static_cast<size_t>(i - 1))->process;
 }
 
 void TestCluster::KillMaster() { master_.Kill(); }

@@ -24,6 +24,11 @@ struct ClusterOptions {
   int node_timeout_ms = 1500;       // master marks a silent node down after this
   int node_dead_ms = 4000;          // ... and re-replicates its files after this
   std::string master_db;            // the master's --db ("": master.db in the cluster's folder)
+  // The masters' --metadata ("": SQLite at master_db). "postgres" (or
+  // DFS_TEST_METADATA=postgres in the environment, for every cluster) is a
+  // fresh store on the test process's PostgreSQL (tests/support/postgres.h).
+  std::string metadata;
+  int masters = 1;  // more than one needs a shared metadata store (postgres)
   std::vector<std::string> master_args;
   std::vector<std::string> storage_args;
   std::vector<std::string> replicator_args;
@@ -46,6 +51,10 @@ class TestCluster {
 
   const std::string& dir() const { return dir_.path(); }
   std::string master_url() const;
+  std::string master_url(int i) const;  // 0 is master_url()
+  int master_count() const { return 1 + static_cast<int>(extra_masters_.size()); }
+  Subprocess& master(int i);
+  const std::string& metadata() const { return options_.metadata; }
   std::string scheme() const { return options_.tls ? "https" : "http"; }
   // The CA certificate that signed the servers' certificate ("" without TLS).
   std::string ca_path() const;
@@ -56,6 +65,7 @@ class TestCluster {
   void KillMaster();   // SIGKILL
   void StopMaster();   // SIGTERM
   void StartMaster();  // same port and database
+  void StartMaster(int i);
 
   int node_count() const { return static_cast<int>(nodes_.size()); }
   std::string node_url(int i) const;
@@ -96,8 +106,15 @@ class TestCluster {
   std::vector<std::string> SecurityArgs(bool server) const;
   std::vector<std::string> RedisEnv() const;
 
+  std::vector<std::string> MasterArgs(int port) const;
+  struct ExtraMaster {
+    int port = 0;
+    Subprocess process;
+  };
+
   ClusterOptions options_;
   TempDir dir_;
+  std::vector<std::unique_ptr<ExtraMaster>> extra_masters_;
   int master_port_ = 0;
   int redis_port_ = 0;
   Subprocess redis_;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -30,7 +31,7 @@ namespace dfs::testing {
 std::string BinaryPath(const std::string& name) { return std::string(DFS_BIN_DIR) + "/" + name; }
 
 Subprocess::Subprocess(std::vector<std::string> argv, std::string log_path,
-                       std::vector<std::string> extra_env)
+                       std::vector<std::string> extra_env, uid_t run_as_uid, gid_t run_as_gid)
     : log_path_(std::move(log_path)) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
@@ -47,7 +48,10 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string log_path,
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
     for (auto& e : extra_env) putenv(e.data());
-    // Die with the test runner even if it is killed without running destructors.
+    if (run_as_uid != 0 && geteuid() == 0) {
+      if (setgroups(0, nullptr) != 0 || setgid(run_as_gid) != 0 || setuid(run_as_uid) != 0) _exit(126);
+    }
+    // Set after the user changes (which clears it). Die with the test runner even if it is killed without running destructors.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     execvp(args[0], args.data());
     std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));

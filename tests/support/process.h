@@ -18,8 +18,10 @@ class Subprocess {
  public:
   Subprocess() = default;
   // Starts argv[0] with stdout+stderr appended to log_path. Throws on failure.
+  // A non-zero run_as_uid (when the test runs as root) runs it as that user
+  // and group (PostgreSQL refuses to run as root).
   Subprocess(std::vector<std::string> argv, std::string log_path,
-             std::vector<std::string> extra_env = {});
+             std::vector<std::string> extra_env = {}, uid_t run_as_uid = 0, gid_t run_as_gid = 0);
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
   Subprocess(Subprocess&& other) noexcept;

@@ -9,18 +9,19 @@
 //   4 -> 5: open_handles (an unlinked file stays while a client has it open).
 //   5 -> 6: a file's content is a list of chunks: each contents row's blob
 //           becomes the file's one chunk; contents keeps the whole-file md5.
-#include "master/sqlite/schema.h"
+//   6 -> 7: leases (which master runs each background task).
+#include "master/sql/schema.h"
 
 #include <map>
 
 #include "common/log.h"
 #include "common/path.h"
-#include "master/sqlite/tree.h"
+#include "master/sql/tree.h"
 
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -135,6 +136,14 @@ CREATE TABLE IF NOT EXISTS open_handles (
 );
 CREATE INDEX IF NOT EXISTS open_handles_ino ON open_handles (ino);
 CREATE INDEX IF NOT EXISTS open_handles_expiry ON open_handles (expires_at);
+-- Background work one master does at a time (healing, deletions, ...): the
+-- master holding a task's lease until expires_at runs it; it renews the
+-- lease each time, and another master takes it once it lapses.
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at REAL NOT NULL
+);
 -- Running totals kept by the transactions that change them ('files', 'bytes').
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
@@ -260,7 +269,7 @@ class PathTableMigration {
 
 }  // namespace
 
-Status CreateOrMigrateSchema(Database& db) {
+Status CreateOrMigrateSqliteSchema(Database& db) {
   Transaction tx(db);
   int version = kSchemaVersion;
   const bool fresh = !TableExists(db, "schema_version");

@@ -14,7 +14,7 @@
 #include "common/credentials.h"
 #include "common/status.h"
 #include "master/metadata_store.h"
-#include "master/sqlite/database.h"
+#include "master/sql/database.h"
 
 namespace dfs::master::sql {
 
@@ -60,13 +60,25 @@ std::optional<int64_t> Lookup(Database& db, int64_t parent, std::string_view nam
 // is missing, NotDirectory when one above the last is not a folder.
 // With `who`, each folder walked through must grant search (x) permission.
 Result<int64_t> Resolve(Database& db, const std::string& path, const Credentials* who = nullptr);
+// Row locks, for PostgreSQL at READ COMMITTED (SQLite's BEGIN IMMEDIATE
+// already runs one writer at a time: both are no-ops there). LockInodes
+// locks the inodes' rows FOR UPDATE in ino order, until the transaction
+// ends; a transaction locks folders before what is in them, so two
+// transactions on one folder queue instead of reading what the other is
+// changing. LockRenames is the one lock a rename between two folders takes
+// first (as Linux's s_vfs_rename_mutex), so no two such renames can make a
+// cycle of folders or lock two folders in opposite orders.
+void LockInodes(Database& db, std::vector<int64_t> inos);
+void LockRenames(Database& db);
+
 // The folder `path` is in and its last name: ("a/b", "c") for "a/b/c".
 struct ParentAndName {
   int64_t parent = kRootIno;
   std::string name;
 };
 // Resolves the folder above `path` (NotFound / NotDirectory as Resolve,
-// NotDirectory too when it is not a folder).
+// NotDirectory too when it is not a folder) and locks it (LockInodes): every
+// caller is about to change what is in it.
 Result<ParentAndName> ResolveParent(Database& db, const std::string& path, const Credentials* who = nullptr);
 // As ResolveParent, making missing folders on the way (mkdir -p) with
 // mode 0755, owned by `who` (root without): a PUT of a/b/c makes a and a/b.

@@ -1,13 +1,14 @@
 // The inode tree's SQL (metadata_sql.h): resolving paths by walking
 // entries, adding and dropping links, reading file rows. Every function runs
 // inside the caller's transaction.
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
 #include "common/path.h"
-#include "master/sqlite/tree.h"
+#include "master/sql/tree.h"
 
 namespace dfs::master {
 
@@ -90,6 +91,10 @@ Result<int64_t> Walk(Database& db, const std::vector<std::string>& names, const 
     walked += name;
     auto next = Lookup(db, at, name);
     if (!next && made) {
+      LockInodes(db, {at});
+      next = Lookup(db, at, name);  // made meanwhile by a transaction that held the lock
+    }
+    if (!next && made) {
       if (Status st = CheckAccess(*dir, who, kMayWrite); !st.ok()) return st;
       Inode fresh = *made;
       SetNewOwner(fresh, *dir, who);
@@ -138,10 +143,27 @@ Result<int64_t> Resolve(Database& db, const std::string& path, const Credentials
   return Walk(db, SplitPath(path), path, nullptr, who);
 }
 
+void LockInodes(Database& db, std::vector<int64_t> inos) {
+  if (db.dialect() != Dialect::kPostgres) return;
+  std::sort(inos.begin(), inos.end());
+  inos.erase(std::unique(inos.begin(), inos.end()), inos.end());
+  auto q = db.Prepare("SELECT ino FROM inodes WHERE ino = ? FOR UPDATE");
+  for (int64_t ino : inos) {
+    q.Reset();
+    q.Bind(1, ino).Run();
+  }
+}
+
+void LockRenames(Database& db) {
+  constexpr int64_t kRenameLock = 0x72656e616d65;  // "rename"
+  if (db.dialect() == Dialect::kPostgres) db.Prepare("SELECT pg_advisory_xact_lock(?)").Bind(1, kRenameLock).Run();
+}
+
 Result<ParentAndName> ResolveParent(Database& db, const std::string& path, const Credentials* who) {
   const std::string parent = ParentPath(path);
   auto dir = Resolve(db, parent, who);
   if (!dir.ok()) return dir.status();
+  LockInodes(db, {*dir});
   if (!IsDirInode(db, *dir)) return Status::NotDirectory("'" + parent + "' is not a directory");
   return ParentAndName{*dir, BaseName(path)};
 }
@@ -253,7 +275,7 @@ FileRecord ReadFileRow(const Statement& s, int c) {
   return f;
 }
 
-const char* const kChunkColumns = "ch.idx, ch.offset, ch.size, ch.md5, ch.blob_id, ch.primary_node";
+const char* const kChunkColumns = "ch.idx, ch.\"offset\", ch.size, ch.md5, ch.blob_id, ch.primary_node";
 
 ChunkRecord ReadChunkRow(const Statement& s, int c) {
   return {s.Int(c + 0), static_cast<uint64_t>(s.Int(c + 1)), static_cast<uint64_t>(s.Int(c + 2)), s.Text(c + 3),
@@ -270,7 +292,7 @@ std::vector<ChunkRecord> ChunksOf(Database& db, int64_t ino) {
 
 void InsertChunks(Database& db, int64_t ino, const std::vector<ChunkRecord>& chunks) {
   auto q = db.Prepare(
-      "INSERT INTO chunks (ino, idx, offset, size, md5, blob_id, primary_node) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO chunks (ino, idx, \"offset\", size, md5, blob_id, primary_node) VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const auto& c : chunks) {
     q.Reset();
     q.Bind(1, ino).Bind(2, c.index).Bind(3, static_cast<int64_t>(c.offset)).Bind(4, static_cast<int64_t>(c.size));

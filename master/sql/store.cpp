@@ -1,23 +1,44 @@
-// SqliteStore (sqlite_store.h): files and their contents, nodes, replicas,
+// SqlStore (sql_store.h): files and their contents, nodes, replicas,
 // the heal queue, blob deletions and the replication outbox. The namespace
 // operations are in namespace.cpp, the inode tree's statements in tree.cpp.
-#include "master/sqlite/sqlite_store.h"
+#include "master/sql/sql_store.h"
 
 #include <algorithm>
 #include <chrono>
+#include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
-#include "master/sqlite/tree.h"
-#include "master/sqlite/schema.h"
+#include "master/sql/tree.h"
+#include "master/sql/postgres_database.h"
+#include "master/sql/schema.h"
+#include "master/sql/sqlite_database.h"
 
 namespace dfs::master {
 
 namespace {
-Status FromSqlite(const SqliteError& e) { return Status::IOError(std::string("metadata: ") + e.what()); }
+// The database unreachable (or gone mid-COMMIT) is 503: retry later; anything else is 500.
+Status FromSql(const SqlError& e) {
+  const bool unreachable = e.kind() == SqlError::Kind::kConnection || e.kind() == SqlError::Kind::kCommitUnknown;
+  std::string message = std::string("metadata: ") + e.what();
+  return unreachable ? Status::Unavailable(std::move(message)) : Status::IOError(std::move(message));
+}
+
+constexpr int kMaxAttempts = 6;
+// Connections to PostgreSQL per master: what its busiest lanes use at once.
+constexpr size_t kPostgresPoolSize = 8;
+
+// 5, 10, 20, ... ms, each scaled by a random 0.5 to 1.5.
+void BackOff(int attempt) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  const double ms = 5.0 * (1 << std::min(attempt, 6)) * jitter(rng);
+  std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+}
 }  // namespace
 
 using namespace sql;
@@ -29,40 +50,115 @@ ReplicaRecord ReadReplicaRow(const Statement& q) {
 }
 }  // namespace
 
-template <typename Fn>
-auto SqliteStore::Locked(Fn&& fn) -> decltype(fn()) {
+Result<std::unique_ptr<Database>> SqlStore::Acquire() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+  if (!idle_.empty()) {
+    auto db = std::move(idle_.back());
+    idle_.pop_back();
+    return db;
+  }
+  ++open_;
+  lock.unlock();
+  auto db = connect_();
+  if (!db.ok()) {
+    lock.lock();
+    --open_;
+    idle_cv_.notify_one();
+  }
+  return db;
+}
+
+void SqlStore::GiveBack(std::unique_ptr<Database> db) {
   std::lock_guard lock(mu_);
-  try {
-    return fn();
-  } catch (const SqliteError& e) {
-    DFS_LOG(ERROR, "master") << "sqlite error: " << e.what();
-    return FromSqlite(e);
+  if (db->Healthy()) {
+    idle_.push_back(std::move(db));
+  } else {
+    --open_;  // broken: the next Acquire connects again
+  }
+  idle_cv_.notify_one();
+}
+
+void SqlStore::Adopt(std::unique_ptr<Database> db) {
+  std::lock_guard lock(mu_);
+  ++open_;
+  idle_.push_back(std::move(db));
+  idle_cv_.notify_one();
+}
+
+SqlStore::~SqlStore() = default;
+
+template <typename Fn>
+auto SqlStore::Locked(Fn&& fn) -> decltype(fn(std::declval<Database&>())) {
+  for (int attempt = 1;; ++attempt) {
+    auto db = Acquire();
+    if (!db.ok()) return db.status();
+    struct GiveBackOnExit {
+      SqlStore* store;
+      std::unique_ptr<Database>& db;
+      ~GiveBackOnExit() { store->GiveBack(std::move(db)); }
+    } give_back{this, *db};
+    try {
+      return fn(**db);
+    } catch (const SqlError& e) {
+      if (!e.retryable() || attempt == kMaxAttempts) {
+        DFS_LOG(ERROR, "master") << "metadata error: " << e.what();
+        return FromSql(e);
+      }
+      DFS_LOG(WARN, "master") << "metadata: retrying (attempt " << attempt << "): " << e.what();
+    }
+    BackOff(attempt);
   }
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
-  auto db = Database::Open(path);
+Result<std::unique_ptr<SqlStore>> SqlStore::Start(Result<std::unique_ptr<Database>> first, Connect connect,
+                                                  size_t pool_size) {
+  if (!first.ok()) return first.status();
+  try {
+    Database& db = **first;
+    Status st = db.dialect() == Dialect::kSqlite ? CreateOrMigrateSqliteSchema(db) : CreateOrMigratePostgresSchema(db);
+    if (!st.ok()) return st;
+  } catch (const SqlError& e) {
+    return FromSql(e);
+  }
+  std::unique_ptr<SqlStore> store(new SqlStore(std::move(connect), pool_size));
+  store->Adopt(std::move(*first));
+  return store;
+}
+
+namespace {
+template <typename Db>
+Result<std::unique_ptr<Database>> OpenAs(const std::string& where) {
+  auto db = Db::Open(where);
   if (!db.ok()) return db.status();
-  try {
-    if (Status st = CreateOrMigrateSchema(**db); !st.ok()) return st;
-  } catch (const SqliteError& e) {
-    return FromSqlite(e);
-  }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db)));
+  return std::unique_ptr<Database>(std::move(*db));
+}
+}  // namespace
+
+Result<std::unique_ptr<SqlStore>> SqlStore::OpenSqlite(const std::string& path) {
+  // One connection, never replaced (SQLite's never breaks): ":memory:" is a
+  // database per connection, and SQLite has one writer at a time anyway.
+  return Start(
+      OpenAs<SqliteDatabase>(path),
+      []() -> Result<std::unique_ptr<Database>> { return Status::IOError("metadata: no SQLite connection"); }, 1);
 }
 
-Status SqliteStore::WithTransaction(const std::function<Status(Database&)>& fn) {
-  return Locked([&]() -> Status {
-    Transaction tx(*db_);
-    Status st = fn(*db_);
+Result<std::unique_ptr<SqlStore>> SqlStore::OpenPostgres(const std::string& url) {
+  return Start(OpenAs<PostgresDatabase>(url), [url] { return OpenAs<PostgresDatabase>(url); }, kPostgresPoolSize);
+}
+
+Status SqlStore::WithTransaction(const std::function<Status(Database&)>& fn) {
+  return Locked([&](Database& db) -> Status {
+    Transaction tx(db);
+    Status st = fn(db);
     if (st.ok()) tx.Commit();
     return st;
   });
 }
 
-Status SqliteStore::UpsertNode(const NodeRecord& n) {
-  return Locked([&]() -> Status {
-    auto q = db_->Prepare(
+Status SqlStore::UpsertNode(const NodeRecord& n) {
+  return Locked([&](Database& db) -> Status {
+    auto q = db.Prepare(
         "INSERT INTO nodes (node_id, url, state, capacity, used, free, blobs, last_heartbeat) "
         "VALUES (?, ?, 'up', ?, ?, ?, ?, ?) "
         "ON CONFLICT(node_id) DO UPDATE SET url = excluded.url, capacity = excluded.capacity, "
@@ -76,10 +172,10 @@ Status SqliteStore::UpsertNode(const NodeRecord& n) {
   });
 }
 
-Result<std::vector<NodeRecord>> SqliteStore::ListNodes() {
-  return Locked([&]() -> Result<std::vector<NodeRecord>> {
+Result<std::vector<NodeRecord>> SqlStore::ListNodes() {
+  return Locked([&](Database& db) -> Result<std::vector<NodeRecord>> {
     std::vector<NodeRecord> out;
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "SELECT node_id, url, state, capacity, used, free, blobs, last_heartbeat, draining FROM nodes "
         "ORDER BY node_id");
     while (q.Step()) {
@@ -99,33 +195,33 @@ Result<std::vector<NodeRecord>> SqliteStore::ListNodes() {
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::MarkSilentNodesDown(double before) {
-  return Locked([&]() -> Result<std::vector<std::string>> {
-    Transaction tx(*db_);
+Result<std::vector<std::string>> SqlStore::MarkSilentNodesDown(double before) {
+  return Locked([&](Database& db) -> Result<std::vector<std::string>> {
+    Transaction tx(db);
     std::vector<std::string> ids;
-    auto q = db_->Prepare("SELECT node_id FROM nodes WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
+    auto q = db.Prepare("SELECT node_id FROM nodes WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
     q.Bind(1, before);
     while (q.Step()) ids.push_back(q.Text(0));
-    auto u = db_->Prepare("UPDATE nodes SET state = 'down' WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
+    auto u = db.Prepare("UPDATE nodes SET state = 'down' WHERE state IN ('up', 'draining') AND last_heartbeat < ?");
     u.Bind(1, before).Run();
-    for (const auto& id : ids) WatchBlobsOn(*db_, id);  // their copies may stop counting
+    for (const auto& id : ids) WatchBlobsOn(db, id);  // their copies may stop counting
     tx.Commit();
     return ids;
   });
 }
 
-Result<NodeState> SqliteStore::SetNodeDraining(const std::string& node_id, bool draining) {
-  return Locked([&]() -> Result<NodeState> {
+Result<NodeState> SqlStore::SetNodeDraining(const std::string& node_id, bool draining) {
+  return Locked([&](Database& db) -> Result<NodeState> {
     // A node that is down stays down: draining only says what to do while it is alive.
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "UPDATE nodes SET draining = ?1, "
-        "state = CASE WHEN state = 'down' THEN 'down' WHEN ?1 THEN 'draining' ELSE 'up' END "
+        "state = CASE WHEN state = 'down' THEN 'down' WHEN ?3 = 1 THEN 'draining' ELSE 'up' END "
         "WHERE node_id = ?2 RETURNING state");
-    q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id);
+    q.Bind(1, int64_t{draining ? 1 : 0}).Bind(2, node_id).Bind(3, int64_t{draining ? 1 : 0});
     if (!q.Step()) return Status::NotFound("no node " + node_id);
     const NodeState state = NodeStateFromString(q.Text(0));
     q.Reset();
-    if (draining) WatchBlobsOn(*db_, node_id);  // its copies stop counting
+    if (draining) WatchBlobsOn(db, node_id);  // its copies stop counting
     return state;
   });
 }
@@ -170,23 +266,23 @@ void CollectFiles(Database& db, int64_t dir, const std::string& dir_path, std::v
 
 }  // namespace
 
-Result<FileRecord> SqliteStore::GetFile(const std::string& path) {
-  return Locked([&]() -> Result<FileRecord> { return FileAtPath(*db_, path); });
+Result<FileRecord> SqlStore::GetFile(const std::string& path) {
+  return Locked([&](Database& db) -> Result<FileRecord> { return FileAtPath(db, path); });
 }
 
-Result<bool> SqliteStore::FileExists(const std::string& path) {
-  return Locked([&]() -> Result<bool> {
-    auto file = FileAtPath(*db_, path);
+Result<bool> SqlStore::FileExists(const std::string& path) {
+  return Locked([&](Database& db) -> Result<bool> {
+    auto file = FileAtPath(db, path);
     if (file.ok()) return true;
     if (file.status().code() == Code::kNotFound) return false;
     return file.status();
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
-  return Locked([&]() -> Result<std::vector<std::string>> {
+Result<std::vector<std::string>> SqlStore::UnreferencedBlobs(const std::vector<std::string>& blob_ids) {
+  return Locked([&](Database& db) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
-    auto q = db_->Prepare("SELECT 1 FROM chunks WHERE blob_id = ?");
+    auto q = db.Prepare("SELECT 1 FROM chunks WHERE blob_id = ?");
     for (const auto& id : blob_ids) {
       q.Reset();
       if (!q.Bind(1, id).Step()) out.push_back(id);
@@ -198,18 +294,18 @@ Result<std::vector<std::string>> SqliteStore::UnreferencedBlobs(const std::vecto
 // The files whose paths start with `prefix`: the entries of the prefix's
 // folder whose names start with its last part, and everything under those
 // that are folders. Costs the subtree listed, not the namespace.
-Result<std::vector<FileRecord>> SqliteStore::ListFiles(const std::string& prefix) {
-  return Locked([&]() -> Result<std::vector<FileRecord>> {
+Result<std::vector<FileRecord>> SqlStore::ListFiles(const std::string& prefix) {
+  return Locked([&](Database& db) -> Result<std::vector<FileRecord>> {
     std::vector<FileRecord> out;
     const size_t slash = prefix.rfind('/');
     const std::string dir_path = slash == std::string::npos ? "" : prefix.substr(0, slash);
     const std::string start = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
-    auto dir = Resolve(*db_, dir_path);
+    auto dir = Resolve(db, dir_path);
     if (!dir.ok()) return out;  // nothing is under a folder that does not exist
     const PrefixRange range = RangeOf(start);
-    auto q = db_->Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
+    auto q = db.Prepare(std::string("SELECT e.name, i.type, ") + kFileColumns +
                           " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
-                          "WHERE e.parent = ?1 AND e.name >= ?2 AND (?3 IS NULL OR e.name < ?3)");
+                          "WHERE e.parent = ?1 AND e.name >= ?2 AND (e.name < ?3 OR ?3 IS NULL)");
     q.Bind(1, *dir).BindBlob(2, range.lo);
     if (range.hi) {
       q.BindBlob(3, *range.hi);
@@ -226,7 +322,7 @@ Result<std::vector<FileRecord>> SqliteStore::ListFiles(const std::string& prefix
         out.back().path = path;
       }
     }
-    for (const auto& [ino, path] : subdirs) CollectFiles(*db_, ino, path, out);
+    for (const auto& [ino, path] : subdirs) CollectFiles(db, ino, path, out);
     std::sort(out.begin(), out.end(), [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
     return out;
   });
@@ -320,6 +416,7 @@ Result<PutTarget> FindPutTarget(Database& db, const std::string& path, ConflictM
   PutTarget t;
   t.dir = GetInode(db, where->parent).value();
   t.at = Lookup(db, where->parent, where->name);
+  if (t.at) LockInodes(db, {*t.at});
   t.old = t.at ? FileOfInode(db, *t.at) : std::nullopt;
   if (t.at && !t.old) {
     auto inode = GetInode(db, *t.at);
@@ -359,16 +456,16 @@ Result<int64_t> InodeOfHandle(Database& db, const std::string& handle) {
 
 }  // namespace
 
-Result<HandleRecord> SqliteStore::OpenHandle(const std::string& path, double lease_s, const Credentials* who) {
-  return Locked([&]() -> Result<HandleRecord> {
-    Transaction tx(*db_);
-    auto ino = Resolve(*db_, path, who);
+Result<HandleRecord> SqlStore::OpenHandle(const std::string& path, double lease_s, const Credentials* who) {
+  return Locked([&](Database& db) -> Result<HandleRecord> {
+    Transaction tx(db);
+    auto ino = Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
-    auto inode = GetInode(*db_, *ino).value();
+    auto inode = GetInode(db, *ino).value();
     if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
-    if (!FileOfInode(*db_, *ino)) return Status::NotFound("'" + path + "' is not a regular file");
+    if (!FileOfInode(db, *ino)) return Status::NotFound("'" + path + "' is not a regular file");
     HandleRecord h{RandomHex(16), *ino, NowSeconds() + lease_s};
-    db_->Prepare("INSERT INTO open_handles (handle, ino, opened_at, expires_at) VALUES (?, ?, ?, ?)")
+    db.Prepare("INSERT INTO open_handles (handle, ino, opened_at, expires_at) VALUES (?, ?, ?, ?)")
         .Bind(1, h.handle)
         .Bind(2, h.ino)
         .Bind(3, NowSeconds())
@@ -379,75 +476,76 @@ Result<HandleRecord> SqliteStore::OpenHandle(const std::string& path, double lea
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::RenewHandles(const std::vector<std::string>& handles, double lease_s) {
-  return Locked([&]() -> Result<std::vector<std::string>> {
-    Transaction tx(*db_);
+Result<std::vector<std::string>> SqlStore::RenewHandles(const std::vector<std::string>& handles, double lease_s) {
+  return Locked([&](Database& db) -> Result<std::vector<std::string>> {
+    Transaction tx(db);
     std::vector<std::string> gone;
     const double now = NowSeconds();
-    auto u = db_->Prepare("UPDATE open_handles SET expires_at = ? WHERE handle = ? AND expires_at > ?");
+    auto u = db.Prepare("UPDATE open_handles SET expires_at = ? WHERE handle = ? AND expires_at > ?");
     for (const auto& h : handles) {
       u.Reset();
       u.Bind(1, now + lease_s).Bind(2, h).Bind(3, now).Run();
-      if (db_->Changes() == 0) gone.push_back(h);
+      if (db.Changes() == 0) gone.push_back(h);
     }
     tx.Commit();
     return gone;
   });
 }
 
-Status SqliteStore::CloseHandle(const std::string& handle) {
-  return Locked([&]() -> Status {
-    Transaction tx(*db_);
-    auto q = db_->Prepare("DELETE FROM open_handles WHERE handle = ? RETURNING ino");
+Status SqlStore::CloseHandle(const std::string& handle) {
+  return Locked([&](Database& db) -> Status {
+    Transaction tx(db);
+    auto q = db.Prepare("DELETE FROM open_handles WHERE handle = ? RETURNING ino");
     if (!q.Bind(1, handle).Step()) return Status::NotFound("no open handle " + handle);
     const int64_t ino = q.Int(0);
     q.Reset();
-    PurgeIfUnused(*db_, ino);  // the last handle of a nameless file: its content goes now
+    PurgeIfUnused(db, ino);  // the last handle of a nameless file: its content goes now
     tx.Commit();
     return Status::OK();
   });
 }
 
-Result<int> SqliteStore::ExpireHandles(double now) {
-  return Locked([&]() -> Result<int> {
-    Transaction tx(*db_);
+Result<int> SqlStore::ExpireHandles(double now) {
+  return Locked([&](Database& db) -> Result<int> {
+    Transaction tx(db);
     std::vector<int64_t> inodes;
-    auto q = db_->Prepare("DELETE FROM open_handles WHERE expires_at <= ? RETURNING ino");
+    auto q = db.Prepare("DELETE FROM open_handles WHERE expires_at <= ? RETURNING ino");
     q.Bind(1, now);
     while (q.Step()) inodes.push_back(q.Int(0));
     q.Reset();
-    for (int64_t ino : inodes) PurgeIfUnused(*db_, ino);
+    for (int64_t ino : inodes) PurgeIfUnused(db, ino);
     tx.Commit();
     return static_cast<int>(inodes.size());
   });
 }
 
-Result<FileRecord> SqliteStore::GetFileOfHandle(const std::string& handle) {
-  return Locked([&]() -> Result<FileRecord> {
-    auto ino = InodeOfHandle(*db_, handle);
+Result<FileRecord> SqlStore::GetFileOfHandle(const std::string& handle) {
+  return Locked([&](Database& db) -> Result<FileRecord> {
+    auto ino = InodeOfHandle(db, handle);
     if (!ino.ok()) return ino.status();
-    auto file = FileOfInode(*db_, *ino);
+    auto file = FileOfInode(db, *ino);
     if (!file) return Status::NotFound("the file of handle " + handle + " is gone");
-    file->path = PathOf(*db_, *ino).value_or("");
+    file->path = PathOf(db, *ino).value_or("");
     return *file;
   });
 }
 
-Result<CommitResult> SqliteStore::CommitToHandle(const std::string& handle, FileRecord file,
+Result<CommitResult> SqlStore::CommitToHandle(const std::string& handle, FileRecord file,
                                                  const std::string& request_id, const Credentials* who) {
-  return Locked([&]() -> Result<CommitResult> {
-    Transaction tx(*db_);
-    auto ino = InodeOfHandle(*db_, handle);
+  return Locked([&](Database& db) -> Result<CommitResult> {
+    Transaction tx(db);
+    auto ino = InodeOfHandle(db, handle);
     if (!ino.ok()) return ino.status();
-    auto old = FileOfInode(*db_, *ino);
+    LockInodes(db, {*ino});
+    auto old = FileOfInode(db, *ino);
     if (!old) return Status::NotFound("the file of handle " + handle + " is gone");
-    const Inode inode = GetInode(*db_, *ino).value();
+    const Inode inode = GetInode(db, *ino).value();
     if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
       if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
     }
-    ReplaceContent(*db_, *old, file);
-    file.path = PathOf(*db_, *ino).value_or("");
-    RecordFirstCopy(*db_, file, request_id);
+    ReplaceContent(db, *old, file);
+    file.path = PathOf(db, *ino).value_or("");
+    RecordFirstCopy(db, file, request_id);
     tx.Commit();
     CommitResult result;
     result.file = std::move(file);
@@ -455,24 +553,25 @@ Result<CommitResult> SqliteStore::CommitToHandle(const std::string& handle, File
   });
 }
 
-Result<FileRecord> SqliteStore::GetFileByIno(int64_t ino) {
-  return Locked([&]() -> Result<FileRecord> {
-    auto file = FileOfInode(*db_, ino);
+Result<FileRecord> SqlStore::GetFileByIno(int64_t ino) {
+  return Locked([&](Database& db) -> Result<FileRecord> {
+    auto file = FileOfInode(db, ino);
     if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
-    file->path = PathOf(*db_, ino).value_or("");
+    file->path = PathOf(db, ino).value_or("");
     return *file;
   });
 }
 
-Result<std::optional<FileRecord>> SqliteStore::CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
                                                            uint64_t new_size, double mtime,
                                                            const std::string& request_id, const Credentials* who) {
-  return Locked([&]() -> Result<std::optional<FileRecord>> {
-    Transaction tx(*db_);
-    auto file = FileOfInode(*db_, ino);
+  return Locked([&](Database& db) -> Result<std::optional<FileRecord>> {
+    Transaction tx(db);
+    LockInodes(db, {ino});
+    auto file = FileOfInode(db, ino);
     if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
     if (file->version != expected_version) return std::optional<FileRecord>();
-    const Inode inode = GetInode(*db_, ino).value();
+    const Inode inode = GetInode(db, ino).value();
     if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
       if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
     }
@@ -480,42 +579,42 @@ Result<std::optional<FileRecord>> SqliteStore::CommitChunk(int64_t ino, int64_t 
     if (index > file->chunks.size()) return Status::InvalidArgument("chunk index past the end");
     if (index < file->chunks.size()) {  // the old blob goes
       const std::string& old = file->chunks[index].blob_id;
-      QueueDeletionsOf(*db_, old);
-      Unwatch(*db_, old);
-      db_->Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?").Bind(1, ino).Bind(2, chunk.index).Run();
+      QueueDeletionsOf(db, old);
+      Unwatch(db, old);
+      db.Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?").Bind(1, ino).Bind(2, chunk.index).Run();
     }
-    InsertChunks(*db_, ino, {chunk});
-    db_->Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+    InsertChunks(db, ino, {chunk});
+    db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
         .Bind(1, static_cast<int64_t>(new_size))
         .Bind(2, SecondsToNs(mtime))
         .Bind(3, NowNs())
         .Bind(4, ino)
         .Run();
-    db_->Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
-    AddToCounters(*db_, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
-    FileRecord written = *FileOfInode(*db_, ino);
-    written.path = PathOf(*db_, ino).value_or("");
+    db.Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
+    AddToCounters(db, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
+    FileRecord written = *FileOfInode(db, ino);
+    written.path = PathOf(db, ino).value_or("");
     FileRecord one = written;
     one.chunks = {chunk};
-    RecordFirstCopy(*db_, one, request_id);
+    RecordFirstCopy(db, one, request_id);
     tx.Commit();
     return std::optional<FileRecord>(std::move(written));
   });
 }
 
-Result<std::vector<int64_t>> SqliteStore::PendingMd5(int limit) {
-  return Locked([&]() -> Result<std::vector<int64_t>> {
+Result<std::vector<int64_t>> SqlStore::PendingMd5(int limit) {
+  return Locked([&](Database& db) -> Result<std::vector<int64_t>> {
     std::vector<int64_t> out;
-    auto q = db_->Prepare("SELECT ino FROM contents WHERE md5 = '' LIMIT ?");
+    auto q = db.Prepare("SELECT ino FROM contents WHERE md5 = '' LIMIT ?");
     q.Bind(1, int64_t{limit});
     while (q.Step()) out.push_back(q.Int(0));
     return out;
   });
 }
 
-Status SqliteStore::SettleMd5(int64_t ino, int64_t version, const std::string& md5) {
-  return Locked([&]() -> Status {
-    db_->Prepare("UPDATE contents SET md5 = ? WHERE ino = ? AND version = ? AND md5 = ''")
+Status SqlStore::SettleMd5(int64_t ino, int64_t version, const std::string& md5) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("UPDATE contents SET md5 = ? WHERE ino = ? AND version = ? AND md5 = ''")
         .Bind(1, md5)
         .Bind(2, ino)
         .Bind(3, version)
@@ -524,66 +623,67 @@ Status SqliteStore::SettleMd5(int64_t ino, int64_t version, const std::string& m
   });
 }
 
-Result<std::optional<KeyedPut>> SqliteStore::FindKeyedPut(const std::string& key) {
-  return Locked([&]() -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(*db_, key); });
+Result<std::optional<KeyedPut>> SqlStore::FindKeyedPut(const std::string& key) {
+  return Locked([&](Database& db) -> Result<std::optional<KeyedPut>> { return ReadKeyedPut(db, key); });
 }
 
-Result<CommitResult> SqliteStore::CommitFile(FileRecord file, ConflictMode mode,
+Result<CommitResult> SqlStore::CommitFile(FileRecord file, ConflictMode mode,
                                                const std::function<std::string(const std::string&)>& new_name,
                                                const std::string& request_id, const std::string& idempotency_key,
                                                const Credentials* who) {
-  return Locked([&]() -> Result<CommitResult> {
-    Transaction tx(*db_);
+  return Locked([&](Database& db) -> Result<CommitResult> {
+    Transaction tx(db);
     CommitResult result;
     if (!idempotency_key.empty()) {
-      result.earlier = ReadKeyedPut(*db_, idempotency_key);
+      result.earlier = ReadKeyedPut(db, idempotency_key);
       if (result.earlier) return result;
     }
     const std::string requested = file.path;
-    auto target = FindPutTarget(*db_, file.path, mode, who);
+    auto target = FindPutTarget(db, file.path, mode, who);
     if (!target.ok()) return target.status();
     if (target->old && mode == ConflictMode::kOverwrite) {
-      ReplaceContent(*db_, *target->old, file);
+      ReplaceContent(db, *target->old, file);
     } else {
-      file.ino = InsertFileInode(*db_, file, target->dir, who);
-      if (Status st = LinkNewFile(*db_, file, requested, target->at.has_value(), new_name, &result.renamed);
+      file.ino = InsertFileInode(db, file, target->dir, who);
+      if (Status st = LinkNewFile(db, file, requested, target->at.has_value(), new_name, &result.renamed);
           !st.ok()) {
         return st;
       }
     }
-    RecordFirstCopy(*db_, file, request_id);
-    if (!idempotency_key.empty()) RecordKeyedPut(*db_, idempotency_key, requested, file, result.renamed);
+    RecordFirstCopy(db, file, request_id);
+    if (!idempotency_key.empty()) RecordKeyedPut(db, idempotency_key, requested, file, result.renamed);
     tx.Commit();
     result.file = std::move(file);
     return result;
   });
 }
 
-Result<FileRecord> SqliteStore::DeleteFile(const std::string& path, const Credentials* who) {
-  return Locked([&]() -> Result<FileRecord> {
-    Transaction tx(*db_);
-    auto where = ResolveParent(*db_, path, who);
+Result<FileRecord> SqlStore::DeleteFile(const std::string& path, const Credentials* who) {
+  return Locked([&](Database& db) -> Result<FileRecord> {
+    Transaction tx(db);
+    auto where = ResolveParent(db, path, who);
     if (!where.ok()) return where.status();
-    auto ino = Lookup(*db_, where->parent, where->name);
+    auto ino = Lookup(db, where->parent, where->name);
     if (!ino) return Status::NotFound("no file '" + path + "'");
-    auto inode = GetInode(*db_, *ino).value();
+    LockInodes(db, {*ino});
+    auto inode = GetInode(db, *ino).value();
     if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
-    if (Status st = CheckRemove(GetInode(*db_, where->parent).value(), inode, who); !st.ok()) return st;
-    FileRecord f = FileOfInode(*db_, *ino).value_or(FileRecord{});
+    if (Status st = CheckRemove(GetInode(db, where->parent).value(), inode, who); !st.ok()) return st;
+    FileRecord f = FileOfInode(db, *ino).value_or(FileRecord{});
     f.path = path;
     f.ino = *ino;
     // Its folders stay, even when this file was all that is in them (POSIX).
-    RemoveEntry(*db_, where->parent, where->name, false);
-    DropLink(*db_, *ino);  // the content goes with the last link
+    RemoveEntry(db, where->parent, where->name, false);
+    DropLink(db, *ino);  // the content goes with the last link
     tx.Commit();
     return f;
   });
 }
 
-Result<std::vector<ReplicaRecord>> SqliteStore::GetReplicas(const std::string& blob_id) {
-  return Locked([&]() -> Result<std::vector<ReplicaRecord>> {
+Result<std::vector<ReplicaRecord>> SqlStore::GetReplicas(const std::string& blob_id) {
+  return Locked([&](Database& db) -> Result<std::vector<ReplicaRecord>> {
     std::vector<ReplicaRecord> out;
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
         "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
     q.Bind(1, blob_id);
@@ -592,29 +692,29 @@ Result<std::vector<ReplicaRecord>> SqliteStore::GetReplicas(const std::string& b
   });
 }
 
-Status SqliteStore::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
-  return Locked([&]() -> Status {
-    Transaction tx(*db_);
-    db_->Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ? AND state = 'ok'")
+Status SqlStore::MarkReplicaBad(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&](Database& db) -> Status {
+    Transaction tx(db);
+    db.Prepare("UPDATE replicas SET state = 'bad' WHERE blob_id = ? AND node_id = ? AND state = 'ok'")
         .Bind(1, blob_id)
         .Bind(2, node_id)
         .Run();
-    if (db_->Changes() == 0) return Status::OK();  // already known
-    Watch(*db_, blob_id);
+    if (db.Changes() == 0) return Status::OK();  // already known
+    Watch(db, blob_id);
     // The bad copy stays listed (so it is never chosen as a source) until a
     // good copy is written over it; the job makes that happen.
-    if (auto owner = OwnerOfBlob(*db_, blob_id)) InsertReplicationJob(*db_, owner->chunk, owner->file.want_copies);
+    if (auto owner = OwnerOfBlob(db, blob_id)) InsertReplicationJob(db, owner->chunk, owner->file.want_copies);
     tx.Commit();
     return Status::OK();
   });
 }
 
-Result<BlobRecord> SqliteStore::GetBlob(const std::string& blob_id) {
-  return Locked([&]() -> Result<BlobRecord> {
-    auto owner = OwnerOfBlob(*db_, blob_id);
+Result<BlobRecord> SqlStore::GetBlob(const std::string& blob_id) {
+  return Locked([&](Database& db) -> Result<BlobRecord> {
+    auto owner = OwnerOfBlob(db, blob_id);
     if (!owner) return Status::NotFound("no file refers to blob " + blob_id);
     BlobRecord out{owner->chunk, owner->file, {}};
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "SELECT r.blob_id, r.node_id, r.state, COALESCE(n.url, ''), COALESCE(n.state, 'down') FROM replicas r "
         "LEFT JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ? ORDER BY r.created_at");
     q.Bind(1, blob_id);
@@ -623,15 +723,15 @@ Result<BlobRecord> SqliteStore::GetBlob(const std::string& blob_id) {
   });
 }
 
-Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
-  return Locked([&]() -> Status {
-    Transaction tx(*db_);
-    auto node = db_->Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
+Status SqlStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
+  return Locked([&](Database& db) -> Status {
+    Transaction tx(db);
+    auto node = db.Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
     if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
-    auto owner = OwnerOfBlob(*db_, blob_id);
+    auto owner = OwnerOfBlob(db, blob_id);
     if (!owner) {
       // Deleted or overwritten while the copy was made: the copy is garbage.
-      db_->Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
+      db.Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
           .Bind(1, blob_id)
           .Bind(2, node_id)
           .Run();
@@ -641,7 +741,7 @@ Status SqliteStore::AddReplica(const std::string& blob_id, const std::string& no
     if (owner->chunk.md5 != md5) {
       return Status::ChecksumMismatch("copy md5 " + md5 + " is not the chunk's " + owner->chunk.md5);
     }
-    db_->Prepare(
+    db.Prepare(
            "INSERT INTO replicas (blob_id, node_id, state, created_at) VALUES (?, ?, 'ok', ?) "
            "ON CONFLICT(blob_id, node_id) DO UPDATE SET state = 'ok'")
         .Bind(1, blob_id)
@@ -672,16 +772,16 @@ static constexpr const char* kUpCopies =
     "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ch.blob_id "
     "AND r.state = 'ok' AND n.state = 'up')";
 
-Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
-  return Locked([&]() -> Result<int> {
-    Transaction tx(*db_);
+Result<int> SqlStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
+  return Locked([&](Database& db) -> Result<int> {
+    Transaction tx(db);
     const double now = NowSeconds();
-    auto up = db_->Prepare("SELECT COUNT(*) FROM nodes WHERE state = 'up'");
+    auto up = db.Prepare("SELECT COUNT(*) FROM nodes WHERE state = 'up'");
     up.Step();
     const int64_t up_nodes = up.Int(0);
     // Columns: the watched blob, whether a chunk holds it, the chunk, its
     // want_copies, good copies, a recent job, copies on up nodes.
-    auto q = db_->Prepare(std::string("SELECT w.blob_id, ch.blob_id IS NOT NULL, ") + kChunkColumns +
+    auto q = db.Prepare(std::string("SELECT w.blob_id, ch.blob_id IS NOT NULL, ") + kChunkColumns +
                           ", c.want_copies, " + kGoodCopies +
                           ", EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = w.blob_id AND o.created_at >= "
                           // Back off per blob: retry_after, then 2x, 4x ... 64x, counted in the
@@ -710,47 +810,47 @@ Result<int> SqliteStore::QueueUnderReplicated(double dead_before, double retry_a
       }
     }
     q.Reset();
-    auto checked = db_->Prepare("UPDATE heal_watch SET checked_at = ? WHERE blob_id = ?");
+    auto checked = db.Prepare("UPDATE heal_watch SET checked_at = ? WHERE blob_id = ?");
     for (const auto& blob : looked) {
       checked.Reset();
       checked.Bind(1, now).Bind(2, blob).Run();
     }
-    for (const auto& blob : done) Unwatch(*db_, blob);
-    for (const auto& [chunk, want] : heal) InsertReplicationJob(*db_, chunk, want);
+    for (const auto& blob : done) Unwatch(db, blob);
+    for (const auto& [chunk, want] : heal) InsertReplicationJob(db, chunk, want);
     tx.Commit();
     return static_cast<int>(heal.size());
   });
 }
 
-Result<ReplicationCounts> SqliteStore::CountReplication(double dead_before) {
-  return Locked([&]() -> Result<ReplicationCounts> {
+Result<ReplicationCounts> SqlStore::CountReplication(double dead_before) {
+  return Locked([&](Database& db) -> Result<ReplicationCounts> {
     ReplicationCounts c;
     // Only watched blobs can lack copies (see heal_watch in schema.cpp).
-    auto under = db_->Prepare(std::string("SELECT COUNT(DISTINCT ch.ino) FROM heal_watch w JOIN chunks ch ON "
+    auto under = db.Prepare(std::string("SELECT COUNT(DISTINCT ch.ino) FROM heal_watch w JOIN chunks ch ON "
                                           "ch.blob_id = w.blob_id JOIN contents c ON c.ino = ch.ino WHERE ") +
                               kGoodCopies + " < c.want_copies");
     under.Bind(1, dead_before).Step();
     c.under_replicated = static_cast<uint64_t>(under.Int(0));
-    auto outbox = db_->Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    auto outbox = db.Prepare("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
     outbox.Step();
     c.unpublished_jobs = static_cast<uint64_t>(outbox.Int(0));
     return c;
   });
 }
 
-Status SqliteStore::PruneOutbox(double published_before) {
-  return Locked([&]() -> Status {
-    db_->Prepare("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?")
+Status SqlStore::PruneOutbox(double published_before) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?")
         .Bind(1, published_before)
         .Run();
     return Status::OK();
   });
 }
 
-Result<std::vector<PendingDeletion>> SqliteStore::PendingDeletions(int limit) {
-  return Locked([&]() -> Result<std::vector<PendingDeletion>> {
+Result<std::vector<PendingDeletion>> SqlStore::PendingDeletions(int limit) {
+  return Locked([&](Database& db) -> Result<std::vector<PendingDeletion>> {
     std::vector<PendingDeletion> out;
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "SELECT d.blob_id, d.node_id, COALESCE(n.url, ''), d.attempts FROM blob_deletions d "
         "LEFT JOIN nodes n ON n.node_id = d.node_id WHERE d.next_attempt <= ? LIMIT ?");
     q.Bind(1, NowSeconds()).Bind(2, int64_t{limit});
@@ -759,18 +859,18 @@ Result<std::vector<PendingDeletion>> SqliteStore::PendingDeletions(int limit) {
   });
 }
 
-Status SqliteStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
-  return Locked([&]() -> Status {
-    db_->Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
+Status SqlStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
     return Status::OK();
   });
 }
 
-Status SqliteStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
-  return Locked([&]() -> Status {
+Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
+  return Locked([&](Database& db) -> Status {
     // Back off: 1 s, 2 s, 4 s ... capped at 5 minutes. Never given up: a node
     // that comes back still gets its garbage removed.
-    db_->Prepare(
+    db.Prepare(
            "UPDATE blob_deletions SET attempts = attempts + 1, "
            "next_attempt = ? + MIN(300, (1 << MIN(attempts, 9))) WHERE blob_id = ? AND node_id = ?")
         .Bind(1, NowSeconds())
@@ -781,27 +881,48 @@ Status SqliteStore::DeletionFailed(const std::string& blob_id, const std::string
   });
 }
 
-Result<std::vector<OutboxJob>> SqliteStore::UnpublishedJobs(int limit) {
-  return Locked([&]() -> Result<std::vector<OutboxJob>> {
+Result<std::vector<OutboxJob>> SqlStore::UnpublishedJobs(int limit) {
+  return Locked([&](Database& db) -> Result<std::vector<OutboxJob>> {
     std::vector<OutboxJob> out;
-    auto q = db_->Prepare("SELECT id, blob_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?");
+    auto q = db.Prepare("SELECT id, blob_id, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?");
     q.Bind(1, int64_t{limit});
     while (q.Step()) out.push_back({q.Int(0), q.Text(1), q.Text(2)});
     return out;
   });
 }
 
-Status SqliteStore::MarkJobPublished(int64_t id) {
-  return Locked([&]() -> Status {
-    db_->Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
+Status SqlStore::MarkJobPublished(int64_t id) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
     return Status::OK();
   });
 }
 
-Result<MetadataStore::Counts> SqliteStore::CountFiles() {
-  return Locked([&]() -> Result<Counts> {
+Result<bool> SqlStore::HoldLease(const std::string& name, const std::string& holder, double ttl_s) {
+  return Locked([&](Database& db) -> Result<bool> {
+    const double now = NowSeconds();
+    auto q = db.Prepare(
+        "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
+        "SET holder = excluded.holder, expires_at = excluded.expires_at "
+        "WHERE leases.holder = excluded.holder OR leases.expires_at < ?4 RETURNING holder");
+    q.Bind(1, name).Bind(2, holder).Bind(3, now + ttl_s).Bind(4, now);
+    const bool held = q.Step();
+    q.Reset();
+    return held;
+  });
+}
+
+Status SqlStore::ReleaseLease(const std::string& name, const std::string& holder) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("DELETE FROM leases WHERE name = ? AND holder = ?").Bind(1, name).Bind(2, holder).Run();
+    return Status::OK();
+  });
+}
+
+Result<MetadataStore::Counts> SqlStore::CountFiles() {
+  return Locked([&](Database& db) -> Result<Counts> {
     // Kept by the transactions that add and remove files: no scan.
-    auto q = db_->Prepare(
+    auto q = db.Prepare(
         "SELECT COALESCE(MAX(CASE name WHEN 'files' THEN value END), 0), "
         "COALESCE(MAX(CASE name WHEN 'bytes' THEN value END), 0) FROM counters");
     q.Step();

@@ -1,12 +1,12 @@
-// SqliteStore's NamespaceStore half (sqlite_store.h): listings, stat,
+// SqlStore's NamespaceStore half (sql_store.h): listings, stat,
 // mkdir/rmdir, rename(2) with its flags, setattr, symlinks, special files
 // and hard links, each one transaction over the inode tree (tree.h).
-#include "master/sqlite/sqlite_store.h"
+#include "master/sql/sql_store.h"
 
 #include <functional>
 
 #include "common/path.h"
-#include "master/sqlite/tree.h"
+#include "master/sql/tree.h"
 
 namespace dfs::master {
 namespace {
@@ -193,7 +193,7 @@ Status Exchange(Database& db, const sql::ParentAndName& a, int64_t a_ino, const 
 }  // namespace
 
 // Runs `make` (which makes an inode and answers its entry) in one transaction.
-Result<DirEntry> SqliteStore::MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make) {
+Result<DirEntry> SqlStore::MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make) {
   DirEntry entry;
   Status st = WithTransaction([&](Database& db) -> Status {
     auto made = make(db);
@@ -205,7 +205,7 @@ Result<DirEntry> SqliteStore::MakeInTransaction(const std::function<Result<DirEn
   return entry;
 }
 
-Result<DirPage> SqliteStore::List(const std::string& dir, const std::string& after, size_t limit) {
+Result<DirPage> SqlStore::List(const std::string& dir, const std::string& after, size_t limit) {
   DirPage page;
   Status st = WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, dir);
@@ -216,7 +216,7 @@ Result<DirPage> SqliteStore::List(const std::string& dir, const std::string& aft
     auto q = db.Prepare("SELECT e.name, " + kEntryColumns +
                         " FROM entries e JOIN inodes i ON i.ino = e.ino LEFT JOIN contents c ON c.ino = i.ino "
                         "WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?");
-    q.Bind(1, *ino).BindBlob(2, after).Bind(3, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit) + 1);
+    q.Bind(1, *ino).BindBlob(2, after).Bind(3, limit == 0 ? INT64_MAX : static_cast<int64_t>(limit) + 1);
     while (q.Step()) {
       if (limit != 0 && page.entries.size() == limit) {
         page.next = page.entries.back().name;
@@ -230,7 +230,7 @@ Result<DirPage> SqliteStore::List(const std::string& dir, const std::string& aft
   return page;
 }
 
-Result<DirEntry> SqliteStore::Stat(const std::string& path, const Credentials* who) {
+Result<DirEntry> SqlStore::Stat(const std::string& path, const Credentials* who) {
   DirEntry entry;
   Status st = WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, path, who);
@@ -244,7 +244,7 @@ Result<DirEntry> SqliteStore::Stat(const std::string& path, const Credentials* w
   return entry;
 }
 
-Result<DirEntry> SqliteStore::StatHandle(const std::string& handle) {
+Result<DirEntry> SqlStore::StatHandle(const std::string& handle) {
   DirEntry entry;
   Status st = WithTransaction([&](Database& db) -> Status {
     auto q = db.Prepare("SELECT " + kEntryColumns +
@@ -259,7 +259,7 @@ Result<DirEntry> SqliteStore::StatHandle(const std::string& handle) {
   return entry;
 }
 
-Status SqliteStore::MakeDir(const std::string& path, int mode, bool parents, const Credentials* who) {
+Status SqlStore::MakeDir(const std::string& path, int mode, bool parents, const Credentials* who) {
   return WithTransaction([&](Database& db) -> Status {
     if (path.empty()) return Status::AlreadyExists("the root already exists");
     if (parents) {
@@ -277,13 +277,14 @@ Status SqliteStore::MakeDir(const std::string& path, int mode, bool parents, con
   });
 }
 
-Status SqliteStore::RemoveDir(const std::string& path, const Credentials* who) {
+Status SqlStore::RemoveDir(const std::string& path, const Credentials* who) {
   return WithTransaction([&](Database& db) -> Status {
     if (path.empty()) return Status::InvalidArgument("cannot remove the root");
     auto where = sql::ResolveParent(db, path, who);
     if (!where.ok()) return where.status();
     auto ino = sql::Lookup(db, where->parent, where->name);
     if (!ino) return Status::NotFound("no directory '" + path + "'");
+    sql::LockInodes(db, {*ino});
     auto inode = sql::GetInode(db, *ino).value();
     if (inode.type != InodeType::kDir) return Status::NotDirectory("'" + path + "' is not a directory");
     if (Status st = sql::CheckRemove(sql::GetInode(db, where->parent).value(), inode, who); !st.ok()) return st;
@@ -294,10 +295,11 @@ Status SqliteStore::RemoveDir(const std::string& path, const Credentials* who) {
   });
 }
 
-Status SqliteStore::Rename(const std::string& from, const std::string& to, RenameMode how,
+Status SqlStore::Rename(const std::string& from, const std::string& to, RenameMode how,
                               const Credentials* who) {
   return WithTransaction([&](Database& db) -> Status {
     if (from.empty() || to.empty()) return Status::InvalidArgument("cannot rename the root");
+    if (ParentPath(from) != ParentPath(to)) sql::LockRenames(db);
     auto src = sql::ResolveParent(db, from, who);
     if (!src.ok()) return src.status();
     auto ino = sql::Lookup(db, src->parent, src->name);
@@ -311,6 +313,7 @@ Status SqliteStore::Rename(const std::string& from, const std::string& to, Renam
       return st;
     }
     auto target = sql::Lookup(db, dst->parent, dst->name);
+    sql::LockInodes(db, target ? std::vector<int64_t>{*ino, *target} : std::vector<int64_t>{*ino});
     if (how == RenameMode::kNoReplace && target) return Status::AlreadyExists("'" + to + "' already exists");
     if (how == RenameMode::kExchange) {
       if (!target) return Status::NotFound("no file or directory '" + to + "'");
@@ -344,10 +347,11 @@ Status SqliteStore::Rename(const std::string& from, const std::string& to, Renam
   });
 }
 
-Status SqliteStore::SetAttr(const std::string& path, const AttrChange& change, const Credentials* who) {
+Status SqlStore::SetAttr(const std::string& path, const AttrChange& change, const Credentials* who) {
   return WithTransaction([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
+    sql::LockInodes(db, {*ino});
     Inode inode = sql::GetInode(db, *ino).value();
     if (change.size && *change.size != inode.size) {
       return Status::InvalidArgument("a file's size changes only through PUT (upload the new content)");
@@ -377,7 +381,7 @@ Status SqliteStore::SetAttr(const std::string& path, const AttrChange& change, c
   });
 }
 
-Result<DirEntry> SqliteStore::Symlink(const std::string& path, const std::string& target,
+Result<DirEntry> SqlStore::Symlink(const std::string& path, const std::string& target,
                                          const Credentials* who) {
   if (target.empty() || target.size() > kMaxSymlinkBytes) {
     return Status::InvalidArgument("a symlink's target is 1 to " + std::to_string(kMaxSymlinkBytes) + " bytes");
@@ -393,7 +397,7 @@ Result<DirEntry> SqliteStore::Symlink(const std::string& path, const std::string
   });
 }
 
-Result<DirEntry> SqliteStore::MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
+Result<DirEntry> SqlStore::MakeNode(const std::string& path, InodeType type, int mode, int64_t rdev,
                                           const Credentials* who) {
   if (type == InodeType::kFile || type == InodeType::kDir || type == InodeType::kSymlink) {
     return Status::InvalidArgument("mknod makes fifos, sockets and devices (files: PUT, folders: mkdir)");
@@ -415,7 +419,7 @@ Result<DirEntry> SqliteStore::MakeNode(const std::string& path, InodeType type, 
   });
 }
 
-Result<DirEntry> SqliteStore::Link(const std::string& existing, const std::string& path, const Credentials* who) {
+Result<DirEntry> SqlStore::Link(const std::string& existing, const std::string& path, const Credentials* who) {
   return MakeInTransaction([&](Database& db) -> Result<DirEntry> {
     auto ino = sql::Resolve(db, existing, who);
     if (!ino.ok()) return ino.status();

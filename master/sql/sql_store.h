@@ -1,27 +1,39 @@
-// SqliteStore: MetadataStore over one SQLite database (the embedded
-// default: one master, one file). Every method takes the store's mutex and
-// runs as one SQLite transaction on its one connection (SQLite serialises
-// writers anyway); SqliteError thrown by the wrapper becomes IOError at the
-// method's edge. The schema is in schema.cpp, the inode tree's statements
-// in tree.h; store.cpp holds files, nodes, replicas and queues, and
-// namespace.cpp the namespace operations.
+// SqlStore: MetadataStore over a SQL database, one implementation of the
+// SQL for both SQLite (the embedded default: one master, one file) and
+// PostgreSQL (many masters, one database); database.h says what differs.
+// Every method borrows a connection from the store's pool (SQLite: one, so
+// methods run one at a time; PostgreSQL: several) and runs as one
+// transaction on it. A transaction that fails with a retryable SqlError (a
+// serialization failure, a deadlock, a lost connection) is rerun from the
+// start, a bounded number of times with jittered backoff; any other
+// SqlError, and a COMMIT whose outcome is unknown, becomes IOError at the
+// method's edge (the master answers 503). On PostgreSQL (READ COMMITTED) a
+// transaction that changes an inode locks its row first (LockInodes in
+// tree.h), folders before what is in them; uniqueness is left to
+// constraints and ON CONFLICT. The schemas are in sqlite_schema.cpp and
+// postgres_schema.cpp, the inode tree's statements in tree.h; store.cpp
+// holds files, nodes, replicas and queues, namespace.cpp the namespace.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "master/metadata_store.h"
-#include "master/sqlite/database.h"
+#include "master/sql/database.h"
 
 namespace dfs::master {
 
-class SqliteStore final : public MetadataStore {
+class SqlStore final : public MetadataStore {
  public:
   // `path` is a file name, or ":memory:". Creates or migrates the schema.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqlStore>> OpenSqlite(const std::string& path);
+  // `url` is postgres://... (libpq's form). Creates or migrates the schema.
+  static Result<std::unique_ptr<SqlStore>> OpenPostgres(const std::string& url);
+  ~SqlStore() override;
 
   // NamespaceStore
   Result<DirPage> List(const std::string& dir, const std::string& after = "", size_t limit = 0) override;
@@ -79,21 +91,40 @@ class SqliteStore final : public MetadataStore {
   Result<std::vector<OutboxJob>> UnpublishedJobs(int limit) override;
   Status MarkJobPublished(int64_t id) override;
   Status PruneOutbox(double published_before) override;
+  Result<bool> HoldLease(const std::string& name, const std::string& holder, double ttl_s) override;
+  Status ReleaseLease(const std::string& name, const std::string& holder) override;
   Result<Counts> CountFiles() override;
   Result<std::vector<std::string>> CheckConsistency() override;
 
  private:
-  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-  // Runs fn under the lock, SQLite errors become IOError.
+  using Connect = std::function<Result<std::unique_ptr<Database>>()>;
+  SqlStore(Connect connect, size_t pool_size) : connect_(std::move(connect)), pool_size_(pool_size) {}
+  // A store whose pool starts with `first` (its schema created or migrated
+  // first) and makes more with `connect`, up to pool_size.
+  static Result<std::unique_ptr<SqlStore>> Start(Result<std::unique_ptr<Database>> first, Connect connect,
+                                                 size_t pool_size);
+  // A connection borrowed from the pool: an idle one, or a new one while
+  // fewer than pool_size_ exist; waits otherwise. GiveBack returns it, or
+  // drops it when it broke (the next Acquire connects again).
+  Result<std::unique_ptr<Database>> Acquire();
+  void GiveBack(std::unique_ptr<Database> db);
+  // Adds a connection made elsewhere to the pool.
+  void Adopt(std::unique_ptr<Database> db);
+  // Runs fn(db) on a borrowed connection, rerunning it on retryable errors;
+  // SqlError becomes IOError.
   template <typename Fn>
-  auto Locked(Fn&& fn) -> decltype(fn());
-  // Runs fn under the lock in a transaction, committed when fn returns OK.
+  auto Locked(Fn&& fn) -> decltype(fn(std::declval<Database&>()));
+  // As Locked in a transaction, committed when fn returns OK.
   Status WithTransaction(const std::function<Status(Database&)>& fn);
   // As WithTransaction for `make`, which makes an inode and answers its entry.
   Result<DirEntry> MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make);
 
+  const Connect connect_;
+  const size_t pool_size_;
   std::mutex mu_;
-  std::unique_ptr<Database> db_;
+  std::condition_variable idle_cv_;
+  std::vector<std::unique_ptr<Database>> idle_;
+  size_t open_ = 0;  // connections made and not dropped (idle or lent)
 };
 
 }  // namespace dfs::master
