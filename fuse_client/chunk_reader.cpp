@@ -111,6 +111,21 @@ void ReadAhead::Loop() {
 
 // ---- ChunkReader --------------------------------------------------------------
 
+Result<std::shared_ptr<ChunkReader>> ChunkReader::Renewed(const DfsClient& client) const {
+  if (handle_.empty()) return std::shared_ptr<ChunkReader>();
+  auto entry = client.StatHandle(handle_);
+  if (!entry.ok()) return entry.status();
+  if (entry->version == list_.version || entry->name.empty()) return std::shared_ptr<ChunkReader>();
+  auto meta = client.Meta(entry->name);
+  if (!meta.ok()) return meta.status();
+  auto list = ChunkListFromMeta(*meta);
+  if (!list.ok()) return list.status();
+  if (list->version != entry->version) return Status::Unavailable("'" + name_ + "' changed again");
+  DFS_LOG(INFO, "fuse") << "read name=" << name_ << ": the file changed while open (version " << list_.version
+                        << " -> " << list->version << "), reading what it is now";
+  return std::make_shared<ChunkReader>(name_, handle_, std::move(*list), std::move(*entry));
+}
+
 size_t ChunkReader::ChunkAt(uint64_t offset) const {
   auto after = std::upper_bound(list_.chunks.begin(), list_.chunks.end(), offset,
                                 [](uint64_t off, const ChunkRef& c) { return off < c.offset; });

@@ -4,14 +4,16 @@
 // verified copies of the chunks under it (FileCache::FetchChunk: one Range
 // GET of exactly a chunk, md5-checked before a byte of it is returned), and
 // a sequential reader gets the next chunk fetched in the background
-// (ReadAhead). Invariant: no byte reaches a program unless the chunk it
-// belongs to matched that chunk's md5; a chunk that does not fails only the
-// reads that touch it (EIO).
+// (ReadAhead). A file whose content changed while open (the bytes fetched
+// are not the listed chunk's) is read as it now is (Renewed). Invariant: no
+// byte reaches a program unless the chunk it belongs to matched that
+// chunk's md5; a chunk that does not fails only the reads that touch it (EIO).
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -85,6 +87,10 @@ class ChunkReader {
   Result<size_t> Read(const DfsClient& client, FileCache& cache, ReadAhead* read_ahead, char* buf, size_t size,
                       uint64_t offset);
   uint64_t size() const { return list_.size; }
+  // A reader of the file's current content (same handle) when its version
+  // moved since this reader's chunk list was made; null when it did not
+  // (or there is no handle to ask by).
+  Result<std::shared_ptr<ChunkReader>> Renewed(const DfsClient& client) const;
   // The file as it was when it was opened (fstat of an unlinked file).
   const FileInfo& entry() const { return entry_; }
 

@@ -401,8 +401,8 @@ int DfsFilesystem::GetAttrOfHandle(struct stat* st, fuse_file_info* fi) {
   if (!file) return -ESTALE;
   const std::string path = file->Path();
   if (!path.empty()) return GetAttr(path, st, fi);
-  if (file->reader) {  // unlinked while open: as it was opened, with no links
-    FillStat(file->reader->entry(), st);
+  if (auto reader = file->Reader()) {  // unlinked while open: as last read, with no links
+    FillStat(reader->entry(), st);
     st->st_nlink = 0;
     return 0;
   }
@@ -841,7 +841,7 @@ int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
       st = local.status();
     } else {
       auto reader = ChunkReaderFor(path, *file, *info);
-      if (reader.ok()) file->reader = std::move(*reader);
+      if (reader.ok()) file->SetReader(std::move(*reader));
       st = reader.status();
     }
     if (st.ok()) {
@@ -891,9 +891,18 @@ bool DfsFilesystem::KeepCache(const FileInfo& info) {
 int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi) {
   auto file = Handle(fi);
   if (!file) return -EBADF;
-  if (file->reader) {
+  if (auto reader = file->Reader()) {
     if (offset < 0) return -EINVAL;
-    auto n = file->reader->Read(client_, *cache_, read_ahead_.get(), buf, size, static_cast<uint64_t>(offset));
+    auto n = reader->Read(client_, *cache_, read_ahead_.get(), buf, size, static_cast<uint64_t>(offset));
+    if (!n.ok() && n.status().code() == Code::kChecksumMismatch) {
+      // The bytes are not the chunk's: maybe the file changed since it was
+      // opened (another mount, the CLI). Then read what it is now.
+      auto renewed = reader->Renewed(client_);
+      if (renewed.ok() && *renewed) {
+        file->SetReader(*renewed);
+        n = (*renewed)->Read(client_, *cache_, read_ahead_.get(), buf, size, static_cast<uint64_t>(offset));
+      }
+    }
     return n.ok() ? static_cast<int>(*n) : ErrnoFor(n.status());
   }
   size_t done = 0;

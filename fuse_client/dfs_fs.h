@@ -64,9 +64,19 @@ struct FileState {
 // has its own short lock so getattr and listings never wait for an upload.
 struct OpenFile {
   UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool; none with a reader
-  std::shared_ptr<ChunkReader> reader;  // read-only opens read by chunks (not verify=open)
   std::string spool_path;  // empty when read-only
   std::mutex mu;
+
+  // Read-only opens read by chunks (not verify=open); null otherwise. A
+  // reader is replaced when the file's content changed while it is open.
+  std::shared_ptr<ChunkReader> Reader() const {
+    std::lock_guard lock(state_mu_);
+    return reader_;
+  }
+  void SetReader(std::shared_ptr<ChunkReader> reader) {
+    std::lock_guard lock(state_mu_);
+    reader_ = std::move(reader);
+  }
 
   FileState Get() const {
     std::lock_guard lock(state_mu_);
@@ -85,6 +95,7 @@ struct OpenFile {
  private:
   mutable std::mutex state_mu_;
   FileState state_;
+  std::shared_ptr<ChunkReader> reader_;
 };
 
 // An open folder: the page of its listing that readdir is in.

@@ -780,6 +780,24 @@ TEST_F(FuseChunkReadTest, ReReadsOfAnUnchangedFileHitThePageCacheAndChangesAreSe
   ASSERT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
 }
 
+// A file open here and overwritten through the CLI (same size, new chunks):
+// reads of chunks not read yet return its new bytes, never an EIO for a
+// stale chunk list or a mix within a chunk.
+TEST_F(FuseChunkReadTest, AFileOverwrittenElsewhereWhileOpenReadsItsNewContent) {
+  StoreFile("big", kFile, 57);
+  UniqueFd mounted(::open(M("big").c_str(), O_RDONLY));
+  ASSERT_TRUE(mounted) << std::strerror(errno);
+  std::string got(4096, '\0'), want(4096, '\0');
+  ASSERT_EQ(::pread(mounted.get(), got.data(), got.size(), 0), 4096);
+  WriteRandomFile(L("new"), kFile, 58);
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("put --overwrite " + L("new") + " big", &out), 0) << out;
+  UniqueFd local(::open(L("new").c_str(), O_RDONLY));
+  ASSERT_EQ(::pread(mounted.get(), got.data(), got.size(), 6 * kChunk + 8192), 4096) << std::strerror(errno);
+  ASSERT_EQ(::pread(local.get(), want.data(), want.size(), 6 * kChunk + 8192), 4096);
+  EXPECT_EQ(got, want);
+}
+
 // verify=open keeps the old way: the whole file is fetched and checked when it is opened.
 TEST_F(FuseChunkReadTest, VerifyOpenFetchesTheWholeFileAtOpen) {
   Unmount();
