@@ -130,10 +130,18 @@ int Guard(const char* op, const char* path, Fn&& fn) {
 
 }  // namespace
 
-DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl)
-    : client_(std::move(client)), cache_(std::move(cache)), attr_ttl_(attr_ttl), uid_(::getuid()), gid_(::getgid()) {}
+DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl,
+                             bool verify_at_open)
+    : client_(std::move(client)),
+      cache_(std::move(cache)),
+      read_ahead_(std::make_unique<ReadAhead>(client_, *cache_)),
+      attr_ttl_(attr_ttl),
+      verify_at_open_(verify_at_open),
+      uid_(::getuid()),
+      gid_(::getgid()) {}
 
 DfsFilesystem::~DfsFilesystem() {
+  read_ahead_.reset();
   {
     std::lock_guard lock(renew_mu_);
     stopping_ = true;
@@ -393,6 +401,11 @@ int DfsFilesystem::GetAttrOfHandle(struct stat* st, fuse_file_info* fi) {
   if (!file) return -ESTALE;
   const std::string path = file->Path();
   if (!path.empty()) return GetAttr(path, st, fi);
+  if (auto reader = file->Reader()) {  // unlinked while open: as last read, with no links
+    FillStat(reader->entry(), st);
+    st->st_nlink = 0;
+    return 0;
+  }
   // Unlinked while open: what its local copy or spool says, with no links.
   struct stat local {};
   if (::fstat(file->fd.get(), &local) != 0) return -errno;
@@ -811,8 +824,9 @@ int DfsFilesystem::Open(const std::string& path, fuse_file_info* fi) {
 }
 
 int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
-  // Always ask the master for the current md5, then use (or make) a
-  // verified local copy with exactly that md5.
+  // Always ask the master for the current state: the chunk list (each
+  // chunk is fetched and checked when a read first needs it) or, with
+  // verify=open, a verified local copy of the whole file with exactly its md5.
   Status st;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto file = std::make_shared<OpenFile>();
@@ -821,27 +835,76 @@ int DfsFilesystem::OpenForRead(const std::string& path, fuse_file_info* fi) {
     if (!info.ok()) return ErrnoFor(info.status());
     if (info->type == "dir") return -EISDIR;
     CacheAttr(path, *info);
-    auto local = cache_->Fetch(client_, path, info->md5);
-    if (local.ok()) {
-      file->fd = std::move(*local);
+    if (verify_at_open_) {
+      auto local = cache_->Fetch(client_, path, info->md5);
+      if (local.ok()) file->fd = std::move(*local);
+      st = local.status();
+    } else {
+      auto reader = ChunkReaderFor(path, *file, *info);
+      if (reader.ok()) file->SetReader(std::move(*reader));
+      st = reader.status();
+    }
+    if (st.ok()) {
       file->Update([&](FileState& s) {
         s.path = path;
         s.uploaded = true;
       });
+      fi->keep_cache = KeepCache(*info) ? 1 : 0;
       fi->fh = Register(std::move(file));
       return 0;
     }
     CloseMasterHandle(*file);
-    st = local.status();
     if (st.code() != Code::kUnavailable) break;  // changed meanwhile: look again
   }
   DFS_LOG(WARN, "fuse") << "open name=" << path << " failed: " << st.ToString();
   return ErrnoFor(st);
 }
 
+Result<std::shared_ptr<ChunkReader>> DfsFilesystem::ChunkReaderFor(const std::string& path, const OpenFile& file,
+                                                                   const FileInfo& info) {
+  auto meta = client_.Meta(path);
+  if (!meta.ok()) {
+    // Gone or replaced since it was opened: the caller looks again.
+    return meta.status().code() == Code::kNotFound ? Status::Unavailable("'" + path + "' changed while it was opened")
+                                                   : meta.status();
+  }
+  auto list = ChunkListFromMeta(*meta);
+  if (!list.ok()) return list.status();
+  if (info.version != 0 && list->version != info.version) {
+    return Status::Unavailable("'" + path + "' changed while it was opened; try again");
+  }
+  return std::make_shared<ChunkReader>(path, file.Get().handle, std::move(*list), info);
+}
+
+bool DfsFilesystem::KeepCache(const FileInfo& info) {
+  if (info.ino <= 0 || (info.version == 0 && info.md5.empty())) return false;
+  std::lock_guard lock(attrs_mu_);
+  if (opened_content_.size() > 100000) opened_content_.clear();  // bounded; forgetting only costs a re-read
+  auto content = std::make_pair(info.version, info.md5);
+  auto [it, inserted] = opened_content_.try_emplace(info.ino, content);
+  if (inserted) return false;
+  const bool same = it->second == content;
+  it->second = content;
+  return same;
+}
+
 int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi) {
   auto file = Handle(fi);
   if (!file) return -EBADF;
+  if (auto reader = file->Reader()) {
+    if (offset < 0) return -EINVAL;
+    auto n = reader->Read(client_, *cache_, read_ahead_.get(), buf, size, static_cast<uint64_t>(offset));
+    if (!n.ok() && n.status().code() == Code::kChecksumMismatch) {
+      // The bytes are not the chunk's: maybe the file changed since it was
+      // opened (another mount, the CLI). Then read what it is now.
+      auto renewed = reader->Renewed(client_);
+      if (renewed.ok() && *renewed) {
+        file->SetReader(*renewed);
+        n = (*renewed)->Read(client_, *cache_, read_ahead_.get(), buf, size, static_cast<uint64_t>(offset));
+      }
+    }
+    return n.ok() ? static_cast<int>(*n) : ErrnoFor(n.status());
+  }
   size_t done = 0;
   while (done < size) {
     ssize_t n = ::pread(file->fd.get(), buf + done, size - done, offset + static_cast<off_t>(done));

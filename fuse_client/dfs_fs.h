@@ -2,8 +2,11 @@
 // path-based API, multithreaded). Each request goes to the master as the
 // process that made it (its uid, gid and groups: CallerScope), so files get
 // their real owners and the master checks POSIX permissions; symlinks, hard
-// links and special files are inodes on the master. Files are read from verified local copies
-// (FileCache) and written to a local spool file that is uploaded, with
+// links and special files are inodes on the master. A file open for reading is
+// read chunk by chunk, each chunk fetched when a read first touches it and
+// md5-checked before any of its bytes is returned (ChunkReader, through the
+// bounded FileCache; `verify=open` fetches and checks the whole file at open
+// instead). Files are written to a local spool file that is uploaded, with
 // overwrite semantics and its md5, when the program closes or fsyncs it; an
 // upload failure is returned from close() so no program loses data silently.
 // Attributes come from a short-lived cache filled by directory listings.
@@ -26,6 +29,7 @@
 
 #include "common/client/dfs_client.h"
 #include "common/unique_fd.h"
+#include "fuse_client/chunk_reader.h"
 #include "fuse_client/file_cache.h"
 
 namespace dfs::fuse_client {
@@ -59,9 +63,20 @@ struct FileState {
 // renames/unlinks of the file (it is held for a whole upload); the state
 // has its own short lock so getattr and listings never wait for an upload.
 struct OpenFile {
-  UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool
+  UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool; none with a reader
   std::string spool_path;  // empty when read-only
   std::mutex mu;
+
+  // Read-only opens read by chunks (not verify=open); null otherwise. A
+  // reader is replaced when the file's content changed while it is open.
+  std::shared_ptr<ChunkReader> Reader() const {
+    std::lock_guard lock(state_mu_);
+    return reader_;
+  }
+  void SetReader(std::shared_ptr<ChunkReader> reader) {
+    std::lock_guard lock(state_mu_);
+    reader_ = std::move(reader);
+  }
 
   FileState Get() const {
     std::lock_guard lock(state_mu_);
@@ -80,6 +95,7 @@ struct OpenFile {
  private:
   mutable std::mutex state_mu_;
   FileState state_;
+  std::shared_ptr<ChunkReader> reader_;
 };
 
 // An open folder: the page of its listing that readdir is in.
@@ -94,7 +110,10 @@ struct DirCursor {
 
 class DfsFilesystem {
  public:
-  DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl);
+  // verify_at_open: read-only opens fetch and md5-check the whole file (-o
+  // verify=open) instead of reading chunk by chunk.
+  DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl,
+                bool verify_at_open = false);
   ~DfsFilesystem();
   DfsFilesystem(const DfsFilesystem&) = delete;
   DfsFilesystem& operator=(const DfsFilesystem&) = delete;
@@ -156,6 +175,13 @@ class DfsFilesystem {
   // and below `b`/ too when b_subtree.
   LockedFiles LockFiles(const std::string& a, const std::string& b = "", bool b_subtree = false);
   int OpenForRead(const std::string& path, fuse_file_info* fi);
+  // The reader of a file just opened as `file` (whose entry is `info`):
+  // its chunk list, checked; Unavailable when the file changed meanwhile.
+  Result<std::shared_ptr<ChunkReader>> ChunkReaderFor(const std::string& path, const OpenFile& file,
+                                                      const FileInfo& info);
+  // Whether the kernel may keep the pages it has of this file: its content
+  // is what it was at this mount's last open of it. Records this open.
+  bool KeepCache(const FileInfo& info);
   // A new open of the spool of a file being written here, or -ENOENT when none is.
   int ShareSpool(const std::string& path, fuse_file_info* fi);
   void Unregister(uint64_t id);
@@ -196,7 +222,9 @@ class DfsFilesystem {
 
   DfsClient client_;
   std::unique_ptr<FileCache> cache_;
+  std::unique_ptr<ReadAhead> read_ahead_;  // over client_ and cache_; stopped first
   const std::chrono::milliseconds attr_ttl_;
+  const bool verify_at_open_;
   const uid_t uid_;
   const gid_t gid_;
 
@@ -206,6 +234,8 @@ class DfsFilesystem {
   std::map<std::string, CachedAttr> attrs_;
   std::map<int64_t, std::set<std::string>> aliases_;  // ino -> names seen of a hard-linked file
   std::map<std::string, int64_t> ino_of_;             // and back
+  // ino -> version and md5 of a file's content when it was last opened here (KeepCache).
+  std::map<int64_t, std::pair<int64_t, std::string>> opened_content_;
 
   std::mutex handles_mu_;
   std::map<uint64_t, std::shared_ptr<OpenFile>> handles_;

@@ -1,6 +1,7 @@
 #include "fuse_client/file_cache.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "common/http_util.h"
@@ -42,7 +44,12 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(const std::string& dir, uint6
 
 uint64_t FileCache::bytes() const {
   std::lock_guard lock(mu_);
-  return bytes_;
+  return bytes_ + reserved_;
+}
+
+bool FileCache::Has(const std::string& md5) const {
+  std::lock_guard lock(mu_);
+  return entries_.count(md5) > 0;
 }
 
 size_t FileCache::downloads_in_flight() const {
@@ -70,7 +77,7 @@ void FileCache::TouchLocked(const std::string& md5, uint64_t size) {
 void FileCache::EvictLocked() {
   // The newest entry always stays, even when it alone is over the bound:
   // it is about to be opened. Open files survive eviction (unlinked, not gone).
-  while (bytes_ > max_bytes_ && lru_.size() > 1) {
+  while (bytes_ + reserved_ > max_bytes_ && lru_.size() > 1) {
     const std::string victim = lru_.front();
     lru_.pop_front();
     bytes_ -= entries_[victim].size;
@@ -146,6 +153,109 @@ Result<UniqueFd> FileCache::FetchPending(const DfsClient& client, const std::str
   Touch(info->md5, info->size);
   UniqueFd fd = OpenCached(info->md5);
   if (!fd) return Status::IOError("cached copy of '" + path + "' vanished: " + std::strerror(errno));
+  return fd;
+}
+
+bool FileCache::Reserve(uint64_t size) {
+  std::lock_guard lock(mu_);
+  if (size + reserved_ > max_bytes_) return false;
+  while (bytes_ + reserved_ + size > max_bytes_ && !lru_.empty()) {
+    const std::string victim = lru_.front();
+    lru_.pop_front();
+    bytes_ -= entries_[victim].size;
+    entries_.erase(victim);
+    ::unlink(PathOf(victim).c_str());  // a reader holding it open keeps reading it
+    DFS_LOG(DEBUG, "fuse") << "cache evicted md5=" << victim << " for a chunk of " << size << " bytes";
+  }
+  reserved_ += size;
+  return true;
+}
+
+Status FileCache::DownloadChunk(const DfsClient& client, const std::string& name, const std::string& handle,
+                                const ChunkRef& chunk, int fd) {
+  std::optional<Md5> md5;
+  uint64_t at = 0;
+  Status write_status;
+  Status st = client.GetRange(
+      name, handle, chunk.offset, chunk.size,
+      [&](const char* data, size_t len) {
+        md5->Update(data, len);
+        for (size_t done = 0; done < len;) {
+          ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(at + done));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) {
+            write_status = Status::IOError(std::string("cache: ") + std::strerror(errno));
+            return false;
+          }
+          done += static_cast<size_t>(n);
+        }
+        at += len;
+        return true;
+      },
+      [&] {
+        md5.emplace();
+        at = 0;
+        if (::ftruncate(fd, 0) != 0) write_status = Status::IOError(std::string("cache: ") + std::strerror(errno));
+      });
+  if (!write_status.ok()) return write_status;
+  if (!st.ok()) return st;
+  if (!md5) md5.emplace();  // an empty chunk: nothing was asked for
+  const std::string actual = md5->HexDigest();
+  if (actual != chunk.md5) {
+    return Status::ChecksumMismatch("bytes " + std::to_string(chunk.offset) + ".." +
+                                    std::to_string(chunk.offset + chunk.size) + " of '" + name + "' have md5 " +
+                                    actual + ", the chunk's is " + chunk.md5);
+  }
+  return Status::OK();
+}
+
+Result<UniqueFd> FileCache::FetchChunkIntoMemory(const DfsClient& client, const std::string& name,
+                                                 const std::string& handle, const ChunkRef& chunk) {
+  UniqueFd fd(::memfd_create("dfs-chunk", MFD_CLOEXEC));
+  if (!fd) return Status::IOError(std::string("memfd_create: ") + std::strerror(errno));
+  if (Status st = DownloadChunk(client, name, handle, chunk, fd.get()); !st.ok()) return st;
+  return fd;
+}
+
+Result<UniqueFd> FileCache::FetchChunk(const DfsClient& client, const std::string& name, const std::string& handle,
+                                       const ChunkRef& chunk) {
+  if (!Md5::IsValidHex(chunk.md5)) return Status::IOError("master sent no md5 for a chunk of '" + name + "'");
+  struct GateHolder {
+    FileCache* cache;
+    const std::string& md5;
+    std::shared_ptr<std::mutex> gate;
+    ~GateHolder() { cache->ReleaseGate(md5, std::move(gate)); }
+  } holder{this, chunk.md5, AcquireGate(chunk.md5)};
+  std::lock_guard download_lock(*holder.gate);
+  if (UniqueFd fd = OpenCached(chunk.md5)) return fd;
+  if (!Reserve(chunk.size)) {
+    DFS_LOG(DEBUG, "fuse") << "chunk of " << chunk.size << " bytes does not fit in the cache: read from memory";
+    return FetchChunkIntoMemory(client, name, handle, chunk);
+  }
+  const std::string part = dir_ + "/blobs/.part-" + RandomHex(8);
+  UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Status st = fd ? DownloadChunk(client, name, handle, chunk, fd.get())
+                 : Status::IOError("cache: " + std::string(std::strerror(errno)));
+  if (!st.ok()) {
+    ::unlink(part.c_str());
+    std::lock_guard lock(mu_);
+    reserved_ -= chunk.size;
+    return st;
+  }
+  return Keep(part, chunk);
+}
+
+Result<UniqueFd> FileCache::Keep(const std::string& part, const ChunkRef& chunk) {
+  std::lock_guard lock(mu_);
+  reserved_ -= chunk.size;
+  if (::rename(part.c_str(), PathOf(chunk.md5).c_str()) != 0) {
+    int err = errno;
+    ::unlink(part.c_str());
+    return Status::IOError("cache: " + std::string(std::strerror(err)));
+  }
+  UniqueFd fd(::open(PathOf(chunk.md5).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::IOError("cached chunk vanished: " + std::string(std::strerror(errno)));
+  TouchLocked(chunk.md5, chunk.size);  // its room was reserved: nothing else is evicted for it
   return fd;
 }
 

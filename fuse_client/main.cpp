@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   }
   dfs::fuse_client::DfsFilesystem filesystem(
       std::move(*client), std::move(*cache),
-      std::chrono::milliseconds(static_cast<long>(options->attr_timeout_s * 1000)));
+      std::chrono::milliseconds(static_cast<long>(options->attr_timeout_s * 1000)), options->verify_at_open);
 
   std::vector<std::string> fuse_argv = {"mount.dfs", "-o", "fsname=" + options->master_url + ",subtype=dfs"};
   for (const auto& o : options->fuse_options) fuse_argv.insert(fuse_argv.end(), {"-o", o});

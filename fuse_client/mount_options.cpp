@@ -62,6 +62,8 @@ std::string MountUsage() {
          "  -f          stay in the foreground (default: daemonize)\n"
          "  -d          FUSE debug output (implies -f)\n"
          "  -o master=URL,cache_dir=DIR,cache_size=1G,timeout=10,attr_timeout=2,attempts=2\n"
+         "     verify=read|open (check each chunk as it is read, the default; or the whole\n"
+         "     file when it is opened),\n"
          "     token_file=FILE (the cluster token; else $DFS_TOKEN_FILE or $DFS_TOKEN),\n"
          "     ca=FILE (CA for an https:// master)\n"
          "     plus FUSE options: allow_other, default_permissions, ro, ...\n"
@@ -107,6 +109,9 @@ Result<MountOptions> ParseMountArgs(const std::vector<std::string>& args) {
           o.tls_ca = value;
         } else if (key == "token") {
           return Status::InvalidArgument("token= would show in ps and /proc/mounts: use token_file= or $DFS_TOKEN");
+        } else if (key == "verify") {
+          if (value != "open" && value != "read") return Status::InvalidArgument("verify= must be open or read");
+          o.verify_at_open = value == "open";
         } else if (key == "attempts") {
           o.attempts = std::atoi(value.c_str());
           if (o.attempts < 1 || o.attempts > 20) return Status::InvalidArgument("attempts= must be 1..20");

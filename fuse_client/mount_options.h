@@ -2,7 +2,7 @@
 // so `mount -t dfs HOST:PORT DIR -o ...` and fstab lines work:
 //   mount.dfs [MASTER] MOUNTPOINT [-o opt,opt=value,...] [-f] [-d] [-s] [-n] [-v]
 // Our options (master=, cache_dir=, cache_size=, timeout=, attr_timeout=,
-// attempts=) are taken out; fstab-only ones (_netdev, defaults, noauto,
+// attempts=, verify=) are taken out; fstab-only ones (_netdev, defaults, noauto,
 // nofail, user, ...) are dropped; the rest go to FUSE (allow_other,
 // default_permissions, ro, ...).
 #pragma once
@@ -23,6 +23,9 @@ struct MountOptions {
   double timeout_s = 10;       // every request to the master, end to end
   double attr_timeout_s = 2;   // how long listed attributes are trusted
   int attempts = 2;            // tries for retryable failures
+  // verify=open: a read-only open fetches and md5-checks the whole file;
+  // verify=read (default): each chunk is fetched and checked when read.
+  bool verify_at_open = false;
   std::string token_file;      // -o token_file= (else $DFS_TOKEN_FILE / $DFS_TOKEN)
   std::string tls_ca;          // -o ca= : CA to verify an https:// master and nodes with
   bool foreground = false;

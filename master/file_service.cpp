@@ -157,7 +157,7 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
                    earlier.md5,  earlier.node,      earlier.version,  true, ""};
 }
 
-Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle) {
+Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle, bool partial) {
   auto file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
   if (!file.ok()) return file.status();
   if (file->md5.empty()) {  // pending after a range write: settle it now
@@ -165,10 +165,10 @@ Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::strin
     file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
     if (!file.ok()) return file.status();
   }
-  return PlanFor(std::move(*file));
+  return PlanFor(std::move(*file), partial);
 }
 
-Result<ReadPlan> FileService::PlanFor(FileRecord file) {
+Result<ReadPlan> FileService::PlanFor(FileRecord file, bool partial) {
   ReadPlan plan;
   plan.file = std::move(file);
   for (const ChunkRecord& chunk : plan.file.chunks) {
@@ -187,7 +187,7 @@ Result<ReadPlan> FileService::PlanFor(FileRecord file) {
     }
     std::stable_sort(holders.begin(), holders.end(),
                      [&](const ReplicaRecord& a, const ReplicaRecord& b) { return rank(a) < rank(b); });
-    if (holders.empty()) {
+    if (holders.empty() && !partial) {
       return Status::Unavailable("no copy of '" + plan.file.path + "' (chunk " + std::to_string(chunk.index) +
                                  ") is available");
     }
@@ -213,6 +213,12 @@ Status FileService::Start(ReadPlan& plan, uint64_t offset, uint64_t length) {
   auto& holders = plan.holders[index];
   const uint64_t in_chunk = offset - chunk.offset;
   const size_t want = static_cast<size_t>(std::min<uint64_t>({length, kHeadBytes, chunk.size - in_chunk}));
+  for (size_t i = index; i < plan.file.chunks.size() && plan.file.chunks[i].offset < offset + length; ++i) {
+    if (plan.holders[i].empty()) {  // a partial plan: this read needs a chunk no copy of which is good
+      return Status::Unavailable("no copy of '" + plan.file.path + "' (chunk " + std::to_string(i) +
+                                 ") is available");
+    }
+  }
   Status last = Status::Unavailable("no copy of '" + plan.file.path + "' could be read");
   for (size_t i = 0; i < holders.size(); ++i) {
     const ReplicaRecord& holder = holders[i];

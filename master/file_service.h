@@ -99,8 +99,10 @@ class FileService {
 
   // handle (optional): read the file open as this handle, not `path`. A
   // file whose whole-file md5 is pending (after a range write) is settled
-  // first, so every answer carries the md5 of what it serves.
-  Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "");
+  // first, so every answer carries the md5 of what it serves. partial (a
+  // Range GET): a chunk with no good copy fails only a read that touches it
+  // (Start), not the plan.
+  Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "", bool partial = false);
 
   // A range write: `body` (at most one chunk) at byte `offset` (at most the
   // file's size) of the file at `path`, or open as `handle`. It replaces
@@ -155,7 +157,7 @@ class FileService {
 
   // The answer for a PUT whose idempotency key is already recorded.
   static Result<PutResult> Replay(const PutRequest& request, const KeyedPut& earlier, const ChunkedUpload& body);
-  Result<ReadPlan> PlanFor(FileRecord file);
+  Result<ReadPlan> PlanFor(FileRecord file, bool partial = false);
   // Reads [lo, hi) of chunk `index` (bytes of the chunk, not the file) into receiver.
   Status ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
                    const std::function<bool(const char*, size_t)>& receiver);

@@ -283,7 +283,7 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
                       bool compat_headers) {
   auto handle = compat_headers ? Result<std::string>(std::string()) : ParseHandleParam(req);
   if (!handle.ok()) return SendError(res, handle.status());
-  auto plan = files_.PlanRead(path, *handle);
+  auto plan = files_.PlanRead(path, *handle, /*partial=*/req.method == "GET" && !req.ranges.empty());
   if (!plan.ok()) return compat_headers ? SendCompatError(res, plan.status()) : SendError(res, plan.status());
   const uint64_t size = plan->file.size;
   if (!req.ranges.empty()) {

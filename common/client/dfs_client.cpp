@@ -292,6 +292,56 @@ Result<FileInfo> DfsClient::GetStream(const std::string& remote_name,
   return Download(remote_name, sink, nullptr, progress, /*retry_after_bytes=*/false);
 }
 
+Status DfsClient::GetRange(const std::string& remote_name, const std::string& handle, uint64_t offset,
+                           uint64_t length, const std::function<bool(const char*, size_t)>& sink,
+                           const std::function<void()>& restart) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  if (length == 0) return Status::OK();
+  std::string url = FilesUrl(*name);
+  if (!handle.empty()) url += "?handle=" + EncodeQueryValue(handle);
+  const std::string range = "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
+  const std::string what = "get " + *name + " " + range;
+  return WithRetry(what, [&]() -> Status {
+    if (restart) restart();
+    auto cli = Connect(options_.timeouts);
+    httplib::Headers headers = CallerHeaders();
+    headers.emplace("Range", range);
+    int status = 0;
+    uint64_t declared = 0, done = 0;
+    std::string error_body;
+    bool sink_failed = false;
+    auto res = cli->Get(
+        url, headers,
+        [&](const httplib::Response& r) {
+          status = r.status;
+          declared = std::strtoull(r.get_header_value("Content-Length").c_str(), nullptr, 10);
+          // 200 is the whole file: only what was asked for when it starts at 0 and is that long.
+          return status != 200 || (offset == 0 && declared == length);
+        },
+        [&](const char* data, size_t len) {
+          if (status != 206 && status != 200) {
+            error_body.append(data, len);
+            return error_body.size() < 65536;
+          }
+          if (done + len > length || !sink(data, len)) {
+            sink_failed = true;
+            return false;
+          }
+          done += len;
+          return true;
+        });
+    if (sink_failed) return Status::IOError(what + ": the answer could not be kept");
+    if (!res) return Status::Unavailable(what + " failed: " + httplib::to_string(res.error()));
+    if (status != 206 && status != 200) return StatusFromResponse(status, error_body.empty() ? res->body : error_body);
+    if (done != length) {
+      return Status::Unavailable(what + " was cut short (" + std::to_string(done) + " of " + std::to_string(length) +
+                                 " bytes)");
+    }
+    return Status::OK();
+  });
+}
+
 Result<FileInfo> DfsClient::Stat(const std::string& remote_name) const {
   auto meta = Meta(remote_name);
   if (!meta.ok()) return meta.status();

@@ -124,6 +124,13 @@ class DfsClient {
   // Not retried once bytes have reached the sink.
   Result<FileInfo> GetStream(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,
                              const ProgressFn& progress = {}) const;
+  // Bytes [offset, offset + length) of the file (open as `handle` when one
+  // is given; `remote_name` then only names the request) into `sink`, with
+  // one Range GET through the master. `restart` runs before every attempt
+  // (a retry starts over); nothing here checks an md5: the caller knows the
+  // md5 of what it asked for (a chunk's) and checks it.
+  Status GetRange(const std::string& remote_name, const std::string& handle, uint64_t offset, uint64_t length,
+                  const std::function<bool(const char*, size_t)>& sink, const std::function<void()>& restart) const;
   Result<FileInfo> Stat(const std::string& remote_name) const;
   Result<nlohmann::json> Meta(const std::string& remote_name) const;
   Result<std::vector<FileInfo>> List(const std::string& prefix) const;

@@ -69,6 +69,7 @@ class FuseTest : public ::testing::Test {
     ClusterOptions options;
     options.redis = options.replicator = true;
     options.master_args = {"--heal-interval-ms", "300", "--heal-retry-ms", "2000"};
+    options.master_args.insert(options.master_args.end(), extra_master_args_.begin(), extra_master_args_.end());
     cluster_ = std::make_unique<TestCluster>(options);
     mnt_ = tmp_.path() + "/mnt";
     std::filesystem::create_directories(mnt_);
@@ -94,6 +95,7 @@ class FuseTest : public ::testing::Test {
   std::string M(const std::string& rel) const { return mnt_ + "/" + rel; }
   std::string L(const std::string& rel) const { return tmp_.path() + "/" + rel; }
 
+  std::vector<std::string> extra_master_args_;  // set by a derived fixture's constructor
   std::unique_ptr<TestCluster> cluster_;
   TempDir tmp_;
   std::string mnt_;
@@ -598,6 +600,216 @@ TEST_F(FuseTest, TheCacheStaysUnderCacheSize) {
   // Evicted copies are fetched again.
   ASSERT_EQ(Sh("cmp " + L("c0") + " " + M("c0"), &out), 0) << out;
   EXPECT_LE(BytesIn(blobs), limit);
+}
+
+// The read path by chunks: a master cutting files into 1 MiB chunks, files
+// stored through the CLI (so the mount has nothing of them cached) and
+// fully replicated before anything is measured, and the bytes the nodes
+// serve counted from their /metrics.
+class FuseChunkReadTest : public FuseTest {
+ protected:
+  static constexpr uint64_t kChunk = 1 << 20;
+  static constexpr uint64_t kFile = 8 * kChunk;
+  FuseChunkReadTest() { extra_master_args_ = {"--chunk-size", std::to_string(kChunk)}; }
+
+  // Stores a random file of `size` bytes as `name` through the CLI; waits until every chunk has all its copies.
+  void StoreFile(const std::string& name, uint64_t size, unsigned seed) {
+    WriteRandomFile(L(name), size, seed);
+    std::string out;
+    ASSERT_EQ(cluster_->Cli("put " + L(name) + " " + name, &out), 0) << out;
+    ASSERT_TRUE(WaitUntil([&] { return Meta(name).value("fully_replicated", false); }, milliseconds(60000)))
+        << Meta(name).dump();
+    ASSERT_EQ(Meta(name)["chunks"].size(), (size + kChunk - 1) / kChunk);
+  }
+  nlohmann::json Meta(const std::string& name) { return Get(cluster_->master_url(), "/api/v1/meta/" + name).json(); }
+
+  // Response bytes every node has sent for /blobs (reads of chunk copies).
+  uint64_t NodeBytesSent() {
+    uint64_t total = 0;
+    const std::string series = "dfs_http_sent_bytes_total{route=\"/blobs\"} ";
+    for (int i = 0; i < cluster_->node_count(); ++i) {
+      const std::string body = Get(cluster_->node_url(i), "/metrics").body;
+      if (size_t at = body.find(series); at != std::string::npos) {
+        total += static_cast<uint64_t>(std::stod(body.substr(at + series.size())));
+      }
+    }
+    return total;
+  }
+
+  std::string Blobs() const { return tmp_.path() + "/cache/blobs"; }
+  // Waits until no chunk is being fetched into the cache (no part file).
+  bool NoFetchInFlight() {
+    return WaitUntil(
+        [&] {
+          std::error_code ec;
+          for (const auto& e : std::filesystem::directory_iterator(Blobs(), ec)) {
+            if (e.path().filename().string().rfind(".part-", 0) == 0) return false;
+          }
+          return true;
+        },
+        milliseconds(30000));
+  }
+  // `count` bytes at `offset` of a file, read with one dd.
+  int ReadBytes(const std::string& file, uint64_t offset, uint64_t count, std::string* out) {
+    return Sh("dd if=" + file + " iflag=skip_bytes,count_bytes skip=" + std::to_string(offset) +
+                  " count=" + std::to_string(count) + " bs=" + std::to_string(count) + " status=none 2>&1",
+              out);
+  }
+};
+
+TEST_F(FuseChunkReadTest, AFewBytesInTheMiddleOfABigFileFetchOnlyTheChunkUnderThem) {
+  StoreFile("big", kFile, 51);
+  const uint64_t before = NodeBytesSent();
+  std::string got, want;
+  const uint64_t offset = 3 * kChunk + 300000;  // inside chunk 3
+  ASSERT_EQ(ReadBytes(M("big"), offset, 100, &got), 0) << got;
+  ASSERT_EQ(ReadBytes(L("big"), offset, 100, &want), 0);
+  EXPECT_EQ(got, want);
+  ASSERT_TRUE(NoFetchInFlight());
+  const uint64_t sent = NodeBytesSent() - before;
+  EXPECT_GE(sent, kChunk) << "the chunk is fetched whole (its md5 is checked)";
+  EXPECT_LT(sent, 2 * kChunk) << "only the chunk under the bytes read, of an " << kFile << "-byte file";
+  EXPECT_EQ(BytesIn(Blobs()), kChunk) << "one verified chunk in the cache";
+}
+
+TEST_F(FuseChunkReadTest, HeadOfALargeFileLeavesAboutOneChunkInTheCache) {
+  StoreFile("big", kFile, 52);
+  const uint64_t before = NodeBytesSent();
+  std::string out;
+  ASSERT_EQ(Sh("head -c 100 " + M("big") + " | cmp - <(head -c 100 " + L("big") + ")", &out), 0) << out;
+  ASSERT_TRUE(NoFetchInFlight());
+  EXPECT_LE(BytesIn(Blobs()), 2 * kChunk) << "the first chunk, and at most one read ahead";
+  EXPECT_LE(NodeBytesSent() - before, 2 * kChunk + 65536);
+}
+
+// Reading a file four times the cache's size: the cache folder (verified
+// chunks and the ones being fetched) never holds more than cache_size.
+TEST_F(FuseChunkReadTest, TheChunkCacheStaysUnderCacheSizeWhileABiggerFileIsRead) {
+  Unmount();
+  Mount(",cache_size=2M");
+  StoreFile("big", kFile, 53);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> most{0};
+  std::thread sampler([&] {
+    while (!done) {
+      most = std::max<uint64_t>(most, BytesIn(Blobs()));
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  });
+  std::string out;
+  int rc = Sh("cmp " + L("big") + " " + M("big"), &out);
+  done = true;
+  sampler.join();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_LE(most.load(), 2 * kChunk);
+  EXPECT_GT(most.load(), 0u);
+  // Read again with 4 chunks of room: read-ahead runs, and the bound still holds.
+  Unmount();
+  Mount(",cache_size=4M");
+  most = 0;
+  done = false;
+  std::thread sampler2([&] {
+    while (!done) {
+      most = std::max<uint64_t>(most, BytesIn(Blobs()));
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  });
+  rc = Sh("cmp " + L("big") + " " + M("big"), &out);
+  ASSERT_TRUE(NoFetchInFlight());
+  done = true;
+  sampler2.join();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_LE(most.load(), 4 * kChunk);
+}
+
+// Every copy of chunk 2 corrupt on disk, which the master does not know yet
+// when the file is opened: reads touching that chunk fail with EIO, reads of
+// the other chunks return the right bytes. (Once the nodes have reported the
+// copies bad, the master knows the chunk has no good copy: a new open fails.)
+TEST_F(FuseChunkReadTest, ACorruptChunkFailsOnlyTheReadsThatTouchIt) {
+  StoreFile("big", kFile, 54);
+  const std::string blob = Meta("big")["chunks"][2]["blob_id"];
+  int corrupted = 0;
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    const std::string path = cluster_->blob_path(i, blob);
+    if (!std::filesystem::exists(path)) continue;
+    WriteRandomFile(path, kChunk, 60 + i);
+    ++corrupted;
+  }
+  ASSERT_EQ(corrupted, 3) << "three copies of the chunk";
+  UniqueFd mounted(::open(M("big").c_str(), O_RDONLY)), local(::open(L("big").c_str(), O_RDONLY));
+  ASSERT_TRUE(mounted && local) << std::strerror(errno);
+  std::string got(4096, '\0'), want(4096, '\0');
+  EXPECT_EQ(::pread(mounted.get(), got.data(), got.size(), 2 * kChunk + 4096), -1);
+  EXPECT_EQ(errno, EIO);
+  for (uint64_t offset : {uint64_t{0}, kChunk + 10, 5 * kChunk + 12345, kFile - 4096}) {
+    ASSERT_EQ(::pread(mounted.get(), got.data(), got.size(), static_cast<off_t>(offset)), 4096)
+        << "offset " << offset << ": " << std::strerror(errno);
+    ASSERT_EQ(::pread(local.get(), want.data(), want.size(), static_cast<off_t>(offset)), 4096);
+    EXPECT_EQ(got, want) << "offset " << offset;
+  }
+  EXPECT_EQ(::pread(mounted.get(), got.data(), got.size(), 3 * kChunk - 100), -1) << "the end of chunk 2 too";
+  EXPECT_EQ(errno, EIO);
+  std::string out;
+  EXPECT_NE(Sh("cat " + M("big") + " > /dev/null", &out), 0);
+  EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
+  EXPECT_EQ(Sh("ls " + mnt_ + " > /dev/null"), 0);  // the mount still answers
+}
+
+// Re-reads of an unchanged file come from the page cache (keep_cache): with
+// a cache too small for the file, a second cat fetches nothing from the
+// nodes. A change made elsewhere (a range write through the HTTP API, which
+// leaves the md5 pending) is read at the next open.
+TEST_F(FuseChunkReadTest, ReReadsOfAnUnchangedFileHitThePageCacheAndChangesAreSeen) {
+  Unmount();
+  Mount(",cache_size=2M");
+  StoreFile("big", kFile, 55);
+  std::string out;
+  ASSERT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
+  ASSERT_TRUE(NoFetchInFlight());
+  const uint64_t before = NodeBytesSent();
+  ASSERT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
+  EXPECT_LT(NodeBytesSent() - before, kChunk) << "the second read came from the page cache";
+  // Changed through the master: the md5 is pending, each chunk still has its own.
+  auto put = PutString(cluster_->master_url(), "/api/v1/files/big?offset=" + std::to_string(5 * kChunk + 7), "changed!");
+  ASSERT_EQ(put.status, 200) << put.body;
+  ASSERT_EQ(Sh("printf changed! | dd of=" + L("big") + " bs=1 seek=" + std::to_string(5 * kChunk + 7) +
+                   " conv=notrunc status=none",
+               &out),
+            0);
+  ASSERT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
+}
+
+// A file open here and overwritten through the CLI (same size, new chunks):
+// reads of chunks not read yet return its new bytes, never an EIO for a
+// stale chunk list or a mix within a chunk.
+TEST_F(FuseChunkReadTest, AFileOverwrittenElsewhereWhileOpenReadsItsNewContent) {
+  StoreFile("big", kFile, 57);
+  UniqueFd mounted(::open(M("big").c_str(), O_RDONLY));
+  ASSERT_TRUE(mounted) << std::strerror(errno);
+  std::string got(4096, '\0'), want(4096, '\0');
+  ASSERT_EQ(::pread(mounted.get(), got.data(), got.size(), 0), 4096);
+  WriteRandomFile(L("new"), kFile, 58);
+  std::string out;
+  ASSERT_EQ(cluster_->Cli("put --overwrite " + L("new") + " big", &out), 0) << out;
+  UniqueFd local(::open(L("new").c_str(), O_RDONLY));
+  ASSERT_EQ(::pread(mounted.get(), got.data(), got.size(), 6 * kChunk + 8192), 4096) << std::strerror(errno);
+  ASSERT_EQ(::pread(local.get(), want.data(), want.size(), 6 * kChunk + 8192), 4096);
+  EXPECT_EQ(got, want);
+}
+
+// verify=open keeps the old way: the whole file is fetched and checked when it is opened.
+TEST_F(FuseChunkReadTest, VerifyOpenFetchesTheWholeFileAtOpen) {
+  Unmount();
+  Mount(",verify=open");
+  StoreFile("big", kFile, 56);
+  std::string got, want;
+  ASSERT_EQ(ReadBytes(M("big"), 3 * kChunk, 100, &got), 0) << got;
+  ASSERT_EQ(ReadBytes(L("big"), 3 * kChunk, 100, &want), 0);
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(HasFileOfSize(Blobs(), kFile)) << "the whole file was cached at open";
+  std::string out;
+  EXPECT_EQ(Sh("cmp " + L("big") + " " + M("big"), &out), 0) << out;
 }
 
 // A one-node cluster (single copies) and the mount's daemon object talking

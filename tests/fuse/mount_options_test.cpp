@@ -45,6 +45,14 @@ TEST(MountOptionsTest, RejectsWhatItCannotUse) {
   EXPECT_FALSE(Parse({"/mnt", "-o"}).ok());
 }
 
+TEST(MountOptionsTest, VerifyIsReadByDefaultOrOpen) {
+  EXPECT_FALSE(Parse({"/mnt"})->verify_at_open);
+  EXPECT_FALSE(Parse({"/mnt", "-o", "verify=read"})->verify_at_open);
+  EXPECT_TRUE(Parse({"/mnt", "-o", "verify=open"})->verify_at_open);
+  EXPECT_FALSE(Parse({"/mnt", "-o", "verify=never"}).ok());
+  EXPECT_TRUE(Parse({"/mnt", "-o", "verify=open"})->fuse_options.empty()) << "ours, not FUSE's";
+}
+
 TEST(MountOptionsTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("123"), 123u);
   EXPECT_EQ(*ParseByteSize("2K"), 2048u);
