@@ -25,6 +25,10 @@ struct ClusterOptions {
   int node_dead_ms = 4000;          // ... and re-replicates its files after this
   std::string master_db;            // the master's --db ("": master.db in the cluster's folder)
   std::vector<std::string> master_args;
+  // The --master the nodes and the replicator get, "{master}" standing for
+  // this cluster's master URL ("": just that URL). E.g. "http://127.0.0.1:1,{master}"
+  // puts a dead master first.
+  std::string master_list;
   std::vector<std::string> storage_args;
   std::vector<std::string> replicator_args;
   // Security: a cluster token (and read-only token) given to every process
@@ -46,6 +50,8 @@ class TestCluster {
 
   const std::string& dir() const { return dir_.path(); }
   std::string master_url() const;
+  // ClusterOptions::master_list with {master} filled in (master_url() when unset).
+  std::string master_list() const;
   std::string scheme() const { return options_.tls ? "https" : "http"; }
   // The CA certificate that signed the servers' certificate ("" without TLS).
   std::string ca_path() const;
