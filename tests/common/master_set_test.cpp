@@ -3,12 +3,10 @@
 // requests, a port nobody listens on, a proxy that loses the answer).
 #include "common/master_set.h"
 
-#include <atomic>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include "tests/support/lossy_proxy.h"
+#include "tests/support/probe_server.h"
 #include "tests/support/process.h"
 
 namespace dfs {
@@ -16,36 +14,7 @@ namespace {
 
 using testing::FreePort;
 
-// An HTTP server answering every GET and POST with `status`, counting them.
-class Probe {
- public:
-  explicit Probe(int status) : status_(status) {
-    auto answer = [this](const httplib::Request&, httplib::Response& res) {
-      hits_.fetch_add(1);
-      res.status = status_;
-      res.set_content(R"({"error":"x","message":"probe"})", "application/json");
-    };
-    server_.Get(".*", answer);
-    server_.Post(".*", answer);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
-  }
-  ~Probe() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-  int hits() const { return hits_.load(); }
-
- private:
-  int status_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::atomic<int> hits_{0};
-  std::thread thread_;
-};
+using Probe = testing::ProbeServer;
 
 std::string DeadUrl() { return "http://127.0.0.1:" + std::to_string(FreePort()); }
 
