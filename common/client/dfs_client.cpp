@@ -94,9 +94,14 @@ std::unique_ptr<httplib::Client> DfsClient::Connect(const Endpoint& master, cons
 }
 
 DfsClient::DfsClient(ClientOptions options) : options_(std::move(options)) {
-  auto masters = MasterSet::Parse(options_.master_url);
-  // A bad URL (only through this constructor: Create refuses it) fails every call.
-  masters_ = masters.ok() ? *masters : std::make_shared<MasterSet>(std::vector<Endpoint>{Endpoint{"http", "invalid.", 1}});
+  // A bad URL (only through this constructor: Create refuses it) leaves
+  // masters_ null, and every call fails with InvalidArgument.
+  if (auto masters = MasterSet::Parse(options_.master_url); masters.ok()) masters_ = *masters;
+}
+
+MasterAttempt DfsClient::Round(Resend resend, const Attempt& attempt) const {
+  if (!masters_) return Answered(Status::InvalidArgument("bad master URL '" + options_.master_url + "'"));
+  return masters_->Call(resend, attempt);
 }
 
 Result<DfsClient> DfsClient::Create(ClientOptions options) {
@@ -110,7 +115,7 @@ Status DfsClient::WithRetry(const std::string& what, Resend resend, const Attemp
   auto backoff = options_.base_backoff;
   Status st;
   for (int i = 1;; ++i) {
-    MasterAttempt a = masters_->Call(resend, attempt);
+    MasterAttempt a = Round(resend, attempt);
     st = a.status;
     if (st.ok() || !ShouldRetry(st) || !MayResend(a, resend) || i >= options_.max_attempts) break;
     // Full jitter keeps many clients from retrying in lockstep.
@@ -126,7 +131,7 @@ Status DfsClient::WithRetry(const std::string& what, Resend resend, const Attemp
 }
 
 Status DfsClient::Healthz() const {
-  return masters_->Call(Resend::kSafe, [&](const Endpoint& master) {
+  return Round(Resend::kSafe, [&](const Endpoint& master) {
     return AttemptFrom(Connect(master, options_.timeouts)->Get("/healthz"));
   }).status;
 }

@@ -181,6 +181,8 @@ class DfsClient {
   // Runs `attempt` (one round over the masters each time) until it
   // succeeds, fails for good, may not be resent, or attempts run out.
   Status WithRetry(const std::string& what, Resend resend, const Attempt& attempt) const;
+  // One round over the masters (InvalidArgument when the URL list was bad).
+  MasterAttempt Round(Resend resend, const Attempt& attempt) const;
   // A connection to `master` that sends the caller's credentials.
   std::unique_ptr<httplib::Client> Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
   httplib::Headers CallerHeaders() const;
@@ -195,7 +197,7 @@ class DfsClient {
                             bool retry_after_bytes) const;
 
   ClientOptions options_;
-  std::shared_ptr<MasterSet> masters_;
+  std::shared_ptr<MasterSet> masters_;  // shared by copies: one "current" master
 };
 
 FileInfo FileInfoFromJson(const nlohmann::json& j);
