@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   double timeout_s = 30;
   int attempts = 5;
   app.set_config("--config", "", "ini/toml config file (keys: master, timeout, ...)");
-  app.add_option("--master", options.master_url, "master URL")->envname("DFS_MASTER");
+  app.add_option("--master", options.master_url, "master URL, or URL,URL,... (a dead master costs a retry on the next)")->envname("DFS_MASTER");
   app.add_flag("--json", out.json, "machine-readable output");
   dfs::SecurityFlags security;
   security.Add(app, /*server=*/false);

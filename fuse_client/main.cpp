@@ -1,6 +1,7 @@
 // mount.dfs: mounts a dfs cluster with FUSE. Parses the mount-helper command
 // line, checks the master answers (so a wrong address fails here, with no
 // half-made mount), then mounts, daemonizes unless -f, and serves.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -81,7 +82,10 @@ int main(int argc, char** argv) {
       std::move(*client), std::move(*cache),
       std::chrono::milliseconds(static_cast<long>(options->attr_timeout_s * 1000)), options->verify_at_open);
 
-  std::vector<std::string> fuse_argv = {"mount.dfs", "-o", "fsname=" + options->master_url + ",subtype=dfs"};
+  // FUSE splits -o on commas: a list of masters is named with ';' between them.
+  std::string fsname = options->master_url;
+  std::replace(fsname.begin(), fsname.end(), ',', ';');
+  std::vector<std::string> fuse_argv = {"mount.dfs", "-o", "fsname=" + fsname + ",subtype=dfs"};
   for (const auto& o : options->fuse_options) fuse_argv.insert(fuse_argv.end(), {"-o", o});
   if (options->debug) fuse_argv.push_back("-d");
   std::vector<char*> raw;

@@ -37,10 +37,16 @@ Result<double> ParseSeconds(const std::string& key, const std::string& value, bo
   return v;
 }
 
+// "dfs#host:port" or "host:port" or a URL, or a comma-separated list of
+// them (several masters): each becomes a URL; the list stays comma-separated.
 std::string NormalizeMaster(std::string spec) {
   if (spec.rfind("dfs#", 0) == 0) spec = spec.substr(4);
-  if (spec.find("://") == std::string::npos) spec = "http://" + spec;
-  return spec;
+  std::string out;
+  for (std::string item : SplitCommas(spec)) {
+    if (item.find("://") == std::string::npos) item = "http://" + item;
+    out += (out.empty() ? "" : ",") + item;
+  }
+  return out;
 }
 
 }  // namespace
@@ -57,8 +63,9 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
 
 std::string MountUsage() {
   return "usage: mount.dfs [MASTER] MOUNTPOINT [-o OPTIONS] [-f]\n"
-         "  MASTER      HOST:PORT or URL of dfs-master (or -o master=URL, or $DFS_MASTER;\n"
-         "              default http://127.0.0.1:8820)\n"
+         "  MASTER      HOST:PORT or URL of dfs-master, or several: URL,URL,... (failover);\n"
+         "              or -o master=URL (repeated for several), or $DFS_MASTER;\n"
+         "              default http://127.0.0.1:8820\n"
          "  -f          stay in the foreground (default: daemonize)\n"
          "  -d          FUSE debug output (implies -f)\n"
          "  -o master=URL,cache_dir=DIR,cache_size=1G,timeout=10,attr_timeout=2,attempts=2\n"
@@ -92,7 +99,8 @@ Result<MountOptions> ParseMountArgs(const std::vector<std::string>& args) {
         size_t eq = opt.find('=');
         std::string key = opt.substr(0, eq), value = eq == std::string::npos ? "" : opt.substr(eq + 1);
         if (key == "master") {
-          master_opt = value;
+          // -o splits on commas: several masters are several master= options.
+          master_opt += (master_opt.empty() ? "" : ",") + value;
         } else if (key == "cache_dir") {
           o.cache_dir = value;
         } else if (key == "cache_size") {

@@ -16,7 +16,9 @@
 namespace dfs::fuse_client {
 
 struct MountOptions {
-  std::string master_url;  // from MASTER, -o master=, $DFS_MASTER, or http://127.0.0.1:8820
+  // From MASTER, -o master= (each one adds a master), $DFS_MASTER, or
+  // http://127.0.0.1:8820; several masters are comma-separated URLs.
+  std::string master_url;
   std::string mountpoint;  // absolute
   std::string cache_dir;   // absolute; default /var/cache/dfs (root) or ~/.cache/dfs
   uint64_t cache_bytes = 1ULL << 30;

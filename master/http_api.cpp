@@ -90,7 +90,13 @@ void HttpApi::RegisterRoutes() {
   // [\s\S] rather than '.', so names with a newline reach validation (400)
   // instead of falling through to a 404.
   static const std::string kFile = R"(/api/v1/files/([\s\S]+))";
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  // For load balancers: 200 while the metadata store answers (one read of
+  // the node table), 503 when it does not, so a master cut off from the
+  // database is taken out of rotation.
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    if (auto nodes = files_.Nodes(); !nodes.ok()) {
+      return SendError(res, Status::Unavailable("metadata store: " + nodes.status().message()));
+    }
     SendJson(res, 200, {{"status", "ok"}});
   });
   server_->Put("/api/v1/files/", [this](const httplib::Request&, httplib::Response& res,

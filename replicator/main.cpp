@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--redis", redis, "HOST:PORT of Redis (the job queue)")->envname("DFS_REDIS");
   dfs::RedisPasswordFlags redis_password;
   redis_password.Add(app);
-  app.add_option("--master", master, "URL of dfs-master")->envname("DFS_MASTER");
+  app.add_option("--master", master, "URL of dfs-master, or URL,URL,... (failover)")->envname("DFS_MASTER");
   app.add_option("--workers", options.workers, "concurrent copy workers")->check(CLI::Range(1, 256));
   app.add_option("--claim-idle-ms", options.claim_idle_ms, "take over jobs another worker left pending this long")
       ->check(CLI::Range(100, 86400000));
@@ -135,13 +135,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto master_ep = dfs::ParseEndpoint(master);
-  if (!master_ep.ok()) {
-    std::cerr << "dfs-replicator: --master: " << master_ep.status().message() << "\n";
+  auto masters = dfs::MasterSet::Parse(master);
+  if (!masters.ok()) {
+    std::cerr << "dfs-replicator: --master: " << masters.status().message() << "\n";
     return 2;
   }
   options.redis = *address;
-  options.master = *master_ep;
+  options.masters = *masters;
   options.worker.max_attempts = max_attempts;
 
   dfs::metrics::Registry registry;

@@ -1,15 +1,24 @@
+// MasterApi: the replicator's requests to the masters (see master_api.h).
 #include "replicator/master_api.h"
 
 #include <nlohmann/json.hpp>
 
 namespace dfs::replication {
 
-MasterApi::MasterApi(Endpoint master, ClientTimeouts timeouts) : master_(std::move(master)), timeouts_(timeouts) {}
+MasterApi::MasterApi(std::shared_ptr<const MasterSet> masters, ClientTimeouts timeouts)
+    : masters_(std::move(masters)), timeouts_(timeouts) {}
+
+Status MasterApi::Send(const std::function<httplib::Result(httplib::Client&)>& request, httplib::Result* res) const {
+  return masters_->Call(Resend::kSafe, [&](const Endpoint& master) {
+    *res = request(*MakeClient(master, timeouts_));
+    return AttemptFrom(*res);
+  }).status;
+}
 
 Result<BlobInfo> MasterApi::GetBlob(const std::string& blob_id) const {
-  auto cli = MakeClient(master_, timeouts_);
-  auto res = cli->Get("/api/v1/blobs/" + blob_id);
-  if (Status st = StatusFromResult(res); !st.ok()) return st;
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  Status sent = Send([&](httplib::Client& cli) { return cli.Get("/api/v1/blobs/" + blob_id); }, &res);
+  if (!sent.ok()) return sent;
   auto json = nlohmann::json::parse(res->body, nullptr, false);
   if (!json.is_object() || !json.contains("holders") || !json["holders"].is_array()) {
     return Status::Internal("master sent a bad blob answer");
@@ -31,9 +40,9 @@ Result<BlobInfo> MasterApi::GetBlob(const std::string& blob_id) const {
 }
 
 Result<std::vector<NodeSummary>> MasterApi::ListNodes() const {
-  auto cli = MakeClient(master_, timeouts_);
-  auto res = cli->Get("/api/v1/nodes");
-  if (Status st = StatusFromResult(res); !st.ok()) return st;
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  Status sent = Send([](httplib::Client& cli) { return cli.Get("/api/v1/nodes"); }, &res);
+  if (!sent.ok()) return sent;
   auto json = nlohmann::json::parse(res->body, nullptr, false);
   if (!json.is_object() || !json.contains("nodes") || !json["nodes"].is_array()) {
     return Status::Internal("master sent a bad nodes answer");
@@ -51,20 +60,22 @@ Result<std::vector<NodeSummary>> MasterApi::ListNodes() const {
 
 Status MasterApi::RecordReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5,
                                 const std::string& request_id) const {
-  auto cli = MakeClient(master_, timeouts_);
-  httplib::Headers headers = {{kRequestIdHeader, request_id}};
-  auto res = cli->Post("/api/v1/blobs/" + blob_id + "/replicas", headers,
-                       nlohmann::json{{"node_id", node_id}, {"md5", md5}}.dump(), "application/json");
-  return StatusFromResult(res);
+  const httplib::Headers headers = {{kRequestIdHeader, request_id}};
+  const std::string body = nlohmann::json{{"node_id", node_id}, {"md5", md5}}.dump();
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  return Send([&](httplib::Client& cli) {
+    return cli.Post("/api/v1/blobs/" + blob_id + "/replicas", headers, body, "application/json");
+  }, &res);
 }
 
 Status MasterApi::ReportBad(const std::string& blob_id, const std::string& node_id,
                             const std::string& request_id) const {
-  auto cli = MakeClient(master_, timeouts_);
-  httplib::Headers headers = {{kRequestIdHeader, request_id}};
-  auto res = cli->Post("/api/v1/blobs/" + blob_id + "/bad", headers, nlohmann::json{{"node_id", node_id}}.dump(),
-                       "application/json");
-  return StatusFromResult(res);
+  const httplib::Headers headers = {{kRequestIdHeader, request_id}};
+  const std::string body = nlohmann::json{{"node_id", node_id}}.dump();
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  return Send([&](httplib::Client& cli) {
+    return cli.Post("/api/v1/blobs/" + blob_id + "/bad", headers, body, "application/json");
+  }, &res);
 }
 
 }  // namespace dfs::replication

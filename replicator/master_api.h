@@ -1,13 +1,18 @@
 // MasterApi: the replicator's calls to the master (docs/protocol.md,
-// "Replication"). Every call is one HTTP request with timeouts; transport
-// failures are Unavailable.
+// "Replication"). Every call is one round over the masters (MasterSet: a
+// master that cannot be reached or answers 503 costs a retry on the next);
+// each request has timeouts and is safe to repeat (reads; recording a
+// replica or a bad copy twice records it once). When no master answers,
+// Unavailable.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/status.h"
 
 namespace dfs::replication {
@@ -36,7 +41,7 @@ struct NodeSummary {
 
 class MasterApi {
  public:
-  MasterApi(Endpoint master, ClientTimeouts timeouts = {});
+  MasterApi(std::shared_ptr<const MasterSet> masters, ClientTimeouts timeouts = {});
 
   // NotFound when no file refers to the blob any more.
   Result<BlobInfo> GetBlob(const std::string& blob_id) const;
@@ -46,7 +51,10 @@ class MasterApi {
   Status ReportBad(const std::string& blob_id, const std::string& node_id, const std::string& request_id) const;
 
  private:
-  Endpoint master_;
+  // Runs one request through the masters; *res is the answering master's.
+  Status Send(const std::function<httplib::Result(httplib::Client&)>& request, httplib::Result* res) const;
+
+  std::shared_ptr<const MasterSet> masters_;
   ClientTimeouts timeouts_;
 };
 

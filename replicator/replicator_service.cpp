@@ -113,7 +113,7 @@ void ReplicatorService::Record(const ReplicationJob& job, const JobOutcome& out,
 void ReplicatorService::RunWorker(int index) {
   const std::string consumer = options_.consumer_prefix + "-" + std::to_string(index);
   ReplicationQueue queue(options_.redis);
-  MasterApi master(options_.master, options_.timeouts);
+  MasterApi master(options_.masters, options_.timeouts);
   BlobCopier copier(options_.timeouts);
   ReplicationWorker worker(master, copier, options_.worker, stop_);
   const auto claim_every = std::chrono::milliseconds(std::clamp<int64_t>(options_.claim_idle_ms / 2, 100, 5000));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/metrics.h"
 #include "replicator/redis_connection.h"
 #include "replicator/replication_queue.h"
@@ -21,7 +22,7 @@ namespace dfs::replication {
 
 struct ReplicatorOptions {
   RedisAddress redis;
-  Endpoint master;
+  std::shared_ptr<const MasterSet> masters;  // one or more (failover), shared by the workers
   int workers = 4;
   int64_t claim_idle_ms = 30000;
   int block_ms = 1000;

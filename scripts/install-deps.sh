@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dfs needs to build, test and run, from Debian's packages.
 # Idempotent: does nothing when everything is there.
+#   scripts/install-deps.sh [PACKAGE...]   also these (dfs-cluster up --masters:
+#                                          postgresql-15 haproxy)
 set -euo pipefail
 
 PACKAGES=(
@@ -16,6 +18,7 @@ PACKAGES=(
   # Tests only: systemd-analyze (install_test checks the units), openssl (test certificates).
   systemd openssl
 )
+PACKAGES+=("$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,6 +35,10 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a system redis-server on install; dfs runs its own instances.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
-fi
+# The same for PostgreSQL's and haproxy's system services, when this run installed them.
+for service in redis-server postgresql haproxy; do
+  [ "$service" = redis-server ] || [[ " ${missing[*]}" == *" $service"* ]] || continue
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/flag_parsing.h"
-#include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/log.h"
 #include "common/security_flags.h"
 #include "storage/blob_store.h"
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "ini/toml config file with the same keys as the flags");
   app.add_option("--data", data_dir, "data folder")->required()->envname("DFS_STORAGE_DATA");
   app.add_option("--listen", listen, "HOST:PORT to listen on")->envname("DFS_STORAGE_LISTEN");
-  app.add_option("--master", master, "master URL to register with")->envname("DFS_MASTER");
+  app.add_option("--master", master, "master URL to register with, or URL,URL,... (failover)")->envname("DFS_MASTER");
   app.add_option("--advertise", advertise, "URL the master and replicator use to reach this node")
       ->envname("DFS_STORAGE_ADVERTISE");
   app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
@@ -95,23 +95,23 @@ int main(int argc, char** argv) {
   if (!server.Bind(ep->host, ep->port)) return 1;
 
   std::unique_ptr<dfs::storage::Registrar> registrar;
+  std::shared_ptr<const dfs::MasterSet> masters;
   if (!master.empty()) {
-    auto master_ep = dfs::ParseEndpoint(master);
-    if (!master_ep.ok()) {
-      std::cerr << "dfs-storage: --master: " << master_ep.status().message() << "\n";
+    auto parsed = dfs::MasterSet::Parse(master);
+    if (!parsed.ok()) {
+      std::cerr << "dfs-storage: --master: " << parsed.status().message() << "\n";
       return 2;
     }
-    server.set_master(*master_ep);
-    registrar = std::make_unique<dfs::storage::Registrar>(**store, *master_ep, *node_id, advertise,
+    masters = *parsed;
+    server.set_master(masters);
+    registrar = std::make_unique<dfs::storage::Registrar>(**store, masters, *node_id, advertise,
                                                           std::chrono::milliseconds(heartbeat_ms));
     registrar->Start();
   }
   std::unique_ptr<dfs::storage::Scrubber> scrubber;
   if (scrub_rate > 0) {
-    std::optional<dfs::Endpoint> master_ep;
-    if (!master.empty()) master_ep = *dfs::ParseEndpoint(master);
     scrubber = std::make_unique<dfs::storage::Scrubber>(
-        **store, master_ep, *node_id,
+        **store, masters, *node_id,
         dfs::storage::ScrubberOptions{scrub_rate, std::chrono::milliseconds(scrub_pause_ms),
                                       std::chrono::hours(quarantine_keep_hours)},
         server.metrics());

@@ -1,13 +1,14 @@
+// Registrar: the heartbeat loop (see registrar.h).
 #include "storage/registrar.h"
 
 #include "common/log.h"
 
 namespace dfs::storage {
 
-Registrar::Registrar(const BlobStore& store, Endpoint master, std::string node_id, std::string advertise_url,
+Registrar::Registrar(const BlobStore& store, std::shared_ptr<const MasterSet> masters, std::string node_id, std::string advertise_url,
                      std::chrono::milliseconds interval)
     : store_(store),
-      master_(std::move(master)),
+      masters_(std::move(masters)),
       node_id_(std::move(node_id)),
       advertise_url_(std::move(advertise_url)),
       interval_(interval) {}
@@ -30,24 +31,31 @@ Status Registrar::SendOnce() {
   nlohmann::json body = {{"url", advertise_url_}, {"capacity", u.capacity}, {"used", u.used},
                          {"free", u.free},        {"blobs", u.blobs}};
   ClientTimeouts t{std::chrono::milliseconds(1000), std::chrono::milliseconds(3000), std::chrono::milliseconds(3000)};
-  auto cli = MakeClient(master_, t);
-  auto res = cli->Put("/api/v1/nodes/" + node_id_, body.dump(), "application/json");
-  return StatusFromResult(res);
+  const std::string payload = body.dump();
+  return masters_->Call(Resend::kSafe, [&](const Endpoint& master) {
+    MasterAttempt a = AttemptFrom(MakeClient(master, t)->Put("/api/v1/nodes/" + node_id_, payload, "application/json"));
+    if (a.reach == Reach::kAnswered) answered_ = master.ToUrl();
+    return a;
+  }).status;
 }
 
 void Registrar::Loop() {
   bool registered = false;
   int failures = 0;
+  std::string last_master;
   for (;;) {
     Status st = SendOnce();
     if (st.ok()) {
-      if (!registered) DFS_LOG(INFO, "storage") << "registered node=" << node_id_ << " master=" << master_.ToUrl();
+      if (!registered || answered_ != last_master) {
+        DFS_LOG(INFO, "storage") << "registered node=" << node_id_ << " master=" << answered_;
+      }
+      last_master = answered_;
       registered = true;
       failures = 0;
     } else {
       // Log the first failure and then every 30th, not every beat.
       if (failures++ % 30 == 0) {
-        DFS_LOG(WARN, "storage") << "heartbeat failed node=" << node_id_ << " master=" << master_.ToUrl() << " "
+        DFS_LOG(WARN, "storage") << "heartbeat failed node=" << node_id_ << " masters=" << masters_->ToString() << " "
                                  << st.ToString();
       }
       registered = false;

@@ -1,5 +1,7 @@
 // Registrar: joins the cluster and keeps the node alive in the master's eyes
-// by sending PUT /api/v1/nodes/<id> at start and every heartbeat interval.
+// by sending PUT /api/v1/nodes/<id> at start and every heartbeat interval, to
+// whichever master answers (MasterSet: a dead master costs a retry on the
+// next one; a heartbeat is safe to repeat). All masters share one node table.
 #pragma once
 
 #include <chrono>
@@ -8,14 +10,14 @@
 #include <string>
 #include <thread>
 
-#include "common/http_util.h"
+#include "common/master_set.h"
 #include "storage/blob_store.h"
 
 namespace dfs::storage {
 
 class Registrar {
  public:
-  Registrar(const BlobStore& store, Endpoint master, std::string node_id, std::string advertise_url,
+  Registrar(const BlobStore& store, std::shared_ptr<const MasterSet> masters, std::string node_id, std::string advertise_url,
             std::chrono::milliseconds interval);
   ~Registrar();  // stops the thread
   void Start();
@@ -27,7 +29,8 @@ class Registrar {
   void Loop();
 
   const BlobStore& store_;
-  Endpoint master_;
+  std::shared_ptr<const MasterSet> masters_;
+  std::string answered_;  // the master that took the last heartbeat (Loop's thread only)
   std::string node_id_;
   std::string advertise_url_;
   std::chrono::milliseconds interval_;

@@ -15,9 +15,9 @@ namespace {
 constexpr size_t kChunk = 256 * 1024;
 }
 
-Scrubber::Scrubber(BlobStore& store, std::optional<Endpoint> master, std::string node_id,
+Scrubber::Scrubber(BlobStore& store, std::shared_ptr<const MasterSet> masters, std::string node_id,
                    ScrubberOptions options, metrics::Registry& metrics)
-    : store_(store), master_(std::move(master)), node_id_(std::move(node_id)), options_(options), metrics_(metrics) {}
+    : store_(store), masters_(std::move(masters)), node_id_(std::move(node_id)), options_(options), metrics_(metrics) {}
 
 Scrubber::~Scrubber() { Stop(); }
 
@@ -132,8 +132,8 @@ Result<bool> Scrubber::Check(const BlobInfo& blob, PassResult* pass) {
 }
 
 void Scrubber::Report(const std::string& blob_id) {
-  if (!master_) return;
-  Status st = ReportBadCopy(*master_, node_id_, blob_id);
+  if (!masters_) return;
+  Status st = ReportBadCopy(*masters_, node_id_, blob_id);
   if (!st.ok()) DFS_LOG(WARN, "storage") << "scrub: report blob=" << blob_id << " to master: " << st.ToString();
 }
 

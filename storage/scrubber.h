@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/metrics.h"
 #include "storage/blob_store.h"
 
@@ -30,8 +30,8 @@ struct ScrubberOptions {
 
 class Scrubber {
  public:
-  // `master` may be empty: corrupt blobs are then only logged and counted.
-  Scrubber(BlobStore& store, std::optional<Endpoint> master, std::string node_id, ScrubberOptions options,
+  // `masters` may be null: corrupt blobs are then only logged and counted.
+  Scrubber(BlobStore& store, std::shared_ptr<const MasterSet> masters, std::string node_id, ScrubberOptions options,
            metrics::Registry& metrics);
   ~Scrubber();  // stops the thread
   void Start();
@@ -51,7 +51,7 @@ class Scrubber {
   bool Wait(std::chrono::nanoseconds d);  // false when stopping
 
   BlobStore& store_;
-  std::optional<Endpoint> master_;
+  std::shared_ptr<const MasterSet> masters_;
   std::string node_id_;
   ScrubberOptions options_;
   metrics::Registry& metrics_;

@@ -254,8 +254,8 @@ void StorageServer::OnCorrupt(const std::string& blob_id, int read_fd, const Sta
   DFS_LOG(ERROR, "storage") << "corrupt blob=" << blob_id << " node=" << node_id_ << ": " << why.message() << "; "
                             << (!moved.ok() ? "could not quarantine: " + moved.status().ToString()
                                             : *moved ? "moved to quarantine" : "already replaced");
-  if (!moved.ok() || !*moved || !master_) return;
-  if (Status st = ReportBadCopy(*master_, node_id_, blob_id); !st.ok()) {
+  if (!moved.ok() || !*moved || !masters_) return;
+  if (Status st = ReportBadCopy(*masters_, node_id_, blob_id); !st.ok()) {
     DFS_LOG(WARN, "storage") << "report corrupt blob=" << blob_id << " to master: " << st.ToString();
   }
 }

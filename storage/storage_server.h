@@ -9,6 +9,7 @@
 
 #include "common/admission.h"
 #include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/metrics.h"
 #include "storage/blob_store.h"
 
@@ -32,7 +33,7 @@ class StorageServer {
   // --max-blob-size and --read-timeout-ms (the whole server's read timeout).
   void set_upload_limits(const UploadLimits& limits);
   // Where to report a copy a read found corrupt (none: only logged and counted).
-  void set_master(std::optional<Endpoint> master) { master_ = std::move(master); }
+  void set_master(std::shared_ptr<const MasterSet> masters) { masters_ = std::move(masters); }
 
  private:
   void RegisterRoutes();
@@ -48,7 +49,7 @@ class StorageServer {
   std::string advertise_url_;
   metrics::Registry metrics_;
   UploadLimits upload_limits_;
-  std::optional<Endpoint> master_;
+  std::shared_ptr<const MasterSet> masters_;  // null: none
   // Last, so it goes first: its destructor waits for the handlers still
   // running on its worker lanes, which use every member above.
   std::unique_ptr<httplib::Server> server_;

@@ -1,3 +1,4 @@
+// DfsClient: requests, failover rounds and retries (see dfs_client.h).
 #include "common/client/dfs_client.h"
 
 #include <fcntl.h>
@@ -84,8 +85,8 @@ httplib::Headers DfsClient::CallerHeaders() const {
           {kGroupsHeader, FormatGroupList(who->groups)}};
 }
 
-std::unique_ptr<httplib::Client> DfsClient::Connect(const ClientTimeouts& timeouts) const {
-  auto cli = MakeClient(master_, timeouts);
+std::unique_ptr<httplib::Client> DfsClient::Connect(const Endpoint& master, const ClientTimeouts& timeouts) const {
+  auto cli = MakeClient(master, timeouts);
   // Requests made with headers of their own add CallerHeaders() to them
   // (cpp-httplib sends default headers only with requests that have none).
   cli->set_default_headers(CallerHeaders());
@@ -93,23 +94,30 @@ std::unique_ptr<httplib::Client> DfsClient::Connect(const ClientTimeouts& timeou
 }
 
 DfsClient::DfsClient(ClientOptions options) : options_(std::move(options)) {
-  auto ep = ParseEndpoint(options_.master_url);
-  if (ep.ok()) master_ = *ep;
+  // A bad URL (only through this constructor: Create refuses it) leaves
+  // masters_ null, and every call fails with InvalidArgument.
+  if (auto masters = MasterSet::Parse(options_.master_url); masters.ok()) masters_ = *masters;
+}
+
+MasterAttempt DfsClient::Round(Resend resend, const Attempt& attempt) const {
+  if (!masters_) return Answered(Status::InvalidArgument("bad master URL '" + options_.master_url + "'"));
+  return masters_->Call(resend, attempt);
 }
 
 Result<DfsClient> DfsClient::Create(ClientOptions options) {
-  auto ep = ParseEndpoint(options.master_url);
-  if (!ep.ok()) return Status::InvalidArgument("bad master URL '" + options.master_url + "': " + ep.status().message());
+  auto masters = MasterSet::Parse(options.master_url);
+  if (!masters.ok()) return masters.status();
   return DfsClient(std::move(options));
 }
 
-Status DfsClient::WithRetry(const std::string& what, const std::function<Status()>& attempt) const {
+Status DfsClient::WithRetry(const std::string& what, Resend resend, const Attempt& attempt) const {
   thread_local std::mt19937 rng{std::random_device{}()};
   auto backoff = options_.base_backoff;
   Status st;
   for (int i = 1;; ++i) {
-    st = attempt();
-    if (st.ok() || !ShouldRetry(st) || i >= options_.max_attempts) break;
+    MasterAttempt a = Round(resend, attempt);
+    st = a.status;
+    if (st.ok() || !ShouldRetry(st) || !MayResend(a, resend) || i >= options_.max_attempts) break;
     // Full jitter keeps many clients from retrying in lockstep.
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
     std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
@@ -123,8 +131,9 @@ Status DfsClient::WithRetry(const std::string& what, const std::function<Status(
 }
 
 Status DfsClient::Healthz() const {
-  auto cli = Connect(options_.timeouts);
-  return StatusFromResult(cli->Get("/healthz"));
+  return Round(Resend::kSafe, [&](const Endpoint& master) {
+    return AttemptFrom(Connect(master, options_.timeouts)->Get("/healthz"));
+  }).status;
 }
 
 Result<PutResult> DfsClient::Put(const std::string& local_file, const std::string& remote_name,
@@ -147,11 +156,12 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   // One key for every attempt: when an answer is lost after the master
   // stored the file, the retry gets that answer instead of storing a copy.
   const std::string idempotency_key = RandomHex(16);
-  Status st = WithRetry("put " + *name, [&]() -> Status {
+  // The key makes a resend harmless, on this master or any other (they share the database).
+  Status st = WithRetry("put " + *name, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
     // Re-opened on every attempt: the body can always be sent again.
     auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!*fd) return Status::IOError(local_file + ": " + std::strerror(errno));
-    auto cli = Connect(PutTimeouts(options_.timeouts, size));
+    if (!*fd) return Answered(Status::IOError(local_file + ": " + std::strerror(errno)));
+    auto cli = Connect(master, PutTimeouts(options_.timeouts, size));
     httplib::Headers headers = CallerHeaders();
     headers.emplace(kMd5Header, *md5);
     headers.emplace(kIdempotencyKeyHeader, idempotency_key);
@@ -166,10 +176,10 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
           return sink.write(buf.data(), static_cast<size_t>(n));
         },
         "application/octet-stream");
-    Status s = StatusFromResult(res);
-    if (!s.ok()) return s;
+    MasterAttempt sent = AttemptFrom(res);
+    if (!sent.status.ok()) return sent;
     auto j = nlohmann::json::parse(res->body, nullptr, false);
-    if (!j.is_object()) return Status::IOError("master sent a malformed answer");
+    if (!j.is_object()) return Answered(Status::IOError("master sent a malformed answer"));
     result.name = j.value("name", "");
     result.requested_name = j.value("requested_name", *name);
     result.renamed = j.value("renamed", false);
@@ -177,8 +187,10 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     result.md5 = j.value("md5", "");
     result.node = j.value("node", "");
     result.handle = j.value("handle", "");
-    if (result.md5 != *md5) return Status::ChecksumMismatch("master stored md5 " + result.md5 + ", expected " + *md5);
-    return Status::OK();
+    if (result.md5 != *md5) {
+      return Answered(Status::ChecksumMismatch("master stored md5 " + result.md5 + ", expected " + *md5));
+    }
+    return Answered(Status::OK());
   });
   if (!st.ok()) return st;
   return result;
@@ -193,10 +205,12 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
   FileInfo info;
   info.name = *name;
   bool delivered_any = false;
-  Status st = WithRetry("get " + *name, [&]() -> Status {
-    if (delivered_any && !retry_after_bytes) return Status::IOError("download of " + *name + " was interrupted");
+  Status st = WithRetry("get " + *name, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
+    if (delivered_any && !retry_after_bytes) {
+      return Answered(Status::IOError("download of " + *name + " was interrupted"));
+    }
     if (restart) restart();
-    auto cli = Connect(options_.timeouts);
+    auto cli = Connect(master, options_.timeouts);
     int status = 0;
     uint64_t total = 0, done = 0;
     std::string expected_md5, error_body;
@@ -225,21 +239,27 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
           if (progress) progress(done, total);
           return true;
         });
-    if (sink_failed) return Status::IOError("cannot write the downloaded data");
-    if (!res) return Status::Unavailable("download of " + *name + " failed: " + httplib::to_string(res.error()));
-    if (status != 200) return StatusFromResponse(status, error_body.empty() ? res->body : error_body);
+    if (sink_failed) return Answered(Status::IOError("cannot write the downloaded data"));
+    if (!res) {
+      MasterAttempt failed = AttemptFrom(res);
+      failed.status = Status::Unavailable("download of " + *name + " failed: " + httplib::to_string(res.error()));
+      return failed;
+    }
+    if (status != 200) return AttemptFromResponse(status, error_body.empty() ? res->body : error_body);
     if (done != total) {
-      return Status::Unavailable("download of " + *name + " was cut short (" + std::to_string(done) + " of " +
-                                 std::to_string(total) + " bytes)");
+      return {Status::Unavailable("download of " + *name + " was cut short (" + std::to_string(done) + " of " +
+                                  std::to_string(total) + " bytes)"),
+              Reach::kMaybeDone};
     }
     std::string actual = md5.HexDigest();
-    if (expected_md5.empty()) return Status::IOError("master sent no md5 for " + *name);
+    if (expected_md5.empty()) return Answered(Status::IOError("master sent no md5 for " + *name));
     if (actual != expected_md5) {
-      return Status::ChecksumMismatch("md5 of downloaded " + *name + " is " + actual + ", expected " + expected_md5);
+      return Answered(
+          Status::ChecksumMismatch("md5 of downloaded " + *name + " is " + actual + ", expected " + expected_md5));
     }
     info.size = done;
     info.md5 = actual;
-    return Status::OK();
+    return Answered(Status::OK());
   });
   if (!st.ok()) return st;
   return info;
@@ -302,9 +322,9 @@ Status DfsClient::GetRange(const std::string& remote_name, const std::string& ha
   if (!handle.empty()) url += "?handle=" + EncodeQueryValue(handle);
   const std::string range = "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
   const std::string what = "get " + *name + " " + range;
-  return WithRetry(what, [&]() -> Status {
+  return WithRetry(what, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
     if (restart) restart();
-    auto cli = Connect(options_.timeouts);
+    auto cli = Connect(master, options_.timeouts);
     httplib::Headers headers = CallerHeaders();
     headers.emplace("Range", range);
     int status = 0;
@@ -331,14 +351,19 @@ Status DfsClient::GetRange(const std::string& remote_name, const std::string& ha
           done += len;
           return true;
         });
-    if (sink_failed) return Status::IOError(what + ": the answer could not be kept");
-    if (!res) return Status::Unavailable(what + " failed: " + httplib::to_string(res.error()));
-    if (status != 206 && status != 200) return StatusFromResponse(status, error_body.empty() ? res->body : error_body);
-    if (done != length) {
-      return Status::Unavailable(what + " was cut short (" + std::to_string(done) + " of " + std::to_string(length) +
-                                 " bytes)");
+    if (sink_failed) return Answered(Status::IOError(what + ": the answer could not be kept"));
+    if (!res) {
+      MasterAttempt failed = AttemptFrom(res);
+      failed.status = Status::Unavailable(what + " failed: " + httplib::to_string(res.error()));
+      return failed;
     }
-    return Status::OK();
+    if (status != 206 && status != 200) return AttemptFromResponse(status, error_body.empty() ? res->body : error_body);
+    if (done != length) {
+      return {Status::Unavailable(what + " was cut short (" + std::to_string(done) + " of " + std::to_string(length) +
+                                  " bytes)"),
+              Reach::kMaybeDone};
+    }
+    return Answered(Status::OK());
   });
 }
 
@@ -350,41 +375,43 @@ Result<FileInfo> DfsClient::Stat(const std::string& remote_name) const {
 
 Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
   nlohmann::json out;
-  Status st = WithRetry("GET " + path, [&]() -> Status {
-    auto cli = Connect(options_.timeouts);
-    auto res = cli->Get(path);
-    Status s = StatusFromResult(res);
-    if (!s.ok()) return s;
+  Status st = WithRetry("GET " + path, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
+    auto res = Connect(master, options_.timeouts)->Get(path);
+    MasterAttempt a = AttemptFrom(res);
+    if (!a.status.ok()) return a;
     out = nlohmann::json::parse(res->body, nullptr, false);
-    if (out.is_discarded()) return Status::IOError("master sent malformed JSON");
-    return Status::OK();
+    if (out.is_discarded()) return Answered(Status::IOError("master sent malformed JSON"));
+    return a;
   });
   if (!st.ok()) return st;
   return out;
 }
 
 Result<nlohmann::json> DfsClient::RequestJson(const std::string& method, const std::string& path,
-                                              const nlohmann::json& body) const {
+                                              const nlohmann::json& body, Resend resend) const {
   nlohmann::json answer;
-  Status st = WithRetry(method + " " + path, [&]() -> Status {
-    auto cli = Connect(options_.timeouts);
+  Status st = WithRetry(method + " " + path, resend, [&](const Endpoint& master) -> MasterAttempt {
+    auto cli = Connect(master, options_.timeouts);
     std::string payload = body.is_null() ? "" : body.dump();
     httplib::Result res = method == "POST"     ? cli->Post(path, payload, "application/json")
                           : method == "PATCH"  ? cli->Patch(path, payload, "application/json")
                           : method == "DELETE" ? cli->Delete(path)
                                                : cli->Put(path, payload, "application/json");
-    if (Status s = StatusFromResult(res); !s.ok()) return s;
+    MasterAttempt a = AttemptFrom(res);
+    if (!a.status.ok()) return a;
     answer = res->body.empty() ? nlohmann::json() : nlohmann::json::parse(res->body, nullptr, false);
-    if (answer.is_discarded()) return Status::IOError("master sent a malformed answer to " + method + " " + path);
-    return Status::OK();
+    if (answer.is_discarded()) {
+      return Answered(Status::IOError("master sent a malformed answer to " + method + " " + path));
+    }
+    return a;
   });
   if (!st.ok()) return st;
   return answer;
 }
 
-Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path,
-                                  const nlohmann::json& body) const {
-  return RequestJson(method, path, body).status();
+Status DfsClient::SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body,
+                                  Resend resend) const {
+  return RequestJson(method, path, body, resend).status();
 }
 
 Result<nlohmann::json> DfsClient::Meta(const std::string& remote_name) const {
@@ -473,7 +500,8 @@ Status DfsClient::RemoveDir(const std::string& path) const {
 Status DfsClient::Rename(const std::string& from, const std::string& to, const std::string& flags) const {
   nlohmann::json body = {{"from", from}, {"to", to}};
   if (!flags.empty()) body["flags"] = flags;
-  return SendJsonRequest("POST", "/api/v1/rename", body);
+  // A rename carried out twice is not one rename (an exchange swaps back).
+  return SendJsonRequest("POST", "/api/v1/rename", body, Resend::kUnsafe);
 }
 
 Status DfsClient::SetAttr(const std::string& path, const SetAttrRequest& attrs) const {
@@ -527,11 +555,13 @@ Status DfsClient::WriteRange(const std::string& path, const std::string& handle,
   std::string url = FilesUrl(path) + "?offset=" + std::to_string(offset);
   if (!handle.empty()) url += "&handle=" + EncodeQueryValue(handle);
   const std::string md5 = Md5::Of(data);
-  return WithRetry("write " + path, [&]() -> Status {
-    auto cli = Connect(PutTimeouts(options_.timeouts, data.size()));
+  // No Idempotency-Key: a range write whose answer was lost is not sent again
+  // (another writer may have written there since).
+  return WithRetry("write " + path, Resend::kUnsafe, [&](const Endpoint& master) -> MasterAttempt {
+    auto cli = Connect(master, PutTimeouts(options_.timeouts, data.size()));
     httplib::Headers headers = CallerHeaders();
     headers.emplace(kMd5Header, md5);
-    return StatusFromResult(cli->Put(url, headers, data, "application/octet-stream"));
+    return AttemptFrom(cli->Put(url, headers, data, "application/octet-stream"));
   });
 }
 

@@ -1,7 +1,13 @@
 // DfsClient: the one place where clients (the dfs CLI, the FUSE mount) talk
-// to the master: HTTP, retries with backoff, md5 checks. Every call is
-// bounded by timeouts; transport failures and 5xx (but 507) are retried with
-// exponential backoff, 4xx never. Safe to use from many threads.
+// to the master: HTTP, failover, retries with backoff, md5 checks. Every call
+// is bounded by timeouts. The master URL may be a comma-separated list
+// (MasterSet, common/master_set.h): a master that cannot be reached or
+// answers 503 costs a retry on the next one within the same attempt; when
+// every master failed, transport failures and 5xx (but 507) are retried with
+// exponential backoff, 4xx never. A request that may have been carried out
+// (its answer was lost) is sent again only when repeating it is harmless (reads, a
+// PUT with its Idempotency-Key, ...); a range write or a rename is not.
+// Safe to use from many threads; copies share the current master.
 #pragma once
 
 #include <chrono>
@@ -14,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_util.h"
+#include "common/master_set.h"
 #include "common/credentials.h"
 #include "common/wire_types.h"
 #include "common/status.h"
@@ -21,7 +28,7 @@
 namespace dfs {
 
 struct ClientOptions {
-  std::string master_url = "http://127.0.0.1:8820";
+  std::string master_url = "http://127.0.0.1:8820";  // or "URL,URL,..." (failover)
   ClientTimeouts timeouts{std::chrono::milliseconds(3000), std::chrono::milliseconds(30000),
                           std::chrono::milliseconds(30000)};
   int max_attempts = 5;
@@ -177,22 +184,27 @@ class DfsClient {
   Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles) const;
 
  private:
-  // Runs `attempt` until it succeeds, fails for good, or attempts run out.
-  Status WithRetry(const std::string& what, const std::function<Status()>& attempt) const;
-  // A connection to the master that sends the caller's credentials.
-  std::unique_ptr<httplib::Client> Connect(const ClientTimeouts& timeouts) const;
+  using Attempt = std::function<MasterAttempt(const Endpoint&)>;
+  // Runs `attempt` (one round over the masters each time) until it
+  // succeeds, fails for good, may not be resent, or attempts run out.
+  Status WithRetry(const std::string& what, Resend resend, const Attempt& attempt) const;
+  // One round over the masters (InvalidArgument when the URL list was bad).
+  MasterAttempt Round(Resend resend, const Attempt& attempt) const;
+  // A connection to `master` that sends the caller's credentials.
+  std::unique_ptr<httplib::Client> Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
   httplib::Headers CallerHeaders() const;
   Result<nlohmann::json> GetJson(const std::string& path) const;
-  Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body) const;
+  Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body,
+                         Resend resend = Resend::kSafe) const;
   // As SendJsonRequest, answering the response's JSON (null for an empty body).
   Result<nlohmann::json> RequestJson(const std::string& method, const std::string& path,
-                                     const nlohmann::json& body) const;
+                                     const nlohmann::json& body, Resend resend = Resend::kSafe) const;
   Result<FileInfo> Download(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,
                             const std::function<void()>& restart, const ProgressFn& progress,
                             bool retry_after_bytes) const;
 
   ClientOptions options_;
-  Endpoint master_;
+  std::shared_ptr<MasterSet> masters_;  // shared by copies: one "current" master
 };
 
 FileInfo FileInfoFromJson(const nlohmann::json& j);

@@ -965,3 +965,40 @@ TEST(FuseMountTest, MountDashTDfsUsesTheHelperAndUmountEndsIt) {
 
 }  // namespace
 }  // namespace dfs::testing
+
+namespace dfs::testing {
+namespace {
+
+// mount.dfs given "dead,live" (and -o master= twice): the dead master costs a
+// retry on the next, the mount works with one attempt per request.
+TEST(FuseMountTest, AListOfMastersWithADeadOneFirstMountsAndWorks) {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.replicas = 0;
+  TestCluster cluster(options);
+  TempDir tmp;
+  const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string live = "127.0.0.1:" + std::to_string(cluster.master_port());
+  for (const bool positional : {true, false}) {
+    const std::string mnt = tmp.path() + (positional ? "/mnt1" : "/mnt2");
+    std::filesystem::create_directories(mnt);
+    const std::string opts = "cache_dir=" + tmp.path() + "/cache,timeout=5,attempts=1";
+    std::vector<std::string> argv = {BinaryPath("mount.dfs")};
+    if (positional) argv.push_back(dead + "," + live);
+    argv.insert(argv.end(), {mnt, "-f", "-o", positional ? opts : opts + ",master=" + dead + ",master=" + live});
+    Subprocess mount(argv, tmp.path() + "/mount.log");
+    ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(mnt); }, milliseconds(10000))) << ReadFile(tmp.path() + "/mount.log");
+    const std::string name = positional ? "a.txt" : "b.txt";
+    WriteFile(tmp.path() + "/" + name, "through the list\n");
+    EXPECT_EQ(RunCommand("cp " + tmp.path() + "/" + name + " " + mnt + "/" + name), 0);
+    EXPECT_EQ(ReadFile(mnt + "/" + name), "through the list\n");
+    std::string out;
+    EXPECT_EQ(cluster.Cli("stat " + name, &out), 0) << out;
+    RunCommand("fusermount3 -u " + mnt);
+    if (IsFuseMounted(mnt)) RunCommand("umount -l " + mnt);
+    mount.Stop();
+  }
+}
+
+}  // namespace
+}  // namespace dfs::testing

@@ -31,6 +31,20 @@ TEST(MountOptionsTest, MasterFromOptionOrDefaultAndForeground) {
   EXPECT_EQ(o->fuse_options, (std::vector<std::string>{"default_permissions"}));
 }
 
+TEST(MountOptionsTest, SeveralMastersAsAListOrOneMasterOptionEach) {
+  auto listed = Parse({"h1:8820,http://h2:8820", "/mnt/dfs"});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->master_url, "http://h1:8820,http://h2:8820");
+  // -o splits on commas: each master is its own master= option.
+  auto opts = Parse({"/mnt/dfs", "-o", "master=h1:1,allow_other,master=http://h2:2"});
+  ASSERT_TRUE(opts.ok());
+  EXPECT_EQ(opts->master_url, "http://h1:1,http://h2:2");
+  EXPECT_EQ(opts->fuse_options, (std::vector<std::string>{"allow_other"}));
+  auto fstab = Parse({"dfs#h1:1,h2:2", "/mnt/dfs"});
+  ASSERT_TRUE(fstab.ok());
+  EXPECT_EQ(fstab->master_url, "http://h1:1,http://h2:2");
+}
+
 TEST(MountOptionsTest, RejectsWhatItCannotUse) {
   EXPECT_FALSE(Parse({}).ok());
   EXPECT_FALSE(Parse({"a", "b", "c"}).ok());

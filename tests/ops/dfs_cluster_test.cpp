@@ -296,3 +296,63 @@ TEST_F(DfsClusterScriptTest, AFailedMountFailsUpAndStopsTheCluster) {
 
 }  // namespace
 }  // namespace dfs::testing
+
+namespace dfs::testing {
+namespace {
+
+// --masters N: PostgreSQL, N masters, haproxy. Needs Debian's postgresql-15
+// and haproxy; PostgreSQL runs as nobody under root, so the test's folder is
+// opened to it.
+class DfsClusterManyMastersTest : public DfsClusterScriptTest {
+ protected:
+  void SetUp() override {
+    if (RunCommand("test -x /usr/lib/postgresql/15/bin/postgres && command -v haproxy >/dev/null") != 0) {
+      GTEST_SKIP() << "needs postgresql-15 and haproxy (apt-get install postgresql-15 haproxy)";
+    }
+    DfsClusterScriptTest::SetUp();
+    fs::permissions(tmp_->path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                      fs::perms::others_read | fs::perms::others_exec);
+  }
+  // Whether this build's dfs-master takes --metadata postgres://.
+  static bool MasterHasPostgres() {
+    std::string out;
+    RunCommand("timeout 5 " + BinaryPath("dfs-master") + " --listen 127.0.0.1:" + std::to_string(FreePort()) +
+                   " --metadata postgres://dfs@127.0.0.1:1/dfs 2>&1",
+               &out);
+    return out.find("only sqlite") == std::string::npos;
+  }
+};
+
+TEST_F(DfsClusterManyMastersTest, AMasterThatCannotStartFailsUpAndLeavesNothingRunning) {
+  if (MasterHasPostgres()) GTEST_SKIP() << "this dfs-master has the PostgreSQL store: the next test covers it";
+  std::string out;
+  EXPECT_NE(Script("up --masters 2 --nodes 1", &out), 0) << out;
+  EXPECT_NE(out.find("master 1 did not start"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir_ + "/pg/PG_VERSION")) << "PostgreSQL was made and started first";
+  EXPECT_FALSE(fs::exists(dir_ + "/cluster.env"));
+  // TearDown fails the test for anything left running (PostgreSQL included).
+}
+
+TEST_F(DfsClusterManyMastersTest, UpStartsPostgresMastersAndHaproxyAndDownStopsExactlyThat) {
+  if (!MasterHasPostgres()) GTEST_SKIP() << "this dfs-master has no PostgreSQL store (--metadata postgres://)";
+  std::string out;
+  ASSERT_EQ(Script("up --masters 2 --nodes 2", &out), 0) << out;
+  EXPECT_NE(out.find("haproxy in front of 2 masters"), std::string::npos) << out;
+  auto state = State();
+  for (const char* key : {"PG_PID", "REDIS_PID", "MASTER1_PID", "MASTER2_PID", "HAPROXY_PID", "NODE1_PID",
+                          "NODE2_PID", "REPLICATOR_PID"}) {
+    ASSERT_TRUE(state.count(key)) << key << "\n" << ReadFile(dir_ + "/cluster.env");
+    EXPECT_TRUE(Running(std::stoi(state[key]))) << key;
+  }
+  WriteFile(tmp_->path() + "/f.txt", "many masters\n");
+  ASSERT_EQ(Cli("put " + tmp_->path() + "/f.txt", &out), 0) << out;
+  // Either master serves it: they share the database.
+  ASSERT_EQ(RunCommand(BinaryPath("dfs") + " --master " + state["MASTER_LIST"] + " get f.txt -", &out), 0) << out;
+  EXPECT_EQ(out, "many masters\n");
+  auto pids = Pids();
+  ASSERT_EQ(Script("down", &out), 0) << out;
+  EXPECT_TRUE(AllGone(pids));
+}
+
+}  // namespace
+}  // namespace dfs::testing

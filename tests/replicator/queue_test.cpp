@@ -253,7 +253,7 @@ TEST(ReplicatorServiceTest, MalformedJobsGoToTheDeadLettersWithoutACrash) {
   ASSERT_TRUE(queue.Publish(R"({"blob_id":"../etc/passwd","md5":"x","size":1,"want_copies":3})").ok());
   ReplicatorOptions options;
   options.redis = redis.redis_address();
-  options.master = *ParseEndpoint("http://127.0.0.1:1");  // never reached for malformed jobs
+  options.masters = *MasterSet::Parse("http://127.0.0.1:1");  // never reached for malformed jobs
   options.workers = 2;
   options.block_ms = 100;
   ReplicatorService service(options);

@@ -633,3 +633,21 @@ TEST_F(ReplicationTest, WithoutRedisFilesAreStoredOnceAndTheQueueCommandsSaySo) 
 
 }  // namespace
 }  // namespace dfs::testing
+
+namespace dfs::testing {
+namespace {
+
+// The replicator and the nodes given "dead,live" masters: the dead one costs
+// a retry on the next, every file still reaches its copies.
+TEST_F(ReplicationTest, ADeadFirstMasterInTheListCostsARetryNotAReplication) {
+  ClusterOptions options = ReplicatedCluster();
+  options.master_list = "http://127.0.0.1:" + std::to_string(FreePort()) + ",{master}";
+  Start(options);
+  auto files = PutMany("listed/f", 10);
+  ExpectReplicated(files, 3);
+  ExpectReadable(files);
+  EXPECT_EQ(Get(Url(), "/api/v1/replication").json()["dead"], 0);
+}
+
+}  // namespace
+}  // namespace dfs::testing

@@ -196,7 +196,7 @@ TEST_F(VerifiedStoreTest, QuarantinedCopiesAreRemovedOnceOldEnough) {
   EXPECT_EQ(left, 3u) << "the fresh entry stays";
   // And a scrub pass prunes by itself.
   metrics::Registry metrics;
-  Scrubber scrubber(*store_, std::nullopt, "n", ScrubberOptions{0, std::chrono::milliseconds(1000), std::chrono::seconds(0)},
+  Scrubber scrubber(*store_, nullptr, "n", ScrubberOptions{0, std::chrono::milliseconds(1000), std::chrono::seconds(0)},
                     metrics);
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     std::filesystem::last_write_time(e.path(), std::filesystem::file_time_type::clock::now() - std::chrono::seconds(5));
@@ -210,7 +210,7 @@ TEST_F(VerifiedStoreTest, TheScrubberGivesAGoodBlobWithoutSidecarItsBlockSums) {
   Write(data);
   std::filesystem::remove(store_->BlocksPath(kId));
   metrics::Registry metrics;
-  Scrubber scrubber(*store_, std::nullopt, "n", ScrubberOptions{0, std::chrono::milliseconds(1000)}, metrics);
+  Scrubber scrubber(*store_, nullptr, "n", ScrubberOptions{0, std::chrono::milliseconds(1000)}, metrics);
   auto pass = scrubber.RunPass();
   EXPECT_EQ(pass.blobs, 1u);
   EXPECT_EQ(pass.corrupt, 0u);

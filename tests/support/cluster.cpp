@@ -80,6 +80,11 @@ TestCluster::~TestCluster() {
 }
 
 std::string TestCluster::master_url() const { return scheme() + "://127.0.0.1:" + std::to_string(master_port_); }
+std::string TestCluster::master_list() const {
+  std::string list = options_.master_list.empty() ? "{master}" : options_.master_list;
+  if (auto at = list.find("{master}"); at != std::string::npos) list.replace(at, 8, master_url());
+  return list;
+}
 std::string TestCluster::master_db() const {
   return options_.master_db.empty() ? dir() + "/master.db" : options_.master_db;
 }
@@ -169,7 +174,7 @@ void TestCluster::StartNodeProcess(Node& node) {
   std::vector<std::string> argv = {BinaryPath("dfs-storage"),
                                    "--data", node.dir,
                                    "--listen", "127.0.0.1:" + std::to_string(node.port),
-                                   "--master", master_url(),
+                                   "--master", master_list(),
                                    "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
                                    "--log-level", "debug"};
   if (options_.node_capacity > 0) {
@@ -227,7 +232,7 @@ void TestCluster::StopRedis() { redis_.Stop(); }
 
 void TestCluster::StartReplicator() {
   std::vector<std::string> argv = {BinaryPath("dfs-replicator"), "--redis", redis_address(),
-                                   "--master", master_url(), "--log-level", "debug"};
+                                   "--master", master_list(), "--log-level", "debug"};
   auto security = SecurityArgs(false);
   argv.insert(argv.end(), security.begin(), security.end());
   argv.insert(argv.end(), options_.replicator_args.begin(), options_.replicator_args.end());

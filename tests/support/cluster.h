@@ -30,6 +30,10 @@ struct ClusterOptions {
   std::string metadata;
   int masters = 1;  // more than one needs a shared metadata store (postgres)
   std::vector<std::string> master_args;
+  // The --master the nodes and the replicator get, "{master}" standing for
+  // this cluster's master URL ("": just that URL). E.g. "http://127.0.0.1:1,{master}"
+  // puts a dead master first.
+  std::string master_list;
   std::vector<std::string> storage_args;
   std::vector<std::string> replicator_args;
   // Security: a cluster token (and read-only token) given to every process
@@ -55,6 +59,8 @@ class TestCluster {
   int master_count() const { return 1 + static_cast<int>(extra_masters_.size()); }
   Subprocess& master(int i);
   const std::string& metadata() const { return options_.metadata; }
+  // ClusterOptions::master_list with {master} filled in (master_url() when unset).
+  std::string master_list() const;
   std::string scheme() const { return options_.tls ? "https" : "http"; }
   // The CA certificate that signed the servers' certificate ("" without TLS).
   std::string ca_path() const;
