@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Installs what dfs needs to build, test and run, from Debian's packages.
 # Idempotent: does nothing when everything is there.
-#   scripts/install-deps.sh [PACKAGE...]   also these (dfs-cluster up --masters:
-#                                          postgresql-15 haproxy)
+#   scripts/install-deps.sh [PACKAGE...]         to build, run and test, and these
+#   scripts/install-deps.sh --run [PACKAGE...]   to build and run only (dfs-cluster up;
+#                                                --masters adds postgresql-15 haproxy)
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev
-  libgtest-dev libcli11-dev
+  libgtest-dev libcli11-dev  # (GoogleTest only because CMake's configure step looks for it)
   redis-server redis-tools
-  # Tests start their own PostgreSQL (initdb + postgres) for the metadata store over it.
-  postgresql-15
   curl ca-certificates python3 python3-requests procps
+)
+TEST_PACKAGES=(
+  # Tests start their own PostgreSQL (initdb + postgres) and haproxy for the many-masters tests.
+  postgresql-15 haproxy
   chromium
-  # Tests only: systemd-analyze (install_test checks the units), openssl (test certificates).
+  # systemd-analyze (install_test checks the units), openssl (test certificates).
   systemd openssl
 )
+if [ "${1:-}" = "--run" ]; then
+  shift
+else
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 PACKAGES+=("$@")
 
 missing=()

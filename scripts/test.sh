@@ -9,8 +9,8 @@
 # Extra arguments after the flags go to ctest (e.g. -R Master -L unit).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# The many-masters tests run haproxy and PostgreSQL (they skip without them).
-"$ROOT/scripts/install-deps.sh" postgresql-15 haproxy
+# Everything the tests need (PostgreSQL and haproxy for the many-masters tests included).
+"$ROOT/scripts/install-deps.sh"
 BUILD_DIR="$ROOT/build"
 CMAKE_ARGS=()
 SANITIZE=0

@@ -758,7 +758,7 @@ Status SqlStore::AddReplica(const std::string& blob_id, const std::string& node_
 // count: their copies are being moved away.
 static constexpr const char* kGoodCopies =
     "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ch.blob_id "
-    "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= :dead_before)))";
+    "AND r.state = 'ok' AND (n.state = 'up' OR (n.state = 'down' AND n.last_heartbeat >= CAST(?1 AS DOUBLE PRECISION))))";
 
 // Looks at the blobs in heal_watch that were looked at longest ago (a few
 // times `limit`, so the pass costs what is watched, never every file):
@@ -771,6 +771,12 @@ static constexpr const char* kGoodCopies =
 static constexpr const char* kUpCopies =
     "(SELECT COUNT(*) FROM replicas r JOIN nodes n ON n.node_id = r.node_id WHERE r.blob_id = ch.blob_id "
     "AND r.state = 'ok' AND n.state = 'up')";
+
+// 1, 2, 4 ... 64 for 0-1, 2, 3 ... 7+ jobs for the blob in the outbox (the last hour's).
+// (A table, not a shift: SQLite and PostgreSQL shift different integer types.)
+static const std::string kRecentJobsFactor =
+    "(CASE (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = w.blob_id) WHEN 0 THEN 1 WHEN 1 THEN 1 WHEN 2 THEN 2 "
+    "WHEN 3 THEN 4 WHEN 4 THEN 8 WHEN 5 THEN 16 WHEN 6 THEN 32 ELSE 64 END)";
 
 Result<int> SqlStore::QueueUnderReplicated(double dead_before, double retry_after_s, int limit) {
   return Locked([&](Database& db) -> Result<int> {
@@ -787,8 +793,8 @@ Result<int> SqlStore::QueueUnderReplicated(double dead_before, double retry_afte
                           // Back off per blob: retry_after, then 2x, 4x ... 64x, counted in the
                           // jobs of the last hour (older ones are pruned), so a blob that cannot
                           // be healed does not flood the queue and the dead letters.
-                          ":now - :retry * (1 << MIN(6, (SELECT COUNT(*) FROM outbox oc WHERE oc.blob_id = w.blob_id) - 1))) "
-                          ", " + kUpCopies + " FROM (SELECT blob_id FROM heal_watch ORDER BY checked_at LIMIT :scan) w "
+                          "CAST(?2 AS DOUBLE PRECISION) - CAST(?3 AS DOUBLE PRECISION) * " + kRecentJobsFactor + ") "
+                          ", " + kUpCopies + " FROM (SELECT blob_id FROM heal_watch ORDER BY checked_at LIMIT ?4) w "
                           "LEFT JOIN chunks ch ON ch.blob_id = w.blob_id LEFT JOIN contents c ON c.ino = ch.ino");
     q.Bind(1, dead_before).Bind(2, now).Bind(3, retry_after_s).Bind(4, int64_t{std::max(limit, 1) * 4});
     std::vector<std::string> done, looked;
@@ -872,7 +878,9 @@ Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& n
     // that comes back still gets its garbage removed.
     db.Prepare(
            "UPDATE blob_deletions SET attempts = attempts + 1, "
-           "next_attempt = ? + MIN(300, (1 << MIN(attempts, 9))) WHERE blob_id = ? AND node_id = ?")
+           "next_attempt = CAST(? AS DOUBLE PRECISION) + CASE attempts WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 4 WHEN 3 THEN 8 "
+        "WHEN 4 THEN 16 WHEN 5 THEN 32 WHEN 6 THEN 64 WHEN 7 THEN 128 WHEN 8 THEN 256 ELSE 300 END "
+        "WHERE blob_id = ? AND node_id = ?")
         .Bind(1, NowSeconds())
         .Bind(2, blob_id)
         .Bind(3, node_id)
