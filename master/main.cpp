@@ -144,6 +144,11 @@ int main(int argc, char** argv) {
     DFS_LOG(WARN, "master") << "no --redis: files are not replicated (jobs wait in the outbox)";
   }
 
+  auto spool_lock = dfs::master::LockSpoolDir(spool_dir);
+  if (!spool_lock.ok()) {
+    std::cerr << "dfs-master: " << spool_lock.status().message() << "\n";
+    return 1;
+  }
   dfs::master::FileServiceOptions options;
   options.spool_dir = spool_dir;
   options.replicas = replicas;

@@ -1,12 +1,33 @@
 #include "master/spool_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace dfs::master {
+
+Result<UniqueFd> LockSpoolDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("create spool folder " + dir + ": " + ec.message());
+  // The folder itself is locked (flock works on a directory's fd): no lock
+  // file among the uploads.
+  const std::string& path = dir;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::IOError("open " + path + ": " + std::strerror(errno));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::AlreadyExists("spool folder " + dir +
+                                   " is in use by another dfs-master: give each master its own --spool");
+    }
+    return Status::IOError("lock " + path + ": " + std::strerror(errno));
+  }
+  return fd;
+}
 
 Result<std::unique_ptr<SpoolFile>> SpoolFile::Create(const std::string& dir) {
   std::string tmpl = dir + "/put-XXXXXX";

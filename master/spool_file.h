@@ -3,6 +3,11 @@
 // memory or asking the client to send it again. Removed on destruction.
 // Appends reach the file in writes of up to 256 KiB (common/buffered_writer.h);
 // Finish() writes the rest.
+//
+// A spool folder belongs to one master: LockSpoolDir takes it (a flock on the
+// folder, held for the process's life) before the master clears what a crash
+// left there, so a second master given the same folder refuses to start
+// instead of deleting uploads the first has in flight.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +20,10 @@
 #include "common/unique_fd.h"
 
 namespace dfs::master {
+
+// Creates `dir` if needed and locks it for this process (the returned fd
+// holds the lock). AlreadyExists when another process holds it.
+[[nodiscard]] Result<UniqueFd> LockSpoolDir(const std::string& dir);
 
 class SpoolFile {
  public:

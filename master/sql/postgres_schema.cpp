@@ -145,6 +145,12 @@ Status CreateOrMigratePostgresSchema(Database& db) {
     return Status::InvalidArgument("the metadata database has schema version " + std::to_string(version) +
                                    ", newer than this dfs-master's " + std::to_string(kSchemaVersion));
   }
+  if (!fresh && version == kSchemaVersion) {
+    // Nothing to create: no DDL, whose table locks (CREATE INDEX IF NOT
+    // EXISTS takes SHARE) would deadlock with masters already serving.
+    tx.Commit();
+    return Status::OK();
+  }
   db.Exec(kSchema);
   if (fresh) {
     const int64_t now = sql::NowNs();

@@ -731,7 +731,7 @@ Status SqlStore::AddReplica(const std::string& blob_id, const std::string& node_
     auto owner = OwnerOfBlob(db, blob_id);
     if (!owner) {
       // Deleted or overwritten while the copy was made: the copy is garbage.
-      db.Prepare("INSERT OR IGNORE INTO blob_deletions (blob_id, node_id) VALUES (?, ?)")
+      db.Prepare("INSERT INTO blob_deletions (blob_id, node_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
           .Bind(1, blob_id)
           .Bind(2, node_id)
           .Run();

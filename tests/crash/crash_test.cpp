@@ -1,10 +1,13 @@
 // Crash safety against a real cluster: kill -9 of the master, storage nodes
-// and the replicator at random moments under a mixed workload; orphaned
+// and the replicator at random moments under a mixed workload (and of any of
+// three masters over PostgreSQL behind haproxy); orphaned
 // blobs collected without touching referenced ones; the scrubber finding
 // and repairing a corrupt copy by itself.
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -16,7 +19,9 @@
 #include "common/http_util.h"
 #include "common/md5.h"
 #include "tests/support/cluster.h"
+#include "tests/support/haproxy.h"
 #include "tests/support/http_helpers.h"
+#include "tests/support/postgres.h"
 
 namespace dfs::testing {
 namespace {
@@ -261,6 +266,111 @@ class Workload {
   int acknowledged_ = 0;
 };
 
+using Workloads = std::vector<std::unique_ptr<Workload>>;
+
+// A new schedule each run; DFS_CRASH_SEED=N replays one.
+unsigned ChaosSeed() {
+  const char* env = std::getenv("DFS_CRASH_SEED");
+  const unsigned seed = env ? static_cast<unsigned>(std::atoi(env)) : std::random_device{}();
+  std::cout << "chaos seed " << seed << " (DFS_CRASH_SEED to replay)\n";
+  return seed;
+}
+
+// Runs `clients` workloads of `ops` operations each against `url`, calling
+// `strike(round)` every 250..750 ms until they finish; returns them finished.
+Workloads RunUnderChaos(const std::string& url, int clients, int ops, std::mt19937& rng,
+                        const std::function<void(int round)>& strike) {
+  Workloads workloads;
+  std::vector<std::thread> threads;
+  std::atomic<int> running{clients};
+  for (int t = 0; t < clients; ++t) workloads.push_back(std::make_unique<Workload>(url, t));
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      workloads[t]->Run(ops);
+      --running;
+    });
+  }
+  try {
+    for (int round = 0; running.load() > 0; ++round) {
+      std::this_thread::sleep_for(milliseconds(250 + rng() % 500));
+      if (running.load() == 0) break;
+      strike(round);
+    }
+  } catch (const std::exception& e) {  // a process that did not come back: let the clients finish first
+    ADD_FAILURE() << "chaos stopped: " << e.what();
+  }
+  for (auto& t : threads) t.join();
+  return workloads;
+}
+
+// No client saw a state it should not have; returns the acknowledged count.
+int ExpectNoViolations(const Workloads& workloads) {
+  int acknowledged = 0;
+  for (const auto& w : workloads) {
+    acknowledged += w->acknowledged();
+    for (const auto& v : w->violations()) ADD_FAILURE() << v;
+  }
+  return acknowledged;
+}
+
+// Afterwards, through `url`: every acknowledged state reads back byte for
+// byte, no listed file points at a missing or torn blob, replication catches
+// up, orphans go and every blob left on a disk belongs to a file (3 copies
+// each), no spool file is left on any master.
+void ExpectCleanCluster(TestCluster& cluster, const std::string& url, const Workloads& workloads) {
+  ASSERT_TRUE(cluster.WaitNodesUp(3));
+  for (const auto& w : workloads) {
+    for (const auto& [name, allowed] : w->model()) {
+      HttpAnswer get;
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        get = Get(url, FilesPath(name));
+        if (get.status == 200 || get.status == 404) break;
+        std::this_thread::sleep_for(milliseconds(250));
+      }
+      std::string seen = get.status == 200 ? Md5::Of(get.body) : get.status == 404 ? "" : "error";
+      EXPECT_TRUE(allowed.count(seen)) << name << " reads as '" << seen << "' (HTTP " << get.status << ")";
+    }
+  }
+  auto list = Get(url, "/api/v1/files?prefix=");
+  ASSERT_EQ(list.status, 200);
+  auto listed = list.json()["files"];
+  for (const auto& f : listed) {
+    std::string name = f["name"];
+    auto get = Get(url, FilesPath(name));
+    EXPECT_EQ(get.status, 200) << name;
+    EXPECT_EQ(Md5::Of(get.body), f["md5"].get<std::string>()) << name;
+  }
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto r = ReplicationState(url);
+        return r.value("under_replicated", -1) == 0 && r.value("unpublished_jobs", -1) == 0;
+      },
+      milliseconds(90000)))
+      << ReplicationState(url).dump();
+  // Orphans: uploads cut by a kill, copies for files deleted meanwhile.
+  auto gc = Client(url)->Post("/api/v1/gc?grace_ms=0", "", "application/json");
+  ASSERT_TRUE(gc && gc->status == 200);
+  std::set<std::string> referenced;
+  for (const auto& f : listed) {
+    auto meta = Get(url, FilesPath(f["name"].get<std::string>()) + "/locations").json();
+    referenced.insert(meta.value("blob_id", ""));
+  }
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        size_t on_disk = 0;
+        for (int i = 0; i < cluster.node_count(); ++i) {
+          for (const auto& id : BlobsOnDisk(cluster.node_dir(i))) on_disk += referenced.count(id) ? 1 : 1000000;
+        }
+        return on_disk == 3 * referenced.size();
+      },
+      milliseconds(30000)))
+      << "blobs on disk do not match 3 copies of " << referenced.size() << " files";
+  std::error_code ec;
+  for (int i = 0; i < cluster.master_count(); ++i) {
+    for (const auto& e : fs::directory_iterator(cluster.spool_dir(i), ec)) ADD_FAILURE() << "left: " << e.path();
+  }
+}
+
 TEST(CrashTest, KillNineAnythingAnytimeLosesNoAcknowledgedFile) {
   ClusterOptions o;
   o.redis = o.replicator = true;
@@ -270,28 +380,12 @@ TEST(CrashTest, KillNineAnythingAnytimeLosesNoAcknowledgedFile) {
   const std::string master = cluster.master_url();
 
   constexpr int kClients = 4, kOpsEach = 260;
-  std::vector<std::unique_ptr<Workload>> workloads;
-  std::vector<std::thread> clients;
-  std::atomic<int> running{kClients};
-  for (int t = 0; t < kClients; ++t) {
-    workloads.push_back(std::make_unique<Workload>(master, t));
-    clients.emplace_back([&, t] {
-      workloads[t]->Run(kOpsEach);
-      --running;
-    });
-  }
-  // A new schedule each run; DFS_CRASH_SEED=N replays one.
-  const unsigned seed = std::getenv("DFS_CRASH_SEED") ? static_cast<unsigned>(std::atoi(std::getenv("DFS_CRASH_SEED")))
-                                                      : std::random_device{}();
-  std::cout << "chaos seed " << seed << " (DFS_CRASH_SEED to replay)\n";
-  std::mt19937 rng(seed);
+  std::mt19937 rng(ChaosSeed());
   std::map<std::string, int> kills;
   // The first three kills hit each process kind once, in a random order.
   std::vector<int> first_kinds = {0, 1, 2};
   std::shuffle(first_kinds.begin(), first_kinds.end(), rng);
-  for (int round = 0; running.load() > 0; ++round) {
-    std::this_thread::sleep_for(milliseconds(250 + rng() % 500));
-    if (running.load() == 0) break;
+  Workloads workloads = RunUnderChaos(master, kClients, kOpsEach, rng, [&](int round) {
     const int kind = round < 3 ? first_kinds[round] : static_cast<int>(rng() % 3);
     switch (kind) {
       case 0:
@@ -314,75 +408,54 @@ TEST(CrashTest, KillNineAnythingAnytimeLosesNoAcknowledgedFile) {
         cluster.StartReplicator();
         ++kills["replicator"];
     }
-  }
-  for (auto& c : clients) c.join();
-  int acknowledged = 0;
-  for (const auto& w : workloads) {
-    acknowledged += w->acknowledged();
-    for (const auto& v : w->violations()) ADD_FAILURE() << v;
-  }
+  });
+  const int acknowledged = ExpectNoViolations(workloads);
   std::cout << "ops=" << kClients * kOpsEach << " acknowledged=" << acknowledged << " kills: master=" << kills["master"]
             << " node=" << kills["node"] << " replicator=" << kills["replicator"] << "\n";
   EXPECT_GE(kills["master"], 1);
   EXPECT_GE(kills["node"], 1);
   EXPECT_GE(kills["replicator"], 1);
   EXPECT_GE(acknowledged, 300);
+  ExpectCleanCluster(cluster, master, workloads);
+}
 
-  // Afterwards: every acknowledged state reads back, byte for byte.
-  ASSERT_TRUE(cluster.WaitNodesUp(3));
-  std::map<std::string, std::string> expected_listing;
-  for (const auto& w : workloads) {
-    for (const auto& [name, allowed] : w->model()) {
-      HttpAnswer get;
-      for (int attempt = 0; attempt < 20; ++attempt) {
-        get = Get(master, FilesPath(name));
-        if (get.status == 200 || get.status == 404) break;
-        std::this_thread::sleep_for(milliseconds(250));
-      }
-      std::string seen = get.status == 200 ? Md5::Of(get.body) : get.status == 404 ? "" : "error";
-      EXPECT_TRUE(allowed.count(seen)) << name << " reads as '" << seen << "' (HTTP " << get.status << ")";
-    }
-  }
-  // No listed file points at a missing or torn blob.
-  auto list = Get(master, "/api/v1/files?prefix=");
-  ASSERT_EQ(list.status, 200);
-  auto listed = list.json()["files"];
-  for (const auto& f : listed) {
-    std::string name = f["name"];
-    auto get = Get(master, FilesPath(name));
-    EXPECT_EQ(get.status, 200) << name;
-    EXPECT_EQ(Md5::Of(get.body), f["md5"].get<std::string>()) << name;
-  }
-  // Replication catches up: every file on all 3 nodes.
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        auto r = ReplicationState(master);
-        return r.value("under_replicated", -1) == 0 && r.value("unpublished_jobs", -1) == 0;
-      },
-      milliseconds(90000)))
-      << ReplicationState(master).dump();
-  // Orphans (uploads cut by a kill, copies for files deleted meanwhile) go
-  // away; every blob left on a disk belongs to a file, 3 copies each.
-  auto gc = Client(master)->Post("/api/v1/gc?grace_ms=0", "", "application/json");
-  ASSERT_TRUE(gc && gc->status == 200);
-  std::set<std::string> referenced;
-  for (const auto& f : listed) {
-    auto meta = Get(master, FilesPath(f["name"].get<std::string>()) + "/locations").json();
-    referenced.insert(meta.value("blob_id", ""));
-  }
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        size_t on_disk = 0;
-        for (int i = 0; i < cluster.node_count(); ++i) {
-          for (const auto& id : BlobsOnDisk(cluster.node_dir(i))) on_disk += referenced.count(id) ? 1 : 1000000;
-        }
-        return on_disk == 3 * referenced.size();
-      },
-      milliseconds(30000)))
-      << "blobs on disk do not match 3 copies of " << referenced.size() << " files";
-  // No upload is in flight any more: no spool file is left behind.
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(cluster.dir() + "/spool", ec)) ADD_FAILURE() << "left: " << e.path();
+// Three masters over one PostgreSQL behind haproxy, as `dfs-cluster up
+// --masters 3` runs them; nodes and the replicator know all three. Any master
+// is kill -9'd at random (and restarted) while 4 clients run 1,000 mixed
+// operations through the balancer: the same checks as above.
+TEST(CrashTest, ManyMastersKillNineOfAnyMasterThroughTheBalancerLosesNothing) {
+  if (!Haproxy::Installed()) GTEST_SKIP() << "haproxy is not installed (apt-get install haproxy)";
+  if (!PostgresServer::Available()) GTEST_SKIP() << "PostgreSQL 15 is not installed";
+  ClusterOptions o;
+  o.metadata = "postgres";
+  o.masters = 3;
+  o.master_list = "{masters}";
+  o.redis = o.replicator = true;
+  o.master_args = {"--heal-interval-ms", "500", "--heal-retry-ms", "2000"};
+  o.replicator_args = {"--claim-idle-ms", "1500"};
+  TestCluster cluster(o);
+  std::vector<std::string> masters;
+  for (int i = 0; i < cluster.master_count(); ++i) masters.push_back(cluster.master_url(i));
+  Haproxy lb(masters, cluster.dir());
+  ASSERT_TRUE(lb.WaitAllUp(3, milliseconds(15000)));
+
+  constexpr int kClients = 4, kOpsEach = 250;
+  std::mt19937 rng(ChaosSeed());
+  std::map<int, int> kills;
+  Workloads workloads = RunUnderChaos(lb.url(), kClients, kOpsEach, rng, [&](int round) {
+    // The first three rounds kill each master once, then any.
+    const int victim = round < 3 ? round : static_cast<int>(rng() % 3);
+    cluster.KillMaster(victim);
+    std::this_thread::sleep_for(milliseconds(rng() % 300));
+    cluster.StartMaster(victim);
+    ++kills[victim];
+  });
+  const int acknowledged = ExpectNoViolations(workloads);
+  std::cout << "ops=" << kClients * kOpsEach << " acknowledged=" << acknowledged << " kills: master0=" << kills[0]
+            << " master1=" << kills[1] << " master2=" << kills[2] << "\n";
+  for (int i = 0; i < 3; ++i) EXPECT_GE(kills[i], 1) << "master " << i << " never killed";
+  EXPECT_GE(acknowledged, 300);
+  ExpectCleanCluster(cluster, lb.url(), workloads);
 }
 
 }  // namespace

@@ -299,6 +299,21 @@ TEST_P(MetadataStoreTest, BlobDeletionsBackOffAndFinish) {
   EXPECT_EQ(*none, std::vector<std::string>{"b1"});
 }
 
+// A copy reported for a blob no file holds any more (deleted while it was
+// made) is garbage: NotFound, and queued for deletion on that node, once
+// however often it is reported.
+TEST_P(MetadataStoreTest, ACopyOfAnUnreferencedBlobIsQueuedForDeletion) {
+  ASSERT_TRUE(store_->UpsertNode(Node("n1", NowSeconds())).ok());
+  ASSERT_TRUE(store_->UpsertNode(Node("n2", NowSeconds())).ok());
+  EXPECT_EQ(store_->AddReplica("orphan", "n2", "m").code(), Code::kNotFound);
+  EXPECT_EQ(store_->AddReplica("orphan", "n2", "m").code(), Code::kNotFound) << "reported twice";
+  auto pending = store_->PendingDeletions(10);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].blob_id, "orphan");
+  EXPECT_EQ((*pending)[0].node_id, "n2");
+}
+
 TEST_P(MetadataStoreTest, SurvivesReopen) {
   ASSERT_TRUE(store_->CommitFile(File("keep.txt", "b1"), ConflictMode::kRename, Rename).ok());
   store_.reset();

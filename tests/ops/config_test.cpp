@@ -1,5 +1,6 @@
 // Configuration of the real programs: a config file, DFS_* environment
 // variables and flags, in that order of precedence (later wins).
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -68,6 +69,27 @@ TEST(ConfigTest, AConfigFileWithAnUnknownKeyOrABadValueIsAnError) {
     EXPECT_NE(rc, 0) << body;
     EXPECT_FALSE(out.empty()) << "a message says what is wrong: " << body;
   }
+}
+
+// Two masters given one --spool: the second refuses to start (it would
+// clear the first's uploads in flight) and says why; the first keeps it.
+TEST(ConfigTest, ASecondMasterOnTheSameSpoolFolderRefusesToStart) {
+  TempDir tmp;
+  const std::string spool = tmp.path() + "/spool";
+  const int port = FreePort();
+  Subprocess first({BinaryPath("dfs-master"), "--listen", Listen(port), "--db", tmp.path() + "/1.db", "--spool", spool},
+                   tmp.path() + "/1.log");
+  ASSERT_EQ(AnsweringPort({port}), port) << ReadFile(tmp.path() + "/1.log");
+  WriteFile(spool + "/put-inflight", "an upload the first master is receiving");
+  std::string out;
+  int rc = RunCommand("timeout 10 " + BinaryPath("dfs-master") + " --listen " + Listen(FreePort()) + " --db " +
+                          tmp.path() + "/2.db --spool " + spool + " 2>&1",
+                      &out);
+  EXPECT_NE(rc, 124) << "the second master started";
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("in use by another dfs-master"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(spool + "/put-inflight")) << "the first master's upload was removed";
+  EXPECT_EQ(Get(Url(port), "/healthz").status, 200);
 }
 
 TEST(ConfigTest, StorageNodeTakesItsSettingsFromTheEnvironment) {

@@ -82,9 +82,15 @@ TestCluster::~TestCluster() {
 std::string TestCluster::master_url() const { return scheme() + "://127.0.0.1:" + std::to_string(master_port_); }
 std::string TestCluster::master_list() const {
   std::string list = options_.master_list.empty() ? "{master}" : options_.master_list;
+  if (auto at = list.find("{masters}"); at != std::string::npos) {
+    std::string all;
+    for (int i = 0; i < master_count(); ++i) all += (i ? "," : "") + master_url(i);
+    list.replace(at, 9, all);
+  }
   if (auto at = list.find("{master}"); at != std::string::npos) list.replace(at, 8, master_url());
   return list;
 }
+std::string TestCluster::spool_dir(int i) const { return dir() + "/spool" + (i == 0 ? "" : std::to_string(i)); }
 std::string TestCluster::master_db() const {
   return options_.master_db.empty() ? dir() + "/master.db" : options_.master_db;
 }
@@ -105,10 +111,11 @@ std::vector<std::string> TestCluster::RedisEnv() const {
   return {"DFS_REDIS_PASSWORD=" + options_.redis_password};
 }
 
-std::vector<std::string> TestCluster::MasterArgs(int port) const {
+std::vector<std::string> TestCluster::MasterArgs(int i, int port) const {
   std::vector<std::string> argv = {BinaryPath("dfs-master"),
                                    "--listen", "127.0.0.1:" + std::to_string(port),
                                    "--db", master_db(),
+                                   "--spool", spool_dir(i),
                                    "--replicas", std::to_string(options_.replicas),
                                    "--node-timeout-ms", std::to_string(options_.node_timeout_ms),
                                    "--node-dead-ms", std::to_string(options_.node_dead_ms),
@@ -132,14 +139,14 @@ std::vector<std::string> TestCluster::MasterArgs(int port) const {
 }
 
 void TestCluster::StartMaster() {
-  master_ = Subprocess(MasterArgs(master_port_), dir() + "/master.log");
+  master_ = Subprocess(MasterArgs(0, master_port_), dir() + "/master.log");
   CheckUp("dfs-master", master_url(), master_);
 }
 
 void TestCluster::StartMaster(int i) {
   if (i == 0) return StartMaster();
   ExtraMaster& m = *extra_masters_.at(static_cast<size_t>(i - 1));
-  m.process = Subprocess(MasterArgs(m.port), dir() + "/master" + std::to_string(i) + ".log");
+  m.process = Subprocess(MasterArgs(i, m.port), dir() + "/master" + std::to_string(i) + ".log");
   CheckUp("dfs-master", master_url(i), m.process);
 }
 
@@ -153,6 +160,7 @@ Subprocess& TestCluster::master(int i) {
 }
 
 void TestCluster::KillMaster() { master_.Kill(); }
+void TestCluster::KillMaster(int i) { master(i).Kill(); }
 void TestCluster::StopMaster() { master_.Stop(); }
 
 std::string TestCluster::node_url(int i) const {

@@ -31,7 +31,8 @@ struct ClusterOptions {
   int masters = 1;  // more than one needs a shared metadata store (postgres)
   std::vector<std::string> master_args;
   // The --master the nodes and the replicator get, "{master}" standing for
-  // this cluster's master URL ("": just that URL). E.g. "http://127.0.0.1:1,{master}"
+  // this cluster's master URL and "{masters}" for all its masters' URLs,
+  // comma-separated ("": just master 0). E.g. "http://127.0.0.1:1,{master}"
   // puts a dead master first.
   std::string master_list;
   std::vector<std::string> storage_args;
@@ -59,16 +60,19 @@ class TestCluster {
   int master_count() const { return 1 + static_cast<int>(extra_masters_.size()); }
   Subprocess& master(int i);
   const std::string& metadata() const { return options_.metadata; }
-  // ClusterOptions::master_list with {master} filled in (master_url() when unset).
+  // ClusterOptions::master_list with {master} and {masters} filled in (master_url() when unset).
   std::string master_list() const;
   std::string scheme() const { return options_.tls ? "https" : "http"; }
   // The CA certificate that signed the servers' certificate ("" without TLS).
   std::string ca_path() const;
   std::string token_path() const { return dir() + "/token"; }
   std::string master_db() const;
+  // Master i's --spool (uploads in flight): its own folder under dir().
+  std::string spool_dir(int i) const;
   int master_port() const { return master_port_; }
   Subprocess& master() { return master_; }
   void KillMaster();   // SIGKILL
+  void KillMaster(int i);
   void StopMaster();   // SIGTERM
   void StartMaster();  // same port and database
   void StartMaster(int i);
@@ -112,7 +116,7 @@ class TestCluster {
   std::vector<std::string> SecurityArgs(bool server) const;
   std::vector<std::string> RedisEnv() const;
 
-  std::vector<std::string> MasterArgs(int port) const;
+  std::vector<std::string> MasterArgs(int i, int port) const;
   struct ExtraMaster {
     int port = 0;
     Subprocess process;
