@@ -1,5 +1,6 @@
 # dfs in one image: dfs-master, dfs-storage, dfs-replicator, the dfs CLI, mount.dfs,
-# and Debian's redis-server (so a whole cluster needs only this image).
+# and Debian's redis-server, PostgreSQL 15 and haproxy (so a whole cluster, one master on
+# SQLite or many over PostgreSQL behind haproxy, needs only this image).
 #   docker build -t dfs .            (see docs/containers.md)
 
 # ---- build: only the five programs, no tests, no benchmarks ----
@@ -26,15 +27,19 @@ RUN { cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DDFS_WERROR=OFF -DCMAKE_U
 
 # ---- runtime: the programs and their shared libraries ----
 FROM debian:bookworm-slim
-RUN apt-get update \
+# (No default PostgreSQL cluster: dfs-postgres makes one in its service's volume.)
+RUN mkdir -p /etc/postgresql-common/createcluster.d \
+ && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/dfs.conf \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libfuse3-3 fuse3 libsqlite3-0 libpq5 libhiredis0.14 libssl3 libcpp-httplib0.11 \
-      curl ca-certificates redis-server \
+      curl ca-certificates redis-server postgresql-15 haproxy \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system dfs && useradd --system --gid dfs --home-dir /var/lib/dfs --shell /usr/sbin/nologin dfs \
  && mkdir -p /var/lib/dfs && chown dfs:dfs /var/lib/dfs
 COPY --from=build /build/bin/dfs-master /build/bin/dfs-storage /build/bin/dfs-replicator /build/bin/dfs /usr/local/bin/
 COPY --from=build /build/bin/mount.dfs /sbin/
+COPY scripts/dfs-haproxy-config packaging/dfs-postgres /usr/local/bin/
 # Every service keeps its state in /var/lib/dfs: mount a volume there (docker-compose.yml gives
 # each service its own); a new named volume starts as a copy of this folder, owned by dfs.
 WORKDIR /var/lib/dfs

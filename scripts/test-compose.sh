@@ -9,8 +9,11 @@
 # every service on the host's network on free 127.0.0.1 ports. Then: put/get with md5 checks
 # (curl and the image's dfs CLI), a storage container stopped -> reads still correct, a node
 # container added -> it registers and takes placements, the stopped one restarted -> same node,
-# and `down -v` leaves no container or volume. The daemon it started is stopped by pid and the
-# temp dir removed, also when a check fails. Needs root. Usage: scripts/test-compose.sh
+# and `down -v` leaves no container or volume. Then the `postgres` profile the same way:
+# PostgreSQL, three masters and haproxy; put/get through the balancer, every master serving the
+# same files, one master killed -> put/get still work, `down -v` leaves nothing. The daemon it
+# started is stopped by pid and the temp dir removed, also when a check fails. Needs root.
+# Usage: scripts/test-compose.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -59,11 +62,12 @@ COMPOSE=()
 # The test runs a rendering of docker-compose.yml + docker-compose.test.yml (`config`) without
 # the master's published port: on the host's network nothing is published, and compose v1
 # refuses `ports` with network_mode host, while an override file cannot remove a list entry.
+PROFILES=(--profile scale)
 compose_sources() {
   "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$ROOT/docker-compose.test.yml" \
-    --profile scale "$@"
+    "${PROFILES[@]}" "$@"
 }
-compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$WORK/compose.yml" --profile scale "$@"; }
+compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$WORK/compose.yml" "${PROFILES[@]}" "$@"; }
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
@@ -155,8 +159,10 @@ log "image built in $(( $(date +%s) - t0 ))s: $("$DOCKER" image inspect -f '{{.S
   for b in dfs-master dfs-storage dfs-replicator dfs; do "$b" --help >/dev/null || { echo "$b --help failed"; exit 1; }; done
   mount.dfs --help >/dev/null 2>&1 || { echo "mount.dfs --help failed"; exit 1; }
   redis-server --version >/dev/null
+  haproxy -v >/dev/null && /usr/lib/postgresql/15/bin/postgres --version >/dev/null
+  command -v dfs-postgres >/dev/null && dfs-haproxy-config --help >/dev/null
   [ "$(id -un)" = dfs ] || { echo "runs as $(id -un), not dfs"; exit 1; }' || fail "image check"
-log "image: all programs start, no missing libraries, user dfs"
+log "image: all programs start (PostgreSQL and haproxy too), no missing libraries, user dfs"
 
 # ---- the cluster: docker-compose.yml + docker-compose.test.yml (host network, free ports) ----
 free_port() {
@@ -165,15 +171,20 @@ free_port() {
 export DFS_IMAGE="$IMAGE" DFS_TEST_MASTER_PORT="$(free_port)" DFS_TEST_REDIS_PORT="$(free_port)" \
   DFS_TEST_REPLICATOR_PORT="$(free_port)"
 for i in 1 2 3 4; do export "DFS_TEST_STORAGE${i}_PORT=$(free_port)"; done
+export DFS_TEST_PG_PORT="$(free_port)" DFS_TEST_MASTER2_PORT="$(free_port)" DFS_TEST_MASTER3_PORT="$(free_port)" \
+  DFS_TEST_LB_PORT="$(free_port)"
 M="http://127.0.0.1:$DFS_TEST_MASTER_PORT"
+export DFS_TEST_MASTERS="$M"
 
-compose_sources config > "$WORK/compose.merged.yml" || fail "compose config"
-# Never a bridge network here: every service must be on the host's network, no network declared.
-python3 - "$WORK/compose.merged.yml" "$WORK/compose.yml" <<'PY' || fail "the test config is not host-network only"
+# Renders the compose files for PROFILES into $WORK/compose.yml, checking it has $1 services.
+render() {
+  compose_sources config > "$WORK/compose.merged.yml" || fail "compose config"
+  # Never a bridge network here: every service must be on the host's network, no network declared.
+  python3 - "$WORK/compose.merged.yml" "$WORK/compose.yml" "$1" <<'PY' || fail "the test config is not host-network only"
 import sys, yaml
 config = yaml.safe_load(open(sys.argv[1]))
 services = config["services"]
-assert len(services) == 7, sorted(services)
+assert len(services) == int(sys.argv[3]), sorted(services)
 for name, service in services.items():
     assert service.get("network_mode") == "host", name + " is not on network_mode host"
     assert "networks" not in service, name + " names networks"
@@ -181,6 +192,8 @@ for name, service in services.items():
 assert not config.get("networks"), "networks declared"
 yaml.safe_dump(config, open(sys.argv[2], "w"), default_flow_style=False)
 PY
+}
+render 7
 
 log "compose up (master on $M)"
 compose up -d --no-build redis master replicator storage1 storage2 storage3 >"$WORK/up.log" 2>&1 ||
@@ -287,8 +300,43 @@ wait_for 60 "$victim to come back" back
 log "$victim restarted and re-registered as node $victim_id"
 
 # ---- down -v: nothing left ----
-compose down -v --remove-orphans >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
-[ -z "$("$DOCKER" ps -aq)" ] || fail "containers left after down -v: $("$DOCKER" ps -a)"
-[ -z "$("$DOCKER" volume ls -q)" ] || fail "volumes left after down -v: $("$DOCKER" volume ls -q | tr '\n' ' ')"
-[ -z "$("$DOCKER" network ls -q --filter driver=bridge)" ] || fail "a bridge network exists"
-log "down -v: no container, no volume left"
+down_leaves_nothing() {
+  compose down -v --remove-orphans >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
+  [ -z "$("$DOCKER" ps -aq)" ] || fail "containers left after down -v: $("$DOCKER" ps -a)"
+  [ -z "$("$DOCKER" volume ls -q)" ] || fail "volumes left after down -v: $("$DOCKER" volume ls -q | tr '\n' ' ')"
+  [ -z "$("$DOCKER" network ls -q --filter driver=bridge)" ] || fail "a bridge network exists"
+  log "down -v: no container, no volume left"
+}
+down_leaves_nothing
+
+# ---- the postgres profile: PostgreSQL, three masters, haproxy in front ----
+PROFILES=(--profile scale --profile postgres)
+export DFS_TEST_MASTERS="$M,http://127.0.0.1:$DFS_TEST_MASTER2_PORT,http://127.0.0.1:$DFS_TEST_MASTER3_PORT"
+export DFS_METADATA="postgres://dfs@127.0.0.1:$DFS_TEST_PG_PORT/dfs"
+DFS_PG_PASSWORD="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export DFS_PG_PASSWORD
+render 11
+MASTER_URLS=(${DFS_TEST_MASTERS//,/ })
+M="http://127.0.0.1:$DFS_TEST_LB_PORT"
+log "compose --profile postgres up (balancer on $M, masters ${DFS_TEST_MASTERS})"
+compose up -d --no-build redis postgres master master2 master3 lb replicator storage1 storage2 storage3 \
+  >"$WORK/up-pg.log" 2>&1 || { cat "$WORK/up-pg.log" >&2; fail "compose --profile postgres up failed"; }
+wait_for 120 "3 storage nodes up (through the balancer)" three_up
+wait_for 120 "every container healthy" all_healthy
+log "postgres profile up: PostgreSQL, 3 masters, haproxy, 3 nodes registered, health checks green"
+for n in "${NAMES[@]}"; do put "$WORK/files/$n" "compose/$n" >/dev/null; done
+for n in "${NAMES[@]}"; do check_get "$WORK/files/$n" "compose/$n"; done
+for url in "${MASTER_URLS[@]}"; do
+  got=$(curl -fsS --max-time 60 "$url/api/v1/files/compose/f3" | md5sum | cut -c1-32) || fail "get from $url"
+  [ "$got" = "$(md5 "$WORK/files/f3")" ] || fail "$url serves compose/f3 with md5 $got"
+done
+log "put/get of ${#NAMES[@]} files through haproxy: md5 ok; each of the 3 masters serves them"
+compose kill master2 >/dev/null 2>&1 || fail "compose kill master2"
+for k in 1 2 3 4 5; do
+  head -c $(( 5000 + k )) /dev/urandom > "$WORK/files/pg$k"
+  put "$WORK/files/pg$k" "compose/pg$k" >/dev/null
+  check_get "$WORK/files/pg$k" "compose/pg$k"
+done
+for n in "${NAMES[@]}"; do check_get "$WORK/files/$n" "compose/$n"; done
+log "master2 killed: 5 new files and the old ones put/get through haproxy, md5 ok"
+down_leaves_nothing

@@ -207,7 +207,7 @@ Result<DirEntry> SqlStore::MakeInTransaction(const std::function<Result<DirEntry
 
 Result<DirPage> SqlStore::List(const std::string& dir, const std::string& after, size_t limit) {
   DirPage page;
-  Status st = WithTransaction([&](Database& db) -> Status {
+  Status st = WithReads([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, dir);
     if (!ino.ok()) return ino.status();
     auto inode = sql::GetInode(db, *ino);
@@ -232,7 +232,7 @@ Result<DirPage> SqlStore::List(const std::string& dir, const std::string& after,
 
 Result<DirEntry> SqlStore::Stat(const std::string& path, const Credentials* who) {
   DirEntry entry;
-  Status st = WithTransaction([&](Database& db) -> Status {
+  Status st = WithReads([&](Database& db) -> Status {
     auto ino = sql::Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
     auto q = db.Prepare("SELECT " + kEntryColumns + " FROM " + kEntryFrom + " WHERE i.ino = ?");
@@ -246,7 +246,7 @@ Result<DirEntry> SqlStore::Stat(const std::string& path, const Credentials* who)
 
 Result<DirEntry> SqlStore::StatHandle(const std::string& handle) {
   DirEntry entry;
-  Status st = WithTransaction([&](Database& db) -> Status {
+  Status st = WithReads([&](Database& db) -> Status {
     auto q = db.Prepare("SELECT " + kEntryColumns +
                         " FROM open_handles h JOIN inodes i ON i.ino = h.ino LEFT JOIN contents c ON c.ino = i.ino "
                         "WHERE h.handle = ? AND h.expires_at > ?");

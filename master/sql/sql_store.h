@@ -116,6 +116,11 @@ class SqlStore final : public MetadataStore {
   auto Locked(Fn&& fn) -> decltype(fn(std::declval<Database&>()));
   // As Locked in a transaction, committed when fn returns OK.
   Status WithTransaction(const std::function<Status(Database&)>& fn);
+  // For fn that only reads. SQLite: in one transaction (one snapshot).
+  // PostgreSQL at READ COMMITTED gives each statement its own snapshot even
+  // inside a transaction, so the statements run without BEGIN and COMMIT:
+  // the same answers, two round trips fewer.
+  Status WithReads(const std::function<Status(Database&)>& fn);
   // As WithTransaction for `make`, which makes an inode and answers its entry.
   Result<DirEntry> MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make);
 

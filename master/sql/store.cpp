@@ -156,6 +156,16 @@ Status SqlStore::WithTransaction(const std::function<Status(Database&)>& fn) {
   });
 }
 
+Status SqlStore::WithReads(const std::function<Status(Database&)>& fn) {
+  return Locked([&](Database& db) -> Status {
+    if (db.dialect() == Dialect::kPostgres) return fn(db);
+    Transaction tx(db);
+    Status st = fn(db);
+    if (st.ok()) tx.Commit();
+    return st;
+  });
+}
+
 Status SqlStore::UpsertNode(const NodeRecord& n) {
   return Locked([&](Database& db) -> Status {
     auto q = db.Prepare(
