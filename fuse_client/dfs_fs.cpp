@@ -637,8 +637,7 @@ int DfsFilesystem::Chown(const std::string& path, uid_t uid, gid_t gid) {
 int DfsFilesystem::FlushPath(const std::string& path) {
   auto f = WritableHandleFor(path);
   if (!f) return 0;
-  std::lock_guard lock(f->mu);
-  return Upload(*f);
+  return UploadAndTell(*f);
 }
 
 int DfsFilesystem::Symlink(const std::string& target, const std::string& path) {
@@ -895,7 +894,7 @@ int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi
   OpenFile* writer = file->spool_of ? file->spool_of.get() : file->spool_path.empty() ? nullptr : file.get();
   std::unique_lock<std::mutex> lock;
   if (writer) {
-    lock = std::unique_lock(writer->mu);
+    lock = std::unique_lock(writer->content_mu);  // not mu: see OpenFile
     Status st = EnsurePresent(*writer, static_cast<uint64_t>(offset), static_cast<uint64_t>(offset) + size);
     if (!st.ok()) return ErrnoFor(st);
   }
@@ -912,8 +911,7 @@ int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi
 int DfsFilesystem::Flush(fuse_file_info* fi) {
   auto file = Handle(fi);
   if (!file || file->spool_path.empty()) return 0;
-  std::lock_guard lock(file->mu);
-  return Upload(*file);
+  return UploadAndTell(*file);
 }
 
 int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info* fi) {
@@ -937,6 +935,7 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
     if (rc == 0) rc = Upload(*file);
     file->Update([](FileState& s) { s.opens = 0; });
   }
+  TellKernel(*file);
   Unregister(id);
   ::unlink(file->spool_path.c_str());
   CloseMasterHandle(*file);
@@ -948,7 +947,7 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
   if (!file) return 0;
   if (!file->spool_path.empty()) {
     // Still registered while it uploads, so a rename meanwhile waits for it.
-    std::lock_guard lock(file->mu);
+    std::unique_lock lock(file->mu);
     bool last = false;
     file->Update([&](FileState& s) { last = --s.opens == 0; });
     if (last) {
@@ -961,6 +960,8 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
       ::unlink(file->spool_path.c_str());
       CloseMasterHandle(*file);
     }
+    lock.unlock();
+    TellKernel(*file);
   } else {
     CloseMasterHandle(*file);  // a reader (a shared spool's reader has none)
   }

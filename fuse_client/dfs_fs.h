@@ -60,6 +60,9 @@ struct FileState {
   // While only writes changed the file since the master last had it
   // (ranges_only), an upload sends just the bytes they touched (SpoolContent::dirty).
   bool ranges_only = false;
+  // An upload changed what the kernel should show: it is told (TellKernel)
+  // once `mu` is released, since dropping pages may wait for a write to us.
+  bool tell_kernel = false;
 };
 
 // What a spool holds and owes (see OpenFile::content). Invariants: a byte
@@ -76,14 +79,19 @@ struct SpoolContent {
 };
 
 // An open file: the read-only cached copy, or a spool that every writable
-// open of the same path shares. `mu` serializes spool I/O, uploads and
+// open of the same path shares. `mu` serializes writes, uploads and
 // renames/unlinks of the file (it is held for a whole upload); the state
 // has its own short lock so getattr and listings never wait for an upload.
 struct OpenFile {
   UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool; none with a reader
   std::string spool_path;  // empty when read-only
   std::mutex mu;
-  SpoolContent content;                 // of a writer's spool; under mu
+  // Guards `content` and the spool's bytes against fills; taken after mu,
+  // and never held while the kernel is told to drop pages (reads take only
+  // this one: a read the kernel waits on while it invalidates must not wait
+  // for mu, which an upload holds).
+  std::mutex content_mu;
+  SpoolContent content;                 // of a writer's spool; under content_mu
   std::shared_ptr<OpenFile> spool_of;  // a reader sharing a writer's spool: that writer (its content fills it)
 
   // Read-only opens read by chunks (not verify=open); null otherwise. A
@@ -213,16 +221,20 @@ class DfsFilesystem {
   // from its chunk list (or, from a master without chunk lists, a whole copy).
   Status StartSpool(OpenFile& file, const std::string& path, const FileInfo& info);
   // Makes bytes [lo, hi) of the spool hold the file's bytes, fetching the
-  // chunks with missing bytes (caller holds file.mu).
+  // chunks with missing bytes (caller holds file.content_mu).
   Status EnsurePresent(OpenFile& file, uint64_t lo, uint64_t hi);
   // Copies the missing bytes of one of the master's chunks into the spool.
   Status FillChunk(OpenFile& file, const std::string& path, const std::string& handle, const ChunkRef& chunk);
   // Asks the master for the file's chunks, layout and size again.
   Status RefreshBase(OpenFile& file, const std::string& path);
-  // Cuts or extends the spool to `size` (caller holds file.mu).
+  // Cuts or extends the spool to `size` (caller holds file.mu, not content_mu).
   int TruncateSpool(OpenFile& file, uint64_t size);
   // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
   int Upload(OpenFile& file);
+  // Upload under file.mu, then TellKernel.
+  int UploadAndTell(OpenFile& file);
+  // Invalidates what the kernel holds of the file after an upload (caller does not hold file.mu).
+  void TellKernel(OpenFile& file);
   // The whole spool (filled first) as the file's new content.
   int UploadWhole(OpenFile& file, const FileState& state);
   // Sends only the dirty ranges, one range write per chunk, in parallel

@@ -7,7 +7,9 @@
 // most at the size the one before left); the whole file goes up when the
 // file is new or was cut, or when the master does not take a range write.
 // Invariants (SpoolContent): a byte not present is below fill_end and is the
-// master's; every dirty byte is present; all of this is under OpenFile::mu.
+// master's; every dirty byte is present; all of this is under
+// OpenFile::content_mu, which is never held while the kernel is told to drop
+// pages of the file (a read it waits on needs that lock).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +173,7 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
   if (file->spool_path.empty()) return -EBADF;
   if (offset < 0) return -EINVAL;
   std::lock_guard lock(file->mu);
+  std::lock_guard content(file->content_mu);
   auto old_size = SpoolSize(file->fd.get());
   if (!old_size.ok()) return ErrnoFor(old_size.status());
   uint64_t lo = static_cast<uint64_t>(offset);
@@ -184,6 +187,7 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
 }
 
 int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
+  std::lock_guard content(file.content_mu);
   SpoolContent& c = file.content;
   auto old_size = SpoolSize(file.fd.get());
   if (!old_size.ok()) return ErrnoFor(old_size.status());
@@ -212,12 +216,36 @@ int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
 int DfsFilesystem::Upload(OpenFile& file) {
   const FileState state = file.Get();
   if (!state.dirty || state.path.empty()) return 0;
-  if (!(state.uploaded && state.ranges_only && UploadRanges(file, state))) {
-    if (int rc = UploadWhole(file, state); rc != 0) return rc;
+  {
+    std::lock_guard content(file.content_mu);  // released before the kernel drops pages
+    if (!(state.uploaded && state.ranges_only && UploadRanges(file, state))) {
+      if (int rc = UploadWhole(file, state); rc != 0) return rc;
+    }
   }
   ForgetEntry(state.path);
-  InvalidateKernelAttr(state.path);  // what the kernel holds is the spool's, from before the upload
+  // What the kernel holds is the spool's, from before the upload: dropped by TellKernel.
+  file.Update([](FileState& s) { s.tell_kernel = true; });
   return ApplyPendingAttrs(file, state.path);
+}
+
+int DfsFilesystem::UploadAndTell(OpenFile& file) {
+  int rc = 0;
+  {
+    std::lock_guard lock(file.mu);
+    rc = Upload(file);
+  }
+  TellKernel(file);
+  return rc;
+}
+
+void DfsFilesystem::TellKernel(OpenFile& file) {
+  bool tell = false;
+  std::string path;
+  file.Update([&](FileState& s) {
+    tell = std::exchange(s.tell_kernel, false);
+    path = s.path;
+  });
+  if (tell && !path.empty()) InvalidateKernelAttr(path);
 }
 
 int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
