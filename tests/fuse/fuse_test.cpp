@@ -844,6 +844,21 @@ class FuseChunkWriteTest : public FuseChunkReadTest {
     return WaitUntil([&] { return Meta(name).value("fully_replicated", false); }, milliseconds(60000));
   }
 
+  // A second mount of the cluster on `dir`, with its own cache.
+  Subprocess MountAnother(const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    Subprocess mount({BinaryPath("mount.dfs"), cluster_->master_url(), dir, "-f", "-o",
+                      "cache_dir=" + dir + ".cache,attr_timeout=1"},
+                     dir + ".log");
+    EXPECT_TRUE(WaitUntil([&] { return IsFuseMounted(dir); }, milliseconds(10000))) << ReadFile(dir + ".log");
+    return mount;
+  }
+  static void UnmountAnother(const std::string& dir, Subprocess& mount) {
+    RunCommand("fusermount3 -u " + dir);
+    if (IsFuseMounted(dir)) RunCommand("umount -l " + dir);
+    mount.Stop();
+  }
+
   // The same operations on a file through the mount and on a local reference copy.
   struct Twin {
     UniqueFd mounted, local;
@@ -985,15 +1000,11 @@ TEST_F(FuseChunkWriteTest, RandomWritesAcrossChunkEdgesMatchALocalReference) {
     ASSERT_EQ(::close(t.mounted.Release()), 0) << std::strerror(errno);
   }
   const std::string second = tmp_.path() + "/mnt2";
-  std::filesystem::create_directories(second);
-  Subprocess mount2({BinaryPath("mount.dfs"), cluster_->master_url(), second, "-f", "-o",
-                     "cache_dir=" + tmp_.path() + "/cache2,attr_timeout=1"},
-                    tmp_.path() + "/mount2.log");
-  ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(second); }, milliseconds(10000)));
+  Subprocess mount2 = MountAnother(second);
+  ASSERT_TRUE(IsFuseMounted(second));
   std::string out;
   EXPECT_EQ(Sh("cmp " + L("r") + " " + second + "/r", &out), 0) << out;
-  RunCommand("fusermount3 -u " + second);
-  mount2.Stop();
+  UnmountAnother(second, mount2);
   ExpectEverywhere("r");
 }
 
@@ -1029,11 +1040,8 @@ TEST_F(FuseChunkWriteTest, TruncatesDownAndUpAcrossChunkEdges) {
 TEST_F(FuseChunkWriteTest, ChangesToDifferentChunksFromTwoMountsAreBothKept) {
   StoreFile("two", 4 * kChunk, 76);
   const std::string second = tmp_.path() + "/mnt2";
-  std::filesystem::create_directories(second);
-  Subprocess mount2({BinaryPath("mount.dfs"), cluster_->master_url(), second, "-f", "-o",
-                     "cache_dir=" + tmp_.path() + "/cache2,attr_timeout=1"},
-                    tmp_.path() + "/mount2.log");
-  ASSERT_TRUE(WaitUntil([&] { return IsFuseMounted(second); }, milliseconds(10000)));
+  Subprocess mount2 = MountAnother(second);
+  ASSERT_TRUE(IsFuseMounted(second));
   UniqueFd a(::open(M("two").c_str(), O_WRONLY)), b(::open((second + "/two").c_str(), O_WRONLY));
   UniqueFd local(::open(L("two").c_str(), O_WRONLY));
   ASSERT_TRUE(a && b && local) << std::strerror(errno);
@@ -1044,8 +1052,7 @@ TEST_F(FuseChunkWriteTest, ChangesToDifferentChunksFromTwoMountsAreBothKept) {
   }
   EXPECT_EQ(::close(a.Release()), 0);
   EXPECT_EQ(::close(b.Release()), 0);
-  RunCommand("fusermount3 -u " + second);
-  mount2.Stop();
+  UnmountAnother(second, mount2);
   ExpectEverywhere("two");
 }
 
