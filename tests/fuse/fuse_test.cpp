@@ -2,6 +2,7 @@
 // real FUSE mount, and ordinary tools (cp, cat, ls, mv, rm, mkdir, df, diff)
 // run through a shell against it.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -1033,6 +1034,27 @@ TEST_F(FuseChunkWriteTest, TruncatesDownAndUpAcrossChunkEdges) {
     EXPECT_EQ(Sh("cmp " + L("t") + " " + M("t"), &out), 0) << "after truncate to " << size << ": " << out;
   }
   ExpectEverywhere("t");
+}
+
+// Changes made through mmap and msync (page writeback, then fsync, while
+// the upload tells the kernel to drop the file's pages: fsx hung there once).
+TEST_F(FuseChunkWriteTest, MmapWritesAndMsyncAcrossAChunkEdgeAreUploaded) {
+  StoreFile("m", 4 * kChunk + 999, 77);
+  Twin t = OpenTwin("m", O_RDWR);
+  const size_t size = 4 * kChunk + 999;
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, t.mounted.get(), 0);
+  ASSERT_NE(map, MAP_FAILED) << std::strerror(errno);
+  for (int round = 0; round < 3; ++round) {
+    const std::string data = Random(10000, 200 + round);
+    const uint64_t offset = (round + 1) * kChunk - 5000;  // over the edge of chunk `round`
+    std::memcpy(static_cast<char*>(map) + offset, data.data(), data.size());
+    ASSERT_EQ(::pwrite(t.local.get(), data.data(), data.size(), static_cast<off_t>(offset)), 10000);
+    ASSERT_EQ(::msync(map, size, MS_SYNC), 0) << std::strerror(errno);
+    t.ExpectSame(offset - 100, 10200);
+  }
+  ASSERT_EQ(::munmap(map, size), 0);
+  ASSERT_EQ(::close(t.mounted.Release()), 0) << std::strerror(errno);
+  ExpectEverywhere("m");
 }
 
 // Two writers of different chunks of one file, each through its own mount:
