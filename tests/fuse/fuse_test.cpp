@@ -1036,8 +1036,10 @@ TEST_F(FuseChunkWriteTest, TruncatesDownAndUpAcrossChunkEdges) {
   ExpectEverywhere("t");
 }
 
-// Changes made through mmap and msync (page writeback, then fsync, while
-// the upload tells the kernel to drop the file's pages: fsx hung there once).
+// Changes made through mmap and msync (page writeback, then fsync) of an
+// existing file reach the master. (It does not reproduce the hang fsx -S 2
+// found, a read or write the kernel sent while an upload invalidated pages;
+// fsx does.)
 TEST_F(FuseChunkWriteTest, MmapWritesAndMsyncAcrossAChunkEdgeAreUploaded) {
   StoreFile("m", 4 * kChunk + 999, 77);
   Twin t = OpenTwin("m", O_RDWR);
