@@ -65,16 +65,6 @@ double NowSeconds() {
 
 std::string Join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
-// Copies a whole open file into another (the spool), from the start.
-Status CopyInto(int from_fd, int to_fd) {
-  loff_t in_offset = 0, out_offset = 0;
-  for (;;) {
-    ssize_t n = ::copy_file_range(from_fd, &in_offset, to_fd, &out_offset, 1 << 30, 0);
-    if (n == 0) return Status::OK();
-    if (n < 0) return Status::IOError(std::string("copy: ") + std::strerror(errno));
-  }
-}
-
 bool IsAtOrUnder(const std::string& path, const std::string& top) {
   return !top.empty() && (path == top || path.compare(0, top.size() + 1, top + "/") == 0);
 }
@@ -647,8 +637,7 @@ int DfsFilesystem::Chown(const std::string& path, uid_t uid, gid_t gid) {
 int DfsFilesystem::FlushPath(const std::string& path) {
   auto f = WritableHandleFor(path);
   if (!f) return 0;
-  std::lock_guard lock(f->mu);
-  return Upload(*f);
+  return UploadAndTell(*f);
 }
 
 int DfsFilesystem::Symlink(const std::string& target, const std::string& path) {
@@ -758,10 +747,7 @@ int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::sha
     if (!info.ok()) info = client_.StatPath(path);  // an older master, or not a file: say why
     Status st = info.status();
     if (info.ok() && info->type == "dir") st = Status::IsDirectory(path);
-    if (st.ok()) {
-      auto local = cache_->Fetch(client_, path, info->md5);
-      st = local.ok() ? CopyInto(local->get(), file->fd.get()) : local.status();
-    }
+    if (st.ok()) st = StartSpool(*file, path, *info);  // nothing fetched yet
     state.handle = file->Get().handle;
     if (!st.ok()) {
       CloseMasterHandle(*file);
@@ -788,19 +774,17 @@ int DfsFilesystem::ShareSpool(const std::string& path, fuse_file_info* fi) {
     auto file = std::make_shared<OpenFile>();
     file->fd.Reset(::fcntl(writer->fd.get(), F_DUPFD_CLOEXEC, 0));
     if (!file->fd) return -errno;
+    file->spool_of = writer;  // whose content says what is there yet
     file->Update([&](FileState& s) { s.path = path; });
     fi->fh = Register(std::move(file));
     return 0;
   }
   // Another writer shares the spool, as two fds of one local file would.
-  if ((fi->flags & O_TRUNC) && ::ftruncate(writer->fd.get(), 0) != 0) return -errno;
-  writer->Update([&](FileState& s) {
-    ++s.opens;
-    if (fi->flags & O_TRUNC) {
-      s.dirty = true;
-      s.ranges_only = false;
-    }
-  });
+  if (fi->flags & O_TRUNC) {
+    if (int rc = TruncateSpool(*writer, 0); rc != 0) return rc;
+    writer->Update([&](FileState& s) { s.dirty = !s.path.empty(); });
+  }
+  writer->Update([&](FileState& s) { ++s.opens; });
   fi->fh = Register(writer);
   return 0;
 }
@@ -905,6 +889,15 @@ int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi
     }
     return n.ok() ? static_cast<int>(*n) : ErrnoFor(n.status());
   }
+  if (offset < 0) return -EINVAL;
+  // A spool (or a reader of one) may not hold these bytes yet: fetched first.
+  OpenFile* writer = file->spool_of ? file->spool_of.get() : file->spool_path.empty() ? nullptr : file.get();
+  std::unique_lock<std::mutex> lock;
+  if (writer) {
+    lock = std::unique_lock(writer->content_mu);  // not mu: see OpenFile
+    Status st = EnsurePresent(*writer, static_cast<uint64_t>(offset), static_cast<uint64_t>(offset) + size);
+    if (!st.ok()) return ErrnoFor(st);
+  }
   size_t done = 0;
   while (done < size) {
     ssize_t n = ::pread(file->fd.get(), buf + done, size - done, offset + static_cast<off_t>(done));
@@ -915,114 +908,10 @@ int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi
   return static_cast<int>(done);
 }
 
-int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_info* fi) {
-  auto file = Handle(fi);
-  if (!file) return -EBADF;
-  if (file->spool_path.empty()) return -EBADF;
-  std::lock_guard lock(file->mu);
-  if (fi->flags & O_APPEND) {
-    struct stat st {};
-    if (::fstat(file->fd.get(), &st) != 0) return -errno;
-    offset = st.st_size;
-  }
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pwrite(file->fd.get(), buf + done, size - done, offset + static_cast<off_t>(done));
-    if (n < 0) return -errno;
-    done += static_cast<size_t>(n);
-  }
-  const uint64_t lo = static_cast<uint64_t>(offset), hi = lo + size;
-  file->Update([&](FileState& s) {
-    s.dirty = !s.path.empty();
-    s.dirty_lo = std::min(s.dirty_lo, lo);
-    s.dirty_hi = std::max(s.dirty_hi, hi);
-  });
-  return static_cast<int>(size);
-}
-
-int DfsFilesystem::Upload(OpenFile& file) {
-  const FileState state = file.Get();
-  if (!state.dirty || state.path.empty()) return 0;
-  PutOptions options;
-  options.conflict = "overwrite";
-  if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
-  options.handle = state.handle;      // to the inode, wherever another client moved it
-  options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
-  if (UploadRange(file, state)) return 0;
-  auto put = client_.Put(file.spool_path, state.path, options);
-  if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
-    // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.
-    DFS_LOG(WARN, "fuse") << "upload name=" << state.path << ": handle lapsed, writing by name";
-    file.Update([&](FileState& s) { s.handle.clear(); });
-    options.handle.clear();
-    options.open_handle = true;
-    put = client_.Put(file.spool_path, state.path, options);
-  }
-  if (!put.ok()) {
-    DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << " failed: " << put.status().ToString();
-    return ErrnoFor(put.status());
-  }
-  SetAttrRequest req;
-  file.Update([&](FileState& s) {
-    s.dirty = false;
-    s.uploaded = true;
-    s.uploaded_md5 = put->md5;
-    s.ranges_only = true;
-    s.dirty_lo = UINT64_MAX;
-    s.dirty_hi = 0;
-    if (s.handle.empty()) s.handle = put->handle;
-    if (!state.uploaded && s.pending_mode == state.pending_mode) s.pending_mode.reset();  // sent with the PUT
-    req.mode = std::exchange(s.pending_mode, std::nullopt);
-    req.mtime = std::exchange(s.pending_mtime, std::nullopt);
-  });
-  ForgetEntry(state.path);
-  InvalidateKernelAttr(state.path);  // what the kernel holds is the spool's, from before the upload
-  if (req.mode || req.mtime) {
-    Status st = client_.SetAttr(state.path, req);
-    if (!st.ok()) {
-      DFS_LOG(WARN, "fuse") << "setattr name=" << state.path << " after upload failed: " << st.ToString();
-      file.Update([&](FileState& s) {  // kept for the next try
-        if (!s.pending_mode) s.pending_mode = req.mode;
-        if (!s.pending_mtime) s.pending_mtime = req.mtime;
-      });
-      return ErrnoFor(st);
-    }
-  }
-  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " size=" << put->size << " md5=" << put->md5;
-  return 0;
-}
-
-bool DfsFilesystem::UploadRange(OpenFile& file, const FileState& state) {
-  if (!state.uploaded || !state.ranges_only || state.dirty_hi <= state.dirty_lo) return false;
-  if (state.dirty_hi - state.dirty_lo > kMaxRangeUpload || state.pending_mode || state.pending_mtime) return false;
-  std::string data(state.dirty_hi - state.dirty_lo, '\0');
-  ssize_t n = ::pread(file.fd.get(), data.data(), data.size(), static_cast<off_t>(state.dirty_lo));
-  if (n < 0) return false;
-  data.resize(static_cast<size_t>(n));  // a later truncate would have cleared ranges_only; be safe anyway
-  Status st = client_.WriteRange(state.path, state.handle, state.dirty_lo, data);
-  if (!st.ok()) {
-    DFS_LOG(INFO, "fuse") << "range upload name=" << state.path << " offset=" << state.dirty_lo << " bytes="
-                          << data.size() << " not taken (" << st.ToString() << "): uploading it whole";
-    return false;
-  }
-  file.Update([&](FileState& s) {
-    s.dirty = false;
-    s.uploaded_md5.clear();  // pending on the master: the spool is not adopted into the cache
-    s.dirty_lo = UINT64_MAX;
-    s.dirty_hi = 0;
-  });
-  ForgetEntry(state.path);
-  InvalidateKernelAttr(state.path);
-  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " range offset=" << state.dirty_lo
-                        << " bytes=" << data.size();
-  return true;
-}
-
 int DfsFilesystem::Flush(fuse_file_info* fi) {
   auto file = Handle(fi);
   if (!file || file->spool_path.empty()) return 0;
-  std::lock_guard lock(file->mu);
-  return Upload(*file);
+  return UploadAndTell(*file);
 }
 
 int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info* fi) {
@@ -1031,12 +920,7 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
   if (!file || file->spool_path.empty()) file = WritableHandleFor(path);
   if (file) {
     std::lock_guard lock(file->mu);
-    if (::ftruncate(file->fd.get(), size) != 0) return -errno;
-    file->Update([](FileState& s) {
-      s.dirty = !s.path.empty();
-      s.ranges_only = false;  // the size changed: uploaded whole
-    });
-    return 0;
+    return TruncateSpool(*file, static_cast<uint64_t>(size));
   }
   // Not open here: fetch, cut, upload. Registered (locked first, so no open
   // shares it) while it uploads, so a rename meanwhile waits for it.
@@ -1046,11 +930,12 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
   {
     std::lock_guard lock(file->mu);
     id = Register(file);
-    rc = ::ftruncate(file->fd.get(), size) == 0 ? 0 : -errno;
-    file->Update([](FileState& s) { s.dirty = true; });
+    rc = TruncateSpool(*file, static_cast<uint64_t>(size));
+    if (size == 0) file->Update([](FileState& s) { s.dirty = true; });  // even when it was empty: as before
     if (rc == 0) rc = Upload(*file);
     file->Update([](FileState& s) { s.opens = 0; });
   }
+  TellKernel(*file);
   Unregister(id);
   ::unlink(file->spool_path.c_str());
   CloseMasterHandle(*file);
@@ -1062,7 +947,7 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
   if (!file) return 0;
   if (!file->spool_path.empty()) {
     // Still registered while it uploads, so a rename meanwhile waits for it.
-    std::lock_guard lock(file->mu);
+    std::unique_lock lock(file->mu);
     bool last = false;
     file->Update([&](FileState& s) { last = --s.opens == 0; });
     if (last) {
@@ -1075,6 +960,8 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
       ::unlink(file->spool_path.c_str());
       CloseMasterHandle(*file);
     }
+    lock.unlock();
+    TellKernel(*file);
   } else {
     CloseMasterHandle(*file);  // a reader (a shared spool's reader has none)
   }

@@ -6,10 +6,16 @@
 // read chunk by chunk, each chunk fetched when a read first touches it and
 // md5-checked before any of its bytes is returned (ChunkReader, through the
 // bounded FileCache; `verify=open` fetches and checks the whole file at open
-// instead). Files are written to a local spool file that is uploaded, with
-// overwrite semantics and its md5, when the program closes or fsyncs it; an
-// upload failure is returned from close() so no program loses data silently.
-// Attributes come from a short-lived cache filled by directory listings.
+// instead). Files are written to a local spool file. A new (or truncated)
+// file is uploaded whole, with overwrite semantics and its md5, when the
+// program closes or fsyncs it. An existing file is not fetched at open: its
+// spool is filled chunk by chunk (FetchChunk, md5-checked) only where a read
+// or an upload needs old bytes, and close/fsync sends only the byte ranges
+// writes changed, as range writes of one chunk each, several in parallel
+// (appends in order); when that cannot be done (a truncate down, a master
+// that refuses) the file is filled and uploaded whole. An upload failure is
+// returned from close() so no program loses data silently. Attributes come
+// from a short-lived cache filled by directory listings.
 #pragma once
 
 #define FUSE_USE_VERSION 31
@@ -31,6 +37,7 @@
 #include "common/unique_fd.h"
 #include "fuse_client/chunk_reader.h"
 #include "fuse_client/file_cache.h"
+#include "fuse_client/spool_ranges.h"
 
 namespace dfs::fuse_client {
 
@@ -51,21 +58,41 @@ struct FileState {
   // goes, until this mount closes it (renewed while open).
   std::string handle;
   // While only writes changed the file since the master last had it
-  // (ranges_only), the bytes they touched are [dirty_lo, dirty_hi): an
-  // upload then sends just those (a range write) when the master takes them.
+  // (ranges_only), an upload sends just the bytes they touched (SpoolContent::dirty).
   bool ranges_only = false;
-  uint64_t dirty_lo = UINT64_MAX;
-  uint64_t dirty_hi = 0;
+  // An upload changed what the kernel should show: it is told (TellKernel)
+  // once `mu` is released, since dropping pages may wait for a write to us.
+  bool tell_kernel = false;
+};
+
+// What a spool holds and owes (see OpenFile::content). Invariants: a byte
+// the spool does not hold (not `present`) is below `fill_end` and is the
+// master's (fetched from `base` when needed); every `dirty` byte is present.
+struct SpoolContent {
+  RangeSet present;           // bytes of the spool that are the file's (written here, or fetched and checked)
+  RangeSet dirty;             // bytes changed here and not uploaded yet
+  uint64_t fill_end = 0;      // bytes at or past this are never fetched (appended here, or cut by a truncate)
+  std::vector<ChunkRef> base;  // the master's chunks, to fill missing bytes from
+  ChunkLayout layout;          // where the master's chunks start, to cut range writes at
+  uint64_t master_size = 0;    // the file's size on the master
+  bool stale = true;           // base/layout/master_size are to be asked again (the master's chunks changed)
 };
 
 // An open file: the read-only cached copy, or a spool that every writable
-// open of the same path shares. `mu` serializes spool I/O, uploads and
+// open of the same path shares. `mu` serializes writes, uploads and
 // renames/unlinks of the file (it is held for a whole upload); the state
 // has its own short lock so getattr and listings never wait for an upload.
 struct OpenFile {
   UniqueFd fd;             // the cached copy, the spool, or a dup of a writer's spool; none with a reader
   std::string spool_path;  // empty when read-only
   std::mutex mu;
+  // Guards `content` and the spool's bytes against fills; taken after mu,
+  // and never held while the kernel is told to drop pages (reads take only
+  // this one: a read the kernel waits on while it invalidates must not wait
+  // for mu, which an upload holds).
+  std::mutex content_mu;
+  SpoolContent content;                 // of a writer's spool; under content_mu
+  std::shared_ptr<OpenFile> spool_of;  // a reader sharing a writer's spool: that writer (its content fills it)
 
   // Read-only opens read by chunks (not verify=open); null otherwise. A
   // reader is replaced when the file's content changed while it is open.
@@ -185,16 +212,37 @@ class DfsFilesystem {
   // A new open of the spool of a file being written here, or -ENOENT when none is.
   int ShareSpool(const std::string& path, fuse_file_info* fi);
   void Unregister(uint64_t id);
-  // Opens `path` for writing into a new spool: empty when `truncate`, else a
-  // copy of its current content (ENOENT when it does not exist).
+  // Opens `path` for writing into a new spool: empty when `truncate`, else
+  // sized to its current content, which is fetched only where needed
+  // (ENOENT when it does not exist).
   int OpenForWrite(const std::string& path, bool truncate, std::shared_ptr<OpenFile>* out);
   uint64_t Register(std::shared_ptr<OpenFile> file);
+  // Starts the spool of an existing file: sized, empty, filled on demand
+  // from its chunk list (or, from a master without chunk lists, a whole copy).
+  Status StartSpool(OpenFile& file, const std::string& path, const FileInfo& info);
+  // Makes bytes [lo, hi) of the spool hold the file's bytes, fetching the
+  // chunks with missing bytes (caller holds file.content_mu).
+  Status EnsurePresent(OpenFile& file, uint64_t lo, uint64_t hi);
+  // Copies the missing bytes of one of the master's chunks into the spool.
+  Status FillChunk(OpenFile& file, const std::string& path, const std::string& handle, const ChunkRef& chunk);
+  // Asks the master for the file's chunks, layout and size again.
+  Status RefreshBase(OpenFile& file, const std::string& path);
+  // Cuts or extends the spool to `size` (caller holds file.mu, not content_mu).
+  int TruncateSpool(OpenFile& file, uint64_t size);
   // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
   int Upload(OpenFile& file);
-  // Sends only the bytes writes changed, when that is all that changed and
-  // the master takes them as one range write; false: upload the file whole.
-  bool UploadRange(OpenFile& file, const FileState& state);
-  static constexpr uint64_t kMaxRangeUpload = 8 << 20;
+  // Upload under file.mu, then TellKernel.
+  int UploadAndTell(OpenFile& file);
+  // Invalidates what the kernel holds of the file after an upload (caller does not hold file.mu).
+  void TellKernel(OpenFile& file);
+  // The whole spool (filled first) as the file's new content.
+  int UploadWhole(OpenFile& file, const FileState& state);
+  // Sends only the dirty ranges, one range write per chunk, in parallel
+  // (growing writes in order); false: some were not taken (upload it whole).
+  bool UploadRanges(OpenFile& file, const FileState& state);
+  // After an upload: the mode and time set while it was pending; 0 or -errno.
+  int ApplyPendingAttrs(OpenFile& file, const std::string& path);
+  static constexpr size_t kUploadThreads = 4;  // range writes in flight per upload
   // Uploads what is being written to `path` here, if anything, so the
   // master has it before a call about it.
   int FlushPath(const std::string& path);

@@ -418,8 +418,11 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
     if (!placed.ok()) return placed.status();
     ChunkRecord fresh{base.index, base.offset, chunk.size(), chunk.md5(), placed->blob_id, placed->node_id};
     const uint64_t new_size = std::max(file->size, offset + body.size());
+    // Committed unless this chunk (or, when the write grows it, which chunk
+    // is last) changed meanwhile: writes to other chunks do not conflict.
+    const ChunkExpectation expected{index < file->chunks.size() ? base.blob_id : "", hi > base.size};
     auto committed =
-        store_.CommitChunk(file->ino, file->version, fresh, new_size, NowSeconds(), request.request_id, who);
+        store_.CommitChunk(file->ino, expected, fresh, new_size, NowSeconds(), request.request_id, who);
     if (!committed.ok() || !*committed) DeleteUnusedBlob(placed->node_url, placed->blob_id, placed->node_id);
     if (!committed.ok()) return committed.status();
     if (!*committed) continue;
@@ -492,6 +495,7 @@ Result<nlohmann::json> FileService::Meta(const std::string& path) {
     }
   }
   out["chunks"] = chunks;
+  out["chunk_size"] = options_.chunk_size;  // where range writes split (the last chunk grows to it)
   out["good_copies"] = std::max(least_good, 0);
   out["fully_replicated"] = least_good >= file->want_copies;
   return out;

@@ -56,6 +56,14 @@ struct ChunkRecord {
   std::string primary_node;  // where it was first stored
 };
 
+// What a range write's chunk was built over (CommitChunk): the blob it
+// replaces ("" for a new chunk one past the last), and whether it grows the
+// chunk (then the chunk must still be the last one).
+struct ChunkExpectation {
+  std::string blob_id;
+  bool grows = false;
+};
+
 struct FileRecord {
   std::string path;  // the name it was reached by (any of its names when it has several links)
   int64_t ino = 0;
@@ -172,12 +180,13 @@ class MetadataStore : public NamespaceStore {
   virtual Result<FileRecord> GetFileByIno(int64_t ino) = 0;
   // Replaces chunk `chunk.index` of `ino` by `chunk` (already stored on
   // chunk.primary_node), or appends it when its index is one past the last,
-  // in one transaction with the new size and mtime, version + 1, the old
-  // blob queued for deletion and the whole-file md5 pending (""). nullopt,
-  // nothing changed, when the file's version is not expected_version (another
-  // write came first). Write permission on the file unless `who` owns it.
-  virtual Result<std::optional<FileRecord>> CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
-                                                        uint64_t new_size, double mtime,
+  // in one transaction with the size (the larger of the current one and
+  // `new_size`) and mtime, version + 1, the old blob queued for deletion and
+  // the whole-file md5 pending (""). nullopt, nothing changed, when the chunk
+  // is no longer what the write was made over (`expected`: another write to
+  // it came first). Write permission on the file unless `who` owns it.
+  virtual Result<std::optional<FileRecord>> CommitChunk(int64_t ino, const ChunkExpectation& expected,
+                                                        ChunkRecord chunk, uint64_t new_size, double mtime,
                                                         const std::string& request_id = "",
                                                         const Credentials* who = nullptr) = 0;
   // Files whose whole-file md5 is pending, and recording it once computed

@@ -70,7 +70,7 @@ class SqlStore final : public MetadataStore {
   Status CloseHandle(const std::string& handle) override;
   Result<int> ExpireHandles(double now) override;
   Result<FileRecord> GetFileByIno(int64_t ino) override;
-  Result<std::optional<FileRecord>> CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+  Result<std::optional<FileRecord>> CommitChunk(int64_t ino, const ChunkExpectation& expected, ChunkRecord chunk,
                                                 uint64_t new_size, double mtime, const std::string& request_id = "",
                                                 const Credentials* who = nullptr) override;
   Result<std::vector<int64_t>> PendingMd5(int limit) override;

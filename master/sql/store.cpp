@@ -572,7 +572,8 @@ Result<FileRecord> SqlStore::GetFileByIno(int64_t ino) {
   });
 }
 
-Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, int64_t expected_version, ChunkRecord chunk,
+Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, const ChunkExpectation& expected,
+                                                           ChunkRecord chunk,
                                                            uint64_t new_size, double mtime,
                                                            const std::string& request_id, const Credentials* who) {
   return Locked([&](Database& db) -> Result<std::optional<FileRecord>> {
@@ -580,13 +581,16 @@ Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, int64_t exp
     LockInodes(db, {ino});
     auto file = FileOfInode(db, ino);
     if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
-    if (file->version != expected_version) return std::optional<FileRecord>();
+    const auto index = static_cast<size_t>(chunk.index);
+    const size_t count = file->chunks.size();
+    const bool same_chunk = index < count ? file->chunks[index].blob_id == expected.blob_id
+                                          : index == count && expected.blob_id.empty();
+    if (!same_chunk || (expected.grows && index + 1 < count)) return std::optional<FileRecord>();
+    new_size = std::max<uint64_t>(new_size, file->size);
     const Inode inode = GetInode(db, ino).value();
     if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
       if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
     }
-    const auto index = static_cast<size_t>(chunk.index);
-    if (index > file->chunks.size()) return Status::InvalidArgument("chunk index past the end");
     if (index < file->chunks.size()) {  // the old blob goes
       const std::string& old = file->chunks[index].blob_id;
       QueueDeletionsOf(db, old);
