@@ -176,7 +176,8 @@ export DFS_TEST_PG_PORT="$(free_port)" DFS_TEST_MASTER2_PORT="$(free_port)" DFS_
 M="http://127.0.0.1:$DFS_TEST_MASTER_PORT"
 export DFS_TEST_MASTERS="$M"
 
-# Renders the compose files for PROFILES into $WORK/compose.yml, checking it has $1 services.
+# Renders the compose files for PROFILES into $WORK/compose.yml, checking it has $1 services
+# (compose v1's `config` lists every service, whatever the profiles; `up` names what it starts).
 render() {
   compose_sources config > "$WORK/compose.merged.yml" || fail "compose config"
   # Never a bridge network here: every service must be on the host's network, no network declared.
@@ -193,7 +194,7 @@ assert not config.get("networks"), "networks declared"
 yaml.safe_dump(config, open(sys.argv[2], "w"), default_flow_style=False)
 PY
 }
-render 7
+render 11
 
 log "compose up (master on $M)"
 compose up -d --no-build redis master replicator storage1 storage2 storage3 >"$WORK/up.log" 2>&1 ||
