@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/fake_file.h"
 #include "common/client/dfs_client.h"
 #include "common/md5.h"
 #include "master/metadata_store.h"
@@ -53,14 +54,7 @@ m::FileRecord FileAt(const std::string& path) {
   static std::atomic<uint64_t> blobs{0};
   char id[33];
   std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(++blobs));
-  m::FileRecord f;
-  f.path = path;
-  f.size = 4096;
-  f.md5 = "0123456789abcdef0123456789abcdef";
-  f.mtime = m::NowSeconds();
-  f.chunks = {m::ChunkRecord{0, 0, f.size, f.md5, id, "n1"}};
-  f.want_copies = 1;
-  return f;
+  return dfs::bench::FakeFile(path, id, 1);
 }
 
 void Commit(m::MetadataStore& store, const std::string& path) {

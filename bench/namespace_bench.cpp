@@ -37,6 +37,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/create_rate.h"
+#include "bench/fake_file.h"
 #include "master/metadata_store.h"
 #include "master/namespace_store.h"
 #include "tests/support/cluster.h"
@@ -73,13 +74,7 @@ void Commit(m::MetadataStore& store, const std::string& path) {
   static uint64_t blobs = 0;
   char id[33];
   std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(++blobs));
-  m::FileRecord f;
-  f.path = path;
-  f.size = 4096;
-  f.md5 = "0123456789abcdef0123456789abcdef";
-  f.mtime = m::NowSeconds();
-  f.chunks = {m::ChunkRecord{0, 0, f.size, f.md5, id, "n1"}};
-  f.want_copies = 3;
+  const m::FileRecord f = dfs::bench::FakeFile(path, id, 3);
   Check(store.CommitFile(f, m::ConflictMode::kFail, [](const std::string& p) { return p + ".1"; }).status(),
         "commit " + path);
 }
