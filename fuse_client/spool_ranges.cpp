@@ -71,7 +71,7 @@ uint64_t RangeSet::bytes() const {
 ChunkLayout::ChunkLayout(std::vector<uint64_t> starts, uint64_t last_size, uint64_t chunk_size)
     : starts_(std::move(starts)), chunk_size_(std::max<uint64_t>(chunk_size, 1)) {
   if (starts_.empty()) starts_.push_back(0);
-  tail_ = starts_.back() + std::max(chunk_size_, last_size);
+  tail_ = starts_.back() + last_size;  // an append starts a new chunk (an empty file: its one chunk)
 }
 
 ByteRange ChunkLayout::ChunkOf(uint64_t offset) const {

@@ -43,9 +43,10 @@ class RangeSet {
 };
 
 // Where a file's chunks start: the fixed starts of its chunks as the master
-// listed them, then, from its last chunk on, one every `chunk_size` bytes
-// (the last chunk grows to max(chunk_size, its size), then new ones start:
-// exactly how the master places range writes past the end).
+// listed them, then, from the end of the last one, one every `chunk_size`
+// bytes (a range write at the end of a file is a new chunk of its own:
+// exactly how the master places range writes past the end; an empty file's
+// one empty chunk is where the first bytes go).
 class ChunkLayout {
  public:
   ChunkLayout() = default;
@@ -59,7 +60,7 @@ class ChunkLayout {
 
  private:
   std::vector<uint64_t> starts_{0};
-  uint64_t tail_ = 0;  // where chunks of chunk_size_ begin (the end of the listed last chunk's room)
+  uint64_t tail_ = 0;  // where chunks of chunk_size_ begin (the end of the listed last chunk)
   uint64_t chunk_size_ = uint64_t{64} << 20;
 };
 

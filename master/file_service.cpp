@@ -377,11 +377,12 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
       return Status::InvalidArgument("a range write starts at most at the end of the file (" +
                                      std::to_string(file->size) + " bytes)");
     }
-    // The chunk it lands in: the one holding `offset`, or at the end the
-    // last one while it has room, else a new one.
+    // The chunk it lands in: the one holding `offset`; at the end, a new
+    // one (an append stores only its own bytes; compaction merges later),
+    // unless the file is empty (its one empty chunk).
     const ChunkRecord& last = file->chunks.back();
     size_t index = offset < file->size ? ChunkAt(*file, offset) : static_cast<size_t>(last.index);
-    if (offset == file->size && last.size >= options_.chunk_size) index = file->chunks.size();
+    if (offset == file->size && last.size > 0) index = file->chunks.size();
     ChunkRecord base = index < file->chunks.size() ? file->chunks[index] : ChunkRecord{};
     if (index == file->chunks.size()) {
       base.index = static_cast<int64_t>(index);
@@ -432,6 +433,64 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
     return **committed;
   }
   return Status::Unavailable("the file kept changing during the write; try again");
+}
+
+namespace {
+// Runs of adjacent chunks (first index, count >= 2) that each fit in one
+// chunk of `limit` bytes, greedily from the start.
+std::vector<std::pair<size_t, size_t>> MergeRuns(const std::vector<ChunkRecord>& chunks, uint64_t limit) {
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t i = 0; i < chunks.size();) {
+    size_t n = 1;
+    uint64_t bytes = chunks[i].size;
+    while (i + n < chunks.size() && bytes + chunks[i + n].size <= limit) bytes += chunks[i + n++].size;
+    if (n >= 2) runs.emplace_back(i, n);
+    i += n;
+  }
+  return runs;
+}
+}  // namespace
+
+Result<int> FileService::CompactChunks(int64_t ino) {
+  auto file = store_.GetFileByIno(ino);
+  if (!file.ok()) return file.status();
+  const auto runs = MergeRuns(file->chunks, options_.chunk_size);
+  if (runs.empty()) return 0;
+  auto plan = PlanFor(*file);
+  if (!plan.ok()) return plan.status();
+  int merged = 0;
+  // From the last run back, so a commit's renumbering moves no run not yet merged.
+  for (auto run = runs.rbegin(); run != runs.rend(); ++run) {
+    const auto [first, count] = *run;
+    auto spool = NewSpool();
+    if (!spool.ok()) return spool.status();
+    SpoolFile& out = **spool;
+    Status write_status;
+    std::vector<std::string> replaced;
+    for (size_t i = first; i < first + count; ++i) {
+      Status st = ReadChunk(*plan, i, 0, file->chunks[i].size, [&](const char* data, size_t len) {
+        write_status = out.Append(data, len);
+        return write_status.ok();
+      });
+      if (!st.ok()) return write_status.ok() ? st : write_status;
+      replaced.push_back(file->chunks[i].blob_id);
+    }
+    if (Status st = out.Finish(); !st.ok()) return st;
+    const std::string request_id = "compact-" + RandomHex(6);
+    auto placed = StoreBlob(out, file->path, request_id);
+    if (!placed.ok()) return placed.status();
+    const ChunkRecord& head = file->chunks[first];
+    ChunkRecord one{head.index, head.offset, out.size(), out.md5(), placed->blob_id, placed->node_id};
+    auto committed = store_.CommitMerge(ino, replaced, one);
+    if (!committed.ok() || !*committed) DeleteUnusedBlob(placed->node_url, placed->blob_id, placed->node_id);
+    if (!committed.ok()) return committed.status();
+    if (!*committed) return Status::Unavailable("the file changed during its compaction");
+    merged += static_cast<int>(count) - 1;
+    DFS_LOG(INFO, "master") << "compact name=" << file->path << " ino=" << ino << " chunks=" << first << ".."
+                            << first + count - 1 << " into one of " << one.size << " bytes req=" << request_id;
+  }
+  if (merged > 0 && options_.on_jobs_queued) options_.on_jobs_queued();
+  return merged;
 }
 
 Status FileService::SettleMd5(int64_t ino) {

@@ -30,6 +30,10 @@ struct FileServiceOptions {
   std::function<void()> on_jobs_queued;
   double handle_lease_s = 60;  // of handles a PUT with ?open=1 opens
   uint64_t chunk_size = uint64_t{64} << 20;  // a file's content is stored in chunks of at most this
+  // A file unchanged this long has its pending md5 settled and its small
+  // chunks (appends) merged in the background.
+  std::chrono::milliseconds settle_after{1000};
+  std::chrono::milliseconds compact_after{5000};
   ClientTimeouts node_timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(15000),
                                std::chrono::milliseconds(15000)};
 };
@@ -105,16 +109,23 @@ class FileService {
   Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "", bool partial = false);
 
   // A range write: `body` (at most one chunk) at byte `offset` (at most the
-  // file's size) of the file at `path`, or open as `handle`. It replaces
+  // file's size) of the file at `path`, or open as `handle`. A write at
+  // the end of the file (an append) becomes a new chunk of just its bytes
+  // (an empty file's one empty chunk takes it instead); any other replaces
   // the bytes of the one chunk it lands in (the last chunk may grow up to
-  // the chunk size; a write at the end of a full last chunk starts a new
-  // one): that chunk is rebuilt from its old bytes and the new ones, stored
-  // on a random node and committed with the new size, version + 1 and the
-  // whole-file md5 pending. InvalidArgument for a write that crosses a
-  // chunk's end or starts past the end of the file.
+  // the chunk size): that chunk is rebuilt from its old bytes and the new
+  // ones. The chunk is stored on a random node and committed with the new
+  // size, version + 1 and the whole-file md5 pending. InvalidArgument for a
+  // write that crosses a chunk's end or starts past the end of the file.
   Result<FileRecord> WriteRange(const PutRequest& request, uint64_t offset, const SpoolFile& body);
   // Computes and records the md5 of a file whose md5 is pending.
   Status SettleMd5(int64_t ino);
+  // Merges runs of adjacent chunks of `ino` that fit in one chunk (what
+  // appends leave) into one chunk each, the same bytes stored again as one
+  // blob, so a read stays one fetch per chunk. Content, size, md5 and
+  // version do not change. Returns how many chunks went; Unavailable when
+  // the file changed meanwhile (what was merged before stays merged).
+  Result<int> CompactChunks(int64_t ino);
   // Fetches the first (at most kHeadBytes) bytes of [offset, offset+length)
   // from the first holder of their chunk that serves them (a node checks the
   // block they are in) and puts that holder first, so a response can name

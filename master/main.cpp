@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
   app.add_option("--chunk-size", chunk_size, "a file's content is stored in chunks of at most this many bytes")
       ->envname("DFS_CHUNK_SIZE")
       ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 34));
+  int settle_after_ms = 1000, compact_after_ms = 5000;
+  app.add_option("--settle-after-ms", settle_after_ms,
+                 "a file unchanged this long after a range write has its whole-file md5 computed in the background")
+      ->check(CLI::Range(0, 86400000));
+  app.add_option("--compact-after-ms", compact_after_ms,
+                 "a file unchanged this long after appends has its small chunks merged in the background")
+      ->check(CLI::Range(0, 86400000));
   int handle_lease_ms = 60000;
   app.add_option("--handle-lease-ms", handle_lease_ms,
                  "an open-file handle a client stops renewing lapses after this (its nameless file then goes)")
@@ -158,6 +165,8 @@ int main(int argc, char** argv) {
   dfs::metrics::Registry registry;  // outlives the server that renders it
   options.handle_lease_s = handle_lease_ms / 1000.0;
   options.chunk_size = chunk_size;
+  options.settle_after = std::chrono::milliseconds(settle_after_ms);
+  options.compact_after = std::chrono::milliseconds(compact_after_ms);
   dfs::master::FileService files(**store, options);
   auto server = dfs::MakeServer();
   if (!server.ok()) {
@@ -187,6 +196,7 @@ int main(int argc, char** argv) {
   maintenance.Add("handle-expiry", std::chrono::milliseconds(std::max(500, handle_lease_ms / 4)),
                   [&] { dfs::master::ExpireHandles(**store); });
   maintenance.Add("md5-settle", std::chrono::milliseconds(1000), [&] { dfs::master::SettlePendingMd5(files); });
+  maintenance.Add("compaction", std::chrono::milliseconds(1000), [&] { dfs::master::CompactChunks(files); });
   maintenance.Add("healing", std::chrono::milliseconds(heal_interval_ms), [&] {
     dfs::master::QueueUnderReplicated(files, std::chrono::milliseconds(heal_retry_ms));
   });

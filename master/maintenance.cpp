@@ -95,13 +95,29 @@ void ExpireHandles(MetadataStore& store) {
 }
 
 void SettlePendingMd5(FileService& files) {
-  auto pending = files.store().PendingMd5(16);
+  const double quiet = std::chrono::duration<double>(files.options().settle_after).count();
+  auto pending = files.store().PendingMd5(NowSeconds() - quiet, 16);
   if (!pending.ok()) return;
   for (int64_t ino : *pending) {
     Status st = files.SettleMd5(ino);
     if (!st.ok() && st.code() != Code::kNotFound) {
       DFS_LOG(WARN, "master") << "md5 of ino=" << ino << " not settled yet: " << st.ToString();
     }
+  }
+}
+
+void CompactChunks(FileService& files) {
+  const double started = NowSeconds();
+  const double quiet = std::chrono::duration<double>(files.options().compact_after).count();
+  auto due = files.store().FilesToCompact(started - quiet, 16);
+  if (!due.ok()) return;
+  for (int64_t ino : *due) {
+    auto merged = files.CompactChunks(ino);
+    if (!merged.ok() && merged.status().code() != Code::kNotFound) {
+      DFS_LOG(WARN, "master") << "compaction of ino=" << ino << " not done yet: " << merged.status().ToString();
+      continue;  // noted still: the next pass tries again
+    }
+    if (Status st = files.store().ForgetCompaction(ino, started); !st.ok()) return;
   }
 }
 

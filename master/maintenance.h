@@ -52,8 +52,12 @@ void ProcessBlobDeletions(MetadataStore& store, const NodeClient& nodes);
 // Drops open-file handles whose clients stopped renewing them (and the
 // nameless files only they kept).
 void ExpireHandles(MetadataStore& store);
-// Computes the whole-file md5 of files left pending by range writes.
+// Computes the whole-file md5 of files left pending by range writes, once
+// they are unchanged for --settle-after-ms.
 void SettlePendingMd5(FileService& files);
+// Merges the small chunks appends left in files unchanged for
+// --compact-after-ms (FileService::CompactChunks), a few files per pass.
+void CompactChunks(FileService& files);
 // The periodic healing scan: queues a replication job for every file with
 // fewer good copies than wanted (copies on dead or draining nodes, or found
 // bad, do not count) that has had no job for `retry_after`. Healing thus

@@ -189,10 +189,27 @@ class MetadataStore : public NamespaceStore {
                                                         ChunkRecord chunk, uint64_t new_size, double mtime,
                                                         const std::string& request_id = "",
                                                         const Credentials* who = nullptr) = 0;
-  // Files whose whole-file md5 is pending, and recording it once computed
-  // (ignored when the file changed since: version is not `version`).
-  virtual Result<std::vector<int64_t>> PendingMd5(int limit) = 0;
+  // Files whose whole-file md5 is pending and that have not changed since
+  // `changed_before` (seconds since the epoch), and recording it once
+  // computed (ignored when the file changed since: version is not `version`).
+  virtual Result<std::vector<int64_t>> PendingMd5(double changed_before, int limit) = 0;
   virtual Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) = 0;
+
+  // Compaction. CommitChunk notes a file that got a new last chunk (an
+  // append); FilesToCompact lists noted files unchanged since
+  // `changed_before`, oldest note first (and noted inodes since removed);
+  // ForgetCompaction drops the note unless the file was noted again after
+  // `noted_before`.
+  virtual Result<std::vector<int64_t>> FilesToCompact(double changed_before, int limit) = 0;
+  virtual Status ForgetCompaction(int64_t ino, double noted_before) = 0;
+  // Replaces chunks merged.index, merged.index + 1, ... of `ino`, whose
+  // blobs are `replaced` (in order), by `merged` (the same bytes as one
+  // blob, already stored on merged.primary_node), renumbering the chunks
+  // after them, in one transaction with the old blobs queued for deletion
+  // and the new one's replication job. Size, times, md5 and version stay.
+  // false, nothing changed, when those chunks are no longer those blobs.
+  virtual Result<bool> CommitMerge(int64_t ino, const std::vector<std::string>& replaced, ChunkRecord merged,
+                                   const std::string& request_id = "") = 0;
 
   // Open handles (see NamespaceStore::OpenHandle): drops handles whose
   // lease ended before `now` (their clients died) and purges the nameless

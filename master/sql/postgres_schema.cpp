@@ -14,7 +14,7 @@
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 constexpr int64_t kSchemaLock = 0x646673;  // "dfs": the advisory lock schema changes take
 
 constexpr const char* kSchema = R"sql(
@@ -117,6 +117,12 @@ CREATE TABLE IF NOT EXISTS open_handles (
 );
 CREATE INDEX IF NOT EXISTS open_handles_ino ON open_handles (ino);
 CREATE INDEX IF NOT EXISTS open_handles_expiry ON open_handles (expires_at);
+-- A file that got a new last chunk by an append (CommitChunk): once it is
+-- quiet the compaction pass merges its small chunks and drops the note.
+CREATE TABLE IF NOT EXISTS compact_watch (
+  ino BIGINT PRIMARY KEY,
+  noted_at DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
@@ -162,6 +168,10 @@ Status CreateOrMigratePostgresSchema(Database& db) {
     db.Exec("INSERT INTO counters (name, value) VALUES ('files', 0), ('bytes', 0) ON CONFLICT DO NOTHING");
     db.Prepare("INSERT INTO schema_version (version) VALUES (?)").Bind(1, int64_t{kSchemaVersion}).Run();
     DFS_LOG(INFO, "master") << "created the metadata schema (version " << kSchemaVersion << ") in PostgreSQL";
+  }
+  if (!fresh) {
+    db.Prepare("UPDATE schema_version SET version = ?").Bind(1, int64_t{kSchemaVersion}).Run();
+    DFS_LOG(INFO, "master") << "migrated the metadata schema from version " << version << " to " << kSchemaVersion;
   }
   tx.Commit();
   return Status::OK();

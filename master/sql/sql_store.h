@@ -73,8 +73,12 @@ class SqlStore final : public MetadataStore {
   Result<std::optional<FileRecord>> CommitChunk(int64_t ino, const ChunkExpectation& expected, ChunkRecord chunk,
                                                 uint64_t new_size, double mtime, const std::string& request_id = "",
                                                 const Credentials* who = nullptr) override;
-  Result<std::vector<int64_t>> PendingMd5(int limit) override;
+  Result<std::vector<int64_t>> PendingMd5(double changed_before, int limit) override;
   Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) override;
+  Result<std::vector<int64_t>> FilesToCompact(double changed_before, int limit) override;
+  Status ForgetCompaction(int64_t ino, double noted_before) override;
+  Result<bool> CommitMerge(int64_t ino, const std::vector<std::string>& replaced, ChunkRecord merged,
+                           const std::string& request_id) override;
   Result<DirEntry> StatHandle(const std::string& handle) override;
   Result<FileRecord> GetFileOfHandle(const std::string& handle) override;
   Result<CommitResult> CommitToHandle(const std::string& handle, FileRecord file, const std::string& request_id = "",

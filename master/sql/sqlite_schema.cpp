@@ -10,6 +10,7 @@
 //   5 -> 6: a file's content is a list of chunks: each contents row's blob
 //           becomes the file's one chunk; contents keeps the whole-file md5.
 //   6 -> 7: leases (which master runs each background task).
+//   7 -> 8: compact_watch (files with appended chunks to merge).
 #include "master/sql/schema.h"
 
 #include <map>
@@ -21,7 +22,7 @@
 namespace dfs::master {
 namespace {
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -136,6 +137,12 @@ CREATE TABLE IF NOT EXISTS open_handles (
 );
 CREATE INDEX IF NOT EXISTS open_handles_ino ON open_handles (ino);
 CREATE INDEX IF NOT EXISTS open_handles_expiry ON open_handles (expires_at);
+-- A file that got a new last chunk by an append (CommitChunk): once it is
+-- quiet the compaction pass merges its small chunks and drops the note.
+CREATE TABLE IF NOT EXISTS compact_watch (
+  ino INTEGER PRIMARY KEY,
+  noted_at REAL NOT NULL
+);
 -- Background work one master does at a time (healing, deletions, ...): the
 -- master holding a task's lease until expires_at runs it; it renews the
 -- lease each time, and another master takes it once it lapses.

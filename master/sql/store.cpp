@@ -611,16 +611,24 @@ Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, const Chunk
     FileRecord one = written;
     one.chunks = {chunk};
     RecordFirstCopy(db, one, request_id);
+    if (index == count) {  // an append: its small chunks are merged once the file is quiet
+      db.Prepare("INSERT INTO compact_watch (ino, noted_at) VALUES (?, ?) "
+                 "ON CONFLICT (ino) DO UPDATE SET noted_at = excluded.noted_at")
+          .Bind(1, ino)
+          .Bind(2, NowSeconds())
+          .Run();
+    }
     tx.Commit();
     return std::optional<FileRecord>(std::move(written));
   });
 }
 
-Result<std::vector<int64_t>> SqlStore::PendingMd5(int limit) {
+Result<std::vector<int64_t>> SqlStore::PendingMd5(double changed_before, int limit) {
   return Locked([&](Database& db) -> Result<std::vector<int64_t>> {
     std::vector<int64_t> out;
-    auto q = db.Prepare("SELECT ino FROM contents WHERE md5 = '' LIMIT ?");
-    q.Bind(1, int64_t{limit});
+    auto q = db.Prepare(
+        "SELECT c.ino FROM contents c JOIN inodes i ON i.ino = c.ino WHERE c.md5 = '' AND i.ctime_ns < ? LIMIT ?");
+    q.Bind(1, SecondsToNs(changed_before)).Bind(2, int64_t{limit});
     while (q.Step()) out.push_back(q.Int(0));
     return out;
   });
@@ -634,6 +642,63 @@ Status SqlStore::SettleMd5(int64_t ino, int64_t version, const std::string& md5)
         .Bind(3, version)
         .Run();
     return Status::OK();
+  });
+}
+
+Result<std::vector<int64_t>> SqlStore::FilesToCompact(double changed_before, int limit) {
+  return Locked([&](Database& db) -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    auto q = db.Prepare(
+        "SELECT w.ino FROM compact_watch w LEFT JOIN inodes i ON i.ino = w.ino "
+        "WHERE i.ino IS NULL OR i.ctime_ns < ? ORDER BY w.noted_at LIMIT ?");
+    q.Bind(1, SecondsToNs(changed_before)).Bind(2, int64_t{limit});
+    while (q.Step()) out.push_back(q.Int(0));
+    return out;
+  });
+}
+
+Status SqlStore::ForgetCompaction(int64_t ino, double noted_before) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("DELETE FROM compact_watch WHERE ino = ? AND noted_at < ?").Bind(1, ino).Bind(2, noted_before).Run();
+    return Status::OK();
+  });
+}
+
+Result<bool> SqlStore::CommitMerge(int64_t ino, const std::vector<std::string>& replaced, ChunkRecord merged,
+                                   const std::string& request_id) {
+  return Locked([&](Database& db) -> Result<bool> {
+    Transaction tx(db);
+    LockInodes(db, {ino});
+    auto file = FileOfInode(db, ino);
+    if (!file) return false;
+    const auto first = static_cast<size_t>(merged.index);
+    if (replaced.size() < 2 || first + replaced.size() > file->chunks.size()) return false;
+    for (size_t i = 0; i < replaced.size(); ++i) {
+      if (file->chunks[first + i].blob_id != replaced[i]) return false;
+    }
+    auto drop = db.Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?");
+    for (size_t i = 0; i < replaced.size(); ++i) {
+      QueueDeletionsOf(db, replaced[i]);
+      Unwatch(db, replaced[i]);
+      drop.Reset();
+      drop.Bind(1, ino).Bind(2, static_cast<int64_t>(first + i)).Run();
+    }
+    InsertChunks(db, ino, {merged});
+    // The chunks after the run move down; through indexes no row has, so no
+    // step of either UPDATE meets another row's (ino, idx).
+    constexpr int64_t kAside = int64_t{1} << 40;
+    const auto last = static_cast<int64_t>(first + replaced.size() - 1);
+    db.Prepare("UPDATE chunks SET idx = idx + ? WHERE ino = ? AND idx > ?").Bind(1, kAside).Bind(2, ino).Bind(3, last).Run();
+    db.Prepare("UPDATE chunks SET idx = idx - ? WHERE ino = ? AND idx >= ?")
+        .Bind(1, kAside + static_cast<int64_t>(replaced.size()) - 1)
+        .Bind(2, ino)
+        .Bind(3, kAside)
+        .Run();
+    FileRecord one = *file;
+    one.chunks = {merged};
+    RecordFirstCopy(db, one, request_id);
+    tx.Commit();
+    return true;
   });
 }
 

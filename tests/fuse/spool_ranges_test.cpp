@@ -51,17 +51,20 @@ TEST(RangeSetTest, RemoveSplits) {
   EXPECT_TRUE(s.empty());
 }
 
-TEST(ChunkLayoutTest, ListedChunksThenUniformPastTheLast) {
+TEST(ChunkLayoutTest, ListedChunksThenUniformFromTheEnd) {
   // Chunks at 0, 100, 200 (the last 50 bytes long), chunk size 100.
   ChunkLayout layout({0, 100, 200}, 50, 100);
   EXPECT_EQ(layout.ChunkOf(0), (ByteRange{0, 100}));
   EXPECT_EQ(layout.ChunkOf(150), (ByteRange{100, 200}));
-  EXPECT_EQ(layout.ChunkOf(250), (ByteRange{200, 300}));  // the last grows to the chunk size
-  EXPECT_EQ(layout.ChunkOf(300), (ByteRange{300, 400}));
-  EXPECT_EQ(layout.ChunkOf(999), (ByteRange{900, 1000}));
+  EXPECT_EQ(layout.ChunkOf(249), (ByteRange{200, 250}));  // the last ends where the file does
+  EXPECT_EQ(layout.ChunkOf(250), (ByteRange{250, 350}));  // an append is a chunk of its own
+  EXPECT_EQ(layout.ChunkOf(999), (ByteRange{950, 1050}));
   ChunkLayout big({0}, 250, 100);  // a last chunk larger than the chunk size keeps its size
   EXPECT_EQ(big.ChunkOf(240), (ByteRange{0, 250}));
   EXPECT_EQ(big.ChunkOf(250), (ByteRange{250, 350}));
+  ChunkLayout empty({0}, 0, 100);  // an empty file: its one chunk takes the first bytes
+  EXPECT_EQ(empty.ChunkOf(0), (ByteRange{0, 100}));
+  EXPECT_EQ(empty.ChunkOf(150), (ByteRange{100, 200}));
 }
 
 TEST(PlanRangeWritesTest, OneWritePerChunkInFileOrder) {

@@ -527,7 +527,7 @@ TEST(MasterChunksTest, RangeWritesReplaceOnlyTheChunkTheyLandIn) {
   ClusterOptions options;
   options.nodes = 3;
   options.replicas = 0;
-  options.master_args = {"--chunk-size", "65536"};
+  options.master_args = {"--chunk-size", "65536", "--compact-after-ms", "3600000"};  // no merging here
   TestCluster cluster(options);
   const std::string url = cluster.master_url();
   TempDir tmp;
@@ -558,14 +558,17 @@ TEST(MasterChunksTest, RangeWritesReplaceOnlyTheChunkTheyLandIn) {
   EXPECT_TRUE(WaitUntil([&] { return Get(url, "/api/v1/meta/f").json().value("md5", "") == Md5::Of(local); },
                         std::chrono::milliseconds(10000)))
       << "the background settles the whole-file md5";
-  // An append grows the last chunk; the answer of a read carries the new md5 at once.
+  // An append is a new chunk of its own bytes; the answer of a read carries the new md5 at once.
   ASSERT_EQ(write(200000, "tail"), 200);
   local += "tail";
   auto get = Get(url, FilesPath("f"));
   ASSERT_EQ(get.status, 200);
   EXPECT_EQ(get.body, local);
   EXPECT_EQ(get.header(kMd5Header), Md5::Of(local));
-  EXPECT_EQ(blobs().size(), 4u);
+  const auto appended = blobs();
+  ASSERT_EQ(appended.size(), 5u);
+  EXPECT_EQ(std::vector<std::string>(appended.begin(), appended.begin() + 4), after) << "no chunk rebuilt";
+  EXPECT_EQ(Get(url, "/api/v1/meta/f").json()["chunks"][4]["size"], 4);
   EXPECT_EQ(Get(url, "/api/v1/meta/f").json()["version"], 3);
   // What a range write may not do.
   EXPECT_EQ(write(65000, std::string(1000, 'y')), 400) << "across a chunk's end";
@@ -578,6 +581,51 @@ TEST(MasterChunksTest, RangeWritesReplaceOnlyTheChunkTheyLandIn) {
   ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
   EXPECT_EQ(Get(url, FilesPath("e")).body, "abc");
   EXPECT_EQ(Get(url, FilesPath("e")).header(kMd5Header), Md5::Of("abc"));
+}
+
+// Appends leave one small chunk each; once the file is quiet
+// (--compact-after-ms) the master merges runs that fit in one chunk, with
+// their copies, and deletes the old blobs: the bytes, md5 and version stay.
+TEST(MasterChunksTest, AppendedChunksAreMergedOnceTheFileIsQuiet) {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.replicas = 1;
+  options.redis = options.replicator = true;
+  options.master_args = {"--chunk-size", "65536", "--compact-after-ms", "300"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  WriteRandomFile(tmp.path() + "/src", 100000, 12);
+  std::string local = ReadFile(tmp.path() + "/src");
+  ASSERT_EQ(PutFile(url, FilesPath("log"), tmp.path() + "/src").status, 201);
+  auto cli = Client(url);
+  const int appends = 30;
+  for (int i = 0; i < appends; ++i) {
+    const std::string data(1000, static_cast<char>('a' + i % 26));
+    auto res = cli->Put(FilesPath("log") + "?offset=" + std::to_string(local.size()), data,
+                        "application/octet-stream");
+    ASSERT_TRUE(res && res->status == 200) << i << ": " << (res ? res->body : "no answer");
+    local += data;
+  }
+  const int64_t version = Get(url, "/api/v1/meta/log").json()["version"];
+  EXPECT_EQ(version, 1 + appends);
+  // 65536 + 34464 + 30 x 1000 = two chunks, the second 64464 bytes.
+  ASSERT_TRUE(WaitUntil([&] { return Get(url, "/api/v1/meta/log").json()["chunks"].size() == 2; },
+                        std::chrono::milliseconds(30000)))
+      << Get(url, "/api/v1/meta/log").body;
+  const nlohmann::json meta = Get(url, "/api/v1/meta/log").json();
+  EXPECT_EQ(meta["chunks"][1]["offset"], 65536);
+  EXPECT_EQ(meta["chunks"][1]["size"], 64464);
+  EXPECT_EQ(meta["chunks"][1]["md5"], Md5::Of(local.substr(65536)));
+  EXPECT_EQ(meta["version"], version) << "the same bytes";
+  auto get = Get(url, FilesPath("log"));
+  ASSERT_EQ(get.status, 200);
+  EXPECT_TRUE(get.body == local);
+  EXPECT_EQ(get.header(kMd5Header), Md5::Of(local));
+  EXPECT_TRUE(WaitUntil([&] { return BlobsOnAllDisks(cluster) == 4; }, std::chrono::milliseconds(30000)))
+      << "two chunks, two copies each; the appended chunks' blobs are gone: " << BlobsOnAllDisks(cluster);
+  EXPECT_TRUE(WaitUntil([&] { return Get(url, "/api/v1/meta/log").json().value("fully_replicated", false); },
+                        std::chrono::milliseconds(30000)));
 }
 
 TEST(MasterHandlesTest, AnOpenFileOutlivesItsNameUntilClosedOrLapsed) {

@@ -314,6 +314,55 @@ TEST_P(MetadataStoreTest, ACopyOfAnUnreferencedBlobIsQueuedForDeletion) {
   EXPECT_EQ((*pending)[0].node_id, "n2");
 }
 
+// Appends (CommitChunk one past the last chunk) note the file for
+// compaction once it is quiet; CommitMerge swaps a run of chunks for one
+// and renumbers the ones after it, or refuses when the run changed.
+TEST_P(MetadataStoreTest, AppendsAreNotedAndAMergeReplacesItsRun) {
+  ASSERT_TRUE(store_->UpsertNode(Node("n1", NowSeconds())).ok());
+  auto c = store_->CommitFile(File("log", "b0"), ConflictMode::kFail, Rename);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const int64_t ino = c->file.ino;
+  const double before = NowSeconds() - 1;
+  for (int i = 1; i <= 3; ++i) {
+    ChunkRecord chunk{i, uint64_t(3 * i), 3, "m" + std::to_string(i), "b" + std::to_string(i), "n1"};
+    auto appended = store_->CommitChunk(ino, ChunkExpectation{"", false}, chunk, uint64_t(3 * i + 3), NowSeconds());
+    ASSERT_TRUE(appended.ok() && *appended) << appended.status().ToString();
+  }
+  EXPECT_TRUE(store_->FilesToCompact(before, 10)->empty()) << "changed since";
+  EXPECT_EQ(*store_->FilesToCompact(NowSeconds() + 1, 10), std::vector<int64_t>{ino});
+  const int64_t version = store_->GetFileByIno(ino)->version;
+  // A run that is no longer what it was is refused.
+  EXPECT_FALSE(*store_->CommitMerge(ino, {"b1", "bX"}, ChunkRecord{1, 3, 6, "mm", "m12", "n1"}));
+  EXPECT_FALSE(*store_->CommitMerge(ino, {"b0", "b1"}, ChunkRecord{1, 3, 6, "mm", "m12", "n1"})) << "wrong place";
+  ASSERT_TRUE(*store_->CommitMerge(ino, {"b1", "b2"}, ChunkRecord{1, 3, 6, "mm", "m12", "n1"}));
+  auto file = store_->GetFileByIno(ino);
+  ASSERT_TRUE(file.ok());
+  ASSERT_EQ(file->chunks.size(), 3u);
+  const std::vector<std::string> blobs{file->chunks[0].blob_id, file->chunks[1].blob_id, file->chunks[2].blob_id};
+  EXPECT_EQ(blobs, (std::vector<std::string>{"b0", "m12", "b3"}));
+  EXPECT_EQ(file->chunks[2].index, 2);
+  EXPECT_EQ(file->chunks[2].offset, 9u);
+  EXPECT_EQ(file->size, 12u);
+  EXPECT_EQ(file->version, version) << "the same bytes: no new version";
+  std::set<std::string> deleted;
+  auto pending = store_->PendingDeletions(10);
+  ASSERT_TRUE(pending.ok());
+  for (const auto& d : *pending) deleted.insert(d.blob_id);
+  EXPECT_EQ(deleted, (std::set<std::string>{"b1", "b2"}));
+  EXPECT_EQ((*store_->GetReplicas("m12")).size(), 1u);
+  // The note goes only if nothing was appended after the pass began.
+  ASSERT_TRUE(store_->ForgetCompaction(ino, before).ok());
+  EXPECT_EQ(store_->FilesToCompact(NowSeconds() + 1, 10)->size(), 1u);
+  ASSERT_TRUE(store_->ForgetCompaction(ino, NowSeconds() + 1).ok());
+  EXPECT_TRUE(store_->FilesToCompact(NowSeconds() + 1, 10)->empty());
+  // A removed file's note is listed, so the pass drops it.
+  auto appended = store_->CommitChunk(ino, ChunkExpectation{"", false}, ChunkRecord{3, 12, 3, "m4", "b4", "n1"}, 15,
+                                      NowSeconds());
+  ASSERT_TRUE(appended.ok() && *appended);
+  ASSERT_TRUE(store_->DeleteFile("log").ok());
+  EXPECT_EQ(*store_->FilesToCompact(NowSeconds() + 1, 10), std::vector<int64_t>{ino});
+}
+
 TEST_P(MetadataStoreTest, SurvivesReopen) {
   ASSERT_TRUE(store_->CommitFile(File("keep.txt", "b1"), ConflictMode::kRename, Rename).ok());
   store_.reset();
