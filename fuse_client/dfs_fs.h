@@ -75,6 +75,7 @@ struct SpoolContent {
   std::vector<ChunkRef> base;  // the master's chunks, to fill missing bytes from
   ChunkLayout layout;          // where the master's chunks start, to cut range writes at
   uint64_t master_size = 0;    // the file's size on the master
+  std::optional<uint64_t> cut_to;  // the shortest a truncate made it below master_size: sent before range writes
   bool stale = true;           // base/layout/master_size are to be asked again (the master's chunks changed)
 };
 

@@ -192,9 +192,9 @@ int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
   auto old_size = SpoolSize(file.fd.get());
   if (!old_size.ok()) return ErrnoFor(old_size.status());
   if (size < *old_size) {
-    // Cut: the master cannot shrink a file by range writes, so the file
-    // goes up whole; what it keeps is fetched first.
-    if (Status st = EnsurePresent(file, 0, size); !st.ok()) return ErrnoFor(st);
+    // Cut: the master is told to cut its copy at the next upload (before
+    // any range write), so nothing of what is kept is fetched or sent.
+    if (size < c.master_size) c.cut_to = std::min(c.cut_to.value_or(size), size);
     c.fill_end = std::min(c.fill_end, size);
     c.present.CutAt(size);
     c.dirty.CutAt(size);
@@ -204,10 +204,7 @@ int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
     c.present.Add(*old_size, size);
     c.dirty.Add(*old_size, size);
   }
-  file.Update([&](FileState& s) {
-    s.dirty = s.dirty || (size != *old_size && !s.path.empty());
-    if (size < *old_size) s.ranges_only = false;
-  });
+  file.Update([&](FileState& s) { s.dirty = s.dirty || (size != *old_size && !s.path.empty()); });
   return 0;
 }
 
@@ -273,6 +270,7 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
     return ErrnoFor(put.status());
   }
   c.dirty.Clear();
+  c.cut_to.reset();
   c.fill_end = 0;  // all of it is here now
   c.stale = true;  // its chunks are new: asked for before a range write
   file.Update([&](FileState& s) {
@@ -289,6 +287,17 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
 
 bool DfsFilesystem::UploadRanges(OpenFile& file, const FileState& state) {
   SpoolContent& c = file.content;
+  if (c.cut_to) {  // first the cut, so every range write lands on the file as it is here
+    if (Status st = client_.Truncate(state.path, state.handle, *c.cut_to); !st.ok()) {
+      DFS_LOG(INFO, "fuse") << "truncate name=" << state.path << " size=" << *c.cut_to << " not taken ("
+                            << st.ToString() << "): uploading it whole";
+      return false;
+    }
+    DFS_LOG(INFO, "fuse") << "truncated name=" << state.path << " size=" << *c.cut_to;
+    c.master_size = *std::exchange(c.cut_to, std::nullopt);
+    c.stale = true;
+    file.Update([](FileState& s) { s.uploaded_md5.clear(); });  // pending on the master
+  }
   if (c.stale) {
     if (Status st = RefreshBase(file, state.path); !st.ok()) return false;
   }

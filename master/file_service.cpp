@@ -435,6 +435,53 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
   return Status::Unavailable("the file kept changing during the write; try again");
 }
 
+Result<FileRecord> FileService::Truncate(const PutRequest& request, uint64_t size) {
+  const Credentials* who = request.who ? &*request.who : nullptr;
+  for (int attempt = 0; attempt < 5; ++attempt) {  // another write may commit first: redo on the new version
+    auto file = request.handle.empty() ? store_.GetFile(request.path) : store_.GetFileOfHandle(request.handle);
+    if (!file.ok()) return file.status();
+    if (size > file->size) {
+      return Status::InvalidArgument("a truncate only shortens a file (" + std::to_string(file->size) +
+                                     " bytes); a range write of zeros lengthens it");
+    }
+    if (size == file->size) return *file;
+    const size_t index = size == 0 ? 0 : ChunkAt(*file, size - 1);
+    const ChunkRecord& keep = file->chunks[index];
+    std::optional<ChunkRecord> cut;
+    std::optional<PlacedBlob> placed;
+    if (keep.offset + keep.size != size) {  // it ends inside this chunk: its first bytes become a chunk
+      auto plan = PlanFor(*file);
+      if (!plan.ok()) return plan.status();
+      auto spool = NewSpool();
+      if (!spool.ok()) return spool.status();
+      SpoolFile& chunk = **spool;
+      Status write_status;
+      if (size > keep.offset) {
+        Status st = ReadChunk(*plan, index, 0, size - keep.offset, [&](const char* data, size_t len) {
+          write_status = chunk.Append(data, len);
+          return write_status.ok();
+        });
+        if (!st.ok()) return write_status.ok() ? st : write_status;
+      }
+      if (Status st = chunk.Finish(); !st.ok()) return st;
+      auto stored = StoreBlob(chunk, request.path, request.request_id);
+      if (!stored.ok()) return stored.status();
+      placed = *stored;
+      cut = ChunkRecord{keep.index, keep.offset, chunk.size(), chunk.md5(), placed->blob_id, placed->node_id};
+    }
+    auto committed =
+        store_.CommitTruncate(file->ino, keep.blob_id, cut, size, NowSeconds(), request.request_id, who);
+    if (placed && (!committed.ok() || !*committed)) DeleteUnusedBlob(placed->node_url, placed->blob_id, placed->node_id);
+    if (!committed.ok()) return committed.status();
+    if (!*committed) continue;
+    if (cut && options_.on_jobs_queued) options_.on_jobs_queued();
+    DFS_LOG(INFO, "master") << "truncate name=" << request.path << " size=" << size << " from=" << file->size
+                            << " chunks=" << (*committed)->chunks.size() << " req=" << request.request_id;
+    return **committed;
+  }
+  return Status::Unavailable("the file kept changing during the truncate; try again");
+}
+
 namespace {
 // Runs of adjacent chunks (first index, count >= 2) that each fit in one
 // chunk of `limit` bytes, greedily from the start.

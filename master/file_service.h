@@ -118,6 +118,13 @@ class FileService {
   // size, version + 1 and the whole-file md5 pending. InvalidArgument for a
   // write that crosses a chunk's end or starts past the end of the file.
   Result<FileRecord> WriteRange(const PutRequest& request, uint64_t offset, const SpoolFile& body);
+  // Cuts the file at `path` (or open as `handle`) to `size` bytes, at most
+  // its size (InvalidArgument past it): the chunks past the new end go, the
+  // one holding its last byte is rebuilt from its first bytes on the master
+  // (nothing comes from the client) unless it ends there; committed with
+  // the new size, version + 1 and the whole-file md5 pending. A file
+  // already of that size is left as it is.
+  Result<FileRecord> Truncate(const PutRequest& request, uint64_t size);
   // Computes and records the md5 of a file whose md5 is pending.
   Status SettleMd5(int64_t ino);
   // Merges runs of adjacent chunks of `ino` that fit in one chunk (what

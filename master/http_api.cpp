@@ -111,6 +111,8 @@ void HttpApi::RegisterRoutes() {
   });
   server_->Put(kFile, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { PutFile(req, res, reader); });
+  server_->Post(R"(/api/v1/truncate/([\s\S]+))",
+                [this](const httplib::Request& req, httplib::Response& res) { Truncate(req, res); });
   // <path>/locations names the file's copies, unless <path> is not a file
   // (then it is a directory and "locations" a file in it).
   server_->Get(R"(/api/v1/files/([\s\S]+)/locations)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -283,6 +285,29 @@ void HttpApi::WriteRange(const httplib::Request& req, httplib::Response& res, co
   SendJson(res, 200,
            {{"name", written->path}, {"size", written->size}, {"version", written->version},
             {"md5", written->md5}, {"chunks", written->chunks.size()}});
+}
+
+void HttpApi::Truncate(const httplib::Request& req, httplib::Response& res) {
+  auto path = PathFromRequest(req);
+  if (!path.ok()) return SendError(res, path.status());
+  if (!req.has_param("size")) return SendError(res, Status::InvalidArgument("?size= is missing"));
+  auto size = ParseOffsetParam(req.get_param_value("size"));
+  if (!size.ok()) return SendError(res, Status::InvalidArgument("?size= is a byte count (a decimal number)"));
+  auto handle = ParseHandleParam(req);
+  if (!handle.ok()) return SendError(res, handle.status());
+  auto who = ParseCredentials(req);
+  if (!who.ok()) return SendError(res, who.status());
+  PutRequest put;
+  put.path = *path;
+  put.handle = *handle;
+  put.who = std::move(*who);
+  put.request_id = RequestId(req);
+  res.set_header(kRequestIdHeader, put.request_id);
+  auto cut = files_.Truncate(put, *size);
+  if (!cut.ok()) return SendError(res, cut.status());
+  SendJson(res, 200,
+           {{"name", cut->path}, {"size", cut->size}, {"version", cut->version}, {"md5", cut->md5},
+            {"chunks", cut->chunks.size()}});
 }
 
 void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,

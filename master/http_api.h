@@ -36,6 +36,8 @@ class HttpApi {
   void GetFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
                bool compat_headers);
   void Upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  // POST /api/v1/truncate/<path>?size=N: FileService::Truncate.
+  void Truncate(const httplib::Request& req, httplib::Response& res);
   // PUT ?offset=N: a range write (FileService::WriteRange).
   void WriteRange(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                   const PutRequest& put, UploadGuard& guard);

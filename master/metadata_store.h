@@ -189,6 +189,17 @@ class MetadataStore : public NamespaceStore {
                                                         ChunkRecord chunk, uint64_t new_size, double mtime,
                                                         const std::string& request_id = "",
                                                         const Credentials* who = nullptr) = 0;
+  // Cuts the regular file `ino` to `new_size` (at most its size): the
+  // chunks past it go (their blobs queued for deletion) and the chunk
+  // holding its last byte is kept whole (`cut` nullopt: it ends there) or
+  // replaced by `cut` (its first bytes, already stored), in one transaction
+  // with the size, mtime, version + 1 and the whole-file md5 pending.
+  // nullopt, nothing changed, when that chunk is no longer `kept_blob` or
+  // the file is smaller than new_size. Write permission unless `who` owns it.
+  virtual Result<std::optional<FileRecord>> CommitTruncate(int64_t ino, const std::string& kept_blob,
+                                                           std::optional<ChunkRecord> cut, uint64_t new_size,
+                                                           double mtime, const std::string& request_id = "",
+                                                           const Credentials* who = nullptr) = 0;
   // Files whose whole-file md5 is pending and that have not changed since
   // `changed_before` (seconds since the epoch), and recording it once
   // computed (ignored when the file changed since: version is not `version`).

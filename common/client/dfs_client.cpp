@@ -565,6 +565,16 @@ Status DfsClient::WriteRange(const std::string& path, const std::string& handle,
   });
 }
 
+Status DfsClient::Truncate(const std::string& path, const std::string& handle, uint64_t size) const {
+  std::string url = "/api/v1/truncate/" + EncodePathForUrl(path) + "?size=" + std::to_string(size);
+  if (!handle.empty()) url += "&handle=" + EncodeQueryValue(handle);
+  // Not sent again when the answer is lost: another writer may have appended since.
+  return WithRetry("truncate " + path, Resend::kUnsafe, [&](const Endpoint& master) -> MasterAttempt {
+    auto cli = Connect(master, options_.timeouts);
+    return AttemptFrom(cli->Post(url, CallerHeaders(), "", "application/json"));
+  });
+}
+
 Status DfsClient::CloseHandle(const std::string& handle) const {
   return SendJsonRequest("DELETE", "/api/v1/handles/" + EncodeQueryValue(handle), nullptr);
 }

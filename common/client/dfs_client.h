@@ -180,6 +180,10 @@ class DfsClient {
   // the file's chunks; the caller then uploads the file whole.
   Status WriteRange(const std::string& path, const std::string& handle, uint64_t offset,
                     const std::string& data) const;
+  // Cuts the file at `path` (or open as `handle`) to `size` bytes, at most
+  // its size (POST /api/v1/truncate): the master rebuilds the chunk the new
+  // end lands in; nothing is sent but the request.
+  Status Truncate(const std::string& path, const std::string& handle, uint64_t size) const;
   // Renews every handle; returns the ones the master no longer has.
   Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles) const;
 

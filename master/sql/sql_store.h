@@ -73,6 +73,9 @@ class SqlStore final : public MetadataStore {
   Result<std::optional<FileRecord>> CommitChunk(int64_t ino, const ChunkExpectation& expected, ChunkRecord chunk,
                                                 uint64_t new_size, double mtime, const std::string& request_id = "",
                                                 const Credentials* who = nullptr) override;
+  Result<std::optional<FileRecord>> CommitTruncate(int64_t ino, const std::string& kept_blob,
+                                                   std::optional<ChunkRecord> cut, uint64_t new_size, double mtime,
+                                                   const std::string& request_id, const Credentials* who) override;
   Result<std::vector<int64_t>> PendingMd5(double changed_before, int limit) override;
   Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) override;
   Result<std::vector<int64_t>> FilesToCompact(double changed_before, int limit) override;

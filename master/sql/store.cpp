@@ -623,6 +623,52 @@ Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, const Chunk
   });
 }
 
+Result<std::optional<FileRecord>> SqlStore::CommitTruncate(int64_t ino, const std::string& kept_blob,
+                                                             std::optional<ChunkRecord> cut, uint64_t new_size,
+                                                             double mtime, const std::string& request_id,
+                                                             const Credentials* who) {
+  return Locked([&](Database& db) -> Result<std::optional<FileRecord>> {
+    Transaction tx(db);
+    LockInodes(db, {ino});
+    auto file = FileOfInode(db, ino);
+    if (!file) return Status::NotFound("no file with inode " + std::to_string(ino));
+    size_t kept = 0;
+    while (kept < file->chunks.size() && file->chunks[kept].blob_id != kept_blob) ++kept;
+    if (kept == file->chunks.size() || file->size < new_size) return std::optional<FileRecord>();
+    const ChunkRecord& at = file->chunks[kept];
+    if (new_size < at.offset || new_size > at.offset + at.size) return std::optional<FileRecord>();
+    const Inode inode = GetInode(db, ino).value();
+    if (!who || who->uid != static_cast<uint32_t>(inode.uid)) {
+      if (Status st = CheckAccess(inode, who, kMayWrite); !st.ok()) return st;
+    }
+    auto drop = db.Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?");
+    for (size_t i = cut ? kept : kept + 1; i < file->chunks.size(); ++i) {
+      QueueDeletionsOf(db, file->chunks[i].blob_id);
+      Unwatch(db, file->chunks[i].blob_id);
+      drop.Reset();
+      drop.Bind(1, ino).Bind(2, file->chunks[i].index).Run();
+    }
+    if (cut) InsertChunks(db, ino, {*cut});
+    db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+        .Bind(1, static_cast<int64_t>(new_size))
+        .Bind(2, SecondsToNs(mtime))
+        .Bind(3, NowNs())
+        .Bind(4, ino)
+        .Run();
+    db.Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
+    AddToCounters(db, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
+    FileRecord written = *FileOfInode(db, ino);
+    written.path = PathOf(db, ino).value_or("");
+    if (cut) {
+      FileRecord one = written;
+      one.chunks = {*cut};
+      RecordFirstCopy(db, one, request_id);
+    }
+    tx.Commit();
+    return std::optional<FileRecord>(std::move(written));
+  });
+}
+
 Result<std::vector<int64_t>> SqlStore::PendingMd5(double changed_before, int limit) {
   return Locked([&](Database& db) -> Result<std::vector<int64_t>> {
     std::vector<int64_t> out;

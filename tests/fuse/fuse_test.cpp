@@ -1081,6 +1081,36 @@ TEST_F(FuseChunkWriteTest, TruncatesDownAndUpAcrossChunkEdges) {
 // existing file reach the master. (It does not reproduce the hang fsx -S 2
 // found, a read or write the kernel sent while an upload invalidated pages;
 // fsx does.)
+// A truncate down is one request to the master, which rebuilds the one
+// chunk the new end lands in: nothing of the file is fetched or sent by the
+// mount, open or not.
+TEST_F(FuseChunkWriteTest, ATruncateDownMovesOneChunkAtMost) {
+  StoreFile("cut", kFile, 76);
+  std::string local = ReadFile(L("cut"));
+  const uint64_t sent_before = NodeBytesSent(), nodes_before = NodeBytesReceived();
+  const uint64_t master_before = MasterBytesReceived();
+  {
+    UniqueFd fd(::open(M("cut").c_str(), O_RDWR));
+    ASSERT_TRUE(fd) << std::strerror(errno);
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(5 * kChunk + 1234)), 0) << std::strerror(errno);
+    ASSERT_EQ(::close(fd.Release()), 0) << std::strerror(errno);
+  }
+  ASSERT_EQ(::truncate(M("cut").c_str(), static_cast<off_t>(3 * kChunk)), 0) << "at a chunk edge: " << std::strerror(errno);
+  ASSERT_TRUE(Replicated("cut"));
+  const uint64_t fetched = NodeBytesSent() - sent_before, stored = NodeBytesReceived() - nodes_before;
+  std::cout << "two truncates down: nodes sent " << fetched << " bytes, received " << stored << ", master received "
+            << MasterBytesReceived() - master_before << "\n";
+  EXPECT_LT(MasterBytesReceived() - master_before, 4096u) << "the mount sent no file bytes";
+  EXPECT_LE(fetched, kChunk + 65536) << "the master read the first bytes of the one chunk it cut";
+  EXPECT_LE(stored, kCopies * kChunk) << "and stored them (with copies) as that chunk";
+  EXPECT_EQ(Meta("cut")["chunks"].size(), 3u);
+  local.resize(3 * kChunk);
+  {
+    std::ofstream(L("cut"), std::ios::binary | std::ios::trunc) << local;
+  }
+  ExpectEverywhere("cut");
+}
+
 TEST_F(FuseChunkWriteTest, MmapWritesAndMsyncAcrossAChunkEdgeAreUploaded) {
   StoreFile("m", 4 * kChunk + 999, 77);
   Twin t = OpenTwin("m", O_RDWR);

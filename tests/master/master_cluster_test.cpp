@@ -628,6 +628,57 @@ TEST(MasterChunksTest, AppendedChunksAreMergedOnceTheFileIsQuiet) {
                         std::chrono::milliseconds(30000)));
 }
 
+// POST /api/v1/truncate/<path>?size=N cuts a file on the master: the chunks
+// past N go, the one N lands in keeps its first bytes; never lengthens.
+TEST(MasterChunksTest, ATruncateCutsTheChunksPastTheNewEnd) {
+  ClusterOptions options;
+  options.nodes = 3;
+  options.replicas = 0;
+  options.master_args = {"--chunk-size", "65536"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  WriteRandomFile(tmp.path() + "/src", 300000, 13);
+  std::string local = ReadFile(tmp.path() + "/src");
+  ASSERT_EQ(PutFile(url, FilesPath("f"), tmp.path() + "/src").status, 201);
+  ASSERT_EQ(BlobsOnAllDisks(cluster), 5);
+  auto truncate = [&](const std::string& size) {
+    auto cli = Client(url);
+    auto res = cli->Post("/api/v1/truncate/f?size=" + size, "", "application/json");
+    return res ? res->status : 0;
+  };
+  auto meta = [&] { return Get(url, "/api/v1/meta/f").json(); };
+  const std::string chunk0 = meta()["chunks"][0]["blob_id"];
+  ASSERT_EQ(truncate("100000"), 200);  // inside chunk 1
+  local.resize(100000);
+  EXPECT_EQ(meta()["chunks"].size(), 2u);
+  EXPECT_EQ(meta()["chunks"][0]["blob_id"], chunk0) << "the chunk before the cut is untouched";
+  EXPECT_EQ(meta()["chunks"][1]["size"], 100000 - 65536);
+  EXPECT_EQ(meta()["version"], 2);
+  auto get = Get(url, FilesPath("f"));
+  ASSERT_EQ(get.status, 200);
+  EXPECT_TRUE(get.body == local);
+  EXPECT_EQ(get.header(kMd5Header), Md5::Of(local));
+  EXPECT_TRUE(WaitUntil([&] { return BlobsOnAllDisks(cluster) == 2; }, std::chrono::milliseconds(10000)))
+      << "the cut and dropped chunks' blobs are deleted: " << BlobsOnAllDisks(cluster);
+  ASSERT_EQ(truncate("65536"), 200);  // at a chunk edge: nothing rebuilt
+  EXPECT_EQ(meta()["chunks"].size(), 1u);
+  EXPECT_EQ(meta()["chunks"][0]["blob_id"], chunk0);
+  EXPECT_EQ(truncate("65537"), 400) << "a truncate never lengthens";
+  EXPECT_EQ(truncate("x"), 400);
+  EXPECT_EQ(Get(url, "/api/v1/truncate/f?size=1").status, 404) << "POST only";
+  EXPECT_EQ(truncate("65536"), 200) << "to its size: nothing changes";
+  EXPECT_EQ(meta()["version"], 3);
+  ASSERT_EQ(truncate("0"), 200);
+  EXPECT_EQ(Get(url, FilesPath("f")).body, "");
+  EXPECT_EQ(Get(url, FilesPath("f")).header(kMd5Header), Md5::Of(""));
+  EXPECT_EQ(meta()["chunks"].size(), 1u) << "an empty file is one empty chunk";
+  auto cli = Client(url);
+  auto missing = cli->Post("/api/v1/truncate/nope?size=0", "", "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
 TEST(MasterHandlesTest, AnOpenFileOutlivesItsNameUntilClosedOrLapsed) {
   ClusterOptions options;
   options.nodes = 2;
