@@ -18,7 +18,7 @@
 // from a short-lived cache filled by directory listings.
 #pragma once
 
-#define FUSE_USE_VERSION 31
+#define FUSE_USE_VERSION 312  // libfuse 3.12 or later (Debian 12 has 3.14): fuse_loop_cfg_*
 #include <fuse.h>
 
 #include <atomic>
@@ -135,6 +135,13 @@ struct DirCursor {
   std::vector<FileInfo> page;
   std::string next;  // where the page after this one starts; empty: this is the last
 };
+
+// The largest FUSE read and write request the mount asks the kernel for.
+constexpr unsigned kMaxRequestBytes = 1u << 20;
+// How many requests the mount serves at once (libfuse's default is 10): a
+// few uploads at close must not hold every thread while other programs
+// stat, list and open.
+constexpr unsigned kMaxLoopThreads = 64;
 
 class DfsFilesystem {
  public:

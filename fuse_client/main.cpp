@@ -33,6 +33,15 @@ struct FuseMount {
   }
 };
 
+// RAII for the threads' settings of fuse_loop_mt.
+struct LoopConfig {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  ~LoopConfig() { fuse_loop_cfg_destroy(config); }
+  LoopConfig() = default;
+  LoopConfig(const LoopConfig&) = delete;
+  LoopConfig& operator=(const LoopConfig&) = delete;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,7 +119,10 @@ int main(int argc, char** argv) {
   if (fuse_set_signal_handlers(session) != 0) return kExitMountFailure;
   DFS_LOG(INFO, "fuse") << "mounted master=" << options->master_url << " at " << options->mountpoint
                         << " cache=" << options->cache_dir;
-  int rc = fuse_loop_mt(mount.f, 0);
+  LoopConfig loop;
+  fuse_loop_cfg_set_max_threads(loop.config, dfs::fuse_client::kMaxLoopThreads);
+  fuse_loop_cfg_set_idle_threads(loop.config, 16);
+  int rc = fuse_loop_mt(mount.f, loop.config);
   fuse_remove_signal_handlers(session);
   DFS_LOG(INFO, "fuse") << "unmounted " << options->mountpoint;
   return rc == 0 ? 0 : 1;
