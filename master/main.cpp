@@ -55,9 +55,11 @@ int main(int argc, char** argv) {
   int settle_after_ms = 1000, compact_after_ms = 5000;
   app.add_option("--settle-after-ms", settle_after_ms,
                  "a file unchanged this long after a range write has its whole-file md5 computed in the background")
+      ->envname("DFS_SETTLE_AFTER_MS")
       ->check(CLI::Range(0, 86400000));
   app.add_option("--compact-after-ms", compact_after_ms,
                  "a file unchanged this long after appends has its small chunks merged in the background")
+      ->envname("DFS_COMPACT_AFTER_MS")
       ->check(CLI::Range(0, 86400000));
   int handle_lease_ms = 60000;
   app.add_option("--handle-lease-ms", handle_lease_ms,
