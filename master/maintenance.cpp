@@ -106,6 +106,8 @@ void SettlePendingMd5(FileService& files) {
   }
 }
 
+constexpr double kCompactionRetrySeconds = 30;
+
 void CompactChunks(FileService& files) {
   const double started = NowSeconds();
   const double quiet = std::chrono::duration<double>(files.options().compact_after).count();
@@ -114,8 +116,12 @@ void CompactChunks(FileService& files) {
   for (int64_t ino : *due) {
     auto merged = files.CompactChunks(ino);
     if (!merged.ok() && merged.status().code() != Code::kNotFound) {
-      DFS_LOG(WARN, "master") << "compaction of ino=" << ino << " not done yet: " << merged.status().ToString();
-      continue;  // noted still: the next pass tries again
+      // Noted still; tried again in a while (a chunk without a good copy
+      // now may have one once its node is back or healing copied it).
+      DFS_LOG(WARN, "master") << "compaction of ino=" << ino << " not done yet: " << merged.status().ToString()
+                              << "; again in " << kCompactionRetrySeconds << " s";
+      (void)files.store().PostponeCompaction(ino, NowSeconds() + kCompactionRetrySeconds);
+      continue;
     }
     if (Status st = files.store().ForgetCompaction(ino, started); !st.ok()) return;
   }

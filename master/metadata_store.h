@@ -208,11 +208,13 @@ class MetadataStore : public NamespaceStore {
 
   // Compaction. CommitChunk notes a file that got a new last chunk (an
   // append); FilesToCompact lists noted files unchanged since
-  // `changed_before`, oldest note first (and noted inodes since removed);
-  // ForgetCompaction drops the note unless the file was noted again after
-  // `noted_before`.
+  // `changed_before`, oldest note first (and noted inodes since removed),
+  // but not those postponed past now; ForgetCompaction drops the note
+  // unless the file was noted again after `noted_before`;
+  // PostponeCompaction keeps a file out of the list until `until`.
   virtual Result<std::vector<int64_t>> FilesToCompact(double changed_before, int limit) = 0;
   virtual Status ForgetCompaction(int64_t ino, double noted_before) = 0;
+  virtual Status PostponeCompaction(int64_t ino, double until) = 0;
   // Replaces chunks merged.index, merged.index + 1, ... of `ino`, whose
   // blobs are `replaced` (in order), by `merged` (the same bytes as one
   // blob, already stored on merged.primary_node), renumbering the chunks

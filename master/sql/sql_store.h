@@ -80,6 +80,7 @@ class SqlStore final : public MetadataStore {
   Status SettleMd5(int64_t ino, int64_t version, const std::string& md5) override;
   Result<std::vector<int64_t>> FilesToCompact(double changed_before, int limit) override;
   Status ForgetCompaction(int64_t ino, double noted_before) override;
+  Status PostponeCompaction(int64_t ino, double until) override;
   Result<bool> CommitMerge(int64_t ino, const std::vector<std::string>& replaced, ChunkRecord merged,
                            const std::string& request_id) override;
   Result<DirEntry> StatHandle(const std::string& handle) override;

@@ -696,8 +696,8 @@ Result<std::vector<int64_t>> SqlStore::FilesToCompact(double changed_before, int
     std::vector<int64_t> out;
     auto q = db.Prepare(
         "SELECT w.ino FROM compact_watch w LEFT JOIN inodes i ON i.ino = w.ino "
-        "WHERE i.ino IS NULL OR i.ctime_ns < ? ORDER BY w.noted_at LIMIT ?");
-    q.Bind(1, SecondsToNs(changed_before)).Bind(2, int64_t{limit});
+        "WHERE (i.ino IS NULL OR i.ctime_ns < ?) AND w.noted_at <= ? ORDER BY w.noted_at LIMIT ?");
+    q.Bind(1, SecondsToNs(changed_before)).Bind(2, NowSeconds()).Bind(3, int64_t{limit});
     while (q.Step()) out.push_back(q.Int(0));
     return out;
   });
@@ -706,6 +706,13 @@ Result<std::vector<int64_t>> SqlStore::FilesToCompact(double changed_before, int
 Status SqlStore::ForgetCompaction(int64_t ino, double noted_before) {
   return Locked([&](Database& db) -> Status {
     db.Prepare("DELETE FROM compact_watch WHERE ino = ? AND noted_at < ?").Bind(1, ino).Bind(2, noted_before).Run();
+    return Status::OK();
+  });
+}
+
+Status SqlStore::PostponeCompaction(int64_t ino, double until) {
+  return Locked([&](Database& db) -> Status {
+    db.Prepare("UPDATE compact_watch SET noted_at = ? WHERE ino = ?").Bind(1, until).Bind(2, ino).Run();
     return Status::OK();
   });
 }

@@ -350,8 +350,13 @@ TEST_P(MetadataStoreTest, AppendsAreNotedAndAMergeReplacesItsRun) {
   for (const auto& d : *pending) deleted.insert(d.blob_id);
   EXPECT_EQ(deleted, (std::set<std::string>{"b1", "b2"}));
   EXPECT_EQ((*store_->GetReplicas("m12")).size(), 1u);
+  // A postponed file is left out until then.
+  ASSERT_TRUE(store_->PostponeCompaction(ino, NowSeconds() + 3600).ok());
+  EXPECT_TRUE(store_->FilesToCompact(NowSeconds() + 1, 10)->empty());
+  ASSERT_TRUE(store_->PostponeCompaction(ino, NowSeconds() - 1).ok());
+  EXPECT_EQ(store_->FilesToCompact(NowSeconds() + 1, 10)->size(), 1u);
   // The note goes only if nothing was appended after the pass began.
-  ASSERT_TRUE(store_->ForgetCompaction(ino, before).ok());
+  ASSERT_TRUE(store_->ForgetCompaction(ino, NowSeconds() - 2).ok());
   EXPECT_EQ(store_->FilesToCompact(NowSeconds() + 1, 10)->size(), 1u);
   ASSERT_TRUE(store_->ForgetCompaction(ino, NowSeconds() + 1).ok());
   EXPECT_TRUE(store_->FilesToCompact(NowSeconds() + 1, 10)->empty());
