@@ -160,7 +160,7 @@ Result<PutResult> FileService::Replay(const PutRequest& request, const KeyedPut&
 Result<ReadPlan> FileService::PlanRead(const std::string& path, const std::string& handle, bool partial) {
   auto file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
   if (!file.ok()) return file.status();
-  if (file->md5.empty()) {  // pending after a range write: settle it now
+  if (file->md5.empty() && !partial) {  // pending after a range write: settle it now (a Range GET need not)
     if (Status st = SettleMd5(file->ino); !st.ok()) return st;
     file = handle.empty() ? store_.GetFile(path) : store_.GetFileOfHandle(handle);
     if (!file.ok()) return file.status();

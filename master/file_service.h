@@ -103,9 +103,10 @@ class FileService {
 
   // handle (optional): read the file open as this handle, not `path`. A
   // file whose whole-file md5 is pending (after a range write) is settled
-  // first, so every answer carries the md5 of what it serves. partial (a
-  // Range GET): a chunk with no good copy fails only a read that touches it
-  // (Start), not the plan.
+  // first, so every whole answer carries the md5 of what it serves. partial
+  // (a Range GET): a chunk with no good copy fails only a read that touches
+  // it (Start), not the plan, and a pending md5 stays pending (file.md5
+  // empty: the range's bytes are checked against their chunks' md5s).
   Result<ReadPlan> PlanRead(const std::string& path, const std::string& handle = "", bool partial = false);
 
   // A range write: `body` (at most one chunk) at byte `offset` (at most the

@@ -332,12 +332,16 @@ void HttpApi::GetFile(const httplib::Request& req, httplib::Response& res, const
       return compat_headers ? SendCompatError(res, st) : SendError(res, st);
     }
   }
-  res.set_header(kMd5Header, plan->file.md5);
-  res.set_header("ETag", "\"" + plan->file.md5 + "\"");
+  if (!plan->file.md5.empty()) {
+    res.set_header(kMd5Header, plan->file.md5);
+    res.set_header("ETag", "\"" + plan->file.md5 + "\"");
+  } else {  // a Range GET of a file whose md5 is pending: named by its version until it is settled
+    res.set_header("ETag", "W/\"" + std::to_string(plan->file.ino) + "." + std::to_string(plan->file.version) + "\"");
+  }
   res.set_header("Last-Modified", HttpDate(plan->file.mtime));
   res.set_header("Accept-Ranges", "bytes");
   res.set_header(kNodeHeader, plan->FirstNode());
-  if (compat_headers) res.set_header("file_hash", plan->file.md5);
+  if (compat_headers && !plan->file.md5.empty()) res.set_header("file_hash", plan->file.md5);
   if (size == 0) {
     res.set_content("", "application/octet-stream");
     return;

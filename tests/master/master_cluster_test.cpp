@@ -583,6 +583,37 @@ TEST(MasterChunksTest, RangeWritesReplaceOnlyTheChunkTheyLandIn) {
   EXPECT_EQ(Get(url, FilesPath("e")).header(kMd5Header), Md5::Of("abc"));
 }
 
+// A Range GET of a file whose md5 is pending is answered at once, without
+// the whole-file md5 (its bytes are checked against their chunks'); a whole
+// GET settles it first and carries it.
+TEST(MasterChunksTest, ARangeGetDoesNotWaitForAPendingMd5) {
+  ClusterOptions options;
+  options.nodes = 2;
+  options.replicas = 0;
+  options.master_args = {"--chunk-size", "65536", "--settle-after-ms", "3600000"};  // nothing in the background
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  WriteRandomFile(tmp.path() + "/src", 200000, 14);
+  std::string local = ReadFile(tmp.path() + "/src");
+  ASSERT_EQ(PutFile(url, FilesPath("f"), tmp.path() + "/src").status, 201);
+  auto cli = Client(url);
+  auto res = cli->Put(FilesPath("f") + "?offset=100", std::string(50, 'w'), "application/octet-stream");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  local.replace(100, 50, std::string(50, 'w'));
+  auto part = Get(url, FilesPath("f"), {{"Range", "bytes=90-199"}});
+  ASSERT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, local.substr(90, 110));
+  EXPECT_EQ(part.header(kMd5Header), "") << "no whole-file md5 yet";
+  EXPECT_EQ(part.header("ETag").rfind("W/\"", 0), 0u) << part.header("ETag");
+  EXPECT_EQ(Get(url, "/api/v1/meta/f").json()["md5"], "") << "the Range GET did not settle it";
+  auto whole = Get(url, FilesPath("f"));
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_TRUE(whole.body == local);
+  EXPECT_EQ(whole.header(kMd5Header), Md5::Of(local)) << "a whole GET settles it first";
+  EXPECT_EQ(Get(url, FilesPath("f"), {{"Range", "bytes=0-9"}}).header(kMd5Header), Md5::Of(local));
+}
+
 // Appends leave one small chunk each; once the file is quiet
 // (--compact-after-ms) the master merges runs that fit in one chunk, with
 // their copies, and deletes the old blobs: the bytes, md5 and version stay.
