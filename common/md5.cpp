@@ -15,6 +15,12 @@ Md5::Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_.get(), EVP_md5(), n
 
 void Md5::Update(const void* data, size_t len) { EVP_DigestUpdate(ctx_.get(), data, len); }
 
+std::string Md5::HexDigestSoFar() const {
+  Md5 copy;
+  EVP_MD_CTX_copy_ex(copy.ctx_.get(), ctx_.get());
+  return copy.HexDigest();
+}
+
 std::string Md5::HexDigest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

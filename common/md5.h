@@ -20,6 +20,8 @@ class Md5 {
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // Lower-case hex digest; the object may not be updated afterwards.
   std::string HexDigest();
+  // The digest of what was added so far, leaving this one open for more.
+  std::string HexDigestSoFar() const;
 
   static std::string Of(std::string_view data);
   // md5 of a file's contents, read in bounded chunks.

@@ -758,6 +758,7 @@ int DfsFilesystem::OpenForWrite(const std::string& path, bool truncate, std::sha
     state.ranges_only = true;
   } else {
     state.dirty = true;
+    file->content.seq_md5.emplace();  // empty: hashed as it is written
   }
   file->Update([&](FileState& s) { s = state; });
   *out = std::move(file);

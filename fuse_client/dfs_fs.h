@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/client/dfs_client.h"
+#include "common/md5.h"
 #include "common/unique_fd.h"
 #include "fuse_client/chunk_reader.h"
 #include "fuse_client/file_cache.h"
@@ -76,6 +77,11 @@ struct SpoolContent {
   ChunkLayout layout;          // where the master's chunks start, to cut range writes at
   uint64_t master_size = 0;    // the file's size on the master
   std::optional<uint64_t> cut_to;  // the shortest a truncate made it below master_size: sent before range writes
+  // The md5 of the spool's first seq_end bytes while it has been written only
+  // in order from empty (cp, dd: the usual new file), so a whole upload
+  // does not read it once more to hash it; reset by any other change.
+  std::optional<Md5> seq_md5;
+  uint64_t seq_end = 0;
   bool stale = true;           // base/layout/master_size are to be asked again (the master's chunks changed)
 };
 

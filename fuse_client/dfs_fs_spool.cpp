@@ -179,6 +179,13 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
   uint64_t lo = static_cast<uint64_t>(offset);
   if (fi->flags & O_APPEND) lo = *old_size;
   if (Status st = PwriteAll(file->fd.get(), buf, size, lo); !st.ok()) return ErrnoFor(st);
+  SpoolContent& c = file->content;
+  if (c.seq_md5 && lo == c.seq_end) {
+    c.seq_md5->Update(buf, size);
+    c.seq_end += size;
+  } else {
+    c.seq_md5.reset();
+  }
   const uint64_t from = std::min(lo, *old_size);  // a write past the end: the hole it leaves is new zeros
   file->content.present.Add(from, lo + size);
   file->content.dirty.Add(from, lo + size);
@@ -200,6 +207,12 @@ int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
     c.dirty.CutAt(size);
   }
   if (::ftruncate(file.fd.get(), static_cast<off_t>(size)) != 0) return -errno;
+  if (size == 0) {  // empty again: hashed from here as a new file
+    c.seq_md5.emplace();
+    c.seq_end = 0;
+  } else if (size != c.seq_end) {
+    c.seq_md5.reset();
+  }
   if (size > *old_size) {  // extended: new zeros, sent as a range write like an append
     c.present.Add(*old_size, size);
     c.dirty.Add(*old_size, size);
@@ -256,6 +269,9 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   options.handle = state.handle;      // to the inode, wherever another client moved it
   options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
+  if (auto size = SpoolSize(file.fd.get()); c.seq_md5 && size.ok() && *size == c.seq_end) {
+    options.md5 = c.seq_md5->HexDigestSoFar();  // hashed as it was written
+  }
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
     // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.

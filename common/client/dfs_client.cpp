@@ -143,7 +143,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   struct stat sb {};
   if (::stat(local_file.c_str(), &sb) != 0) return Status::NotFound(local_file + ": " + std::strerror(errno));
   if (!S_ISREG(sb.st_mode)) return Status::InvalidArgument(local_file + " is not a regular file");
-  auto md5 = Md5::OfFile(local_file);
+  auto md5 = options.md5.empty() ? Md5::OfFile(local_file) : Result<std::string>(options.md5);
   if (!md5.ok()) return md5.status();
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);

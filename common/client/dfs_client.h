@@ -62,6 +62,7 @@ struct PutOptions {
   std::optional<int> mode;          // a new file's permission bits (X-Dfs-Mode)
   std::string handle;               // set: the content of the file open as this handle (?handle=)
   bool open_handle = false;         // ?open=1: the answer brings a handle on the stored file
+  std::string md5;                  // of the local file when the caller knows it (not read an extra time)
   ProgressFn progress;
 };
 
