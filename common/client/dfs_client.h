@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/client_pool.h"
 #include "common/http_util.h"
 #include "common/master_set.h"
 #include "common/credentials.h"
@@ -190,8 +191,10 @@ class DfsClient {
   Status WithRetry(const std::string& what, Resend resend, const Attempt& attempt) const;
   // One round over the masters (InvalidArgument when the URL list was bad).
   MasterAttempt Round(Resend resend, const Attempt& attempt) const;
-  // A connection to `master` that sends the caller's credentials.
-  std::unique_ptr<httplib::Client> Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
+  // A connection to `master` that sends the caller's credentials: a
+  // keep-alive one from the pool when there is one (a connection and a
+  // server thread less per request); back to it on Keep() (an answered request).
+  ClientPool::Lease Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
   httplib::Headers CallerHeaders() const;
   Result<nlohmann::json> GetJson(const std::string& path) const;
   Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body,
@@ -205,6 +208,7 @@ class DfsClient {
 
   ClientOptions options_;
   std::shared_ptr<MasterSet> masters_;  // shared by copies: one "current" master
+  std::shared_ptr<ClientPool> pool_;     // shared by copies too
 };
 
 FileInfo FileInfoFromJson(const nlohmann::json& j);

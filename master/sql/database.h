@@ -119,16 +119,38 @@ class Database {
   // Throws SqlError kCommitUnknown when the outcome cannot be known.
   virtual void Commit() = 0;
   virtual void Rollback() = 0;  // never throws
+  // Begin for a transaction whose commit need not reach the disk before
+  // Commit returns (Transaction's kRelaxed): it is never half applied, and
+  // a power failure may undo it (not a crash of the master: the database
+  // has it). EndRelaxed (never throws) restores full commits after it.
+  virtual void BeginRelaxed() { Begin(); }
+  virtual void EndRelaxed() {}
   // False once the connection is known to be broken (a pool replaces it).
   virtual bool Healthy() const { return true; }
 };
 
+// How a transaction's commit is made durable. kFull: on the disk when
+// Commit returns (what a client's change gets). kRelaxed: only for
+// bookkeeping whose loss a power failure may cause and the master repairs
+// on its own (leases, heartbeats, published marks, recorded copies: see
+// docs/namespace.md "Durability of commits"); the next full commit takes it
+// to the disk too.
+enum class Durability { kFull, kRelaxed };
+
 // Begin ... Commit, rolled back if not committed (exception paths).
 class Transaction {
  public:
-  explicit Transaction(Database& db) : db_(db) { db_.Begin(); }
+  explicit Transaction(Database& db, Durability durability = Durability::kFull)
+      : db_(db), relaxed_(durability == Durability::kRelaxed) {
+    if (relaxed_) {
+      db_.BeginRelaxed();
+    } else {
+      db_.Begin();
+    }
+  }
   ~Transaction() {
     if (!done_) db_.Rollback();
+    if (relaxed_) db_.EndRelaxed();
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -139,6 +161,7 @@ class Transaction {
 
  private:
   Database& db_;
+  const bool relaxed_;
   bool done_ = false;
 };
 

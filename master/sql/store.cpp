@@ -168,6 +168,7 @@ Status SqlStore::WithReads(const std::function<Status(Database&)>& fn) {
 
 Status SqlStore::UpsertNode(const NodeRecord& n) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // a heartbeat: the next one repeats it
     auto q = db.Prepare(
         "INSERT INTO nodes (node_id, url, state, capacity, used, free, blobs, last_heartbeat) "
         "VALUES (?, ?, 'up', ?, ?, ?, ?, ?) "
@@ -178,6 +179,7 @@ Status SqlStore::UpsertNode(const NodeRecord& n) {
     q.Bind(1, n.node_id).Bind(2, n.url).Bind(3, static_cast<int64_t>(n.capacity)).Bind(4, static_cast<int64_t>(n.used));
     q.Bind(5, static_cast<int64_t>(n.free)).Bind(6, static_cast<int64_t>(n.blobs)).Bind(7, n.last_heartbeat);
     q.Run();
+    tx.Commit();
     return Status::OK();
   });
 }
@@ -468,7 +470,7 @@ Result<int64_t> InodeOfHandle(Database& db, const std::string& handle) {
 
 Result<HandleRecord> SqlStore::OpenHandle(const std::string& path, double lease_s, const Credentials* who) {
   return Locked([&](Database& db) -> Result<HandleRecord> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     auto ino = Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
     auto inode = GetInode(db, *ino).value();
@@ -488,7 +490,7 @@ Result<HandleRecord> SqlStore::OpenHandle(const std::string& path, double lease_
 
 Result<std::vector<std::string>> SqlStore::RenewHandles(const std::vector<std::string>& handles, double lease_s) {
   return Locked([&](Database& db) -> Result<std::vector<std::string>> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     std::vector<std::string> gone;
     const double now = NowSeconds();
     auto u = db.Prepare("UPDATE open_handles SET expires_at = ? WHERE handle = ? AND expires_at > ?");
@@ -504,7 +506,7 @@ Result<std::vector<std::string>> SqlStore::RenewHandles(const std::vector<std::s
 
 Status SqlStore::CloseHandle(const std::string& handle) {
   return Locked([&](Database& db) -> Status {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     auto q = db.Prepare("DELETE FROM open_handles WHERE handle = ? RETURNING ino");
     if (!q.Bind(1, handle).Step()) return Status::NotFound("no open handle " + handle);
     const int64_t ino = q.Int(0);
@@ -517,7 +519,7 @@ Status SqlStore::CloseHandle(const std::string& handle) {
 
 Result<int> SqlStore::ExpireHandles(double now) {
   return Locked([&](Database& db) -> Result<int> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     std::vector<int64_t> inodes;
     auto q = db.Prepare("DELETE FROM open_handles WHERE expires_at <= ? RETURNING ino");
     q.Bind(1, now);
@@ -739,7 +741,7 @@ Result<BlobRecord> SqlStore::GetBlob(const std::string& blob_id) {
 
 Status SqlStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
   return Locked([&](Database& db) -> Status {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lost one is repaired: docs/namespace.md
     auto node = db.Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
     if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
     auto owner = OwnerOfBlob(db, blob_id);
@@ -915,7 +917,9 @@ Result<std::vector<OutboxJob>> SqlStore::UnpublishedJobs(int limit) {
 
 Status SqlStore::MarkJobPublished(int64_t id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: published again (docs/namespace.md)
     db.Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
+    tx.Commit();
     return Status::OK();
   });
 }
