@@ -259,6 +259,9 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   options.handle = state.handle;      // to the inode, wherever another client moved it
   options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
+  // The chunks are on their nodes' disks when the PUT answers; the master's
+  // commit gets to its disk within a second, or at fsync (Fsync).
+  options.relaxed = true;
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
     // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.

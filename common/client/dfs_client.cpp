@@ -156,6 +156,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
   if (!options.handle.empty()) url += "&handle=" + EncodeQueryValue(options.handle);
   if (options.open_handle) url += "&open=1";
+  if (options.relaxed) url += "&sync=0";
   if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
   char mode_text[8] = "";
   if (options.mode) std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
@@ -443,10 +444,15 @@ Result<std::vector<FileInfo>> DfsClient::List(const std::string& prefix) const {
   return out;
 }
 
-Status DfsClient::Remove(const std::string& remote_name) const {
+Status DfsClient::Remove(const std::string& remote_name, bool relaxed) const {
   auto name = NormalizeUserPath(remote_name);
   if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
-  return SendJsonRequest("DELETE", FilesUrl(*name), nullptr);
+  return SendJsonRequest("DELETE", FilesUrl(*name) + (relaxed ? "?sync=0" : ""), nullptr);
+}
+
+Status DfsClient::Sync() const {
+  Status st = SendJsonRequest("POST", "/api/v1/sync", nullptr);
+  return st.code() == Code::kNotFound ? Status::OK() : st;
 }
 
 Result<std::vector<NodeInfo>> DfsClient::Nodes() const {

@@ -63,6 +63,9 @@ struct PutOptions {
   std::optional<int> mode;          // a new file's permission bits (X-Dfs-Mode)
   std::string handle;               // set: the content of the file open as this handle (?handle=)
   bool open_handle = false;         // ?open=1: the answer brings a handle on the stored file
+  // ?sync=0: the master answers before its commit is on its disk (the data
+  // is on the nodes'); Sync() later makes it durable (docs/namespace.md).
+  bool relaxed = false;
   ProgressFn progress;
 };
 
@@ -142,7 +145,11 @@ class DfsClient {
   Result<FileInfo> Stat(const std::string& remote_name) const;
   Result<nlohmann::json> Meta(const std::string& remote_name) const;
   Result<std::vector<FileInfo>> List(const std::string& prefix) const;
-  Status Remove(const std::string& remote_name) const;
+  // relaxed: ?sync=0, as PutOptions::relaxed.
+  Status Remove(const std::string& remote_name, bool relaxed = false) const;
+  // Every commit the master made so far is on its disk (POST /api/v1/sync;
+  // an older master, which has no such route, commits each change fully).
+  Status Sync() const;
   Result<std::vector<NodeInfo>> Nodes() const;
   Result<nlohmann::json> Cluster() const;
   // Operators: stop placing on a node and copy its files elsewhere (or undo).

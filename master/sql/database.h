@@ -13,6 +13,7 @@
 // connection), never when a COMMIT's outcome is unknown.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -137,10 +138,32 @@ class Database {
 // to the disk too.
 enum class Durability { kFull, kRelaxed };
 
+// While one lives, the transactions this thread begins without saying
+// otherwise are kRelaxed: for a request whose client asked for it (the
+// mount's creates and unlinks: docs/namespace.md "Durability of commits").
+class RelaxedCommits {
+ public:
+  RelaxedCommits() : previous_(active_) { active_ = true; }
+  ~RelaxedCommits() { active_ = previous_; }
+  RelaxedCommits(const RelaxedCommits&) = delete;
+  RelaxedCommits& operator=(const RelaxedCommits&) = delete;
+  static bool Active() { return active_; }
+  // kRelaxed commits made so far (by any thread): a syncer takes them to the disk.
+  static uint64_t Count() { return count_.load(); }
+  static void Counted() { count_.fetch_add(1); }
+
+ private:
+  static inline thread_local bool active_ = false;
+  static inline std::atomic<uint64_t> count_{0};
+  const bool previous_;
+};
+
 // Begin ... Commit, rolled back if not committed (exception paths).
 class Transaction {
  public:
-  explicit Transaction(Database& db, Durability durability = Durability::kFull)
+  explicit Transaction(Database& db)
+      : Transaction(db, RelaxedCommits::Active() ? Durability::kRelaxed : Durability::kFull) {}
+  Transaction(Database& db, Durability durability)
       : db_(db), relaxed_(durability == Durability::kRelaxed) {
     if (relaxed_) {
       db_.BeginRelaxed();
@@ -157,6 +180,7 @@ class Transaction {
   void Commit() {
     done_ = true;
     db_.Commit();
+    if (relaxed_) RelaxedCommits::Counted();
   }
 
  private:

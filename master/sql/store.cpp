@@ -86,7 +86,39 @@ void SqlStore::Adopt(std::unique_ptr<Database> db) {
   idle_cv_.notify_one();
 }
 
-SqlStore::~SqlStore() = default;
+SqlStore::~SqlStore() {
+  {
+    std::lock_guard lock(sync_mu_);
+    stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+}
+
+Status SqlStore::Sync() {
+  const uint64_t made = RelaxedCommits::Count();
+  // A full commit that writes a row: its fsync takes every earlier commit
+  // to the disk with it (SQLite: the whole WAL; PostgreSQL: the WAL up to it).
+  Status st = Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kFull);
+    db.Exec("UPDATE schema_version SET version = version");
+    tx.Commit();
+    return Status::OK();
+  });
+  if (st.ok()) synced_ = std::max(synced_.load(), made);
+  return st;
+}
+
+void SqlStore::SyncLoop() {
+  std::unique_lock lock(sync_mu_);
+  while (!sync_cv_.wait_for(lock, kSyncEvery, [this] { return stopping_; })) {
+    if (RelaxedCommits::Count() == synced_.load()) continue;
+    lock.unlock();
+    Status st = Sync();
+    if (!st.ok()) DFS_LOG(WARN, "master") << "metadata sync failed (tried again in a second): " << st.ToString();
+    lock.lock();
+  }
+}
 
 template <typename Fn>
 auto SqlStore::Locked(Fn&& fn) -> decltype(fn(std::declval<Database&>())) {
@@ -123,6 +155,7 @@ Result<std::unique_ptr<SqlStore>> SqlStore::Start(Result<std::unique_ptr<Databas
   }
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(connect), pool_size));
   store->Adopt(std::move(*first));
+  store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
 }
 
