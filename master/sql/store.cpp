@@ -916,13 +916,16 @@ Result<std::vector<PendingDeletion>> SqlStore::PendingDeletions(int limit) {
 
 Status SqlStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: the node is asked again (docs/namespace.md)
     db.Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
+    tx.Commit();
     return Status::OK();
   });
 }
 
 Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: the node is asked again (docs/namespace.md)
     // Back off: 1 s, 2 s, 4 s ... capped at 5 minutes. Never given up: a node
     // that comes back still gets its garbage removed.
     db.Prepare(
@@ -934,6 +937,7 @@ Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& n
         .Bind(2, blob_id)
         .Bind(3, node_id)
         .Run();
+    tx.Commit();
     return Status::OK();
   });
 }
