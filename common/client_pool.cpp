@@ -9,7 +9,11 @@ ClientPool::Lease::~Lease() {
 Result<ClientPool::Lease> ClientPool::Acquire(const std::string& url) {
   auto ep = ParseEndpoint(url);
   if (!ep.ok()) return ep.status();
-  std::string key = ep->ToUrl();
+  return Acquire(*ep);
+}
+
+ClientPool::Lease ClientPool::Acquire(const Endpoint& ep) {
+  std::string key = ep.ToUrl();
   std::unique_ptr<httplib::Client> reused;
   {
     std::lock_guard lock(mu_);
@@ -21,7 +25,7 @@ Result<ClientPool::Lease> ClientPool::Acquire(const std::string& url) {
       idle.pop_back();
     }
   }
-  if (!reused) reused = MakeClient(*ep, timeouts_);
+  if (!reused) reused = MakeClient(ep, timeouts_);
   return Lease(this, std::move(key), std::move(reused));
 }
 

@@ -56,6 +56,7 @@ class ClientPool {
 
   // An idle connection to `url` when there is a fresh one, else a new client (MakeClient).
   [[nodiscard]] Result<Lease> Acquire(const std::string& url);
+  Lease Acquire(const Endpoint& ep);
   size_t idle() const;  // connections waiting for reuse, all endpoints
 
  private:

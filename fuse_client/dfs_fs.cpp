@@ -509,7 +509,7 @@ DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const 
 int DfsFilesystem::Unlink(const std::string& path) {
   LockedFiles open = LockFiles(path);
   const int64_t linked = HardLinkedInode(path);
-  Status st = client_.Remove(path);
+  Status st = client_.Remove(path, /*relaxed=*/true);  // durable at the next fsync or within a second
   if (linked) ForgetInode(linked);  // its other names lost a link
   ForgetEntry(path);
   bool local_only = false;
@@ -915,6 +915,18 @@ int DfsFilesystem::Flush(fuse_file_info* fi) {
   return UploadAndTell(*file);
 }
 
+int DfsFilesystem::Fsync(fuse_file_info* fi) {
+  if (int rc = Flush(fi); rc != 0) return rc;
+  return FsyncDir();
+}
+
+int DfsFilesystem::FsyncDir() {
+  Status st = client_.Sync();
+  if (st.ok()) return 0;
+  DFS_LOG(ERROR, "fuse") << "fsync: the master's commits could not be synced: " << st.ToString();
+  return ErrnoFor(st);
+}
+
 int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info* fi) {
   if (size < 0) return -EINVAL;
   std::shared_ptr<OpenFile> file = fi ? Handle(fi) : nullptr;
@@ -1063,7 +1075,10 @@ fuse_operations DfsFilesystem::Operations() {
   };
   ops.flush = [](const char* p, fuse_file_info* fi) { return Guard("flush", p, [&] { return Self()->Flush(fi); }); };
   ops.fsync = [](const char* p, int, fuse_file_info* fi) {
-    return Guard("fsync", p, [&] { return Self()->Flush(fi); });
+    return Guard("fsync", p, [&] { return Self()->Fsync(fi); });
+  };
+  ops.fsyncdir = [](const char* p, int, fuse_file_info*) {
+    return Guard("fsyncdir", p, [&] { return Self()->FsyncDir(); });
   };
   ops.release = [](const char* p, fuse_file_info* fi) {
     return Guard("release", p, [&] { return Self()->Release(fi); });

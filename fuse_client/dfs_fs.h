@@ -194,6 +194,11 @@ class DfsFilesystem {
   int Read(char* buf, size_t size, off_t offset, fuse_file_info* fi);
   int Write(const char* buf, size_t size, off_t offset, fuse_file_info* fi);
   int Flush(fuse_file_info* fi);
+  // fsync(2) of a file (its changes uploaded) or a folder: the master's
+  // commits so far are then on its disk too (uploads and unlinks do not wait
+  // for that: docs/namespace.md "Durability of commits").
+  int Fsync(fuse_file_info* fi);
+  int FsyncDir();
   int Release(fuse_file_info* fi);
   int StatFs(struct statvfs* st);
 

@@ -272,6 +272,9 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
   if (auto size = SpoolSize(file.fd.get()); c.seq_md5 && size.ok() && *size == c.seq_end) {
     options.md5 = c.seq_md5->HexDigestSoFar();  // hashed as it was written
   }
+  // The chunks are on their nodes' disks when the PUT answers; the master's
+  // commit gets to its disk within a second, or at fsync (Fsync).
+  options.relaxed = true;
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
     // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.

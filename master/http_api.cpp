@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 #include "common/guarded_server.h"
 #include "common/http_util.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "master/request_parsing.h"
+#include "master/sql/database.h"
 
 namespace dfs::master {
 
@@ -136,6 +138,8 @@ void HttpApi::RegisterRoutes() {
     if (!path.ok()) return SendError(res, path.status());
     auto who = ParseCredentials(req);
     if (!who.ok()) return SendError(res, who.status());
+    std::optional<RelaxedCommits> relaxed;  // ?sync=0: docs/namespace.md "Durability of commits"
+    if (req.get_param_value("sync") == "0") relaxed.emplace();
     auto f = files_.Delete(*path, *who ? &**who : nullptr);
     if (!f.ok()) return SendError(res, f.status());
     res.status = 204;
@@ -225,6 +229,10 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     put.replicas = *replicas;
   }
   if (req.has_param("offset")) return WriteRange(req, res, reader, put, guard);
+  // ?sync=0: the commit need not be on the master's disk when this answers
+  // (the chunks are on their nodes'): docs/namespace.md "Durability of commits".
+  std::optional<RelaxedCommits> relaxed;
+  if (req.get_param_value("sync") == "0") relaxed.emplace();
   if (Status st = files_.PrecheckPut(put); !st.ok()) return guard.Reject(reader, res, st);
   // Chunks go to their nodes as they fill: no whole-file spool.
   auto upload = files_.BeginPut(put);

@@ -103,6 +103,12 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names, dou
     if (!page->next.empty()) body["next"] = page->next;
     SendJson(res, 200, body);
   };
+  // Every commit so far on the disk (the mount's fsync: docs/namespace.md "Durability of commits").
+  server.Post("/api/v1/sync", [&names](const httplib::Request&, httplib::Response& res) {
+    Status st = names.Sync();
+    if (!st.ok()) return SendError(res, st);
+    res.status = 204;
+  });
   server.Get("/api/v1/list", [list](const httplib::Request& req, httplib::Response& res) { list("", req, res); });
   server.Get(R"(/api/v1/list/([\s\S]+))", [list](const httplib::Request& req, httplib::Response& res) {
     auto dir = PathFromRequest(req);

@@ -130,6 +130,11 @@ class NamespaceStore {
 
   virtual Result<DirEntry> Link(const std::string& existing, const std::string& path,
                                 const Credentials* who = nullptr) = 0;
+
+  // Every commit made so far is on the disk when it returns (fsync of a
+  // file or folder through the mount; kRelaxed commits otherwise get there
+  // within about a second, or with the next full commit).
+  virtual Status Sync() = 0;
 };
 
 }  // namespace dfs::master

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,7 @@ BlobWriter::~BlobWriter() {
   if (!done_) {
     ::unlink(tmp_path_.c_str());
     ::unlink(sums_tmp_path().c_str());
+    ::unlink(meta_tmp_path().c_str());
   }
 }
 
@@ -92,15 +94,32 @@ Status BlobWriter::Append(const char* data, size_t len) {
   return Status::OK();
 }
 
+Status BlobWriter::SyncAll(int meta_fd) {
+  int blob_err = 0;
+  Status sums;
+  std::thread blob([&] { blob_err = ::fsync(fd_.get()) != 0 ? errno : 0; });
+  std::thread blocks([&] { sums = sums_.SyncAndClose(); });
+  const int meta_err = ::fsync(meta_fd) != 0 ? errno : 0;
+  blob.join();
+  blocks.join();
+  if (blob_err != 0) return ErrnoStatus("fsync " + tmp_path_, blob_err);
+  if (meta_err != 0) return ErrnoStatus("fsync " + meta_tmp_path(), meta_err);
+  return sums;
+}
+
 Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5) {
   if (Status st = out_.Flush(fd_.get()); !st.ok()) return st;
-  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
-  if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
-  if (Status st = sums_.Finish(); !st.ok()) return st;
   std::string md5 = md5_.HexDigest();
   if (!expected_md5.empty() && md5 != expected_md5) {
     return Status::ChecksumMismatch("md5 of the received body is " + md5 + ", expected " + expected_md5);
   }
+  if (Status st = sums_.Write(); !st.ok()) return st;
+  UniqueFd meta_fd(::open(meta_tmp_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!meta_fd) return ErrnoStatus("create " + meta_tmp_path(), errno);
+  const std::string meta = nlohmann::json{{"md5", md5}, {"size", written_}}.dump();
+  if (Status st = WriteAll(meta_fd.get(), meta.data(), meta.size()); !st.ok()) return st;
+  if (Status st = SyncAll(meta_fd.get()); !st.ok()) return st;
+  if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
   Status st = store_->Publish(*this, md5);
   if (!st.ok()) return st;
   return BlobInfo{blob_id_, written_, md5};
@@ -193,6 +212,7 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
         return ErrnoStatus("rename over blob " + id, errno);  // ~BlobWriter removes the temp files
       }
       writer.done_ = true;
+      ::unlink(writer.meta_tmp_path().c_str());  // the same md5 and size
       return FsyncDir(dir_ + "/blobs/" + id.substr(0, 2));
     }
     return Status::AlreadyExists("blob " + id + " exists with another md5");
@@ -201,18 +221,7 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
   std::error_code ec;
   fs::create_directories(shard, ec);
   if (ec) return Status::IOError("mkdir " + shard + ": " + ec.message());
-  std::string meta_tmp = writer.tmp_path_ + ".meta";
-  {
-    std::string meta = nlohmann::json{{"md5", md5}, {"size", writer.written_}}.dump();
-    UniqueFd fd(::open(meta_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return ErrnoStatus("create " + meta_tmp, errno);
-    Status st = WriteAll(fd.get(), meta.data(), meta.size());
-    if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync " + meta_tmp, errno);
-    if (!st.ok()) {
-      ::unlink(meta_tmp.c_str());
-      return st;
-    }
-  }
+  const std::string meta_tmp = writer.meta_tmp_path();  // written and fsynced by Commit
   // Sidecars first: a visible blob always has its md5 and block sums.
   if (::rename(meta_tmp.c_str(), MetaPath(id).c_str()) != 0 ||
       ::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0 ||

@@ -55,7 +55,8 @@ class BlobWriter {
   static constexpr uint64_t kFreeSpaceRecheckBytes = 8 << 20;
 
   Status Append(const char* data, size_t len);
-  // fsync, compare with expected_md5 (when not empty), publish.
+  // Compare with expected_md5 (when not empty), write the meta, fsync the
+  // blob, its block sums and its meta at once, publish.
   Result<BlobInfo> Commit(const std::string& expected_md5);
   uint64_t bytes_written() const { return written_; }
 
@@ -66,6 +67,10 @@ class BlobWriter {
   // Measures free space again when `more` bytes go past what the last measure allowed.
   [[nodiscard]] Status CheckRoom(size_t more);
   std::string sums_tmp_path() const { return tmp_path_ + ".blocks"; }
+  std::string meta_tmp_path() const { return tmp_path_ + ".meta"; }
+  // The three temporary files on the disk, fsynced side by side (one
+  // journal commit for all of them, mostly, instead of one each in turn).
+  Status SyncAll(int meta_fd);
 
   BlobStore* store_;
   std::string blob_id_;

@@ -86,9 +86,17 @@ Status BlockSumsWriter::Flush() {
 }
 
 Status BlockSumsWriter::Finish() {
+  if (Status st = Write(); !st.ok()) return st;
+  return SyncAndClose();
+}
+
+Status BlockSumsWriter::Write() {
   if (in_block_ > 0) pending_ += block_md5_.HexDigest();
   in_block_ = 0;
-  if (Status st = Flush(); !st.ok()) return st;
+  return Flush();
+}
+
+Status BlockSumsWriter::SyncAndClose() {
   if (::fsync(fd_.get()) != 0) return Status::IOError(std::string("fsync block sums: ") + std::strerror(errno));
   if (fd_.Close() != 0) return Status::IOError(std::string("close block sums: ") + std::strerror(errno));
   return Status::OK();

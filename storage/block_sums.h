@@ -24,6 +24,10 @@ class BlockSumsWriter {
   Status Append(const char* data, size_t len);
   // Digest of the last (short) block, flush, fsync, close.
   Status Finish();
+  // Finish in two steps, so the fsync can run beside others (BlobWriter):
+  // the last digest written out, then fsync and close.
+  Status Write();
+  Status SyncAndClose();
 
  private:
   BlockSumsWriter(UniqueFd fd, uint32_t block_size);

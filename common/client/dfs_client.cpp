@@ -85,15 +85,19 @@ httplib::Headers DfsClient::CallerHeaders() const {
           {kGroupsHeader, FormatGroupList(who->groups)}};
 }
 
-std::unique_ptr<httplib::Client> DfsClient::Connect(const Endpoint& master, const ClientTimeouts& timeouts) const {
-  auto cli = MakeClient(master, timeouts);
+ClientPool::Lease DfsClient::Connect(const Endpoint& master, const ClientTimeouts& timeouts) const {
+  auto cli = pool_->Acquire(master);
+  cli->set_connection_timeout(timeouts.connect);
+  cli->set_read_timeout(timeouts.read);
+  cli->set_write_timeout(timeouts.write);
   // Requests made with headers of their own add CallerHeaders() to them
   // (cpp-httplib sends default headers only with requests that have none).
   cli->set_default_headers(CallerHeaders());
   return cli;
 }
 
-DfsClient::DfsClient(ClientOptions options) : options_(std::move(options)) {
+DfsClient::DfsClient(ClientOptions options)
+    : options_(std::move(options)), pool_(std::make_shared<ClientPool>(options_.timeouts)) {
   // A bad URL (only through this constructor: Create refuses it) leaves
   // masters_ null, and every call fails with InvalidArgument.
   if (auto masters = MasterSet::Parse(options_.master_url); masters.ok()) masters_ = *masters;
@@ -132,7 +136,10 @@ Status DfsClient::WithRetry(const std::string& what, Resend resend, const Attemp
 
 Status DfsClient::Healthz() const {
   return Round(Resend::kSafe, [&](const Endpoint& master) {
-    return AttemptFrom(Connect(master, options_.timeouts)->Get("/healthz"));
+    auto cli = Connect(master, options_.timeouts);
+    auto res = cli->Get("/healthz");
+    if (res) cli.Keep();
+    return AttemptFrom(res);
   }).status;
 }
 
@@ -149,6 +156,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
   if (!options.handle.empty()) url += "&handle=" + EncodeQueryValue(options.handle);
   if (options.open_handle) url += "&open=1";
+  if (options.relaxed) url += "&sync=0";
   if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
   char mode_text[8] = "";
   if (options.mode) std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
@@ -176,6 +184,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
           return sink.write(buf.data(), static_cast<size_t>(n));
         },
         "application/octet-stream");
+    if (res) cli.Keep();
     MasterAttempt sent = AttemptFrom(res);
     if (!sent.status.ok()) return sent;
     auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -239,6 +248,7 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
           if (progress) progress(done, total);
           return true;
         });
+    if (res && !sink_failed) cli.Keep();
     if (sink_failed) return Answered(Status::IOError("cannot write the downloaded data"));
     if (!res) {
       MasterAttempt failed = AttemptFrom(res);
@@ -351,6 +361,7 @@ Status DfsClient::GetRange(const std::string& remote_name, const std::string& ha
           done += len;
           return true;
         });
+    if (res && !sink_failed) cli.Keep();
     if (sink_failed) return Answered(Status::IOError(what + ": the answer could not be kept"));
     if (!res) {
       MasterAttempt failed = AttemptFrom(res);
@@ -376,7 +387,9 @@ Result<FileInfo> DfsClient::Stat(const std::string& remote_name) const {
 Result<nlohmann::json> DfsClient::GetJson(const std::string& path) const {
   nlohmann::json out;
   Status st = WithRetry("GET " + path, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
-    auto res = Connect(master, options_.timeouts)->Get(path);
+    auto cli = Connect(master, options_.timeouts);
+    auto res = cli->Get(path);
+    if (res) cli.Keep();
     MasterAttempt a = AttemptFrom(res);
     if (!a.status.ok()) return a;
     out = nlohmann::json::parse(res->body, nullptr, false);
@@ -397,6 +410,7 @@ Result<nlohmann::json> DfsClient::RequestJson(const std::string& method, const s
                           : method == "PATCH"  ? cli->Patch(path, payload, "application/json")
                           : method == "DELETE" ? cli->Delete(path)
                                                : cli->Put(path, payload, "application/json");
+    if (res) cli.Keep();
     MasterAttempt a = AttemptFrom(res);
     if (!a.status.ok()) return a;
     answer = res->body.empty() ? nlohmann::json() : nlohmann::json::parse(res->body, nullptr, false);
@@ -430,10 +444,15 @@ Result<std::vector<FileInfo>> DfsClient::List(const std::string& prefix) const {
   return out;
 }
 
-Status DfsClient::Remove(const std::string& remote_name) const {
+Status DfsClient::Remove(const std::string& remote_name, bool relaxed) const {
   auto name = NormalizeUserPath(remote_name);
   if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
-  return SendJsonRequest("DELETE", FilesUrl(*name), nullptr);
+  return SendJsonRequest("DELETE", FilesUrl(*name) + (relaxed ? "?sync=0" : ""), nullptr);
+}
+
+Status DfsClient::Sync() const {
+  Status st = SendJsonRequest("POST", "/api/v1/sync", nullptr);
+  return st.code() == Code::kNotFound ? Status::OK() : st;
 }
 
 Result<std::vector<NodeInfo>> DfsClient::Nodes() const {
@@ -561,7 +580,9 @@ Status DfsClient::WriteRange(const std::string& path, const std::string& handle,
     auto cli = Connect(master, PutTimeouts(options_.timeouts, data.size()));
     httplib::Headers headers = CallerHeaders();
     headers.emplace(kMd5Header, md5);
-    return AttemptFrom(cli->Put(url, headers, data, "application/octet-stream"));
+    auto res = cli->Put(url, headers, data, "application/octet-stream");
+    if (res) cli.Keep();
+    return AttemptFrom(res);
   });
 }
 

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/client_pool.h"
 #include "common/http_util.h"
 #include "common/master_set.h"
 #include "common/credentials.h"
@@ -63,6 +64,9 @@ struct PutOptions {
   std::string handle;               // set: the content of the file open as this handle (?handle=)
   bool open_handle = false;         // ?open=1: the answer brings a handle on the stored file
   std::string md5;                  // of the local file when the caller knows it (not read an extra time)
+  // ?sync=0: the master answers before its commit is on its disk (the data
+  // is on the nodes'); Sync() later makes it durable (docs/namespace.md).
+  bool relaxed = false;
   ProgressFn progress;
 };
 
@@ -142,7 +146,11 @@ class DfsClient {
   Result<FileInfo> Stat(const std::string& remote_name) const;
   Result<nlohmann::json> Meta(const std::string& remote_name) const;
   Result<std::vector<FileInfo>> List(const std::string& prefix) const;
-  Status Remove(const std::string& remote_name) const;
+  // relaxed: ?sync=0, as PutOptions::relaxed.
+  Status Remove(const std::string& remote_name, bool relaxed = false) const;
+  // Every commit the master made so far is on its disk (POST /api/v1/sync;
+  // an older master, which has no such route, commits each change fully).
+  Status Sync() const;
   Result<std::vector<NodeInfo>> Nodes() const;
   Result<nlohmann::json> Cluster() const;
   // Operators: stop placing on a node and copy its files elsewhere (or undo).
@@ -195,8 +203,10 @@ class DfsClient {
   Status WithRetry(const std::string& what, Resend resend, const Attempt& attempt) const;
   // One round over the masters (InvalidArgument when the URL list was bad).
   MasterAttempt Round(Resend resend, const Attempt& attempt) const;
-  // A connection to `master` that sends the caller's credentials.
-  std::unique_ptr<httplib::Client> Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
+  // A connection to `master` that sends the caller's credentials: a
+  // keep-alive one from the pool when there is one (a connection and a
+  // server thread less per request); back to it on Keep() (an answered request).
+  ClientPool::Lease Connect(const Endpoint& master, const ClientTimeouts& timeouts) const;
   httplib::Headers CallerHeaders() const;
   Result<nlohmann::json> GetJson(const std::string& path) const;
   Status SendJsonRequest(const std::string& method, const std::string& path, const nlohmann::json& body,
@@ -210,6 +220,7 @@ class DfsClient {
 
   ClientOptions options_;
   std::shared_ptr<MasterSet> masters_;  // shared by copies: one "current" master
+  std::shared_ptr<ClientPool> pool_;     // shared by copies too
 };
 
 FileInfo FileInfoFromJson(const nlohmann::json& j);

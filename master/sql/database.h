@@ -13,6 +13,7 @@
 // connection), never when a COMMIT's outcome is unknown.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -119,26 +120,72 @@ class Database {
   // Throws SqlError kCommitUnknown when the outcome cannot be known.
   virtual void Commit() = 0;
   virtual void Rollback() = 0;  // never throws
+  // Begin for a transaction whose commit need not reach the disk before
+  // Commit returns (Transaction's kRelaxed): it is never half applied, and
+  // a power failure may undo it (not a crash of the master: the database
+  // has it). EndRelaxed (never throws) restores full commits after it.
+  virtual void BeginRelaxed() { Begin(); }
+  virtual void EndRelaxed() {}
   // False once the connection is known to be broken (a pool replaces it).
   virtual bool Healthy() const { return true; }
+};
+
+// How a transaction's commit is made durable. kFull: on the disk when
+// Commit returns (what a client's change gets). kRelaxed: only for
+// bookkeeping whose loss a power failure may cause and the master repairs
+// on its own (leases, heartbeats, published marks, recorded copies: see
+// docs/namespace.md "Durability of commits"); the next full commit takes it
+// to the disk too.
+enum class Durability { kFull, kRelaxed };
+
+// While one lives, the transactions this thread begins without saying
+// otherwise are kRelaxed: for a request whose client asked for it (the
+// mount's creates and unlinks: docs/namespace.md "Durability of commits").
+class RelaxedCommits {
+ public:
+  RelaxedCommits() : previous_(active_) { active_ = true; }
+  ~RelaxedCommits() { active_ = previous_; }
+  RelaxedCommits(const RelaxedCommits&) = delete;
+  RelaxedCommits& operator=(const RelaxedCommits&) = delete;
+  static bool Active() { return active_; }
+  // kRelaxed commits made so far (by any thread): a syncer takes them to the disk.
+  static uint64_t Count() { return count_.load(); }
+  static void Counted() { count_.fetch_add(1); }
+
+ private:
+  static inline thread_local bool active_ = false;
+  static inline std::atomic<uint64_t> count_{0};
+  const bool previous_;
 };
 
 // Begin ... Commit, rolled back if not committed (exception paths).
 class Transaction {
  public:
-  explicit Transaction(Database& db) : db_(db) { db_.Begin(); }
+  explicit Transaction(Database& db)
+      : Transaction(db, RelaxedCommits::Active() ? Durability::kRelaxed : Durability::kFull) {}
+  Transaction(Database& db, Durability durability)
+      : db_(db), relaxed_(durability == Durability::kRelaxed) {
+    if (relaxed_) {
+      db_.BeginRelaxed();
+    } else {
+      db_.Begin();
+    }
+  }
   ~Transaction() {
     if (!done_) db_.Rollback();
+    if (relaxed_) db_.EndRelaxed();
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void Commit() {
     done_ = true;
     db_.Commit();
+    if (relaxed_) RelaxedCommits::Counted();
   }
 
  private:
   Database& db_;
+  const bool relaxed_;
   bool done_ = false;
 };
 

@@ -34,6 +34,9 @@ class PostgresDatabase final : public Database {
   void Begin() override { Exec("BEGIN ISOLATION LEVEL READ COMMITTED"); }
   void Commit() override;
   void Rollback() override;
+  // synchronous_commit off for the one transaction (the server may lose its
+  // commit in a crash of its own; never half of it).
+  void BeginRelaxed() override { Exec("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO off"); }
   bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
 
   // For statements: the prepared name of `sql` (rewritten), preparing it on first use.

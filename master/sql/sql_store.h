@@ -15,11 +15,14 @@
 // holds files, nodes, replicas and queues, namespace.cpp the namespace.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "master/metadata_store.h"
@@ -34,6 +37,7 @@ class SqlStore final : public MetadataStore {
   // `url` is postgres://... (libpq's form). Creates or migrates the schema.
   static Result<std::unique_ptr<SqlStore>> OpenPostgres(const std::string& url);
   ~SqlStore() override;
+  Status Sync() override;
 
   // NamespaceStore
   Result<DirPage> List(const std::string& dir, const std::string& after = "", size_t limit = 0) override;
@@ -132,12 +136,21 @@ class SqlStore final : public MetadataStore {
   // As WithTransaction for `make`, which makes an inode and answers its entry.
   Result<DirEntry> MakeInTransaction(const std::function<Result<DirEntry>(Database&)>& make);
 
+  // Syncs every kSyncEvery while kRelaxed commits were made since the last sync.
+  void SyncLoop();
+  static constexpr std::chrono::milliseconds kSyncEvery{1000};
+
   const Connect connect_;
   const size_t pool_size_;
   std::mutex mu_;
   std::condition_variable idle_cv_;
   std::vector<std::unique_ptr<Database>> idle_;
   size_t open_ = 0;  // connections made and not dropped (idle or lent)
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;
+  std::atomic<uint64_t> synced_{0};  // RelaxedCommits::Count() when the last sync began
+  std::thread syncer_;  // last: started when the rest is ready
 };
 
 }  // namespace dfs::master

@@ -130,4 +130,16 @@ void SqliteDatabase::Rollback() {
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+void SqliteDatabase::BeginRelaxed() {
+  Exec("PRAGMA synchronous=NORMAL");
+  try {
+    Begin();
+  } catch (const SqlError&) {
+    EndRelaxed();
+    throw;
+  }
+}
+
+void SqliteDatabase::EndRelaxed() { sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
+
 }  // namespace dfs::master

@@ -32,6 +32,11 @@ class SqliteDatabase final : public Database {
   void Begin() override { Exec("BEGIN IMMEDIATE"); }
   void Commit() override { Exec("COMMIT"); }
   void Rollback() override;
+  // synchronous=NORMAL for the one transaction: in WAL mode its commit is
+  // in the WAL (safe from a crash of the master) but not fsynced; the next
+  // FULL commit (or a checkpoint) syncs it with its own.
+  void BeginRelaxed() override;
+  void EndRelaxed() override;
 
   struct Cached {
     sqlite3_stmt* stmt = nullptr;

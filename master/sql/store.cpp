@@ -86,7 +86,39 @@ void SqlStore::Adopt(std::unique_ptr<Database> db) {
   idle_cv_.notify_one();
 }
 
-SqlStore::~SqlStore() = default;
+SqlStore::~SqlStore() {
+  {
+    std::lock_guard lock(sync_mu_);
+    stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+}
+
+Status SqlStore::Sync() {
+  const uint64_t made = RelaxedCommits::Count();
+  // A full commit that writes a row: its fsync takes every earlier commit
+  // to the disk with it (SQLite: the whole WAL; PostgreSQL: the WAL up to it).
+  Status st = Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kFull);
+    db.Exec("UPDATE schema_version SET version = version");
+    tx.Commit();
+    return Status::OK();
+  });
+  if (st.ok()) synced_ = std::max(synced_.load(), made);
+  return st;
+}
+
+void SqlStore::SyncLoop() {
+  std::unique_lock lock(sync_mu_);
+  while (!sync_cv_.wait_for(lock, kSyncEvery, [this] { return stopping_; })) {
+    if (RelaxedCommits::Count() == synced_.load()) continue;
+    lock.unlock();
+    Status st = Sync();
+    if (!st.ok()) DFS_LOG(WARN, "master") << "metadata sync failed (tried again in a second): " << st.ToString();
+    lock.lock();
+  }
+}
 
 template <typename Fn>
 auto SqlStore::Locked(Fn&& fn) -> decltype(fn(std::declval<Database&>())) {
@@ -123,6 +155,7 @@ Result<std::unique_ptr<SqlStore>> SqlStore::Start(Result<std::unique_ptr<Databas
   }
   std::unique_ptr<SqlStore> store(new SqlStore(std::move(connect), pool_size));
   store->Adopt(std::move(*first));
+  store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
 }
 
@@ -168,6 +201,7 @@ Status SqlStore::WithReads(const std::function<Status(Database&)>& fn) {
 
 Status SqlStore::UpsertNode(const NodeRecord& n) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // a heartbeat: the next one repeats it
     auto q = db.Prepare(
         "INSERT INTO nodes (node_id, url, state, capacity, used, free, blobs, last_heartbeat) "
         "VALUES (?, ?, 'up', ?, ?, ?, ?, ?) "
@@ -178,6 +212,7 @@ Status SqlStore::UpsertNode(const NodeRecord& n) {
     q.Bind(1, n.node_id).Bind(2, n.url).Bind(3, static_cast<int64_t>(n.capacity)).Bind(4, static_cast<int64_t>(n.used));
     q.Bind(5, static_cast<int64_t>(n.free)).Bind(6, static_cast<int64_t>(n.blobs)).Bind(7, n.last_heartbeat);
     q.Run();
+    tx.Commit();
     return Status::OK();
   });
 }
@@ -468,7 +503,7 @@ Result<int64_t> InodeOfHandle(Database& db, const std::string& handle) {
 
 Result<HandleRecord> SqlStore::OpenHandle(const std::string& path, double lease_s, const Credentials* who) {
   return Locked([&](Database& db) -> Result<HandleRecord> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     auto ino = Resolve(db, path, who);
     if (!ino.ok()) return ino.status();
     auto inode = GetInode(db, *ino).value();
@@ -488,7 +523,7 @@ Result<HandleRecord> SqlStore::OpenHandle(const std::string& path, double lease_
 
 Result<std::vector<std::string>> SqlStore::RenewHandles(const std::vector<std::string>& handles, double lease_s) {
   return Locked([&](Database& db) -> Result<std::vector<std::string>> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     std::vector<std::string> gone;
     const double now = NowSeconds();
     auto u = db.Prepare("UPDATE open_handles SET expires_at = ? WHERE handle = ? AND expires_at > ?");
@@ -504,7 +539,7 @@ Result<std::vector<std::string>> SqlStore::RenewHandles(const std::vector<std::s
 
 Status SqlStore::CloseHandle(const std::string& handle) {
   return Locked([&](Database& db) -> Status {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     auto q = db.Prepare("DELETE FROM open_handles WHERE handle = ? RETURNING ino");
     if (!q.Bind(1, handle).Step()) return Status::NotFound("no open handle " + handle);
     const int64_t ino = q.Int(0);
@@ -517,7 +552,7 @@ Status SqlStore::CloseHandle(const std::string& handle) {
 
 Result<int> SqlStore::ExpireHandles(double now) {
   return Locked([&](Database& db) -> Result<int> {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lease: docs/namespace.md
     std::vector<int64_t> inodes;
     auto q = db.Prepare("DELETE FROM open_handles WHERE expires_at <= ? RETURNING ino");
     q.Bind(1, now);
@@ -857,7 +892,7 @@ Result<BlobRecord> SqlStore::GetBlob(const std::string& blob_id) {
 
 Status SqlStore::AddReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5) {
   return Locked([&](Database& db) -> Status {
-    Transaction tx(db);
+    Transaction tx(db, Durability::kRelaxed);  // a lost one is repaired: docs/namespace.md
     auto node = db.Prepare("SELECT 1 FROM nodes WHERE node_id = ?");
     if (!node.Bind(1, node_id).Step()) return Status::InvalidArgument("no node " + node_id);
     auto owner = OwnerOfBlob(db, blob_id);
@@ -999,13 +1034,16 @@ Result<std::vector<PendingDeletion>> SqlStore::PendingDeletions(int limit) {
 
 Status SqlStore::DeletionDone(const std::string& blob_id, const std::string& node_id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: the node is asked again (docs/namespace.md)
     db.Prepare("DELETE FROM blob_deletions WHERE blob_id = ? AND node_id = ?").Bind(1, blob_id).Bind(2, node_id).Run();
+    tx.Commit();
     return Status::OK();
   });
 }
 
 Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& node_id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: the node is asked again (docs/namespace.md)
     // Back off: 1 s, 2 s, 4 s ... capped at 5 minutes. Never given up: a node
     // that comes back still gets its garbage removed.
     db.Prepare(
@@ -1017,6 +1055,7 @@ Status SqlStore::DeletionFailed(const std::string& blob_id, const std::string& n
         .Bind(2, blob_id)
         .Bind(3, node_id)
         .Run();
+    tx.Commit();
     return Status::OK();
   });
 }
@@ -1033,7 +1072,9 @@ Result<std::vector<OutboxJob>> SqlStore::UnpublishedJobs(int limit) {
 
 Status SqlStore::MarkJobPublished(int64_t id) {
   return Locked([&](Database& db) -> Status {
+    Transaction tx(db, Durability::kRelaxed);  // lost: published again (docs/namespace.md)
     db.Prepare("UPDATE outbox SET published_at = ? WHERE id = ?").Bind(1, NowSeconds()).Bind(2, id).Run();
+    tx.Commit();
     return Status::OK();
   });
 }

@@ -1293,6 +1293,53 @@ TEST(FuseMountTest, UnreachableMasterFailsWithAClearErrorAndNoMount) {
   EXPECT_EQ(RunCommand(BinaryPath("mount.dfs") + " --bogus " + mnt, &out), 1) << out;
 }
 
+// A small file is one PUT (relaxed: ?sync=0) after the kernel's lookup of
+// its new name and one handle close; an unlink one DELETE. fsync of a file
+// and of a folder make the master sync its commits (POST /api/v1/sync).
+TEST_F(FuseTest, SmallFilesCostOnePutAndFsyncSyncsTheMaster) {
+  auto count = [&](const std::string& route, const std::string& method, const std::string& status) {
+    const std::string body = Get(cluster_->master_url(), "/metrics").body;
+    const std::string series =
+        "dfs_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" + status + "\"} ";
+    size_t at = body.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(body.substr(at + series.size()));
+  };
+  ASSERT_EQ(Sh("mkdir " + M("small")), 0);
+  constexpr int kFiles = 20;
+  const double puts = count("/api/v1/files", "PUT", "201");
+  const double closes = count("/api/v1/handles", "DELETE", "204");
+  const double syncs = count("/api/v1/sync", "POST", "204");
+  std::string out;
+  ASSERT_EQ(Sh("for i in $(seq " + std::to_string(kFiles) + "); do echo file $i > " + M("small") + "/f$i; done", &out),
+            0) << out;
+  EXPECT_EQ(count("/api/v1/files", "PUT", "201") - puts, kFiles);
+  // Release (and so the close) comes after close(2) has returned.
+  EXPECT_TRUE(WaitUntil([&] { return count("/api/v1/handles", "DELETE", "204") - closes == kFiles; },
+                        milliseconds(10000)));
+  EXPECT_EQ(count("/api/v1/sync", "POST", "204"), syncs) << "close does not wait for the master's disk";
+  // Stored: on the master and md5-checked by its nodes.
+  EXPECT_EQ(cluster_->Cli("stat small/f7", &out), 0) << out;
+  EXPECT_EQ(ReadFile(M("small/f7")), "file 7\n");
+
+  WriteFile(L("fsync.py"),
+            "import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644) if sys.argv[2] == 'file' else "
+            "os.open(sys.argv[1], os.O_RDONLY)\n"
+            "if sys.argv[2] == 'file': os.write(fd, b'kept')\n"
+            "os.fsync(fd)\n"
+            "os.close(fd)\n");
+  ASSERT_EQ(Sh("python3 " + L("fsync.py") + " " + M("small/synced") + " file", &out), 0) << out;
+  EXPECT_EQ(count("/api/v1/sync", "POST", "204") - syncs, 1) << "fsync of a file";
+  ASSERT_EQ(Sh("python3 " + L("fsync.py") + " " + M("small") + " dir", &out), 0) << out;
+  EXPECT_EQ(count("/api/v1/sync", "POST", "204") - syncs, 2) << "fsync of a folder";
+  EXPECT_EQ(ReadFile(M("small/synced")), "kept");
+
+  const double deletes = count("/api/v1/files", "DELETE", "204");
+  ASSERT_EQ(Sh("rm -rf " + M("small"), &out), 0) << out;
+  EXPECT_EQ(count("/api/v1/files", "DELETE", "204") - deletes, kFiles + 1);
+  EXPECT_NE(cluster_->Cli("stat small/f7", &out), 0) << out;
+}
+
 }  // namespace
 }  // namespace dfs::testing
 

@@ -9,6 +9,7 @@
 
 #include "master/collision_namer.h"
 #include "master/namespace_store.h"
+#include "master/sql/database.h"
 #include "master/sql/sqlite_database.h"
 #include "tests/master/store_backends.h"
 #include "tests/support/process.h"
@@ -80,6 +81,30 @@ TEST_P(MetadataStoreTest, CommitGetListDelete) {
   EXPECT_EQ(store_->GetFile("a/b.txt").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->PendingDeletions(10)->size(), 1u) << "the blob is queued for deletion";
   EXPECT_EQ(store_->DeleteFile("a/b.txt").status().code(), Code::kNotFound);
+}
+
+// A request's relaxed commits (?sync=0) are commits like any other, only
+// not waited on for the disk; Sync takes them there. A store opened again
+// (a restarted master) has them.
+TEST_P(MetadataStoreTest, RelaxedCommitsAreCommittedAndSynced) {
+  const uint64_t before = RelaxedCommits::Count();
+  {
+    RelaxedCommits relaxed;
+    ASSERT_TRUE(store_->CommitFile(File("r/kept.txt", "b1"), ConflictMode::kFail, Rename).ok());
+    ASSERT_TRUE(store_->CommitFile(File("r/gone.txt", "b2"), ConflictMode::kFail, Rename).ok());
+    ASSERT_TRUE(store_->DeleteFile("r/gone.txt").ok());
+  }
+  EXPECT_FALSE(RelaxedCommits::Active());
+  EXPECT_GE(RelaxedCommits::Count() - before, 3u);
+  ASSERT_TRUE(store_->Sync().ok());
+  ASSERT_TRUE(store_->CommitFile(File("r/full.txt", "b3"), ConflictMode::kFail, Rename).ok());
+  store_.reset();
+  auto again = MetadataStore::Open(where_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  store_ = std::move(*again);
+  EXPECT_TRUE(store_->GetFile("r/kept.txt").ok());
+  EXPECT_TRUE(store_->GetFile("r/full.txt").ok());
+  EXPECT_EQ(store_->GetFile("r/gone.txt").status().code(), Code::kNotFound);
 }
 
 TEST_P(MetadataStoreTest, ListPrefixIsLiteral) {
