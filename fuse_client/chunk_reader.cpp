@@ -150,9 +150,36 @@ Result<size_t> ChunkReader::ReadFromChunk(const DfsClient& client, FileCache& ca
   return done;
 }
 
+std::optional<Result<size_t>> ChunkReader::ReadFromWholeCopy(FileCache& cache, char* buf, size_t size,
+                                                             uint64_t offset) {
+  // One chunk: its md5 is the file's, so FetchChunk finds the whole copy itself.
+  if (list_.chunks.size() < 2 || list_.md5.empty()) return std::nullopt;
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (!looked_for_whole_) {
+      whole_ = cache.OpenIfCached(list_.md5);
+      looked_for_whole_ = true;
+    }
+    if (!whole_) return std::nullopt;
+    fd = whole_.get();
+  }
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size, list_.size - offset));
+  size_t done = 0;
+  while (done < want) {
+    ssize_t n = ::pread(fd, buf + done, want - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Result<size_t>(Status::IOError(std::string("cached copy: ") + std::strerror(errno)));
+    if (n == 0) return Result<size_t>(Status::IOError("cached copy of '" + name_ + "' is shorter than its size"));
+    done += static_cast<size_t>(n);
+  }
+  return Result<size_t>(done);
+}
+
 Result<size_t> ChunkReader::Read(const DfsClient& client, FileCache& cache, ReadAhead* read_ahead, char* buf,
                                  size_t size, uint64_t offset) {
   if (offset >= list_.size || size == 0) return size_t{0};
+  if (auto whole = ReadFromWholeCopy(cache, buf, size, offset)) return std::move(*whole);
   const uint64_t end = std::min<uint64_t>(list_.size, offset + size);
   size_t done = 0;
   for (uint64_t at = offset; at < end;) {

@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@
 #include "common/client/dfs_client.h"
 #include "common/credentials.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "fuse_client/file_cache.h"
 
 namespace dfs::fuse_client {
@@ -100,6 +102,9 @@ class ChunkReader {
   // Copies the part of chunk `index` that [offset, offset + size) covers.
   Result<size_t> ReadFromChunk(const DfsClient& client, FileCache& cache, size_t index, char* buf, size_t size,
                                uint64_t offset);
+  // The read served from the file's whole verified copy (one this mount
+  // uploaded or fetched whole) when the cache has one; nullopt when not.
+  std::optional<Result<size_t>> ReadFromWholeCopy(FileCache& cache, char* buf, size_t size, uint64_t offset);
   // After a read of [offset, end): asks for the next chunk when the reader goes sequentially.
   void MaybeReadAhead(FileCache& cache, ReadAhead* read_ahead, uint64_t offset, uint64_t end);
 
@@ -110,6 +115,8 @@ class ChunkReader {
   std::mutex mu_;
   uint64_t next_offset_ = UINT64_MAX;  // where the last read ended
   size_t read_ahead_of_ = SIZE_MAX;    // the chunk last asked for ahead
+  bool looked_for_whole_ = false;      // whether whole_ was looked for in the cache
+  UniqueFd whole_;                     // the whole file's verified copy, if the cache had one
 };
 
 }  // namespace dfs::fuse_client

@@ -52,6 +52,11 @@ bool FileCache::Has(const std::string& md5) const {
   return entries_.count(md5) > 0;
 }
 
+UniqueFd FileCache::OpenIfCached(const std::string& md5) {
+  if (!Has(md5)) return UniqueFd();
+  return OpenCached(md5);  // none if it was evicted meanwhile
+}
+
 size_t FileCache::downloads_in_flight() const {
   std::lock_guard lock(mu_);
   return downloading_.size();

@@ -54,6 +54,9 @@ class FileCache {
                               const ChunkRef& chunk);
   // Whether a verified copy with this md5 is cached now.
   bool Has(const std::string& md5) const;
+  // An open copy of the verified file or chunk with this md5 when the cache
+  // has one (marked as just used); none otherwise.
+  UniqueFd OpenIfCached(const std::string& md5);
   // Keeps a copy of a file just uploaded with this md5 (hard link, no copy).
   void Adopt(const std::string& local_file, const std::string& md5);
   // A new, empty, unique spool file path.

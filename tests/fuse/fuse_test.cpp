@@ -1118,6 +1118,20 @@ TEST_F(FuseChunkWriteTest, TruncatesDownAndUpAcrossChunkEdges) {
 // existing file reach the master. (It does not reproduce the hang fsx -S 2
 // found, a read or write the kernel sent while an upload invalidated pages;
 // fsx does.)
+// A file this mount wrote is read back from the verified copy its upload
+// left in the cache: no chunk is fetched from the nodes.
+TEST_F(FuseChunkWriteTest, AFileWrittenHereReadsBackWithoutFetchingChunks) {
+  WriteRandomFile(L("mine"), 5 * kChunk + 777, 77);
+  std::string out;
+  ASSERT_EQ(Sh("cp " + L("mine") + " " + M("mine"), &out), 0) << out;
+  ASSERT_TRUE(Replicated("mine"));
+  ASSERT_EQ(Meta("mine")["chunks"].size(), 6u);
+  const uint64_t before = NodeBytesSent();
+  EXPECT_EQ(Sh("cmp " + L("mine") + " " + M("mine"), &out), 0) << out;
+  EXPECT_LT(NodeBytesSent() - before, 65536u) << "read from the copy the upload left";
+  ExpectEverywhere("mine");
+}
+
 // A truncate down is one request to the master, which rebuilds the one
 // chunk the new end lands in: nothing of the file is fetched or sent by the
 // mount, open or not.
