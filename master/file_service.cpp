@@ -311,6 +311,16 @@ Status FileService::ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, u
   return Status::OK();
 }
 
+Status FileService::ReadChunkInto(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi, SpoolFile& out) {
+  if (lo >= hi) return Status::OK();
+  Status write_status;
+  Status st = ReadChunk(plan, index, lo, hi, [&](const char* data, size_t len) {
+    write_status = out.Append(data, len);
+    return write_status.ok();
+  });
+  return write_status.ok() ? st : write_status;
+}
+
 Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
                          const std::function<bool(const char*, size_t)>& write) {
   const FileRecord& file = plan.file;
@@ -400,19 +410,10 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
     auto spool = NewSpool();
     if (!spool.ok()) return spool.status();
     SpoolFile& chunk = **spool;
-    Status write_status;
-    auto into = [&](const char* data, size_t len) {
-      write_status = chunk.Append(data, len);
-      return write_status.ok();
-    };
-    if (lo > 0) {
-      if (Status st = ReadChunk(*plan, index, 0, lo, into); !st.ok()) return write_status.ok() ? st : write_status;
-    }
+    if (Status st = ReadChunkInto(*plan, index, 0, lo, chunk); !st.ok()) return st;
     if (Status st = CopySpool(body, chunk); !st.ok()) return st;
     if (hi < base.size) {
-      if (Status st = ReadChunk(*plan, index, hi, base.size, into); !st.ok()) {
-        return write_status.ok() ? st : write_status;
-      }
+      if (Status st = ReadChunkInto(*plan, index, hi, base.size, chunk); !st.ok()) return st;
     }
     if (Status st = chunk.Finish(); !st.ok()) return st;
     auto placed = StoreBlob(chunk, request.path, request.request_id);
@@ -455,14 +456,7 @@ Result<FileRecord> FileService::Truncate(const PutRequest& request, uint64_t siz
       auto spool = NewSpool();
       if (!spool.ok()) return spool.status();
       SpoolFile& chunk = **spool;
-      Status write_status;
-      if (size > keep.offset) {
-        Status st = ReadChunk(*plan, index, 0, size - keep.offset, [&](const char* data, size_t len) {
-          write_status = chunk.Append(data, len);
-          return write_status.ok();
-        });
-        if (!st.ok()) return write_status.ok() ? st : write_status;
-      }
+      if (Status st = ReadChunkInto(*plan, index, 0, size - keep.offset, chunk); !st.ok()) return st;
       if (Status st = chunk.Finish(); !st.ok()) return st;
       auto stored = StoreBlob(chunk, request.path, request.request_id);
       if (!stored.ok()) return stored.status();
@@ -512,14 +506,9 @@ Result<int> FileService::CompactChunks(int64_t ino) {
     auto spool = NewSpool();
     if (!spool.ok()) return spool.status();
     SpoolFile& out = **spool;
-    Status write_status;
     std::vector<std::string> replaced;
     for (size_t i = first; i < first + count; ++i) {
-      Status st = ReadChunk(*plan, i, 0, file->chunks[i].size, [&](const char* data, size_t len) {
-        write_status = out.Append(data, len);
-        return write_status.ok();
-      });
-      if (!st.ok()) return write_status.ok() ? st : write_status;
+      if (Status st = ReadChunkInto(*plan, i, 0, file->chunks[i].size, out); !st.ok()) return st;
       replaced.push_back(file->chunks[i].blob_id);
     }
     if (Status st = out.Finish(); !st.ok()) return st;

@@ -180,6 +180,8 @@ class FileService {
   // Reads [lo, hi) of chunk `index` (bytes of the chunk, not the file) into receiver.
   Status ReadChunk(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi,
                    const std::function<bool(const char*, size_t)>& receiver);
+  // ReadChunk into the end of `out` (nothing for an empty range); out's write error first.
+  Status ReadChunkInto(const ReadPlan& plan, size_t index, uint64_t lo, uint64_t hi, SpoolFile& out);
 };
 
 nlohmann::json FileToJson(const FileRecord& f);
