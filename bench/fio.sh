@@ -9,40 +9,15 @@
 # the kernel's page cache dropped. Starts its own cluster (3 nodes, 3 copies) on 127.0.0.1 from
 # build/bin and stops it, by pid, on any exit. Prints MiB/s per job and target, and dfs / local.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="${DFS_BIN_DIR:-$ROOT/build/bin}"
 SIZE_MB=${1:-1024}
 IO_MB=${2:-64}
 PORT=${FIO_PORT:-18870}
 WORK=$(mktemp -d /var/tmp/dfs-fio.XXXXXX)
-MNT="$WORK/mnt"
+source "$(dirname "$0")/mount_lib.sh"
 LOCAL="$WORK/local"
 command -v fio >/dev/null || { echo "fio is not installed (apt-get install -y fio)" >&2; exit 2; }
-[ -x "$BIN/mount.dfs" ] || { echo "$BIN/mount.dfs is not built" >&2; exit 2; }
-mkdir -p "$MNT" "$LOCAL"
-MOUNT_PID=""
-cleanup() {
-  if [ -n "$MOUNT_PID" ]; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; kill "$MOUNT_PID" 2>/dev/null || true; fi
-  DFS_BIN_DIR="$BIN" "$ROOT/scripts/dfs-cluster" down --dir "$WORK/cluster" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-DFS_BIN_DIR="$BIN" "$ROOT/scripts/dfs-cluster" up --nodes 3 --port "$PORT" --dir "$WORK/cluster" >/dev/null
-MASTER="http://127.0.0.1:$PORT"
-
-mount_dfs() {
-  rm -rf "$WORK/cache"
-  "$BIN/mount.dfs" "$MASTER" "$MNT" -f -o "cache_dir=$WORK/cache" >>"$WORK/mount.log" 2>&1 &
-  MOUNT_PID=$!
-  for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.1; done
-  echo "mount.dfs did not mount; see $WORK/mount.log" >&2; exit 1
-}
-unmount_dfs() {
-  fusermount3 -u "$MNT"
-  wait "$MOUNT_PID" 2>/dev/null || true
-  MOUNT_PID=""
-}
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+mkdir -p "$LOCAL"
+start_cluster
 
 # fio_job TARGET_DIR NAME ARGS...: prints the job's MiB/s (reads or writes, whichever it did).
 fio_job() {

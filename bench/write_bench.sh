@@ -8,27 +8,14 @@
 #     before and after, and what it stored.
 # Waits until every chunk has its copies before each count (the replicator's copies are counted).
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="${DFS_BIN_DIR:-$ROOT/build/bin}"
 FILE_MB=${1:-300}
 APPENDS=${2:-50}
 PORT=${WRITE_BENCH_PORT:-18880}
 WORK=$(mktemp -d /var/tmp/dfs-write-bench.XXXXXX)
-MNT="$WORK/mnt"
-MASTER="http://127.0.0.1:$PORT"
-MOUNT_PID=""
-cleanup() {
-  if [ -n "$MOUNT_PID" ]; then fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; kill "$MOUNT_PID" 2>/dev/null || true; fi
-  DFS_BIN_DIR="$BIN" "$ROOT/scripts/dfs-cluster" down --dir "$WORK/cluster" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-mkdir -p "$MNT" "$WORK/local"
-DFS_BIN_DIR="$BIN" "$ROOT/scripts/dfs-cluster" up --nodes 3 --port "$PORT" --dir "$WORK/cluster" >/dev/null
-"$BIN/mount.dfs" "$MASTER" "$MNT" -f -o "cache_dir=$WORK/cache" >"$WORK/mount.log" 2>&1 &
-MOUNT_PID=$!
-for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.1; done
-mountpoint -q "$MNT" || { echo "mount.dfs did not mount" >&2; exit 1; }
+source "$(dirname "$0")/mount_lib.sh"
+mkdir -p "$WORK/local"
+start_cluster
+mount_dfs
 
 meta() { curl -fsS "$MASTER/api/v1/meta/$1"; }
 received() {  # request body bytes all nodes have received

@@ -492,6 +492,23 @@ void RecordFirstCopy(Database& db, const FileRecord& file, const std::string& re
   }
 }
 
+// After a range write or a truncate of `file`: its new size and mtime,
+// version + 1, the whole-file md5 pending, the byte counter; the file as it
+// now is (with its path).
+FileRecord RecordPartialChange(Database& db, const FileRecord& file, uint64_t new_size, double mtime) {
+  db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
+      .Bind(1, static_cast<int64_t>(new_size))
+      .Bind(2, SecondsToNs(mtime))
+      .Bind(3, NowNs())
+      .Bind(4, file.ino)
+      .Run();
+  db.Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, file.ino).Run();
+  AddToCounters(db, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file.size));
+  FileRecord written = *FileOfInode(db, file.ino);
+  written.path = PathOf(db, file.ino).value_or("");
+  return written;
+}
+
 // The inode an unexpired handle holds open.
 Result<int64_t> InodeOfHandle(Database& db, const std::string& handle) {
   auto q = db.Prepare("SELECT ino FROM open_handles WHERE handle = ? AND expires_at > ?");
@@ -633,16 +650,7 @@ Result<std::optional<FileRecord>> SqlStore::CommitChunk(int64_t ino, const Chunk
       db.Prepare("DELETE FROM chunks WHERE ino = ? AND idx = ?").Bind(1, ino).Bind(2, chunk.index).Run();
     }
     InsertChunks(db, ino, {chunk});
-    db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
-        .Bind(1, static_cast<int64_t>(new_size))
-        .Bind(2, SecondsToNs(mtime))
-        .Bind(3, NowNs())
-        .Bind(4, ino)
-        .Run();
-    db.Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
-    AddToCounters(db, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
-    FileRecord written = *FileOfInode(db, ino);
-    written.path = PathOf(db, ino).value_or("");
+    FileRecord written = RecordPartialChange(db, *file, new_size, mtime);
     FileRecord one = written;
     one.chunks = {chunk};
     RecordFirstCopy(db, one, request_id);
@@ -684,16 +692,7 @@ Result<std::optional<FileRecord>> SqlStore::CommitTruncate(int64_t ino, const st
       drop.Bind(1, ino).Bind(2, file->chunks[i].index).Run();
     }
     if (cut) InsertChunks(db, ino, {*cut});
-    db.Prepare("UPDATE inodes SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE ino = ?")
-        .Bind(1, static_cast<int64_t>(new_size))
-        .Bind(2, SecondsToNs(mtime))
-        .Bind(3, NowNs())
-        .Bind(4, ino)
-        .Run();
-    db.Prepare("UPDATE contents SET md5 = '', version = version + 1 WHERE ino = ?").Bind(1, ino).Run();
-    AddToCounters(db, 0, static_cast<int64_t>(new_size) - static_cast<int64_t>(file->size));
-    FileRecord written = *FileOfInode(db, ino);
-    written.path = PathOf(db, ino).value_or("");
+    FileRecord written = RecordPartialChange(db, *file, new_size, mtime);
     if (cut) {
       FileRecord one = written;
       one.chunks = {*cut};
