@@ -23,7 +23,7 @@ start_cluster
 fio_job() {
   local dir=$1 name=$2; shift 2
   local out; out=$(fio --name="$name" --filename="$dir/fio.dat" --ioengine=psync --verify=md5 \
-    --verify_fatal=1 --randrepeat=1 --output-format=json "$@")
+    --verify_fatal=1 --verify_state_save=0 --randrepeat=1 --output-format=json "$@")
   python3 -c 'import json,sys; j=json.loads(sys.stdin.read())["jobs"][0]
 err=j.get("error",0)
 if err: sys.exit("fio error %d" % err)
