@@ -9,7 +9,7 @@ ARG JOBS=2
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config \
-      libfuse3-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev \
+      libfuse3-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev zlib1g-dev \
       libcli11-dev libgtest-dev \
  && rm -rf /var/lib/apt/lists/*
 # (libgtest-dev only because the CMake configure step looks for it; no test is built.)

@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libfuse3-dev fuse3
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libhiredis-dev libssl-dev libpq-dev zlib1g-dev
   libgtest-dev libcli11-dev  # (GoogleTest only because CMake's configure step looks for it)
   redis-server redis-tools
   curl ca-certificates python3 python3-requests procps

@@ -4,21 +4,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include <zlib.h>
 
 namespace dfs::storage {
 
 namespace {
 constexpr size_t kHeaderSize = 16;
-constexpr size_t kDigestSize = 32;
-constexpr size_t kFlushAt = 64 * kDigestSize;
+constexpr size_t kFlushAt = 4096;
+constexpr char kMd5Magic[] = "dfsblk1 ";    // version 1: md5 per block, 32 hex digits
+constexpr char kCrc32Magic[] = "dfsblk2 ";  // version 2: CRC-32 per block, 8 hex digits
+constexpr size_t kMd5DigestSize = 32;
+constexpr size_t kCrc32DigestSize = 8;
 
 std::string Header(uint32_t block_size) {
   char buf[kHeaderSize + 1];
-  std::snprintf(buf, sizeof(buf), "dfsblk1 %08x", block_size);
+  std::snprintf(buf, sizeof(buf), "%s%08x", kCrc32Magic, block_size);
   return std::string(buf, kHeaderSize);
+}
+
+std::string Crc32Hex(uint32_t crc) {
+  char buf[kCrc32DigestSize + 1];
+  std::snprintf(buf, sizeof(buf), "%08x", crc);
+  return std::string(buf, kCrc32DigestSize);
+}
+
+// zlib's crc32 takes a uInt length: feed it in pieces that fit.
+uint32_t Crc32Update(uint32_t crc, const char* data, size_t len) {
+  while (len > 0) {
+    uInt take = static_cast<uInt>(std::min<size_t>(len, 1u << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, reinterpret_cast<const Bytef*>(data), take));
+    data += take;
+    len -= take;
+  }
+  return crc;
 }
 
 Status WriteAll(int fd, const std::string& data) {
@@ -63,13 +86,13 @@ Result<BlockSumsWriter> BlockSumsWriter::Create(const std::string& path, uint32_
 Status BlockSumsWriter::Append(const char* data, size_t len) {
   while (len > 0) {
     size_t take = static_cast<size_t>(std::min<uint64_t>(len, block_size_ - in_block_));
-    block_md5_.Update(data, take);
+    block_crc_ = Crc32Update(block_crc_, data, take);
     in_block_ += take;
     data += take;
     len -= take;
     if (in_block_ == block_size_) {
-      pending_ += block_md5_.HexDigest();
-      block_md5_ = Md5();
+      pending_ += Crc32Hex(block_crc_);
+      block_crc_ = 0;
       in_block_ = 0;
       if (pending_.size() >= kFlushAt) {
         if (Status st = Flush(); !st.ok()) return st;
@@ -91,7 +114,7 @@ Status BlockSumsWriter::Finish() {
 }
 
 Status BlockSumsWriter::Write() {
-  if (in_block_ > 0) pending_ += block_md5_.HexDigest();
+  if (in_block_ > 0) pending_ += Crc32Hex(block_crc_);
   in_block_ = 0;
   return Flush();
 }
@@ -109,7 +132,13 @@ Result<BlockSums> BlockSums::Open(const std::string& path, uint64_t blob_size) {
     return Status::IOError("open " + path + ": " + std::strerror(errno));
   }
   char header[kHeaderSize + 1] = {};
-  if (!PreadAll(fd.get(), header, kHeaderSize, 0) || std::memcmp(header, "dfsblk1 ", 8) != 0) {
+  if (!PreadAll(fd.get(), header, kHeaderSize, 0)) return Status::ChecksumMismatch("bad block sums header in " + path);
+  Kind kind;
+  if (std::memcmp(header, kCrc32Magic, 8) == 0) {
+    kind = Kind::kCrc32;
+  } else if (std::memcmp(header, kMd5Magic, 8) == 0) {
+    kind = Kind::kMd5;
+  } else {
     return Status::ChecksumMismatch("bad block sums header in " + path);
   }
   char* end = nullptr;
@@ -120,27 +149,32 @@ Result<BlockSums> BlockSums::Open(const std::string& path, uint64_t blob_size) {
   uint64_t blocks = (blob_size + block_size - 1) / block_size;
   struct stat sb {};
   if (::fstat(fd.get(), &sb) != 0) return Status::IOError("stat " + path + ": " + std::strerror(errno));
-  if (static_cast<uint64_t>(sb.st_size) != kHeaderSize + blocks * kDigestSize) {
+  if (static_cast<uint64_t>(sb.st_size) != kHeaderSize + blocks * DigestSize(kind)) {
     return Status::ChecksumMismatch("block sums in " + path + " do not fit a blob of " + std::to_string(blob_size) +
                                     " bytes");
   }
-  return BlockSums(std::move(fd), static_cast<uint32_t>(block_size), blocks);
+  return BlockSums(std::move(fd), kind, static_cast<uint32_t>(block_size), blocks);
 }
+
+size_t BlockSums::DigestSize(Kind kind) { return kind == Kind::kCrc32 ? kCrc32DigestSize : kMd5DigestSize; }
 
 Result<bool> BlockSums::Verify(uint64_t index, const char* data, size_t len) const {
   if (index >= blocks_) return false;
-  char want[kDigestSize];
-  if (!PreadAll(fd_.get(), want, kDigestSize, kHeaderSize + index * kDigestSize)) {
+  const size_t digest_size = DigestSize(kind_);
+  char want[kMd5DigestSize];
+  if (!PreadAll(fd_.get(), want, digest_size, kHeaderSize + index * digest_size)) {
     return Status::IOError("read block sums: " + std::string(std::strerror(errno)));
   }
-  Md5 md5;
-  md5.Update(data, len);
-  return md5.HexDigest() == std::string_view(want, kDigestSize);
+  std::string got = kind_ == Kind::kCrc32 ? Crc32Hex(Crc32Update(0, data, len)) : Md5::Of(std::string_view(data, len));
+  return got == std::string_view(want, digest_size);
 }
 
 std::string EncodeBlockSums(const std::string& data, uint32_t block_size) {
   std::string out = Header(block_size);
-  for (size_t off = 0; off < data.size(); off += block_size) out += Md5::Of(std::string_view(data).substr(off, block_size));
+  for (size_t off = 0; off < data.size(); off += block_size) {
+    std::string_view block = std::string_view(data).substr(off, block_size);
+    out += Crc32Hex(Crc32Update(0, block.data(), block.size()));
+  }
   return out;
 }
 

@@ -1,7 +1,12 @@
-// Per-block md5s of a blob, in a sidecar <id>.blocks beside it, so a read
-// can check each block before any of its bytes leave the node (HDFS-style).
-// Format: 16-byte header "dfsblk1 " + block size as 8 hex digits, then the
-// 32-hex-digit md5 of each block in order (the last block may be short).
+// Per-block checksums of a blob, in a sidecar <id>.blocks beside it, so a
+// read can check each block before any of its bytes leave the node
+// (HDFS-style). Format: 16-byte header "dfsblk2 " + block size as 8 hex
+// digits, then the CRC-32 (zlib's, as 8 hex digits) of each block in order
+// (the last block may be short). Sidecars written before version 2 have the
+// header "dfsblk1 " and the 32-hex-digit md5 of each block; they are read
+// and checked as they are. A CRC catches the bit rot and torn writes block
+// sums are for at a few percent of an md5's cost; the blob's md5 stays the
+// check of its bytes as a whole (on write, by the scrubber, at the client).
 #pragma once
 
 #include <cstdint>
@@ -35,7 +40,7 @@ class BlockSumsWriter {
 
   UniqueFd fd_;
   uint32_t block_size_;
-  Md5 block_md5_;
+  uint32_t block_crc_ = 0;
   uint64_t in_block_ = 0;
   std::string pending_;  // digests not yet written
 };
@@ -52,9 +57,12 @@ class BlockSums {
   Result<bool> Verify(uint64_t index, const char* data, size_t len) const;
 
  private:
-  BlockSums(UniqueFd fd, uint32_t block_size, uint64_t blocks)
-      : fd_(std::move(fd)), block_size_(block_size), blocks_(blocks) {}
+  enum class Kind { kMd5, kCrc32 };  // sidecar version 1 and 2
+  BlockSums(UniqueFd fd, Kind kind, uint32_t block_size, uint64_t blocks)
+      : fd_(std::move(fd)), kind_(kind), block_size_(block_size), blocks_(blocks) {}
+  static size_t DigestSize(Kind kind);
   UniqueFd fd_;
+  Kind kind_;
   uint32_t block_size_;
   uint64_t blocks_;
 };

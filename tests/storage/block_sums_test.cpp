@@ -58,6 +58,28 @@ TEST(BlockSums, StreamedInAnyPiecesMatchesTheWholeEncoding) {
   }
 }
 
+// Nodes wrote md5 block sums ("dfsblk1 ") before CRC-32 ones: their
+// sidecars are still read and checked, and a bad block still fails.
+TEST(BlockSums, VersionOneMd5SidecarsStillVerify) {
+  dfs::testing::TempDir dir;
+  const std::string data = RandomBytes(3 * 4096 + 100, 5);
+  std::string v1 = "dfsblk1 00001000";
+  for (size_t off = 0; off < data.size(); off += 4096) v1 += Md5::Of(std::string_view(data).substr(off, 4096));
+  dfs::testing::WriteFile(dir.path() + "/s", v1);
+  auto sums = BlockSums::Open(dir.path() + "/s", data.size());
+  ASSERT_TRUE(sums.ok()) << sums.status().ToString();
+  ASSERT_EQ(sums->block_count(), 4u);
+  for (uint64_t i = 0; i < 4; ++i) {
+    std::string block = data.substr(i * 4096, 4096);
+    EXPECT_TRUE(*sums->Verify(i, block.data(), block.size())) << i;
+    block[0] ^= 0x40;
+    EXPECT_FALSE(*sums->Verify(i, block.data(), block.size())) << i;
+  }
+  // A version-2 sidecar is 8 hex digits a block: a v1 file's length would not fit it.
+  EXPECT_EQ(EncodeBlockSums(data, 4096).size(), 16u + 4 * 8);
+  EXPECT_EQ(EncodeBlockSums(data, 4096).substr(0, 8), "dfsblk2 ");
+}
+
 TEST(BlockSums, MissingOrNotFittingSidecarIsSaidSo) {
   dfs::testing::TempDir dir;
   EXPECT_EQ(BlockSums::Open(dir.path() + "/none", 10).status().code(), Code::kNotFound);

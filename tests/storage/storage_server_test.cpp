@@ -10,6 +10,7 @@
 #include "common/md5.h"
 #include "tests/support/http_helpers.h"
 #include "tests/support/process.h"
+#include "tests/support/storage_node.h"
 
 namespace dfs::testing {
 namespace {
@@ -20,28 +21,6 @@ const std::string kId = "00112233445566778899aabbccddeeff";
 HttpAnswer PutBlob(const std::string& url, const std::string& path, const std::string& data) {
   return PutString(url, path, data, {{kMd5Header, Md5::Of(data)}});
 }
-
-class StorageNode {
- public:
-  explicit StorageNode(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir), port_(FreePort()) {
-    Start(std::move(extra));
-  }
-  void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {BinaryPath("dfs-storage"), "--data", dir_, "--listen",
-                                     "127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = Subprocess(argv, dir_ + ".log");
-    if (!WaitHttpOk(url(), std::chrono::seconds(10))) throw std::runtime_error(ReadFile(dir_ + ".log"));
-  }
-  void Stop() { proc_.Stop(); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  Subprocess& proc() { return proc_; }
-
- private:
-  std::string dir_;
-  int port_;
-  Subprocess proc_;
-};
 
 class StorageServerTest : public ::testing::Test {
  protected:
@@ -157,7 +136,7 @@ TEST_F(StorageServerTest, ACorruptBlockIsNeverSentAndTheCopyGoesOutOfService) {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + i / 4096);
   ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
   const std::string path = tmp_.path() + "/node/blobs/00/" + kId;
-  EXPECT_EQ(ReadFile(path + ".blocks").size(), 16u + 3 * 32);
+  EXPECT_EQ(ReadFile(path + ".blocks").size(), 16u + 3 * 8);
   std::string bytes = ReadFile(path);
   bytes[(1 << 20) + 77] ^= 0x01;  // block 1
   WriteFile(path, bytes);
