@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
-#include "common/md5.h"
 #include "replicator/byte_pipe.h"
 
 namespace dfs::replication {
@@ -27,7 +26,6 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
 
   BytePipe pipe(pipe_bytes_);
   Status source_status;
-  std::string actual_md5;
   bool pipe_refused = false;  // the upload gave up first: not the source's fault
 
   std::thread downloader([&] {
@@ -35,7 +33,6 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
     int http = 0;
     std::string error_body;
     uint64_t received = 0;
-    Md5 hash;
     auto res = cli->Get(
         "/blobs/" + blob_id, httplib::Headers{{kRequestIdHeader, request_id}},
         [&](const httplib::Response& r) {
@@ -49,7 +46,6 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
           }
           received += len;
           if (received > size) return false;
-          hash.Update(data, len);
           if (!pipe.Write(data, len)) {
             pipe_refused = true;
             return false;
@@ -65,12 +61,9 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
     } else if (received != size) {
       source_status = Status::Unavailable("source " + source_url + " sent " + std::to_string(received) + " of " +
                                           std::to_string(size) + " bytes");
-    } else {
-      actual_md5 = hash.HexDigest();
     }
-    // A wrong md5 fails the pipe too, so the target never gets a clean end
-    // (it would reject the body anyway: it checks X-Dfs-Md5).
-    pipe.CloseWrite(source_status.ok() && actual_md5 == md5);
+    // A failed download fails the pipe, so the target never gets a clean end.
+    pipe.CloseWrite(source_status.ok());
   });
 
   auto cli = MakeClient(*dst, timeouts_);
@@ -97,18 +90,22 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
   downloader.join();
   Status upload_status = StatusFromResult(res);
 
-  if (!pipe_refused || upload_status.ok()) {
-    if (!source_status.ok()) {
-      if (source_status.code() == Code::kNotFound) return {CopyFault::kSourceBad, source_status};
-      return {CopyFault::kSourceUnreachable, source_status};
-    }
-    if (actual_md5 != md5) {
-      return {CopyFault::kSourceBad,
-              Status::ChecksumMismatch("source " + source_url + " served md5 " + actual_md5 + ", expected " + md5)};
+  if ((!pipe_refused || upload_status.ok()) && !source_status.ok()) {
+    if (source_status.code() == Code::kNotFound) return {CopyFault::kSourceBad, source_status};
+    return {CopyFault::kSourceUnreachable, source_status};
+  }
+  if (upload_status.code() == Code::kChecksumMismatch) {
+    // The target hashed what arrived and it is not the blob. The source's
+    // block sums passed, so either its copy is bad as a whole (a blob from
+    // before block sums, or sums written over bad bytes) or the bytes broke
+    // on the way: the source re-hashing its copy tells which.
+    if (Status st = Verify(source_url, blob_id, md5, size); st.code() == Code::kChecksumMismatch) {
+      return {CopyFault::kSourceBad, st};
     }
   }
+  // The target answered 2xx only after hashing every byte it wrote and
+  // finding `md5`: that is the check after the copy.
   if (!upload_status.ok()) return {CopyFault::kTarget, upload_status};
-  if (Status st = Verify(target_url, blob_id, md5, size); !st.ok()) return {CopyFault::kTarget, st};
   return {};
 }
 

@@ -1,7 +1,10 @@
 // BlobCopier: copies one blob from a source node to a target node, streaming
-// through a bounded pipe (the download and the upload run at once), and
-// verifies it on the target. Says whose fault a failure was, so the worker
-// can report a corrupt source or move on to another target.
+// through a bounded pipe (the download and the upload run at once). The
+// checks are the nodes' own: the source checks each block's sum before it
+// sends it, and the target hashes every byte it writes and refuses the copy
+// unless it is the blob's md5, so the copier itself hashes nothing. Says
+// whose fault a failure was, so the worker can report a corrupt source or
+// move on to another target.
 #pragma once
 
 #include <cstdint>
