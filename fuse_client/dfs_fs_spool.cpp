@@ -77,6 +77,15 @@ ChunkLayout LayoutOf(const ChunkList& list, uint64_t chunk_size) {
   return ChunkLayout(std::move(starts), list.chunks.back().size, chunk_size ? chunk_size : biggest);
 }
 
+// Whether every byte of the spool is to be sent (dd's new file, flushed empty
+// at its dup2 and then written; a file rewritten from the start): one whole
+// PUT streams it through the master's pipeline, where range writes would go
+// a chunk at a time and then leave the whole-file md5 for the master to redo.
+bool AllDirty(const SpoolContent& c, int fd) {
+  auto size = SpoolSize(fd);
+  return size.ok() && *size > 0 && c.dirty.Covers(0, *size);
+}
+
 // Range writes of an upload that go one after the other (the ones that grow the file).
 struct RangeJob {
   std::vector<size_t> writes;  // indexes into the plan
@@ -228,7 +237,8 @@ int DfsFilesystem::Upload(OpenFile& file) {
   if (!state.dirty || state.path.empty()) return 0;
   {
     std::lock_guard content(file.content_mu);  // released before the kernel drops pages
-    if (!(state.uploaded && state.ranges_only && UploadRanges(file, state))) {
+    if (!(state.uploaded && state.ranges_only && !AllDirty(file.content, file.fd.get()) &&
+          UploadRanges(file, state))) {
       if (int rc = UploadWhole(file, state); rc != 0) return rc;
     }
   }
@@ -290,6 +300,7 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
   }
   c.dirty.Clear();
   c.cut_to.reset();
+  c.master_size = put->size;
   c.fill_end = 0;  // all of it is here now
   c.stale = true;  // its chunks are new: asked for before a range write
   file.Update([&](FileState& s) {

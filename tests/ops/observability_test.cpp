@@ -208,8 +208,8 @@ TEST(StatusPageTest, ChromiumShowsNodesAndANodeGoingDown) {
   EXPECT_NE(dom.find("id=\"dead\">0<"), std::string::npos) << dom;
   for (int i = 0; i < 3; ++i) {
     std::string row = NodeRow(dom, cluster.node_id(i));
-    EXPECT_TRUE(std::regex_search(row, std::regex("class=\"bar\" title=\"[0-9.]+% of [^\"]+\"><span style=\"width: "
-                                                  "[0-9.]+%;\"")))
+    EXPECT_TRUE(std::regex_search(row, std::regex("class=\"bar\" title=\"[0-9.]+% of [^\"]+\"><span (class=\"high\" )?"
+                                                  "style=\"width: [0-9.]+%;\"")))
         << "capacity bar of node " << i << ": " << row;
     EXPECT_NE(row.find("% full"), std::string::npos) << row;
     const bool holds = cluster.node_id(i) == primary;
