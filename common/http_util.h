@@ -18,6 +18,9 @@ namespace dfs {
 // Header names used between dfs processes.
 inline constexpr const char* kMd5Header = "X-Dfs-Md5";          // md5 hex of the whole body/file
 inline constexpr const char* kContentMd5Header = "Content-MD5";  // RFC 1864: md5 base64 of the body
+// On a blob PUT to a node, instead of an md5: the CRC-32 of the body
+// (common/crc32.h); the node hashes the md5 itself and answers it.
+inline constexpr const char* kCrc32Header = "X-Dfs-Crc32";
 inline constexpr const char* kNodeHeader = "X-Dfs-Node";        // node id that served a read
 // On a node's blob GET: "blocks" when every byte of the answer is checked
 // against its block's md5 before it leaves the node (absent for old blobs

@@ -48,7 +48,7 @@ Status ChunkedUpload::Append(const char* data, size_t len) {
   }
   while (len > 0) {
     if (!current_) {
-      auto spool = files_.NewSpool();
+      auto spool = files_.NewSpool(SpoolDigest::kCrc32);
       if (!spool.ok()) return spool.status();
       current_ = std::move(*spool);
     }
@@ -72,7 +72,7 @@ Status ChunkedUpload::Finish() {
   }
   const bool empty_file = !current_ && stored_.empty() && !in_flight_.valid();
   if (empty_file) {  // one empty chunk
-    auto spool = files_.NewSpool();
+    auto spool = files_.NewSpool(SpoolDigest::kCrc32);
     if (!spool.ok()) return spool.status();
     current_ = std::move(*spool);
   }
@@ -90,9 +90,11 @@ Status ChunkedUpload::StoreCurrent() {
   storing_ = std::move(current_);
   SpoolFile* spool = storing_.get();
   // The whole file's md5 is taken here, from the spool, on this upload's
-  // second thread (the first hashes each chunk as it arrives): two cores
-  // share the hashing, and both digests are compared with what the client
-  // and the node say, so a spool that changed on disk is caught either way.
+  // second thread. The first takes only each chunk's CRC-32 as it arrives;
+  // the node hashes the chunk's md5 (the one pass it makes anyway) and keeps
+  // it only if the CRC matches. So the master makes one md5 pass, compared
+  // with the client's, and a spool that changed on disk is caught by the
+  // CRC, the md5, or both.
   in_flight_ = std::async(std::launch::async, [this, spool]() -> Result<PlacedBlob> {
     if (Status st = HashFile(spool->path(), md5_); !st.ok()) return st;
     return files_.StoreBlob(*spool, name_, request_id_);
@@ -109,7 +111,7 @@ Status ChunkedUpload::Collect() {
   chunk.index = static_cast<int64_t>(stored_.size());
   chunk.offset = current_offset_;
   chunk.size = spool->size();
-  chunk.md5 = spool->md5();
+  chunk.md5 = placed->md5;
   chunk.blob_id = placed->blob_id;
   chunk.primary_node = placed->node_id;
   current_offset_ += chunk.size;

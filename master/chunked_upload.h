@@ -5,7 +5,8 @@
 // one fails: the one being filled and the one being stored), never the
 // whole file, and the client's bytes never wait for a node unless a chunk
 // fills before the one before it is stored. The whole-file md5 is computed
-// as the bytes pass.
+// as the bytes pass; a chunk goes to its node with its CRC-32, and its md5
+// is the one the node hashed.
 //
 // Invariants: chunks() are contiguous from offset 0 and were each accepted
 // by a node with their md5 checked. Until Keep() is called (the master
@@ -33,6 +34,7 @@ struct PlacedBlob {
   std::string blob_id;
   std::string node_id;
   std::string node_url;
+  std::string md5;  // of the chunk, as the node hashed it
 };
 
 class ChunkedUpload {

@@ -36,7 +36,9 @@ FileService::FileService(MetadataStore& store, FileServiceOptions options)
   }
 }
 
-Result<std::unique_ptr<SpoolFile>> FileService::NewSpool() const { return SpoolFile::Create(options_.spool_dir); }
+Result<std::unique_ptr<SpoolFile>> FileService::NewSpool(SpoolDigest digest) const {
+  return SpoolFile::Create(options_.spool_dir, digest);
+}
 
 Status FileService::PrecheckPut(const PutRequest& request) {
   if (!request.handle.empty()) return store_.GetFileOfHandle(request.handle).status();  // before the body comes
@@ -74,8 +76,16 @@ Result<PlacedBlob> FileService::StoreBlob(const SpoolFile& chunk, const std::str
   // about the request itself and goes back to the client.
   while (auto node = placement_.Choose(*nodes, chunk.size(), tried)) {
     tried.insert(node->node_id);
-    auto stored = nodes_.PutBlob(node->url, blob_id, chunk.path(), chunk.size(), chunk.md5(), request_id);
-    if (stored.ok()) return PlacedBlob{blob_id, node->node_id, node->url};
+    auto stored = nodes_.PutBlob(node->url, blob_id, chunk.path(), chunk.size(), chunk.md5(), chunk.crc32(), request_id);
+    if (stored.ok()) {
+      // The node hashed what it kept: the md5 it answers is the chunk's (checked
+      // against ours, or, for a CRC-only spool, its bytes checked by the CRC).
+      if (!Md5::IsValidHex(stored->md5) || (!chunk.md5().empty() && stored->md5 != chunk.md5())) {
+        DeleteUnusedBlob(node->url, blob_id, node->node_id);
+        return Status::Internal("node " + node->node_id + " answered md5 '" + stored->md5 + "' for blob " + blob_id);
+      }
+      return PlacedBlob{blob_id, node->node_id, node->url, stored->md5};
+    }
     last = stored.status();
     DFS_LOG(WARN, "master") << "put name=" << name << " req=" << request_id << " node=" << node->node_id
                             << " failed: " << last.ToString();
@@ -405,17 +415,23 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
       return Status::InvalidArgument("a range write stays within one chunk: bytes " + std::to_string(base.offset) +
                                      " to " + std::to_string(base.offset + room) + " here");
     }
-    auto plan = PlanFor(*file);
-    if (!plan.ok()) return plan.status();
-    auto spool = NewSpool();
-    if (!spool.ok()) return spool.status();
-    SpoolFile& chunk = **spool;
-    if (Status st = ReadChunkInto(*plan, index, 0, lo, chunk); !st.ok()) return st;
-    if (Status st = CopySpool(body, chunk); !st.ok()) return st;
-    if (hi < base.size) {
-      if (Status st = ReadChunkInto(*plan, index, hi, base.size, chunk); !st.ok()) return st;
+    // The new chunk: the old one's bytes around the body's, unless the body
+    // is all of it (an append, a whole chunk rewritten): then the body as it is.
+    std::unique_ptr<SpoolFile> rebuilt;
+    if (lo > 0 || hi < base.size) {
+      auto plan = PlanFor(*file);
+      if (!plan.ok()) return plan.status();
+      auto spool = NewSpool();
+      if (!spool.ok()) return spool.status();
+      rebuilt = std::move(*spool);
+      if (Status st = ReadChunkInto(*plan, index, 0, lo, *rebuilt); !st.ok()) return st;
+      if (Status st = CopySpool(body, *rebuilt); !st.ok()) return st;
+      if (hi < base.size) {
+        if (Status st = ReadChunkInto(*plan, index, hi, base.size, *rebuilt); !st.ok()) return st;
+      }
+      if (Status st = rebuilt->Finish(); !st.ok()) return st;
     }
-    if (Status st = chunk.Finish(); !st.ok()) return st;
+    const SpoolFile& chunk = rebuilt ? *rebuilt : body;
     auto placed = StoreBlob(chunk, request.path, request.request_id);
     if (!placed.ok()) return placed.status();
     ChunkRecord fresh{base.index, base.offset, chunk.size(), chunk.md5(), placed->blob_id, placed->node_id};

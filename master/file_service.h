@@ -85,7 +85,7 @@ class FileService {
  public:
   FileService(MetadataStore& store, FileServiceOptions options);
 
-  Result<std::unique_ptr<SpoolFile>> NewSpool() const;
+  Result<std::unique_ptr<SpoolFile>> NewSpool(SpoolDigest digest = SpoolDigest::kMd5) const;
   // Cheap checks before the body is read: ?conflict=fail on a taken name
   // (unless the idempotency key says this PUT already happened).
   Status PrecheckPut(const PutRequest& request);

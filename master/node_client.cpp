@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/crc32.h"
 #include "common/unique_fd.h"
 
 namespace dfs::master {
@@ -19,13 +20,14 @@ constexpr size_t kChunk = 256 * 1024;
 
 Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::string& blob_id,
                                        const std::string& local_file, uint64_t size, const std::string& md5,
-                                       const std::string& request_id) const {
+                                       std::optional<uint32_t> crc32, const std::string& request_id) const {
   auto cli = pool_->Acquire(node_url);
   if (!cli.ok()) return cli.status();
   auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!*fd) return Status::IOError("open spool " + local_file + ": " + std::strerror(errno));
   httplib::Headers headers = {{kRequestIdHeader, request_id}};
   if (!md5.empty()) headers.emplace(kMd5Header, md5);
+  if (crc32) headers.emplace(kCrc32Header, Crc32::ToHex(*crc32));
   auto res = (*cli)->Put(
       "/blobs/" + blob_id, headers, size,
       [fd](size_t offset, size_t length, httplib::DataSink& sink) {

@@ -31,9 +31,11 @@ class NodeClient {
  public:
   explicit NodeClient(ClientTimeouts timeouts = {}) : pool_(std::make_shared<ClientPool>(timeouts)) {}
 
-  // Streams local_file to node_url as blob_id; the node checks md5 (may be empty).
+  // Streams local_file to node_url as blob_id; the node checks md5 (may be
+  // empty) and crc32 (when given: X-Dfs-Crc32) and answers the md5 it hashed.
   Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const std::string& local_file,
-                             uint64_t size, const std::string& md5, const std::string& request_id) const;
+                             uint64_t size, const std::string& md5, std::optional<uint32_t> crc32,
+                             const std::string& request_id) const;
 
   // Streams bytes [offset, offset+length) of the blob into `receiver`.
   // Returns how many bytes were delivered in *delivered even on failure, so

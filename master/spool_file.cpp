@@ -29,20 +29,29 @@ Result<UniqueFd> LockSpoolDir(const std::string& dir) {
   return fd;
 }
 
-Result<std::unique_ptr<SpoolFile>> SpoolFile::Create(const std::string& dir) {
+Result<std::unique_ptr<SpoolFile>> SpoolFile::Create(const std::string& dir, SpoolDigest digest) {
   std::string tmpl = dir + "/put-XXXXXX";
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOSPC) return Status::NoSpace("master spool " + dir + " is full");
     return Status::IOError("create spool file in " + dir + ": " + std::strerror(errno));
   }
-  return std::unique_ptr<SpoolFile>(new SpoolFile(tmpl, UniqueFd(fd)));
+  return std::unique_ptr<SpoolFile>(new SpoolFile(tmpl, UniqueFd(fd), digest));
 }
 
 SpoolFile::~SpoolFile() { ::unlink(path_.c_str()); }
 
+std::optional<uint32_t> SpoolFile::crc32() const {
+  if (digest_ != SpoolDigest::kCrc32) return std::nullopt;
+  return crc_.value();
+}
+
 Status SpoolFile::Append(const char* data, size_t len) {
-  md5_.Update(data, len);
+  if (digest_ == SpoolDigest::kMd5) {
+    md5_.Update(data, len);
+  } else {
+    crc_.Update(data, len);
+  }
   size_ += len;
   Status st = out_.Append(fd_.get(), data, len);
   if (st.code() == Code::kNoSpace) return Status::NoSpace("master spool is full");
@@ -50,7 +59,7 @@ Status SpoolFile::Append(const char* data, size_t len) {
 }
 
 Status SpoolFile::Finish() {
-  md5_hex_ = md5_.HexDigest();
+  if (digest_ == SpoolDigest::kMd5) md5_hex_ = md5_.HexDigest();
   if (Status st = out_.Flush(fd_.get()); !st.ok()) {
     return st.code() == Code::kNoSpace ? Status::NoSpace("master spool is full") : st;
   }

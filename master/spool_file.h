@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/buffered_writer.h"
+#include "common/crc32.h"
 #include "common/md5.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -25,9 +27,15 @@ namespace dfs::master {
 // holds the lock). AlreadyExists when another process holds it.
 [[nodiscard]] Result<UniqueFd> LockSpoolDir(const std::string& dir);
 
+// What a spool hashes its bytes with as they arrive: an md5 (the chunk's
+// md5 is known before it goes to a node), or only a CRC-32, when something
+// else hashes the md5 (ChunkedUpload: the node answers the chunk's md5, and
+// the CRC is what it checks the transfer by).
+enum class SpoolDigest { kMd5, kCrc32 };
+
 class SpoolFile {
  public:
-  static Result<std::unique_ptr<SpoolFile>> Create(const std::string& dir);
+  static Result<std::unique_ptr<SpoolFile>> Create(const std::string& dir, SpoolDigest digest = SpoolDigest::kMd5);
   ~SpoolFile();
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
@@ -38,14 +46,18 @@ class SpoolFile {
 
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
-  const std::string& md5() const { return md5_hex_; }
+  const std::string& md5() const { return md5_hex_; }  // empty with SpoolDigest::kCrc32
+  std::optional<uint32_t> crc32() const;               // with SpoolDigest::kCrc32, after Finish
 
  private:
-  SpoolFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)), out_("spool " + path_) {}
+  SpoolFile(std::string path, UniqueFd fd, SpoolDigest digest)
+      : path_(std::move(path)), fd_(std::move(fd)), out_("spool " + path_), digest_(digest) {}
   std::string path_;
   UniqueFd fd_;
   BufferedWriter out_;
+  SpoolDigest digest_;
   Md5 md5_;
+  Crc32 crc_;
   std::string md5_hex_;
   uint64_t size_ = 0;
 };

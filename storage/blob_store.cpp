@@ -107,13 +107,17 @@ Status BlobWriter::SyncAll(int meta_fd) {
   return sums;
 }
 
-Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5) {
+Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32) {
   if (Status st = out_.Flush(fd_.get()); !st.ok()) return st;
   std::string md5 = md5_.HexDigest();
   if (!expected_md5.empty() && md5 != expected_md5) {
     return Status::ChecksumMismatch("md5 of the received body is " + md5 + ", expected " + expected_md5);
   }
   if (Status st = sums_.Write(); !st.ok()) return st;
+  if (expected_crc32 && sums_.whole_crc() != *expected_crc32) {
+    return Status::ChecksumMismatch("CRC-32 of the received body is " + Crc32::ToHex(sums_.whole_crc()) +
+                                    ", expected " + Crc32::ToHex(*expected_crc32));
+  }
   UniqueFd meta_fd(::open(meta_tmp_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!meta_fd) return ErrnoStatus("create " + meta_tmp_path(), errno);
   const std::string meta = nlohmann::json{{"md5", md5}, {"size", written_}}.dump();

@@ -55,9 +55,10 @@ class BlobWriter {
   static constexpr uint64_t kFreeSpaceRecheckBytes = 8 << 20;
 
   Status Append(const char* data, size_t len);
-  // Compare with expected_md5 (when not empty), write the meta, fsync the
-  // blob, its block sums and its meta at once, publish.
-  Result<BlobInfo> Commit(const std::string& expected_md5);
+  // Compare with expected_md5 (when not empty) and expected_crc32 (when
+  // given), write the meta, fsync the blob, its block sums and its meta at
+  // once, publish.
+  Result<BlobInfo> Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32 = std::nullopt);
   uint64_t bytes_written() const { return written_; }
 
  private:

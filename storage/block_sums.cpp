@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include <zlib.h>
+#include "common/crc32.h"
 
 namespace dfs::storage {
 
@@ -25,23 +25,6 @@ std::string Header(uint32_t block_size) {
   char buf[kHeaderSize + 1];
   std::snprintf(buf, sizeof(buf), "%s%08x", kCrc32Magic, block_size);
   return std::string(buf, kHeaderSize);
-}
-
-std::string Crc32Hex(uint32_t crc) {
-  char buf[kCrc32DigestSize + 1];
-  std::snprintf(buf, sizeof(buf), "%08x", crc);
-  return std::string(buf, kCrc32DigestSize);
-}
-
-// zlib's crc32 takes a uInt length: feed it in pieces that fit.
-uint32_t Crc32Update(uint32_t crc, const char* data, size_t len) {
-  while (len > 0) {
-    uInt take = static_cast<uInt>(std::min<size_t>(len, 1u << 30));
-    crc = static_cast<uint32_t>(::crc32(crc, reinterpret_cast<const Bytef*>(data), take));
-    data += take;
-    len -= take;
-  }
-  return crc;
 }
 
 Status WriteAll(int fd, const std::string& data) {
@@ -86,20 +69,25 @@ Result<BlockSumsWriter> BlockSumsWriter::Create(const std::string& path, uint32_
 Status BlockSumsWriter::Append(const char* data, size_t len) {
   while (len > 0) {
     size_t take = static_cast<size_t>(std::min<uint64_t>(len, block_size_ - in_block_));
-    block_crc_ = Crc32Update(block_crc_, data, take);
+    block_crc_.Update(data, take);
     in_block_ += take;
     data += take;
     len -= take;
     if (in_block_ == block_size_) {
-      pending_ += Crc32Hex(block_crc_);
-      block_crc_ = 0;
-      in_block_ = 0;
+      EndBlock();
       if (pending_.size() >= kFlushAt) {
         if (Status st = Flush(); !st.ok()) return st;
       }
     }
   }
   return Status::OK();
+}
+
+void BlockSumsWriter::EndBlock() {
+  pending_ += block_crc_.Hex();
+  whole_crc_ = Crc32::Combine(whole_crc_, block_crc_.value(), in_block_);
+  block_crc_ = Crc32();
+  in_block_ = 0;
 }
 
 Status BlockSumsWriter::Flush() {
@@ -114,8 +102,7 @@ Status BlockSumsWriter::Finish() {
 }
 
 Status BlockSumsWriter::Write() {
-  if (in_block_ > 0) pending_ += Crc32Hex(block_crc_);
-  in_block_ = 0;
+  if (in_block_ > 0) EndBlock();
   return Flush();
 }
 
@@ -165,7 +152,7 @@ Result<bool> BlockSums::Verify(uint64_t index, const char* data, size_t len) con
   if (!PreadAll(fd_.get(), want, digest_size, kHeaderSize + index * digest_size)) {
     return Status::IOError("read block sums: " + std::string(std::strerror(errno)));
   }
-  std::string got = kind_ == Kind::kCrc32 ? Crc32Hex(Crc32Update(0, data, len)) : Md5::Of(std::string_view(data, len));
+  std::string got = kind_ == Kind::kCrc32 ? Crc32::ToHex(Crc32::Of(std::string_view(data, len))) : Md5::Of(std::string_view(data, len));
   return got == std::string_view(want, digest_size);
 }
 
@@ -173,7 +160,7 @@ std::string EncodeBlockSums(const std::string& data, uint32_t block_size) {
   std::string out = Header(block_size);
   for (size_t off = 0; off < data.size(); off += block_size) {
     std::string_view block = std::string_view(data).substr(off, block_size);
-    out += Crc32Hex(Crc32Update(0, block.data(), block.size()));
+    out += Crc32::ToHex(Crc32::Of(block));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/crc32.h"
 #include "common/md5.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -33,14 +34,18 @@ class BlockSumsWriter {
   // the last digest written out, then fsync and close.
   Status Write();
   Status SyncAndClose();
+  // The CRC-32 of every byte appended, once Write() has run.
+  uint32_t whole_crc() const { return whole_crc_; }
 
  private:
+  void EndBlock();
   BlockSumsWriter(UniqueFd fd, uint32_t block_size);
   Status Flush();
 
   UniqueFd fd_;
   uint32_t block_size_;
-  uint32_t block_crc_ = 0;
+  Crc32 block_crc_;
+  uint32_t whole_crc_ = 0;
   uint64_t in_block_ = 0;
   std::string pending_;  // digests not yet written
 };

@@ -8,6 +8,7 @@
 
 #include "common/http_metrics.h"
 #include "common/guarded_server.h"
+#include "common/crc32.h"
 #include "common/http_util.h"
 #include "common/log.h"
 #include "storage/bad_copy_report.h"
@@ -141,9 +142,15 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
   if (Status st = BlobStore::ValidateId(id); !st.ok()) return guard.Reject(reader, res, st);
   auto expected = DeclaredMd5(req);  // X-Dfs-Md5 or Content-MD5
   if (!expected.ok()) return guard.Reject(reader, res, expected.status());
-  if (expected->empty()) {
+  std::optional<uint32_t> expected_crc;
+  if (req.has_header(kCrc32Header)) {
+    expected_crc = Crc32::FromHex(req.get_header_value(kCrc32Header));
+    if (!expected_crc) return guard.Reject(reader, res, Status::InvalidArgument("X-Dfs-Crc32 must be 8 hex digits"));
+  }
+  if (expected->empty() && !expected_crc) {
     return guard.Reject(reader, res,
-                        Status::InvalidArgument("X-Dfs-Md5 (or Content-MD5) is required: a blob is only kept verified"));
+                        Status::InvalidArgument("X-Dfs-Md5, Content-MD5 or X-Dfs-Crc32 is required: a blob is only "
+                                                "kept verified"));
   }
   auto length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) {
@@ -173,7 +180,7 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
     return SendErrorAndClose(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
   }
   bool existed = store_.Stat(id).ok();
-  auto info = (*writer)->Commit(*expected);
+  auto info = (*writer)->Commit(*expected, expected_crc);
   if (!info.ok()) {
     DFS_LOG(WARN, "storage") << "put failed blob=" << id << " req=" << RequestId(req) << " "
                              << info.status().ToString();

@@ -33,7 +33,9 @@ std::string WriteSums(const std::string& path, const std::string& data, size_t p
   for (size_t off = 0; off < data.size(); off += piece) {
     EXPECT_TRUE(w->Append(data.data() + off, std::min(piece, data.size() - off)).ok());
   }
-  EXPECT_TRUE(w->Finish().ok());
+  EXPECT_TRUE(w->Write().ok());
+  EXPECT_EQ(w->whole_crc(), Crc32::Of(data)) << "the blocks' CRCs combine into the whole body's";
+  EXPECT_TRUE(w->SyncAndClose().ok());
   return dfs::testing::ReadFile(path);
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/crc32.h"
 #include "common/http_util.h"
 #include "common/md5.h"
 #include "tests/support/http_helpers.h"
@@ -81,6 +82,30 @@ TEST_F(StorageServerTest, ChecksumAndBadInput) {
     EXPECT_TRUE(put.json().contains("error")) << put.body;
   }
   EXPECT_EQ(Get(Url(), "/blobs").json()["blobs"].size(), 0u);
+}
+
+// The master sends a chunk with only its CRC-32 (X-Dfs-Crc32): the node
+// checks it, hashes the md5 itself and answers it; a wrong CRC keeps nothing.
+TEST_F(StorageServerTest, ACrc32AloneIsCheckedAndTheNodeAnswersTheMd5) {
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 1000);
+  auto wrong = PutString(Url(), "/blobs/" + kId, data, {{kCrc32Header, Crc32::ToHex(Crc32::Of(data) ^ 1)}});
+  EXPECT_EQ(wrong.status, 422) << wrong.body;
+  EXPECT_EQ(wrong.json()["error"], "checksum_mismatch");
+  EXPECT_EQ(Get(Url(), "/blobs/" + kId).status, 404) << "nothing kept";
+  EXPECT_EQ(PutString(Url(), "/blobs/" + kId, data, {{kCrc32Header, "12345"}}).status, 400);
+  EXPECT_EQ(PutString(Url(), "/blobs/" + kId, data, {}).status, 400) << "neither an md5 nor a CRC";
+  // Both given: both checked.
+  EXPECT_EQ(PutString(Url(), "/blobs/" + kId, data,
+                      {{kCrc32Header, Crc32::ToHex(Crc32::Of(data))}, {kMd5Header, Md5::Of("other")}})
+                .status,
+            422);
+  auto right = PutString(Url(), "/blobs/" + kId, data, {{kCrc32Header, Crc32::ToHex(Crc32::Of(data))}});
+  ASSERT_EQ(right.status, 201) << right.body;
+  EXPECT_EQ(right.json()["md5"], Md5::Of(data));
+  auto got = Get(Url(), "/blobs/" + kId);
+  EXPECT_EQ(got.header(kMd5Header), Md5::Of(data));
+  EXPECT_EQ(Md5::Of(got.body), Md5::Of(data));
 }
 
 // Content-MD5 (base64) is checked as X-Dfs-Md5 is, and is enough on its own.
