@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   row("local cp + sync (baseline)", cp, cp, "cp");
   row("curl PUT to a node (baseline)", curl_put, curl_put, "curl PUT");
   row("curl GET from a node (baseline)", curl_get, curl_get, "curl GET");
-  row("dfs put (master -> node, md5 x2)", dfs_put, curl_put, "curl PUT");
+  row("dfs put (master -> node)", dfs_put, curl_put, "curl PUT");
   row("dfs get (verified, atomic)", dfs_get, curl_get, "curl GET");
   row("curl GET through the master", http_get, curl_get, "curl GET");
   std::printf("\n  peak RSS: master %ld MiB, node %ld MiB (file %zu MiB)\n",
