@@ -75,7 +75,7 @@ ReadAhead::~ReadAhead() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& w : workers_) w.join();
 }
 
 void ReadAhead::Want(const std::string& name, const std::string& handle, const ChunkRef& chunk,
@@ -84,7 +84,7 @@ void ReadAhead::Want(const std::string& name, const std::string& handle, const C
   std::lock_guard lock(mu_);
   if (stopping_ || queue_.size() >= kMaxQueued || !pending_.insert(chunk.md5).second) return;
   queue_.push_back({name, handle, chunk, who});
-  if (!worker_.joinable()) worker_ = std::thread([this] { Loop(); });
+  while (workers_.size() < kWorkers) workers_.emplace_back([this] { Loop(); });
   cv_.notify_one();
 }
 
@@ -209,8 +209,13 @@ void ChunkReader::MaybeReadAhead(FileCache& cache, ReadAhead* read_ahead, uint64
     if (cache.max_bytes() / 4 < list_.chunks[next].size) return;
     read_ahead_of_ = next;
   }
+  // The next chunk, and the one after it when the cache holds six of them
+  // (the chunk being read, two ahead, and room for other files).
   const Credentials* who = CallerScope::Current();
   read_ahead->Want(name_, handle_, list_.chunks[next], who ? *who : Credentials{});
+  if (next + 1 < list_.chunks.size() && cache.max_bytes() / 6 >= list_.chunks[next + 1].size) {
+    read_ahead->Want(name_, handle_, list_.chunks[next + 1], who ? *who : Credentials{});
+  }
 }
 
 }  // namespace dfs::fuse_client

@@ -45,9 +45,10 @@ struct ChunkList {
 // without a good copy, a one-chunk file whose chunk md5 is not the file's).
 Result<ChunkList> ChunkListFromMeta(const nlohmann::json& meta);
 
-// A background fetcher of chunks a sequential reader is about to want: one
-// thread (started at the first request, so it is made after the mount
-// daemonized) and a short queue; requests beyond it are dropped.
+// A background fetcher of chunks a sequential reader is about to want:
+// kWorkers threads (started at the first request, so they are made after the
+// mount daemonized), so the next two chunks come at once, and a short queue;
+// requests beyond it are dropped.
 class ReadAhead {
  public:
   ReadAhead(const DfsClient& client, FileCache& cache) : client_(client), cache_(cache) {}
@@ -58,6 +59,7 @@ class ReadAhead {
   // Fetches `chunk` of `name`/`handle` as `who` unless it is cached, queued or being fetched.
   void Want(const std::string& name, const std::string& handle, const ChunkRef& chunk, const Credentials& who);
   static constexpr size_t kMaxQueued = 4;
+  static constexpr size_t kWorkers = 2;
 
  private:
   struct Job {
@@ -74,7 +76,7 @@ class ReadAhead {
   std::deque<Job> queue_;
   std::set<std::string> pending_;  // md5s queued or being fetched
   bool stopping_ = false;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 // The reads of one open file. Thread-safe (FUSE may read one handle from
