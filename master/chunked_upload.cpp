@@ -1,30 +1,12 @@
 #include "master/chunked_upload.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "common/log.h"
 #include "master/file_service.h"
 
 namespace dfs::master {
-namespace {
-Status HashFile(const std::string& path, Md5& md5) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Status::IOError("spool " + path + ": " + std::strerror(errno));
-  std::vector<char> buf(256 << 10);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) return Status::IOError("spool " + path + ": " + std::strerror(errno));
-    if (n == 0) return Status::OK();
-    md5.Update(buf.data(), static_cast<size_t>(n));
-  }
-}
-}  // namespace
 
 ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store)
     : files_(files),
@@ -34,7 +16,7 @@ ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string r
       chunk_size_(std::max<uint64_t>(files.options().chunk_size, 1)) {}
 
 ChunkedUpload::~ChunkedUpload() {
-  (void)Collect();  // a chunk still being stored is waited for, then removed with the rest
+  while (!storing_.empty()) (void)Collect();  // chunks still being stored are waited for, then removed with the rest
   if (keep_) return;
   for (const auto& s : stored_) files_.DeleteUnusedBlob(s.node_url, s.chunk.blob_id, s.chunk.primary_node);
 }
@@ -42,10 +24,8 @@ ChunkedUpload::~ChunkedUpload() {
 Status ChunkedUpload::Append(const char* data, size_t len) {
   if (finished_) return Status::Internal("append after the upload finished");
   size_ += len;
-  if (!store_) {
-    md5_.Update(data, len);
-    return Status::OK();
-  }
+  md5_.Update(data, len);
+  if (!store_) return Status::OK();
   while (len > 0) {
     if (!current_) {
       auto spool = files_.NewSpool(SpoolDigest::kCrc32);
@@ -70,7 +50,7 @@ Status ChunkedUpload::Finish() {
     md5_hex_ = md5_.HexDigest();
     return Status::OK();
   }
-  const bool empty_file = !current_ && stored_.empty() && !in_flight_.valid();
+  const bool empty_file = !current_ && stored_.empty() && storing_.empty();
   if (empty_file) {  // one empty chunk
     auto spool = files_.NewSpool(SpoolDigest::kCrc32);
     if (!spool.ok()) return spool.status();
@@ -79,38 +59,43 @@ Status ChunkedUpload::Finish() {
   if (current_) {
     if (Status st = StoreCurrent(); !st.ok()) return st;
   }
-  if (Status st = Collect(); !st.ok()) return st;
+  while (!storing_.empty()) {
+    if (Status st = Collect(); !st.ok()) return st;
+  }
   md5_hex_ = md5_.HexDigest();
   return Status::OK();
 }
 
 Status ChunkedUpload::StoreCurrent() {
-  if (Status st = Collect(); !st.ok()) return st;
+  if (storing_.size() >= kMaxStoring) {
+    if (Status st = Collect(); !st.ok()) return st;
+  }
   if (Status st = current_->Finish(); !st.ok()) return st;
-  storing_ = std::move(current_);
-  SpoolFile* spool = storing_.get();
-  // The whole file's md5 is taken here, from the spool, on this upload's
-  // second thread. The first takes only each chunk's CRC-32 as it arrives;
-  // the node hashes the chunk's md5 (the one pass it makes anyway) and keeps
-  // it only if the CRC matches. So the master makes one md5 pass, compared
-  // with the client's, and a spool that changed on disk is caught by the
-  // CRC, the md5, or both.
-  in_flight_ = std::async(std::launch::async, [this, spool]() -> Result<PlacedBlob> {
-    if (Status st = HashFile(spool->path(), md5_); !st.ok()) return st;
+  // The receiving thread took this chunk's CRC-32 and the whole body's md5
+  // as it arrived; the node hashes the chunk's md5 (the one pass it makes
+  // anyway) and keeps it only if the CRC matches. So the master makes one
+  // md5 pass, compared with the client's, and a spool that changed on disk
+  // is caught by the CRC.
+  SpoolFile* spool = current_.get();
+  auto placed = std::async(std::launch::async, [this, spool]() -> Result<PlacedBlob> {
     return files_.StoreBlob(*spool, name_, request_id_);
   });
+  storing_.push_back({std::move(current_), std::move(placed)});
   return Status::OK();
 }
 
 Status ChunkedUpload::Collect() {
-  if (!in_flight_.valid()) return Status::OK();
-  auto placed = in_flight_.get();
-  std::unique_ptr<SpoolFile> spool = std::move(storing_);  // its file goes when this returns
+  if (storing_.empty()) return Status::OK();
+  Storing oldest = std::move(storing_.front());  // its spool file goes when this returns
+  storing_.pop_front();
+  auto placed = oldest.placed.get();
+  // A failed chunk fails the upload; the ones after it are still collected
+  // (by the destructor), so what they stored is removed with the rest.
   if (!placed.ok()) return placed.status();
   ChunkRecord chunk;
   chunk.index = static_cast<int64_t>(stored_.size());
   chunk.offset = current_offset_;
-  chunk.size = spool->size();
+  chunk.size = oldest.spool->size();
   chunk.md5 = placed->md5;
   chunk.blob_id = placed->blob_id;
   chunk.primary_node = placed->node_id;

@@ -1,20 +1,21 @@
 // ChunkedUpload: one upload's body cut into chunks of at most the chunk
 // size, each stored on a node chosen at random as soon as it is full, in
-// the background while the next one arrives. So the master holds at most
-// two chunks of any upload (on its disk, for a re-send to another node when
-// one fails: the one being filled and the one being stored), never the
-// whole file, and the client's bytes never wait for a node unless a chunk
-// fills before the one before it is stored. The whole-file md5 is computed
-// as the bytes pass; a chunk goes to its node with its CRC-32, and its md5
-// is the one the node hashed.
+// the background while the next ones arrive. So the master holds at most
+// kMaxStoring + 1 chunks of any upload (on its disk, for a re-send to
+// another node when one fails: the one being filled and the ones being
+// stored), never the whole file, and the client's bytes never wait for a
+// node unless a chunk fills while kMaxStoring are still being stored. The
+// whole-file md5 is computed as the bytes arrive; a chunk goes to its node
+// with its CRC-32, and its md5 is the one the node hashed.
 //
 // Invariants: chunks() are contiguous from offset 0 and were each accepted
-// by a node with their md5 checked. Until Keep() is called (the master
+// by a node with their CRC checked. Until Keep() is called (the master
 // committed them to a file), the destructor deletes every stored chunk from
 // its node, so an upload that fails or is abandoned leaves nothing behind.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <memory>
 #include <string>
@@ -63,9 +64,16 @@ class ChunkedUpload {
     ChunkRecord chunk;
     std::string node_url;
   };
-  // Starts storing the full chunk being filled (after the one before it is stored).
+  struct Storing {
+    std::unique_ptr<SpoolFile> spool;
+    std::future<Result<PlacedBlob>> placed;
+  };
+  // Chunks stored at once, each on its own thread: one's transfer and the
+  // node's fsync overlap the next one's.
+  static constexpr size_t kMaxStoring = 2;
+  // Starts storing the full chunk being filled (once fewer than kMaxStoring are).
   Status StoreCurrent();
-  // Waits for the chunk being stored, if any; its error, if it failed.
+  // Waits for the oldest chunk being stored, if any; its error, if it failed.
   Status Collect();
 
   FileService& files_;
@@ -74,11 +82,10 @@ class ChunkedUpload {
   const bool store_;
   const uint64_t chunk_size_;
   std::unique_ptr<SpoolFile> current_;  // the chunk being filled
-  std::unique_ptr<SpoolFile> storing_;  // the chunk being stored, by in_flight_
-  std::future<Result<PlacedBlob>> in_flight_;
+  std::deque<Storing> storing_;         // the chunks being stored, oldest first
   uint64_t current_offset_ = 0;
   std::vector<Stored> stored_;
-  Md5 md5_;  // of the whole body: updated by the storing thread, one chunk after another
+  Md5 md5_;  // of the whole body, as it arrives
   std::string md5_hex_;
   uint64_t size_ = 0;
   bool keep_ = false;

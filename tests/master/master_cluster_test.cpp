@@ -520,6 +520,28 @@ TEST(MasterChunksTest, EachChunkIsRetriedElsewhereAndARefusedUploadLeavesNoChunk
   EXPECT_EQ(BlobsOnAllDisks(cluster), before) << "the refused upload's chunks were removed";
 }
 
+// Chunks are stored two at a time: when the nodes fill up in the middle of
+// a PUT, the client gets 507 and every chunk the upload stored, including
+// one still being stored beside the one that failed, is removed.
+TEST(MasterChunksTest, AnUploadThatRunsOutOfRoomMidwayLeavesNoChunk) {
+  ClusterOptions options;
+  options.nodes = 2;
+  options.replicas = 0;
+  options.node_capacity = 30 * 65536;
+  options.master_args = {"--chunk-size", "65536"};
+  TestCluster cluster(options);
+  const std::string url = cluster.master_url();
+  TempDir tmp;
+  const std::string md5 = WriteRandomFile(tmp.path() + "/src", 100 * 65536, 6);
+  auto put = PutFile(url, FilesPath("big"), tmp.path() + "/src", {{kMd5Header, md5}});
+  EXPECT_EQ(put.status, 507) << put.body;
+  EXPECT_EQ(Get(url, "/api/v1/meta/big").status, 404);
+  EXPECT_EQ(BlobsOnAllDisks(cluster), 0) << "the failed upload's chunks were removed";
+  // The room is there again for a file that fits.
+  const std::string small = WriteRandomFile(tmp.path() + "/small", 10 * 65536, 7);
+  EXPECT_EQ(PutFile(url, FilesPath("small"), tmp.path() + "/small", {{kMd5Header, small}}).status, 201);
+}
+
 // PUT ?offset=N writes a range: only the chunk it lands in is rebuilt and
 // stored again; the whole-file md5 is pending until the master settles it
 // (at once for a read, else in the background).
