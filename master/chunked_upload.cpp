@@ -56,7 +56,12 @@ Status ChunkedUpload::Finish() {
     if (!spool.ok()) return spool.status();
     current_ = std::move(*spool);
   }
-  if (current_) {
+  if (current_ && storing_.empty()) {  // the one chunk left to store (a small file's only one): on this thread
+    if (Status st = current_->Finish(); !st.ok()) return st;
+    auto placed = files_.StoreBlob(*current_, name_, request_id_);
+    std::unique_ptr<SpoolFile> spool = std::move(current_);
+    if (Status st = Record(*spool, std::move(placed)); !st.ok()) return st;
+  } else if (current_) {
     if (Status st = StoreCurrent(); !st.ok()) return st;
   }
   while (!storing_.empty()) {
@@ -88,14 +93,17 @@ Status ChunkedUpload::Collect() {
   if (storing_.empty()) return Status::OK();
   Storing oldest = std::move(storing_.front());  // its spool file goes when this returns
   storing_.pop_front();
-  auto placed = oldest.placed.get();
+  return Record(*oldest.spool, oldest.placed.get());
+}
+
+Status ChunkedUpload::Record(const SpoolFile& spool, Result<PlacedBlob> placed) {
   // A failed chunk fails the upload; the ones after it are still collected
   // (by the destructor), so what they stored is removed with the rest.
   if (!placed.ok()) return placed.status();
   ChunkRecord chunk;
   chunk.index = static_cast<int64_t>(stored_.size());
   chunk.offset = current_offset_;
-  chunk.size = oldest.spool->size();
+  chunk.size = spool.size();
   chunk.md5 = placed->md5;
   chunk.blob_id = placed->blob_id;
   chunk.primary_node = placed->node_id;

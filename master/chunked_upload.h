@@ -75,6 +75,8 @@ class ChunkedUpload {
   Status StoreCurrent();
   // Waits for the oldest chunk being stored, if any; its error, if it failed.
   Status Collect();
+  // Adds a stored chunk (the next in order) to stored_, or fails with its error.
+  Status Record(const SpoolFile& spool, Result<PlacedBlob> placed);
 
   FileService& files_;
   const std::string name_;

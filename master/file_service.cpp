@@ -76,7 +76,7 @@ Result<PlacedBlob> FileService::StoreBlob(const SpoolFile& chunk, const std::str
   // about the request itself and goes back to the client.
   while (auto node = placement_.Choose(*nodes, chunk.size(), tried)) {
     tried.insert(node->node_id);
-    auto stored = nodes_.PutBlob(node->url, blob_id, chunk.path(), chunk.size(), chunk.md5(), chunk.crc32(), request_id);
+    auto stored = nodes_.PutBlob(node->url, blob_id, chunk, request_id);
     if (stored.ok()) {
       // The node hashed what it kept: the md5 it answers is the chunk's (checked
       // against ours, or, for a CRC-only spool, its bytes checked by the CRC).
@@ -376,14 +376,15 @@ Status FileService::Read(const ReadPlan& plan, uint64_t offset, uint64_t length,
 namespace {
 // Appends the bytes of a finished spool to `out`.
 Status CopySpool(const SpoolFile& from, SpoolFile& out) {
-  UniqueFd fd(::open(from.path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Status::IOError("spool: " + std::string(std::strerror(errno)));
+  auto reader = SpoolReader::Open(from);
+  if (!reader.ok()) return reader.status();
   std::vector<char> buf(256 << 10);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) return Status::IOError("spool: " + std::string(std::strerror(errno)));
-    if (n == 0) return Status::OK();
-    if (Status st = out.Append(buf.data(), static_cast<size_t>(n)); !st.ok()) return st;
+  for (uint64_t offset = 0;;) {
+    auto n = reader->ReadAt(offset, buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::OK();
+    if (Status st = out.Append(buf.data(), *n); !st.ok()) return st;
+    offset += *n;
   }
 }
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -19,22 +20,21 @@ constexpr size_t kChunk = 256 * 1024;
 }
 
 Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::string& blob_id,
-                                       const std::string& local_file, uint64_t size, const std::string& md5,
-                                       std::optional<uint32_t> crc32, const std::string& request_id) const {
+                                       const SpoolFile& spool, const std::string& request_id) const {
   auto cli = pool_->Acquire(node_url);
   if (!cli.ok()) return cli.status();
-  auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!*fd) return Status::IOError("open spool " + local_file + ": " + std::strerror(errno));
+  auto reader = SpoolReader::Open(spool);
+  if (!reader.ok()) return reader.status();
   httplib::Headers headers = {{kRequestIdHeader, request_id}};
-  if (!md5.empty()) headers.emplace(kMd5Header, md5);
-  if (crc32) headers.emplace(kCrc32Header, Crc32::ToHex(*crc32));
+  if (!spool.md5().empty()) headers.emplace(kMd5Header, spool.md5());
+  if (auto crc32 = spool.crc32()) headers.emplace(kCrc32Header, Crc32::ToHex(*crc32));
+  std::vector<char> buf(std::min<uint64_t>(std::max<uint64_t>(spool.size(), 1), kChunk));
   auto res = (*cli)->Put(
-      "/blobs/" + blob_id, headers, size,
-      [fd](size_t offset, size_t length, httplib::DataSink& sink) {
-        std::vector<char> buf(std::min(length, kChunk));
-        ssize_t n = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
-        if (n <= 0) return false;
-        return sink.write(buf.data(), static_cast<size_t>(n));
+      "/blobs/" + blob_id, headers, spool.size(),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        auto n = reader->ReadAt(offset, buf.data(), std::min(length, buf.size()));
+        if (!n.ok() || *n == 0) return false;
+        return sink.write(buf.data(), *n);
       },
       "application/octet-stream");
   if (res) cli->Keep();  // answered: cpp-httplib closed the connection itself if it could not be reused

@@ -13,6 +13,7 @@
 #include "common/client_pool.h"
 #include "common/http_util.h"
 #include "common/status.h"
+#include "master/spool_file.h"
 
 namespace dfs::master {
 
@@ -31,10 +32,10 @@ class NodeClient {
  public:
   explicit NodeClient(ClientTimeouts timeouts = {}) : pool_(std::make_shared<ClientPool>(timeouts)) {}
 
-  // Streams local_file to node_url as blob_id; the node checks md5 (may be
-  // empty) and crc32 (when given: X-Dfs-Crc32) and answers the md5 it hashed.
-  Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const std::string& local_file,
-                             uint64_t size, const std::string& md5, std::optional<uint32_t> crc32,
+  // Streams a finished spool to node_url as blob_id; the node checks its md5
+  // (if the spool has one) and its crc32 (if it has one: X-Dfs-Crc32) and
+  // answers the md5 it hashed.
+  Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const SpoolFile& spool,
                              const std::string& request_id) const;
 
   // Streams bytes [offset, offset+length) of the blob into `receiver`.

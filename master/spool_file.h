@@ -1,8 +1,10 @@
-// SpoolFile: a request body parked on the master's disk while it is placed,
-// so a failed node write can be retried elsewhere without holding the body in
-// memory or asking the client to send it again. Removed on destruction.
-// Appends reach the file in writes of up to 256 KiB (common/buffered_writer.h);
-// Finish() writes the rest.
+// SpoolFile: a request body parked while it is placed, so a failed node write
+// can be retried elsewhere without asking the client to send it again.
+// Up to kInMemory bytes it stays in memory (a small file costs no file on
+// the master's disk: creating and removing one is most of a small PUT's
+// work there); past that it moves to a file on the master's disk, which it
+// reaches in writes of up to 256 KiB (common/buffered_writer.h), and which
+// is removed on destruction. Read it with a SpoolReader after Finish().
 //
 // A spool folder belongs to one master: LockSpoolDir takes it (a flock on the
 // folder, held for the process's life) before the master clears what a crash
@@ -33,8 +35,25 @@ namespace dfs::master {
 // the CRC is what it checks the transfer by).
 enum class SpoolDigest { kMd5, kCrc32 };
 
+class SpoolFile;
+
+// Reads a finished spool: from its file (opened once) or from its memory.
+// Several may read one spool at once; the spool outlives them.
+class SpoolReader {
+ public:
+  static Result<SpoolReader> Open(const SpoolFile& spool);
+  // Up to `len` bytes at `offset` into `buf`: how many (0 at the end).
+  [[nodiscard]] Result<size_t> ReadAt(uint64_t offset, char* buf, size_t len) const;
+
+ private:
+  SpoolReader(const std::string* memory, UniqueFd fd) : memory_(memory), fd_(std::move(fd)) {}
+  const std::string* memory_;  // null: the file
+  UniqueFd fd_;
+};
+
 class SpoolFile {
  public:
+  static constexpr size_t kInMemory = 256 * 1024;
   static Result<std::unique_ptr<SpoolFile>> Create(const std::string& dir, SpoolDigest digest = SpoolDigest::kMd5);
   ~SpoolFile();
   SpoolFile(const SpoolFile&) = delete;
@@ -44,15 +63,19 @@ class SpoolFile {
   // Closes the file and fixes the md5; no Append afterwards.
   Status Finish();
 
-  const std::string& path() const { return path_; }
+  bool in_memory() const { return !fd_ && path_.empty(); }
   uint64_t size() const { return size_; }
   const std::string& md5() const { return md5_hex_; }  // empty with SpoolDigest::kCrc32
   std::optional<uint32_t> crc32() const;               // with SpoolDigest::kCrc32, after Finish
 
  private:
-  SpoolFile(std::string path, UniqueFd fd, SpoolDigest digest)
-      : path_(std::move(path)), fd_(std::move(fd)), out_("spool " + path_), digest_(digest) {}
-  std::string path_;
+  friend class SpoolReader;
+  SpoolFile(std::string dir, SpoolDigest digest) : dir_(std::move(dir)), out_("spool in " + dir_), digest_(digest) {}
+  // Moves the bytes so far from memory to a new file in dir_.
+  Status MoveToDisk();
+  std::string dir_;
+  std::string path_;    // empty while in memory
+  std::string memory_;  // the bytes, while in memory
   UniqueFd fd_;
   BufferedWriter out_;
   SpoolDigest digest_;
