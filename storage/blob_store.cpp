@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +56,40 @@ Result<BlobInfo> ReadMeta(const std::string& path, const std::string& blob_id) {
   }
   return BlobInfo{blob_id, json["size"].get<uint64_t>(), json["md5"].get<std::string>()};
 }
+
+// A file system that keeps no (or no such large) extended attributes: the
+// sidecar files carry them instead.
+bool XattrUnsupported(int err) { return err == ENOTSUP || err == E2BIG || err == ERANGE || err == ENOSPC; }
+
+// The value of extended attribute `name` of `path`; NotFound when it has none.
+Result<std::string> GetXattr(const std::string& path, const char* name) {
+  std::string value(512, '\0');
+  for (;;) {
+    ssize_t n = ::getxattr(path.c_str(), name, value.data(), value.size());
+    if (n >= 0) {
+      value.resize(static_cast<size_t>(n));
+      return value;
+    }
+    if (errno == ERANGE) {  // larger than the guess: ask for its size
+      n = ::getxattr(path.c_str(), name, nullptr, 0);
+      if (n >= 0) {
+        value.assign(static_cast<size_t>(n) + 1, '\0');
+        continue;
+      }
+    }
+    if (errno == ENODATA || errno == ENOTSUP || errno == ENOENT) return Status::NotFound(path + ": no " + name);
+    return Status::IOError("getxattr " + path + ": " + std::strerror(errno));
+  }
+}
+
+// Creates `path` with `data`, fsynced.
+Status WriteSidecar(const std::string& path, const std::string& data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoStatus("create " + path, errno);
+  if (Status st = WriteAll(fd.get(), data.data(), data.size()); !st.ok()) return st;
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + path, errno);
+  return Status::OK();
+}
 }  // namespace
 
 BlobWriter::BlobWriter(BlobStore* store, std::string blob_id, std::string tmp_path, UniqueFd fd,
@@ -94,17 +128,22 @@ Status BlobWriter::Append(const char* data, size_t len) {
   return Status::OK();
 }
 
-Status BlobWriter::SyncAll(int meta_fd) {
-  int blob_err = 0;
-  Status sums;
-  std::thread blob([&] { blob_err = ::fsync(fd_.get()) != 0 ? errno : 0; });
-  std::thread blocks([&] { sums = sums_.SyncAndClose(); });
-  const int meta_err = ::fsync(meta_fd) != 0 ? errno : 0;
-  blob.join();
-  blocks.join();
-  if (blob_err != 0) return ErrnoStatus("fsync " + tmp_path_, blob_err);
-  if (meta_err != 0) return ErrnoStatus("fsync " + meta_tmp_path(), meta_err);
-  return sums;
+Status BlobWriter::StoreSums(const std::string& md5) {
+  // In the blob file's own extended attributes: no other file to create,
+  // fsync and rename, so a small blob is one new file (and its one fsync).
+  const std::string& sums = sums_.encoded();
+  if (store_->sums_in_ == BlobStore::SumsIn::kAttributes) {
+    if (::fsetxattr(fd_.get(), kMd5Xattr, md5.data(), md5.size(), 0) == 0 &&
+        ::fsetxattr(fd_.get(), kBlocksXattr, sums.data(), sums.size(), 0) == 0) {
+      return Status::OK();
+    }
+    if (!XattrUnsupported(errno)) return ErrnoStatus("setxattr " + tmp_path_, errno);
+    ::fremovexattr(fd_.get(), kMd5Xattr);
+  }
+  // Sidecar files instead, renamed into place before the blob (Publish).
+  sidecars_ = true;
+  if (Status st = WriteSidecar(sums_tmp_path(), sums); !st.ok()) return st;
+  return WriteSidecar(meta_tmp_path(), nlohmann::json{{"md5", md5}, {"size", written_}}.dump());
 }
 
 Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32) {
@@ -118,25 +157,22 @@ Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::option
     return Status::ChecksumMismatch("CRC-32 of the received body is " + Crc32::ToHex(sums_.whole_crc()) +
                                     ", expected " + Crc32::ToHex(*expected_crc32));
   }
-  UniqueFd meta_fd(::open(meta_tmp_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!meta_fd) return ErrnoStatus("create " + meta_tmp_path(), errno);
-  const std::string meta = nlohmann::json{{"md5", md5}, {"size", written_}}.dump();
-  if (Status st = WriteAll(meta_fd.get(), meta.data(), meta.size()); !st.ok()) return st;
-  if (Status st = SyncAll(meta_fd.get()); !st.ok()) return st;
+  if (Status st = StoreSums(md5); !st.ok()) return st;
+  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
   if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
   Status st = store_->Publish(*this, md5);
   if (!st.ok()) return st;
   return BlobInfo{blob_id_, written_, md5};
 }
 
-Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& dir, uint64_t capacity) {
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& dir, uint64_t capacity, SumsIn sums_in) {
   std::error_code ec;
   fs::create_directories(dir + "/blobs", ec);
   fs::create_directories(dir + "/tmp", ec);
   if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
   // Leftovers of writes interrupted by a crash are never valid blobs.
   for (const auto& entry : fs::directory_iterator(dir + "/tmp", ec)) fs::remove(entry.path(), ec);
-  std::unique_ptr<BlobStore> store(new BlobStore(dir, capacity));
+  std::unique_ptr<BlobStore> store(new BlobStore(dir, capacity, sums_in));
   auto list = store->List();
   if (!list.ok()) return list.status();
   for (const auto& b : *list) store->used_ += b.size;
@@ -195,45 +231,45 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
   std::string tmp = TmpPath(blob_id);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus("create " + tmp, errno);
-  auto sums = BlockSumsWriter::Create(tmp + ".blocks");
-  if (!sums.ok()) {
-    ::unlink(tmp.c_str());
-    return sums.status();
-  }
-  return std::unique_ptr<BlobWriter>(new BlobWriter(this, blob_id, tmp, std::move(fd), std::move(*sums), free));
+  return std::unique_ptr<BlobWriter>(
+      new BlobWriter(this, blob_id, tmp, std::move(fd), BlockSumsWriter::InMemory(), free));
 }
 
 Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
   const std::string& id = writer.blob_id_;
   std::lock_guard lock(publish_mu_);
+  const std::string shard = dir_ + "/blobs/" + id.substr(0, 2);
   if (auto existing = Stat(id); existing.ok()) {
-    if (existing->md5 == md5) {
-      // A repeated write (a redelivered copy, or a repair of a copy found
-      // corrupt): the new bytes were just verified, so they replace the old,
-      // block sums first (the same bytes have the same block sums).
-      if (::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0 ||
-          ::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
-        return ErrnoStatus("rename over blob " + id, errno);  // ~BlobWriter removes the temp files
-      }
-      writer.done_ = true;
-      ::unlink(writer.meta_tmp_path().c_str());  // the same md5 and size
-      return FsyncDir(dir_ + "/blobs/" + id.substr(0, 2));
+    if (existing->md5 != md5) return Status::AlreadyExists("blob " + id + " exists with another md5");
+    // A repeated write (a redelivered copy, or a repair of a copy found
+    // corrupt): the new bytes were just verified, so they replace the old,
+    // block sums first (the same bytes have the same block sums).
+    if (writer.sidecars_ && ::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0) {
+      return ErrnoStatus("rename over blob " + id, errno);  // ~BlobWriter removes the temp files
     }
-    return Status::AlreadyExists("blob " + id + " exists with another md5");
+    if (::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) return ErrnoStatus("rename over blob " + id, errno);
+    writer.done_ = true;
+    ::unlink(writer.meta_tmp_path().c_str());  // the same md5 and size
+    if (!writer.sidecars_) {  // the new file carries them: an older copy's sidecars go
+      ::unlink(MetaPath(id).c_str());
+      ::unlink(BlocksPath(id).c_str());
+    }
+    return FsyncDir(shard);
   }
-  std::string shard = dir_ + "/blobs/" + id.substr(0, 2);
   std::error_code ec;
   fs::create_directories(shard, ec);
   if (ec) return Status::IOError("mkdir " + shard + ": " + ec.message());
-  const std::string meta_tmp = writer.meta_tmp_path();  // written and fsynced by Commit
-  // Sidecars first: a visible blob always has its md5 and block sums.
-  if (::rename(meta_tmp.c_str(), MetaPath(id).c_str()) != 0 ||
-      ::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0 ||
+  // Sidecars (if any) first: a visible blob always has its md5 and block sums.
+  const std::string meta_tmp = writer.meta_tmp_path();
+  if ((writer.sidecars_ && (::rename(meta_tmp.c_str(), MetaPath(id).c_str()) != 0 ||
+                            ::rename(writer.sums_tmp_path().c_str(), BlocksPath(id).c_str()) != 0)) ||
       ::rename(writer.tmp_path_.c_str(), BlobPath(id).c_str()) != 0) {
     int err = errno;
-    ::unlink(meta_tmp.c_str());
-    ::unlink(MetaPath(id).c_str());
-    ::unlink(BlocksPath(id).c_str());
+    if (writer.sidecars_) {
+      ::unlink(meta_tmp.c_str());
+      ::unlink(MetaPath(id).c_str());
+      ::unlink(BlocksPath(id).c_str());
+    }
     return ErrnoStatus("rename into " + shard, err);
   }
   writer.done_ = true;
@@ -247,7 +283,14 @@ Result<BlobInfo> BlobStore::Stat(const std::string& blob_id) const {
   if (!st.ok()) return st;
   struct stat sb {};
   if (::stat(BlobPath(blob_id).c_str(), &sb) != 0) return Status::NotFound("blob " + blob_id + " not found");
-  auto meta = ReadMeta(MetaPath(blob_id), blob_id);
+  Result<BlobInfo> meta = BlobInfo{blob_id, 0, ""};
+  if (auto md5 = GetXattr(BlobPath(blob_id), kMd5Xattr); md5.ok()) {
+    meta->md5 = std::move(*md5);
+  } else if (md5.status().code() == Code::kNotFound) {
+    meta = ReadMeta(MetaPath(blob_id), blob_id);  // written with sidecars (or before the attributes)
+  } else {
+    return md5.status();
+  }
   if (!meta.ok()) return meta.status();
   meta->size = static_cast<uint64_t>(sb.st_size);  // what is on disk is what we serve
   meta->mtime = static_cast<double>(sb.st_mtim.tv_sec) + static_cast<double>(sb.st_mtim.tv_nsec) / 1e9;
@@ -268,6 +311,9 @@ Result<UniqueFd> BlobStore::OpenForRead(const std::string& blob_id) const {
 Result<BlockSums> BlobStore::OpenBlockSums(const std::string& blob_id, uint64_t size) const {
   Status st = ValidateId(blob_id);
   if (!st.ok()) return st;
+  auto attribute = GetXattr(BlobPath(blob_id), kBlocksXattr);
+  if (attribute.ok()) return BlockSums::FromBytes(std::move(*attribute), size, "blob " + blob_id);
+  if (attribute.status().code() != Code::kNotFound) return attribute.status();
   return BlockSums::Open(BlocksPath(blob_id), size);
 }
 

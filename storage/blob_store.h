@@ -1,9 +1,12 @@
 // BlobStore: a storage node's disk. Blobs are named by master-assigned ids
 // (32 lower-case hex), never by user file names, so no request can reach a
-// path outside DATA/blobs. Each blob has a sidecar <id>.meta with its md5 and
-// size and one <id>.blocks with the md5 of every block (block_sums.h), both
-// renamed into place before the blob: a blob that is visible always has its
-// md5 and, unless written before block sums existed, its block sums.
+// path outside DATA/blobs. A blob's md5 and its block sums (block_sums.h)
+// are extended attributes of its file (user.dfs.md5, user.dfs.blocks), set
+// before it is fsynced and renamed into place; on a file system that keeps
+// no such attributes, and for blobs written before them, they are sidecar
+// files <id>.meta ({"md5","size"}) and <id>.blocks, renamed into place
+// before the blob. Either way a blob that is visible always has its md5
+// and, unless written before block sums existed, its block sums.
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,10 @@
 #include "storage/block_sums.h"
 
 namespace dfs::storage {
+
+// The extended attributes a blob's file carries (BlobWriter::StoreSums).
+inline constexpr const char* kMd5Xattr = "user.dfs.md5";
+inline constexpr const char* kBlocksXattr = "user.dfs.blocks";
 
 struct BlobInfo {
   std::string blob_id;
@@ -56,8 +63,7 @@ class BlobWriter {
 
   Status Append(const char* data, size_t len);
   // Compare with expected_md5 (when not empty) and expected_crc32 (when
-  // given), write the meta, fsync the blob, its block sums and its meta at
-  // once, publish.
+  // given), store the md5 and block sums with the blob, fsync, publish.
   Result<BlobInfo> Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32 = std::nullopt);
   uint64_t bytes_written() const { return written_; }
 
@@ -69,9 +75,9 @@ class BlobWriter {
   [[nodiscard]] Status CheckRoom(size_t more);
   std::string sums_tmp_path() const { return tmp_path_ + ".blocks"; }
   std::string meta_tmp_path() const { return tmp_path_ + ".meta"; }
-  // The three temporary files on the disk, fsynced side by side (one
-  // journal commit for all of them, mostly, instead of one each in turn).
-  Status SyncAll(int meta_fd);
+  // The md5 and block sums as attributes of the temporary file, or (where
+  // the file system keeps none) as sidecar files, written and fsynced.
+  Status StoreSums(const std::string& md5);
 
   BlobStore* store_;
   std::string blob_id_;
@@ -82,13 +88,19 @@ class BlobWriter {
   Md5 md5_;
   uint64_t written_ = 0;
   uint64_t room_until_ = 0;  // the blob may grow to this size before free space is measured again
+  bool sidecars_ = false;    // StoreSums wrote sidecar files
   bool done_ = false;
 };
 
 class BlobStore {
  public:
-  // capacity 0: the size of the file system holding `dir`.
-  static Result<std::unique_ptr<BlobStore>> Open(const std::string& dir, uint64_t capacity);
+  // Where a blob's md5 and block sums are kept.
+  enum class SumsIn { kAttributes, kSidecarFiles };
+  // capacity 0: the size of the file system holding `dir`. kSidecarFiles:
+  // for file systems or backup tools that drop extended attributes (blobs
+  // written either way are read either way).
+  static Result<std::unique_ptr<BlobStore>> Open(const std::string& dir, uint64_t capacity,
+                                                 SumsIn sums_in = SumsIn::kAttributes);
 
   static Status ValidateId(const std::string& blob_id);
 
@@ -126,12 +138,14 @@ class BlobStore {
 
  private:
   friend class BlobWriter;
-  BlobStore(std::string dir, uint64_t capacity) : dir_(std::move(dir)), capacity_(capacity) {}
+  BlobStore(std::string dir, uint64_t capacity, SumsIn sums_in)
+      : dir_(std::move(dir)), capacity_(capacity), sums_in_(sums_in) {}
   Status Publish(BlobWriter& writer, const std::string& md5);
   uint64_t FreeBytes() const;
 
   std::string dir_;
   uint64_t capacity_;
+  SumsIn sums_in_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> blobs_{0};
   mutable std::atomic<uint64_t> free_space_checks_{0};

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -66,6 +67,10 @@ Result<BlockSumsWriter> BlockSumsWriter::Create(const std::string& path, uint32_
   return BlockSumsWriter(std::move(fd), block_size);
 }
 
+BlockSumsWriter BlockSumsWriter::InMemory(uint32_t block_size) {
+  return BlockSumsWriter(UniqueFd(), std::max<uint32_t>(block_size, 1));
+}
+
 Status BlockSumsWriter::Append(const char* data, size_t len) {
   while (len > 0) {
     size_t take = static_cast<size_t>(std::min<uint64_t>(len, block_size_ - in_block_));
@@ -75,7 +80,7 @@ Status BlockSumsWriter::Append(const char* data, size_t len) {
     len -= take;
     if (in_block_ == block_size_) {
       EndBlock();
-      if (pending_.size() >= kFlushAt) {
+      if (fd_ && pending_.size() >= kFlushAt) {
         if (Status st = Flush(); !st.ok()) return st;
       }
     }
@@ -91,6 +96,7 @@ void BlockSumsWriter::EndBlock() {
 }
 
 Status BlockSumsWriter::Flush() {
+  if (!fd_) return Status::OK();  // InMemory: kept
   Status st = WriteAll(fd_.get(), pending_);
   pending_.clear();
   return st;
@@ -107,8 +113,27 @@ Status BlockSumsWriter::Write() {
 }
 
 Status BlockSumsWriter::SyncAndClose() {
+  if (!fd_) return Status::OK();
   if (::fsync(fd_.get()) != 0) return Status::IOError(std::string("fsync block sums: ") + std::strerror(errno));
   if (fd_.Close() != 0) return Status::IOError(std::string("close block sums: ") + std::strerror(errno));
+  return Status::OK();
+}
+
+Status BlockSums::ParseHeader(const char* header, const std::string& what, Kind* kind, uint32_t* block_size) {
+  if (std::memcmp(header, kCrc32Magic, 8) == 0) {
+    *kind = Kind::kCrc32;
+  } else if (std::memcmp(header, kMd5Magic, 8) == 0) {
+    *kind = Kind::kMd5;
+  } else {
+    return Status::ChecksumMismatch("bad block sums header in " + what);
+  }
+  const std::string digits(header + 8, kHeaderSize - 8);
+  char* end = nullptr;
+  unsigned long size = std::strtoul(digits.c_str(), &end, 16);
+  if (end != digits.c_str() + digits.size() || size == 0 || size > UINT32_MAX) {
+    return Status::ChecksumMismatch("bad block size in " + what);
+  }
+  *block_size = static_cast<uint32_t>(size);
   return Status::OK();
 }
 
@@ -121,18 +146,8 @@ Result<BlockSums> BlockSums::Open(const std::string& path, uint64_t blob_size) {
   char header[kHeaderSize + 1] = {};
   if (!PreadAll(fd.get(), header, kHeaderSize, 0)) return Status::ChecksumMismatch("bad block sums header in " + path);
   Kind kind;
-  if (std::memcmp(header, kCrc32Magic, 8) == 0) {
-    kind = Kind::kCrc32;
-  } else if (std::memcmp(header, kMd5Magic, 8) == 0) {
-    kind = Kind::kMd5;
-  } else {
-    return Status::ChecksumMismatch("bad block sums header in " + path);
-  }
-  char* end = nullptr;
-  unsigned long block_size = std::strtoul(header + 8, &end, 16);
-  if (end != header + kHeaderSize || block_size == 0) {
-    return Status::ChecksumMismatch("bad block size in " + path);
-  }
+  uint32_t block_size = 0;
+  if (Status st = ParseHeader(header, path, &kind, &block_size); !st.ok()) return st;
   uint64_t blocks = (blob_size + block_size - 1) / block_size;
   struct stat sb {};
   if (::fstat(fd.get(), &sb) != 0) return Status::IOError("stat " + path + ": " + std::strerror(errno));
@@ -140,7 +155,20 @@ Result<BlockSums> BlockSums::Open(const std::string& path, uint64_t blob_size) {
     return Status::ChecksumMismatch("block sums in " + path + " do not fit a blob of " + std::to_string(blob_size) +
                                     " bytes");
   }
-  return BlockSums(std::move(fd), kind, static_cast<uint32_t>(block_size), blocks);
+  return BlockSums(std::move(fd), "", kind, block_size, blocks);
+}
+
+Result<BlockSums> BlockSums::FromBytes(std::string encoded, uint64_t blob_size, const std::string& what) {
+  if (encoded.size() < kHeaderSize) return Status::ChecksumMismatch("bad block sums header in " + what);
+  Kind kind;
+  uint32_t block_size = 0;
+  if (Status st = ParseHeader(encoded.data(), what, &kind, &block_size); !st.ok()) return st;
+  uint64_t blocks = (blob_size + block_size - 1) / block_size;
+  if (encoded.size() != kHeaderSize + blocks * DigestSize(kind)) {
+    return Status::ChecksumMismatch("block sums in " + what + " do not fit a blob of " + std::to_string(blob_size) +
+                                    " bytes");
+  }
+  return BlockSums(UniqueFd(), std::move(encoded), kind, block_size, blocks);
 }
 
 size_t BlockSums::DigestSize(Kind kind) { return kind == Kind::kCrc32 ? kCrc32DigestSize : kMd5DigestSize; }
@@ -149,7 +177,10 @@ Result<bool> BlockSums::Verify(uint64_t index, const char* data, size_t len) con
   if (index >= blocks_) return false;
   const size_t digest_size = DigestSize(kind_);
   char want[kMd5DigestSize];
-  if (!PreadAll(fd_.get(), want, digest_size, kHeaderSize + index * digest_size)) {
+  const uint64_t at = kHeaderSize + index * digest_size;
+  if (!fd_) {
+    std::memcpy(want, encoded_.data() + at, digest_size);  // FromBytes checked the size
+  } else if (!PreadAll(fd_.get(), want, digest_size, at)) {
     return Status::IOError("read block sums: " + std::string(std::strerror(errno)));
   }
   std::string got = kind_ == Kind::kCrc32 ? Crc32::ToHex(Crc32::Of(std::string_view(data, len))) : Md5::Of(std::string_view(data, len));

@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
   app.add_option("--advertise", advertise, "URL the master and replicator use to reach this node")
       ->envname("DFS_STORAGE_ADVERTISE");
   app.add_option("--capacity", capacity, "bytes this node may hold (0: disk size)")->envname("DFS_STORAGE_CAPACITY");
+  bool sidecar_files = false;
+  app.add_flag("--sidecar-files", sidecar_files,
+               "keep each blob's md5 and block sums in sidecar files (<id>.meta, <id>.blocks), not in extended "
+               "attributes of its file: for file systems or backup tools that drop extended attributes")
+      ->envname("DFS_STORAGE_SIDECAR_FILES");
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->check(CLI::Range(50, 600000));
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("DFS_LOG_LEVEL");
   uint64_t scrub_rate = 8ull << 20;
@@ -75,7 +80,9 @@ int main(int argc, char** argv) {
   }
   if (advertise.empty()) advertise = (dfs::Security().tls_cert.empty() ? "http://" : "https://") + listen;
 
-  auto store = dfs::storage::BlobStore::Open(data_dir, capacity);
+  auto store = dfs::storage::BlobStore::Open(
+      data_dir, capacity,
+      sidecar_files ? dfs::storage::BlobStore::SumsIn::kSidecarFiles : dfs::storage::BlobStore::SumsIn::kAttributes);
   if (!store.ok()) {
     std::cerr << "dfs-storage: " << store.status().ToString() << "\n";
     return 1;

@@ -64,7 +64,7 @@ TEST_F(BlobCopierTest, AGoodCopyLandsWholeAndVerifiedOnTheTarget) {
 // refuses it, and the copier's re-check of the source blames the source.
 TEST_F(BlobCopierTest, ACorruptSourceWithoutBlockSumsIsBlamedAndTheTargetKeepsNothing) {
   const std::string md5 = PutOnSource();
-  ASSERT_TRUE(std::filesystem::remove(SourceBlob() + ".blocks"));
+  ASSERT_TRUE(RemoveBlockSums(SourceBlob()));
   FlipSourceByte(2'000'000);
   auto out = copier_.Copy(source_.url(), target_.url(), kId, md5, data_.size(), "t2");
   EXPECT_EQ(out.fault, CopyFault::kSourceBad) << out.status.ToString();

@@ -15,6 +15,7 @@
 #include "replicator/replication_job.h"
 #include "replicator/replication_queue.h"
 #include "tests/support/cluster.h"
+#include "tests/support/storage_node.h"
 #include "tests/support/http_helpers.h"
 
 namespace dfs::testing {
@@ -305,7 +306,7 @@ TEST_F(ReplicationTest, CorruptOrMissingPrimaryCopyIsServedFromAReplicaAndRepair
   EXPECT_EQ(*Md5::OfFile(PrimaryBlob(corrupt)), corrupt.md5);
   EXPECT_EQ(*Md5::OfFile(PrimaryBlob(corrupt0)), corrupt0.md5);
   EXPECT_EQ(*Md5::OfFile(PrimaryBlob(missing)), missing.md5);
-  EXPECT_TRUE(std::filesystem::exists(PrimaryBlob(corrupt) + ".blocks"));
+  EXPECT_FALSE(BlockSumsOf(PrimaryBlob(corrupt)).empty());
 }
 
 TEST_F(ReplicationTest, RangeReadOverACorruptBlockGetsTheRightBytes) {
@@ -352,7 +353,7 @@ TEST_F(ReplicationTest, BlobsWrittenWithoutBlockSumsStillServe) {
   ExpectReplicated({f}, 3);
   // As if every copy had been written before block sums existed.
   const std::string blob_id = Meta(f.name)["blob_id"];
-  for (int i = 0; i < cluster_->node_count(); ++i) std::filesystem::remove(cluster_->blob_path(i, blob_id) + ".blocks");
+  for (int i = 0; i < cluster_->node_count(); ++i) EXPECT_TRUE(RemoveBlockSums(cluster_->blob_path(i, blob_id)));
   std::string md5;
   auto got = GetToFile(Url(), FilesPath(f.name), tmp_.path() + "/old.out", &md5);
   ASSERT_EQ(got.status, 200);

@@ -1,10 +1,16 @@
 #include "storage/blob_store.h"
 
+#include <sys/xattr.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "storage/block_sums.h"
 #include "tests/support/process.h"
+#include "tests/support/storage_node.h"
 
 namespace dfs::storage {
 namespace {
@@ -14,9 +20,9 @@ const std::string kId = "0123456789abcdef0123456789abcdef";
 class BlobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(0); }
-  void Reopen(uint64_t capacity) {
+  void Reopen(uint64_t capacity, BlobStore::SumsIn sums_in = BlobStore::SumsIn::kAttributes) {
     store_.reset();
-    auto s = BlobStore::Open(dir_.path(), capacity);
+    auto s = BlobStore::Open(dir_.path(), capacity, sums_in);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
@@ -32,9 +38,87 @@ class BlobStoreTest : public ::testing::Test {
     for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() + "/tmp")) ++n;
     return n;
   }
+  // Files in the blob's shard folder: the blob and any sidecars.
+  std::vector<std::string> ShardFiles(const std::string& id) {
+    std::vector<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator(dir_.path() + "/blobs/" + id.substr(0, 2))) {
+      out.push_back(e.path().filename());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::string Md5Attribute(const std::string& id) {
+    char buf[64];
+    ssize_t n = ::getxattr(store_->BlobPath(id).c_str(), kMd5Xattr, buf, sizeof buf);
+    return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
+  }
+  // Reads the blob back checking every block, as a GET does.
+  bool ReadsVerified(const std::string& id, const std::string& data) {
+    auto sums = store_->OpenBlockSums(id, data.size());
+    if (!sums.ok()) return false;
+    for (uint64_t i = 0; i < sums->block_count(); ++i) {
+      std::string block = data.substr(i * sums->block_size(), sums->block_size());
+      if (!*sums->Verify(i, block.data(), block.size())) return false;
+    }
+    return true;
+  }
   dfs::testing::TempDir dir_;
   std::unique_ptr<BlobStore> store_;
 };
+
+// A blob is one file: its md5 and block sums are attributes of it, so
+// writing one creates, fsyncs and renames that file alone.
+TEST_F(BlobStoreTest, ABlobIsOneFileCarryingItsMd5AndBlockSums) {
+  const std::string data(3 * kBlockSize + 5, 'x');
+  ASSERT_TRUE(Write(kId, data, Md5::Of(data)).ok());
+  EXPECT_EQ(ShardFiles(kId), std::vector<std::string>{kId});
+  EXPECT_EQ(Md5Attribute(kId), Md5::Of(data));
+  EXPECT_EQ(dfs::testing::BlockSumsOf(store_->BlobPath(kId)), EncodeBlockSums(data));
+  EXPECT_EQ(store_->Stat(kId)->md5, Md5::Of(data));
+  EXPECT_TRUE(ReadsVerified(kId, data));
+  EXPECT_EQ(TmpFiles(), 0u);
+}
+
+// --sidecar-files: the md5 and block sums in <id>.meta and <id>.blocks; a
+// store either way reads blobs written the other way (an upgrade, or a
+// data folder moved between the two).
+TEST_F(BlobStoreTest, SidecarFilesAndAttributesReadEachOther) {
+  const std::string a = "0a" + kId.substr(2), b = "0b" + kId.substr(2);
+  const std::string data_a(kBlockSize + 7, 'a'), data_b(100, 'b');
+  Reopen(0, BlobStore::SumsIn::kSidecarFiles);
+  ASSERT_TRUE(Write(a, data_a, Md5::Of(data_a)).ok());
+  EXPECT_EQ(ShardFiles(a), (std::vector<std::string>{a, a + ".blocks", a + ".meta"}));
+  EXPECT_EQ(Md5Attribute(a), "");
+  EXPECT_TRUE(ReadsVerified(a, data_a));
+
+  Reopen(0, BlobStore::SumsIn::kAttributes);
+  ASSERT_TRUE(Write(b, data_b, Md5::Of(data_b)).ok());
+  EXPECT_EQ(store_->Stat(a)->md5, Md5::Of(data_a));
+  EXPECT_TRUE(ReadsVerified(a, data_a));
+  EXPECT_EQ(store_->List()->size(), 2u);
+  EXPECT_EQ(store_->GetUsage().blobs, 2u);
+  // Written again (a repair) as attributes: the old sidecars go.
+  ASSERT_TRUE(Write(a, data_a, Md5::Of(data_a)).ok());
+  EXPECT_EQ(ShardFiles(a), std::vector<std::string>{a});
+  EXPECT_TRUE(ReadsVerified(a, data_a));
+
+  Reopen(0, BlobStore::SumsIn::kSidecarFiles);
+  EXPECT_EQ(store_->Stat(b)->md5, Md5::Of(data_b));
+  EXPECT_TRUE(ReadsVerified(b, data_b));
+  ASSERT_TRUE(store_->Delete(a).ok());
+  ASSERT_TRUE(store_->Delete(b).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/blobs/0a"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/blobs/0b"));
+}
+
+// A blob whose md5 attribute was lost (copied without extended attributes)
+// and that has no sidecar either is not served as if it were good.
+TEST_F(BlobStoreTest, ABlobThatLostItsMd5IsNotListedOrServed) {
+  ASSERT_TRUE(Write(kId, "hello", Md5::Of("hello")).ok());
+  ASSERT_EQ(::removexattr(store_->BlobPath(kId).c_str(), kMd5Xattr), 0);
+  EXPECT_FALSE(store_->Stat(kId).ok());
+  EXPECT_TRUE(store_->List()->empty());
+}
 
 TEST_F(BlobStoreTest, WriteStatReadVerifyDelete) {
   auto info = Write(kId, "hello", Md5::Of("hello"));

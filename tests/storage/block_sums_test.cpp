@@ -13,6 +13,7 @@
 #include "storage/scrubber.h"
 #include "storage/verified_reader.h"
 #include "tests/support/process.h"
+#include "tests/support/storage_node.h"
 
 namespace dfs::storage {
 namespace {
@@ -139,7 +140,7 @@ class VerifiedStoreTest : public ::testing::Test {
 TEST_F(VerifiedStoreTest, CommitWritesBlockSumsAndReadsCheckThem) {
   const std::string data = RandomBytes(3 * kBlockSize + 12345, 1);
   Write(data);
-  EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
+  EXPECT_EQ(dfs::testing::BlockSumsOf(store_->BlobPath(kId)), EncodeBlockSums(data));
   auto r = Reader(data.size());
   EXPECT_TRUE(r.verified());
   EXPECT_EQ(*ReadRange(r, 0, data.size()), data);
@@ -164,7 +165,7 @@ TEST_F(VerifiedStoreTest, ABadByteStopsTheReadAtItsBlockAndNotBefore) {
 TEST_F(VerifiedStoreTest, BlobWithoutSidecarIsReadUnverified) {
   const std::string data = RandomBytes(kBlockSize + 7, 3);
   Write(data);
-  std::filesystem::remove(store_->BlocksPath(kId));  // as written before block sums existed
+  dfs::testing::RemoveBlockSums(store_->BlobPath(kId));  // as written before block sums existed
   EXPECT_EQ(store_->OpenBlockSums(kId, data.size()).status().code(), Code::kNotFound);
   auto r = Reader(data.size());
   EXPECT_FALSE(r.verified());
@@ -193,11 +194,11 @@ TEST_F(VerifiedStoreTest, QuarantineTakesTheCopyOutOfServiceUnlessRepairedMeanwh
   EXPECT_TRUE(store_->List()->empty());
   size_t kept = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() + "/quarantine")) ++kept;
-  EXPECT_EQ(kept, 3u) << "blob, meta and block sums kept for a look";
+  EXPECT_EQ(kept, 1u) << "the blob (its md5 and block sums with it) kept for a look";
   // The repair writes it anew.
   Write(data);
   EXPECT_EQ(dfs::testing::ReadFile(store_->BlobPath(kId)), data);
-  EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
+  EXPECT_EQ(dfs::testing::BlockSumsOf(store_->BlobPath(kId)), EncodeBlockSums(data));
 }
 
 TEST_F(VerifiedStoreTest, QuarantinedCopiesAreRemovedOnceOldEnough) {
@@ -214,10 +215,10 @@ TEST_F(VerifiedStoreTest, QuarantinedCopiesAreRemovedOnceOldEnough) {
   Write(data);  // repaired, then corrupt again: a second, fresh quarantine entry
   auto again = store_->OpenForRead(kId);
   ASSERT_TRUE(*store_->Quarantine(kId, again->get()));
-  EXPECT_EQ(*store_->PruneQuarantine(std::chrono::hours(1)), 3u) << "the old blob, meta and block sums";
+  EXPECT_EQ(*store_->PruneQuarantine(std::chrono::hours(1)), 1u) << "the old blob";
   size_t left = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++left;
-  EXPECT_EQ(left, 3u) << "the fresh entry stays";
+  EXPECT_EQ(left, 1u) << "the fresh entry stays";
   // And a scrub pass prunes by itself.
   metrics::Registry metrics;
   Scrubber scrubber(*store_, nullptr, "n", ScrubberOptions{0, std::chrono::milliseconds(1000), std::chrono::seconds(0)},
@@ -232,20 +233,20 @@ TEST_F(VerifiedStoreTest, QuarantinedCopiesAreRemovedOnceOldEnough) {
 TEST_F(VerifiedStoreTest, TheScrubberGivesAGoodBlobWithoutSidecarItsBlockSums) {
   const std::string data = RandomBytes(2 * kBlockSize + 3, 5);
   Write(data);
-  std::filesystem::remove(store_->BlocksPath(kId));
+  dfs::testing::RemoveBlockSums(store_->BlobPath(kId));
   metrics::Registry metrics;
   Scrubber scrubber(*store_, nullptr, "n", ScrubberOptions{0, std::chrono::milliseconds(1000)}, metrics);
   auto pass = scrubber.RunPass();
   EXPECT_EQ(pass.blobs, 1u);
   EXPECT_EQ(pass.corrupt, 0u);
-  EXPECT_EQ(dfs::testing::ReadFile(store_->BlocksPath(kId)), EncodeBlockSums(data));
+  EXPECT_EQ(dfs::testing::BlockSumsOf(store_->BlobPath(kId)), EncodeBlockSums(data));
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/tmp"));
   // A corrupt one gets none (it would vouch for bad bytes).
-  std::filesystem::remove(store_->BlocksPath(kId));
+  dfs::testing::RemoveBlockSums(store_->BlobPath(kId));
   FlipByte(5);
   pass = scrubber.RunPass();
   EXPECT_EQ(pass.corrupt, 1u);
-  EXPECT_FALSE(std::filesystem::exists(store_->BlocksPath(kId)));
+  EXPECT_EQ(dfs::testing::BlockSumsOf(store_->BlobPath(kId)), "");
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/tmp"));
 }
 

@@ -161,7 +161,7 @@ TEST_F(StorageServerTest, ACorruptBlockIsNeverSentAndTheCopyGoesOutOfService) {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + i / 4096);
   ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
   const std::string path = tmp_.path() + "/node/blobs/00/" + kId;
-  EXPECT_EQ(ReadFile(path + ".blocks").size(), 16u + 3 * 8);
+  EXPECT_EQ(BlockSumsOf(path).size(), 16u + 3 * 8);
   std::string bytes = ReadFile(path);
   bytes[(1 << 20) + 77] ^= 0x01;  // block 1
   WriteFile(path, bytes);
@@ -203,7 +203,7 @@ TEST_F(StorageServerTest, ABadFirstBlockOrASidecarThatDoesNotFitIsA404BeforeAnyB
   EXPECT_EQ(Get(Url(), "/blobs/" + kId, {{"Range", "bytes=-10"}}).status, 404);
   // Without a sidecar (written before block sums): served as it is.
   ASSERT_EQ(PutBlob(Url(), "/blobs/" + kId, data).status, 201);
-  std::filesystem::remove(path + ".blocks");
+  ASSERT_TRUE(RemoveBlockSums(path));
   auto got = Get(Url(), "/blobs/" + kId);
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(got.body, data);

@@ -2,7 +2,10 @@
 // that talk to nodes without a master. Stopped (by pid) when destroyed.
 #pragma once
 
+#include <sys/xattr.h>
+
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,6 +14,23 @@
 #include "tests/support/process.h"
 
 namespace dfs::testing {
+
+// A blob's block sums as its node keeps them (storage/blob_store.h): the
+// file's user.dfs.blocks attribute, else its .blocks sidecar; "" if neither.
+inline std::string BlockSumsOf(const std::string& blob_path) {
+  char buf[65536];
+  ssize_t n = ::getxattr(blob_path.c_str(), "user.dfs.blocks", buf, sizeof buf);
+  if (n >= 0) return std::string(buf, static_cast<size_t>(n));
+  std::error_code ec;
+  return std::filesystem::exists(blob_path + ".blocks", ec) ? ReadFile(blob_path + ".blocks") : "";
+}
+
+// As if the blob had been written before block sums existed: true if it had some.
+inline bool RemoveBlockSums(const std::string& blob_path) {
+  const bool attribute = ::removexattr(blob_path.c_str(), "user.dfs.blocks") == 0;
+  std::error_code ec;
+  return std::filesystem::remove(blob_path + ".blocks", ec) || attribute;
+}
 
 class StorageNode {
  public:
