@@ -369,6 +369,10 @@ void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout) 
   server.set_read_timeout(timeout);
   auto seconds = std::clamp<time_t>((timeout.count() + 999) / 1000, 1, 5);
   server.set_keep_alive_timeout(seconds);
+  // cpp-httplib closes a connection after 5 requests by default: a mount,
+  // master or replicator making hundreds a second would then pay a new TCP
+  // connection (and the server a TIME_WAIT socket) every fifth request.
+  server.set_keep_alive_max_count(kKeepAliveRequests);
 }
 
 BodyPace::BodyPace(std::chrono::milliseconds window) : window_(window), last_(std::chrono::steady_clock::now()) {}

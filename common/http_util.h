@@ -128,9 +128,13 @@ bool RejectBadRequest(const httplib::Request& req, httplib::Response& res, const
 // The request's Content-Length when it has a valid one.
 std::optional<uint64_t> RequestContentLength(const httplib::Request& req);
 
+// Requests one kept-alive connection serves before the server closes it (as nginx's keepalive_requests).
+inline constexpr size_t kKeepAliveRequests = 1000;
+
 // Read timeout of the server (a client silent this long mid-request is cut
 // off with 400 and its thread freed); idle keep-alive connections are closed
-// after the same time (at least 1 s, at most cpp-httplib's default 5 s).
+// after the same time (at least 1 s, at most cpp-httplib's default 5 s), and
+// any after kKeepAliveRequests requests.
 void SetReadTimeout(httplib::Server& server, std::chrono::milliseconds timeout);
 
 // Guards a request body against clients that trickle it (a client that

@@ -637,7 +637,7 @@ int DfsFilesystem::Chown(const std::string& path, uid_t uid, gid_t gid) {
 int DfsFilesystem::FlushPath(const std::string& path) {
   auto f = WritableHandleFor(path);
   if (!f) return 0;
-  return UploadAndTell(*f);
+  return UploadAndTell(*f, Then::kStaysOpen);
 }
 
 int DfsFilesystem::Symlink(const std::string& target, const std::string& path) {
@@ -909,14 +909,17 @@ int DfsFilesystem::Read(char* buf, size_t size, off_t offset, fuse_file_info* fi
   return static_cast<int>(done);
 }
 
-int DfsFilesystem::Flush(fuse_file_info* fi) {
+int DfsFilesystem::Flush(fuse_file_info* fi) {  // close(): each close of an fd (dup'ed ones too)
   auto file = Handle(fi);
   if (!file || file->spool_path.empty()) return 0;
-  return UploadAndTell(*file);
+  return UploadAndTell(*file, Then::kCloses);
 }
 
 int DfsFilesystem::Fsync(fuse_file_info* fi) {
-  if (int rc = Flush(fi); rc != 0) return rc;
+  auto file = Handle(fi);
+  if (file && !file->spool_path.empty()) {
+    if (int rc = UploadAndTell(*file, Then::kStaysOpen); rc != 0) return rc;
+  }
   return FsyncDir();
 }
 
@@ -947,7 +950,7 @@ int DfsFilesystem::Truncate(const std::string& path, off_t size, fuse_file_info*
     id = Register(file);
     rc = TruncateSpool(*file, static_cast<uint64_t>(size));
     if (size == 0) file->Update([](FileState& s) { s.dirty = true; });  // even when it was empty: as before
-    if (rc == 0) rc = Upload(*file);
+    if (rc == 0) rc = Upload(*file, Then::kCloses);
     file->Update([](FileState& s) { s.opens = 0; });
   }
   TellKernel(*file);
@@ -966,7 +969,7 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
     bool last = false;
     file->Update([&](FileState& s) { last = --s.opens == 0; });
     if (last) {
-      if (Upload(*file) != 0) {
+      if (Upload(*file, Then::kCloses) != 0) {
         // close() already got the error from flush; nothing else can be told.
         DFS_LOG(ERROR, "fuse") << "release name=" << file->Path() << ": changes could not be uploaded";
       }

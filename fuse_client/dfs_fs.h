@@ -248,14 +248,20 @@ class DfsFilesystem {
   Status RefreshBase(OpenFile& file, const std::string& path);
   // Cuts or extends the spool to `size` (caller holds file.mu, not content_mu).
   int TruncateSpool(OpenFile& file, uint64_t size);
+  // Whether the program goes on writing through the open file after an
+  // upload (fsync, chmod...), or is closing it (close, the last release):
+  // a new file uploaded while it stays open gets a master handle, so later
+  // uploads reach it wherever another client moves it; one being closed
+  // needs none (a dup'ed fd written after a close uploads by name).
+  enum class Then { kStaysOpen, kCloses };
   // Uploads a dirty spool (caller holds file.mu); 0 or -errno.
-  int Upload(OpenFile& file);
+  int Upload(OpenFile& file, Then then);
   // Upload under file.mu, then TellKernel.
-  int UploadAndTell(OpenFile& file);
+  int UploadAndTell(OpenFile& file, Then then);
   // Invalidates what the kernel holds of the file after an upload (caller does not hold file.mu).
   void TellKernel(OpenFile& file);
   // The whole spool (filled first) as the file's new content.
-  int UploadWhole(OpenFile& file, const FileState& state);
+  int UploadWhole(OpenFile& file, const FileState& state, Then then);
   // Sends only the dirty ranges, one range write per chunk, in parallel
   // (growing writes in order); false: some were not taken (upload it whole).
   bool UploadRanges(OpenFile& file, const FileState& state);

@@ -232,14 +232,14 @@ int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
 
 // ---- uploads ----------------------------------------------------------------------
 
-int DfsFilesystem::Upload(OpenFile& file) {
+int DfsFilesystem::Upload(OpenFile& file, Then then) {
   const FileState state = file.Get();
   if (!state.dirty || state.path.empty()) return 0;
   {
     std::lock_guard content(file.content_mu);  // released before the kernel drops pages
     if (!(state.uploaded && state.ranges_only && !AllDirty(file.content, file.fd.get()) &&
           UploadRanges(file, state))) {
-      if (int rc = UploadWhole(file, state); rc != 0) return rc;
+      if (int rc = UploadWhole(file, state, then); rc != 0) return rc;
     }
   }
   ForgetEntry(state.path);
@@ -248,11 +248,11 @@ int DfsFilesystem::Upload(OpenFile& file) {
   return ApplyPendingAttrs(file, state.path);
 }
 
-int DfsFilesystem::UploadAndTell(OpenFile& file) {
+int DfsFilesystem::UploadAndTell(OpenFile& file, Then then) {
   int rc = 0;
   {
     std::lock_guard lock(file.mu);
-    rc = Upload(file);
+    rc = Upload(file, then);
   }
   TellKernel(file);
   return rc;
@@ -268,7 +268,7 @@ void DfsFilesystem::TellKernel(OpenFile& file) {
   if (tell && !path.empty()) InvalidateKernelAttr(path);
 }
 
-int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
+int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state, Then then) {
   SpoolContent& c = file.content;
   if (Status st = EnsurePresent(file, 0, c.fill_end); !st.ok()) {
     DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << ": old bytes not fetched: " << st.ToString();
@@ -278,7 +278,7 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
   options.conflict = "overwrite";
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   options.handle = state.handle;      // to the inode, wherever another client moved it
-  options.open_handle = state.handle.empty();  // and a handle on what this PUT stores
+  options.open_handle = state.handle.empty() && then == Then::kStaysOpen;  // and a handle on what this PUT stores
   if (auto size = SpoolSize(file.fd.get()); c.seq_md5 && size.ok() && *size == c.seq_end) {
     options.md5 = c.seq_md5->HexDigestSoFar();  // hashed as it was written
   }
@@ -291,7 +291,7 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state) {
     DFS_LOG(WARN, "fuse") << "upload name=" << state.path << ": handle lapsed, writing by name";
     file.Update([&](FileState& s) { s.handle.clear(); });
     options.handle.clear();
-    options.open_handle = true;
+    options.open_handle = then == Then::kStaysOpen;
     put = client_.Put(file.spool_path, state.path, options);
   }
   if (!put.ok()) {
