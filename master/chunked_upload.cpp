@@ -8,10 +8,12 @@
 
 namespace dfs::master {
 
-ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store)
+ChunkedUpload::ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store,
+                             NodeSync sync)
     : files_(files),
       name_(std::move(name)),
       request_id_(std::move(request_id)),
+      sync_(sync),
       store_(store),
       chunk_size_(std::max<uint64_t>(files.options().chunk_size, 1)) {}
 
@@ -58,7 +60,7 @@ Status ChunkedUpload::Finish() {
   }
   if (current_ && storing_.empty()) {  // the one chunk left to store (a small file's only one): on this thread
     if (Status st = current_->Finish(); !st.ok()) return st;
-    auto placed = files_.StoreBlob(*current_, name_, request_id_);
+    auto placed = files_.StoreBlob(*current_, name_, request_id_, sync_);
     std::unique_ptr<SpoolFile> spool = std::move(current_);
     if (Status st = Record(*spool, std::move(placed)); !st.ok()) return st;
   } else if (current_) {
@@ -83,7 +85,7 @@ Status ChunkedUpload::StoreCurrent() {
   // is caught by the CRC.
   SpoolFile* spool = current_.get();
   auto placed = std::async(std::launch::async, [this, spool]() -> Result<PlacedBlob> {
-    return files_.StoreBlob(*spool, name_, request_id_);
+    return files_.StoreBlob(*spool, name_, request_id_, sync_);
   });
   storing_.push_back({std::move(current_), std::move(placed)});
   return Status::OK();

@@ -24,6 +24,7 @@
 #include "common/md5.h"
 #include "common/status.h"
 #include "master/metadata_store.h"
+#include "master/node_client.h"
 #include "master/spool_file.h"
 
 namespace dfs::master {
@@ -42,7 +43,8 @@ class ChunkedUpload {
  public:
   // `name` and `request_id` only label logs. store=false only counts and
   // hashes the body (the answer of an idempotent PUT is replayed).
-  ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store = true);
+  ChunkedUpload(FileService& files, std::string name, std::string request_id, bool store = true,
+                NodeSync sync = NodeSync::kNow);
   ~ChunkedUpload();
   ChunkedUpload(const ChunkedUpload&) = delete;
   ChunkedUpload& operator=(const ChunkedUpload&) = delete;
@@ -81,6 +83,7 @@ class ChunkedUpload {
   FileService& files_;
   const std::string name_;
   const std::string request_id_;
+  const NodeSync sync_;
   const bool store_;
   const uint64_t chunk_size_;
   std::unique_ptr<SpoolFile> current_;  // the chunk being filled

@@ -60,11 +60,27 @@ std::unique_ptr<ChunkedUpload> FileService::BeginPut(const PutRequest& request) 
     auto earlier = store_.FindKeyedPut(request.idempotency_key);
     replay = earlier.ok() && earlier->has_value();
   }
-  return std::make_unique<ChunkedUpload>(*this, request.path, request.request_id, !replay);
+  return std::make_unique<ChunkedUpload>(*this, request.path, request.request_id, !replay, request.sync);
+}
+
+Status FileService::SyncNodes() {
+  std::set<std::string> urls;
+  {
+    std::lock_guard lock(unsynced_mu_);
+    urls.swap(unsynced_nodes_);
+  }
+  Status failed;
+  for (const std::string& url : urls) {
+    if (Status st = nodes_.Sync(url); !st.ok()) {
+      DFS_LOG(WARN, "master") << "sync node=" << url << " failed: " << st.ToString();
+      failed = Status::IOError("node " + url + " could not sync what it stored: " + st.message());
+    }
+  }
+  return failed;
 }
 
 Result<PlacedBlob> FileService::StoreBlob(const SpoolFile& chunk, const std::string& name,
-                                          const std::string& request_id) {
+                                          const std::string& request_id, NodeSync sync) {
   auto nodes = store_.ListNodes();
   if (!nodes.ok()) return nodes.status();
   const std::string blob_id = RandomHex(16);
@@ -76,8 +92,12 @@ Result<PlacedBlob> FileService::StoreBlob(const SpoolFile& chunk, const std::str
   // about the request itself and goes back to the client.
   while (auto node = placement_.Choose(*nodes, chunk.size(), tried)) {
     tried.insert(node->node_id);
-    auto stored = nodes_.PutBlob(node->url, blob_id, chunk, request_id);
+    auto stored = nodes_.PutBlob(node->url, blob_id, chunk, request_id, sync);
     if (stored.ok()) {
+      if (sync == NodeSync::kSoon) {
+        std::lock_guard lock(unsynced_mu_);
+        unsynced_nodes_.insert(node->url);
+      }
       // The node hashed what it kept: the md5 it answers is the chunk's (checked
       // against ours, or, for a CRC-only spool, its bytes checked by the CRC).
       if (!Md5::IsValidHex(stored->md5) || (!chunk.md5().empty() && stored->md5 != chunk.md5())) {
@@ -433,7 +453,7 @@ Result<FileRecord> FileService::WriteRange(const PutRequest& request, uint64_t o
       if (Status st = rebuilt->Finish(); !st.ok()) return st;
     }
     const SpoolFile& chunk = rebuilt ? *rebuilt : body;
-    auto placed = StoreBlob(chunk, request.path, request.request_id);
+    auto placed = StoreBlob(chunk, request.path, request.request_id, request.sync);
     if (!placed.ok()) return placed.status();
     ChunkRecord fresh{base.index, base.offset, chunk.size(), chunk.md5(), placed->blob_id, placed->node_id};
     const uint64_t new_size = std::max(file->size, offset + body.size());

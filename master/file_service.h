@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,9 @@ struct PutRequest {
   // (renamed or nameless); path only names it in logs and answers.
   std::string handle;
   bool open = false;  // ?open=1: also open a handle on the stored file (PutResult::handle)
+  // ?sync=0: the chunks reach their nodes' disks within a second (SyncNodes
+  // makes it now), as the commit reaches the master's (RelaxedCommits).
+  NodeSync sync = NodeSync::kNow;
 };
 
 struct PutResult {
@@ -97,7 +102,12 @@ class FileService {
   // Stores one chunk's spool on a random healthy node with room, moving on
   // to another on a retryable failure (connection, 5xx, 507), handing a 4xx
   // back at once. `name` and `request_id` label logs.
-  Result<PlacedBlob> StoreBlob(const SpoolFile& chunk, const std::string& name, const std::string& request_id);
+  Result<PlacedBlob> StoreBlob(const SpoolFile& chunk, const std::string& name, const std::string& request_id,
+                               NodeSync sync = NodeSync::kNow);
+  // Every chunk stored NodeSync::kSoon so far fsynced on its node (POST
+  // /sync to each such node). A node that fails is reported once: the next
+  // call asks only about what was stored after this one.
+  [[nodiscard]] Status SyncNodes();
   // Removes a stored blob that no file refers to (a failed or refused upload).
   void DeleteUnusedBlob(const std::string& node_url, const std::string& blob_id, const std::string& node_id);
 
@@ -172,6 +182,8 @@ class FileService {
   MetadataStore& store_;
   FileServiceOptions options_;
   NodeClient nodes_;
+  std::mutex unsynced_mu_;
+  std::set<std::string> unsynced_nodes_;  // urls that stored NodeSync::kSoon chunks since their last sync
   PlacementPolicy placement_;
 
   // The answer for a PUT whose idempotency key is already recorded.

@@ -228,6 +228,7 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
     if (!replicas.ok()) return guard.Reject(reader, res, replicas.status());
     put.replicas = *replicas;
   }
+  if (req.get_param_value("sync") == "0") put.sync = NodeSync::kSoon;
   if (req.has_param("offset")) return WriteRange(req, res, reader, put, guard);
   // ?sync=0: the commit need not be on the master's disk when this answers
   // (the chunks are on their nodes'): docs/namespace.md "Durability of commits".

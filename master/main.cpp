@@ -178,7 +178,8 @@ int main(int argc, char** argv) {
   dfs::master::HttpApi api(std::move(*server), files, threads);
   api.set_upload_limits(dfs::UploadLimits{max_file_size, std::chrono::milliseconds(read_timeout_ms)});
   dfs::master::RegisterReplicationRoutes(api.server(), files, queue.get());
-  dfs::master::RegisterNamespaceRoutes(api.server(), **store, handle_lease_ms / 1000.0);
+  dfs::master::RegisterNamespaceRoutes(api.server(), **store, handle_lease_ms / 1000.0,
+                                       [&files] { return files.SyncNodes(); });
   dfs::master::RegisterStatusRoutes(api.server(), files, queue.get());
   // "/" is the status page's static HTML; its data comes from
   // /api/v1/status, which wants a token like everything else.

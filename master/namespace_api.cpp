@@ -90,7 +90,8 @@ void RegisterHandleRoutes(httplib::Server& server, NamespaceStore& names, double
   });
 }
 
-void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names, double handle_lease_s) {
+void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names, double handle_lease_s,
+                             std::function<Status()> sync_data) {
   RegisterHandleRoutes(server, names, handle_lease_s);
   auto list = [&names](const std::string& dir, const httplib::Request& req, httplib::Response& res) {
     auto page_args = ParsePage(req);
@@ -103,9 +104,11 @@ void RegisterNamespaceRoutes(httplib::Server& server, NamespaceStore& names, dou
     if (!page->next.empty()) body["next"] = page->next;
     SendJson(res, 200, body);
   };
-  // Every commit so far on the disk (the mount's fsync: docs/namespace.md "Durability of commits").
-  server.Post("/api/v1/sync", [&names](const httplib::Request&, httplib::Response& res) {
-    Status st = names.Sync();
+  // Every commit so far on the disk, and every chunk stored ?sync=0 on its
+  // node's, data first (the mount's fsync: docs/namespace.md "Durability of commits").
+  server.Post("/api/v1/sync", [&names, sync_data](const httplib::Request&, httplib::Response& res) {
+    Status st = sync_data ? sync_data() : Status::OK();
+    if (st.ok()) st = names.Sync();
     if (!st.ok()) return SendError(res, st);
     res.status = 204;
   });

@@ -20,7 +20,8 @@ constexpr size_t kChunk = 256 * 1024;
 }
 
 Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::string& blob_id,
-                                       const SpoolFile& spool, const std::string& request_id) const {
+                                       const SpoolFile& spool, const std::string& request_id,
+                                       NodeSync sync) const {
   auto cli = pool_->Acquire(node_url);
   if (!cli.ok()) return cli.status();
   auto reader = SpoolReader::Open(spool);
@@ -30,7 +31,7 @@ Result<StoredBlob> NodeClient::PutBlob(const std::string& node_url, const std::s
   if (auto crc32 = spool.crc32()) headers.emplace(kCrc32Header, Crc32::ToHex(*crc32));
   std::vector<char> buf(std::min<uint64_t>(std::max<uint64_t>(spool.size(), 1), kChunk));
   auto res = (*cli)->Put(
-      "/blobs/" + blob_id, headers, spool.size(),
+      "/blobs/" + blob_id + (sync == NodeSync::kSoon ? "?sync=0" : ""), headers, spool.size(),
       [&](size_t offset, size_t length, httplib::DataSink& sink) {
         auto n = reader->ReadAt(offset, buf.data(), std::min(length, buf.size()));
         if (!n.ok() || *n == 0) return false;
@@ -87,6 +88,14 @@ Status NodeClient::GetBlob(const std::string& node_url, const std::string& blob_
                                std::to_string(length) + " bytes");
   }
   return Status::OK();
+}
+
+Status NodeClient::Sync(const std::string& node_url) const {
+  auto cli = pool_->Acquire(node_url);
+  if (!cli.ok()) return cli.status();
+  auto res = (*cli)->Post("/sync");
+  if (res) cli->Keep();
+  return StatusFromResult(res);
 }
 
 Status NodeClient::DeleteBlob(const std::string& node_url, const std::string& blob_id) const {

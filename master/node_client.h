@@ -28,6 +28,10 @@ struct NodeBlob {
   double age_seconds = 0;  // by the node's clock: since the blob was written
 };
 
+// When a node fsyncs a blob it stores: before it answers, or within a
+// second (?sync=0; a client's close(): POST /sync on the node makes it now).
+enum class NodeSync { kNow, kSoon };
+
 class NodeClient {
  public:
   explicit NodeClient(ClientTimeouts timeouts = {}) : pool_(std::make_shared<ClientPool>(timeouts)) {}
@@ -36,7 +40,9 @@ class NodeClient {
   // (if the spool has one) and its crc32 (if it has one: X-Dfs-Crc32) and
   // answers the md5 it hashed.
   Result<StoredBlob> PutBlob(const std::string& node_url, const std::string& blob_id, const SpoolFile& spool,
-                             const std::string& request_id) const;
+                             const std::string& request_id, NodeSync sync = NodeSync::kNow) const;
+  // Has the node fsync every blob it stored NodeSync::kSoon (POST /sync).
+  Status Sync(const std::string& node_url) const;
 
   // Streams bytes [offset, offset+length) of the blob into `receiver`.
   // Returns how many bytes were delivered in *delivered even on failure, so

@@ -146,7 +146,8 @@ Status BlobWriter::StoreSums(const std::string& md5) {
   return WriteSidecar(meta_tmp_path(), nlohmann::json{{"md5", md5}, {"size", written_}}.dump());
 }
 
-Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32) {
+Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32,
+                                    BlobSync sync) {
   if (Status st = out_.Flush(fd_.get()); !st.ok()) return st;
   std::string md5 = md5_.HexDigest();
   if (!expected_md5.empty() && md5 != expected_md5) {
@@ -158,9 +159,9 @@ Result<BlobInfo> BlobWriter::Commit(const std::string& expected_md5, std::option
                                     ", expected " + Crc32::ToHex(*expected_crc32));
   }
   if (Status st = StoreSums(md5); !st.ok()) return st;
-  if (::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
+  if (sync == BlobSync::kNow && ::fsync(fd_.get()) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
   if (fd_.Close() != 0) return ErrnoStatus("close " + tmp_path_, errno);
-  Status st = store_->Publish(*this, md5);
+  Status st = store_->Publish(*this, md5, sync);
   if (!st.ok()) return st;
   return BlobInfo{blob_id_, written_, md5};
 }
@@ -235,7 +236,78 @@ Result<std::unique_ptr<BlobWriter>> BlobStore::BeginWrite(const std::string& blo
       new BlobWriter(this, blob_id, tmp, std::move(fd), BlockSumsWriter::InMemory(), free));
 }
 
-Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
+Status BlobStore::SyncPublished(const std::string& id, BlobSync sync) {
+  const std::string shard = dir_ + "/blobs/" + id.substr(0, 2);
+  if (sync == BlobSync::kNow) return FsyncDir(shard);
+  std::lock_guard lock(pending_mu_);
+  pending_files_.push_back(BlobPath(id));
+  pending_dirs_.insert(shard);
+  return Status::OK();
+}
+
+Status BlobStore::SyncPending() {
+  std::vector<std::string> files;
+  std::set<std::string> dirs;
+  {
+    std::lock_guard lock(pending_mu_);
+    files.swap(pending_files_);
+    dirs.swap(pending_dirs_);
+  }
+  Status failed;
+  std::vector<std::string> unsynced;
+  for (const std::string& path : files) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT) continue;  // deleted (or quarantined) meanwhile: nothing to keep
+    if (!fd || ::fsync(fd.get()) != 0) {
+      failed = ErrnoStatus("fsync " + path, errno);
+      unsynced.push_back(path);
+    }
+  }
+  std::set<std::string> dirs_left;
+  for (const std::string& dir : dirs) {
+    if (Status st = FsyncDir(dir); !st.ok()) {
+      failed = st;
+      dirs_left.insert(dir);
+    }
+  }
+  if (!failed.ok()) {
+    std::lock_guard lock(pending_mu_);
+    pending_files_.insert(pending_files_.end(), unsynced.begin(), unsynced.end());
+    pending_dirs_.insert(dirs_left.begin(), dirs_left.end());
+  }
+  return failed;
+}
+
+size_t BlobStore::pending_syncs() const {
+  std::lock_guard lock(pending_mu_);
+  return pending_files_.size();
+}
+
+void BlobStore::StartSyncer(std::chrono::milliseconds every) {
+  syncer_ = std::thread([this, every] {
+    std::unique_lock lock(syncer_mu_);
+    while (!syncer_cv_.wait_for(lock, every, [this] { return stopping_; })) {
+      if (pending_syncs() == 0) continue;
+      lock.unlock();
+      if (Status st = SyncPending(); !st.ok()) {
+        DFS_LOG(WARN, "storage") << "sync of recent blobs failed (tried again): " << st.ToString();
+      }
+      lock.lock();
+    }
+  });
+}
+
+BlobStore::~BlobStore() {
+  {
+    std::lock_guard lock(syncer_mu_);
+    stopping_ = true;
+  }
+  syncer_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+  if (Status st = SyncPending(); !st.ok()) DFS_LOG(WARN, "storage") << "final sync: " << st.ToString();
+}
+
+Status BlobStore::Publish(BlobWriter& writer, const std::string& md5, BlobSync sync) {
   const std::string& id = writer.blob_id_;
   std::lock_guard lock(publish_mu_);
   const std::string shard = dir_ + "/blobs/" + id.substr(0, 2);
@@ -254,7 +326,7 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
       ::unlink(MetaPath(id).c_str());
       ::unlink(BlocksPath(id).c_str());
     }
-    return FsyncDir(shard);
+    return SyncPublished(id, sync);
   }
   std::error_code ec;
   fs::create_directories(shard, ec);
@@ -275,7 +347,7 @@ Status BlobStore::Publish(BlobWriter& writer, const std::string& md5) {
   writer.done_ = true;
   used_ += writer.written_;
   ++blobs_;
-  return FsyncDir(shard);
+  return SyncPublished(id, sync);
 }
 
 Result<BlobInfo> BlobStore::Stat(const std::string& blob_id) const {

@@ -11,11 +11,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/buffered_writer.h"
@@ -29,6 +32,12 @@ namespace dfs::storage {
 // The extended attributes a blob's file carries (BlobWriter::StoreSums).
 inline constexpr const char* kMd5Xattr = "user.dfs.md5";
 inline constexpr const char* kBlocksXattr = "user.dfs.blocks";
+
+// When a committed blob reaches the disk. kNow: fsynced (file and folder)
+// before Commit returns. kSoon: left to the kernel until SyncPending (the
+// node's syncer, within a second, or POST /sync): what a client's close()
+// gets, where fsync() then asks for kNow's promise (docs/protocol.md).
+enum class BlobSync { kNow, kSoon };
 
 struct BlobInfo {
   std::string blob_id;
@@ -64,7 +73,8 @@ class BlobWriter {
   Status Append(const char* data, size_t len);
   // Compare with expected_md5 (when not empty) and expected_crc32 (when
   // given), store the md5 and block sums with the blob, fsync, publish.
-  Result<BlobInfo> Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32 = std::nullopt);
+  Result<BlobInfo> Commit(const std::string& expected_md5, std::optional<uint32_t> expected_crc32 = std::nullopt,
+                          BlobSync sync = BlobSync::kNow);
   uint64_t bytes_written() const { return written_; }
 
  private:
@@ -101,6 +111,15 @@ class BlobStore {
   // written either way are read either way).
   static Result<std::unique_ptr<BlobStore>> Open(const std::string& dir, uint64_t capacity,
                                                  SumsIn sums_in = SumsIn::kAttributes);
+  // Syncs what is pending as it goes (StartSyncer's thread stopped first).
+  ~BlobStore();
+
+  // Fsyncs every blob committed BlobSync::kSoon so far, and their folders;
+  // on failure the ones not synced stay pending (tried again next time).
+  [[nodiscard]] Status SyncPending();
+  size_t pending_syncs() const;
+  // A thread that calls SyncPending every `every` while blobs are pending.
+  void StartSyncer(std::chrono::milliseconds every);
 
   static Status ValidateId(const std::string& blob_id);
 
@@ -140,12 +159,21 @@ class BlobStore {
   friend class BlobWriter;
   BlobStore(std::string dir, uint64_t capacity, SumsIn sums_in)
       : dir_(std::move(dir)), capacity_(capacity), sums_in_(sums_in) {}
-  Status Publish(BlobWriter& writer, const std::string& md5);
+  // Publish's last step: the shard folder fsynced now, or it and the blob left pending.
+  Status SyncPublished(const std::string& id, BlobSync sync);
+  Status Publish(BlobWriter& writer, const std::string& md5, BlobSync sync);
   uint64_t FreeBytes() const;
 
   std::string dir_;
   uint64_t capacity_;
   SumsIn sums_in_;
+  mutable std::mutex pending_mu_;
+  std::vector<std::string> pending_files_;  // blobs committed kSoon, not yet fsynced
+  std::set<std::string> pending_dirs_;      // and their shard folders
+  std::mutex syncer_mu_;
+  std::condition_variable syncer_cv_;
+  bool stopping_ = false;
+  std::thread syncer_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> blobs_{0};
   mutable std::atomic<uint64_t> free_space_checks_{0};

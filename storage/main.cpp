@@ -1,6 +1,7 @@
 // dfs-storage: a storage node. Parses flags and wires BlobStore, StorageServer
 // and Registrar.
 #include <csignal>
+#include <chrono>
 #include <iostream>
 #include <optional>
 
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
     std::cerr << "dfs-storage: " << http.status().message() << "\n";
     return 2;
   }
+  (*store)->StartSyncer(std::chrono::seconds(1));  // blobs written ?sync=0 reach the disk within a second
   dfs::storage::StorageServer server(std::move(*http), **store, *node_id, advertise);
   server.set_upload_limits(dfs::UploadLimits{max_blob_size, std::chrono::milliseconds(read_timeout_ms)});
   if (!server.Bind(ep->host, ep->port)) return 1;

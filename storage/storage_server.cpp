@@ -67,7 +67,7 @@ StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore&
   });
   InstallJsonErrorHandler(*server_);
   // Nodes take the cluster token only: read-only tokens are for the master's clients.
-  InstrumentServer(*server_, metrics_, "storage", {"/healthz", "/stats", "/blobs"},
+  InstrumentServer(*server_, metrics_, "storage", {"/healthz", "/stats", "/blobs", "/sync"},
                    AuthPolicy{{"/healthz"}, /*accept_read_token=*/false},
                    RequestLimits{.streams_body = [](const httplib::Request& req) {
                      return req.method == "PUT" && req.path.rfind("/blobs/", 0) == 0;
@@ -79,6 +79,8 @@ StorageServer::StorageServer(std::unique_ptr<httplib::Server> server, BlobStore&
     out.Gauge("dfs_storage_used_bytes", "bytes of blobs stored", node, static_cast<double>(u.used));
     out.Gauge("dfs_storage_free_bytes", "bytes still free for blobs", node, static_cast<double>(u.free));
     out.Gauge("dfs_storage_blobs", "blobs stored", node, static_cast<double>(u.blobs));
+    out.Gauge("dfs_storage_unsynced_blobs", "blobs written ?sync=0 not yet fsynced", node,
+              static_cast<double>(store_.pending_syncs()));
   });
   RegisterRoutes();
 }
@@ -115,6 +117,12 @@ void StorageServer::RegisterRoutes() {
     }
     double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     SendJson(res, 200, {{"blobs", blobs}, {"now", now}});
+  });
+  // Every blob written ?sync=0 so far on the disk (a client's fsync, through the master).
+  server_->Post("/sync", [this](const httplib::Request&, httplib::Response& res) {
+    Status st = store_.SyncPending();
+    if (!st.ok()) return SendError(res, st);
+    res.status = 204;
   });
   server_->Put(kBlob, [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { HandlePut(req, res, reader); });
@@ -180,7 +188,9 @@ void StorageServer::HandlePut(const httplib::Request& req, httplib::Response& re
     return SendErrorAndClose(res, Status::InvalidArgument("request body ended before Content-Length bytes"));
   }
   bool existed = store_.Stat(id).ok();
-  auto info = (*writer)->Commit(*expected, expected_crc);
+  // ?sync=0: on the disk within a second, or at POST /sync (a client's close(), not its fsync()).
+  const BlobSync sync = req.get_param_value("sync") == "0" ? BlobSync::kSoon : BlobSync::kNow;
+  auto info = (*writer)->Commit(*expected, expected_crc, sync);
   if (!info.ok()) {
     DFS_LOG(WARN, "storage") << "put failed blob=" << id << " req=" << RequestId(req) << " "
                              << info.status().ToString();

@@ -63,6 +63,43 @@ TEST_F(MasterClusterTest, RoundTripsZeroOneAndHundredMiB) {
   }
 }
 
+// A PUT ?sync=0 (a mount's close) leaves its chunks to the node's syncer;
+// POST /api/v1/sync (its fsync) has exactly the nodes that stored them
+// sync now, and a sync after full PUTs asks no node.
+TEST_F(MasterClusterTest, ASyncAfterRelaxedPutsSyncsTheNodesThatStoredThem) {
+  auto node_syncs = [&] {
+    double total = 0;
+    for (int i = 0; i < cluster_->node_count(); ++i) {
+      const std::string body = Get(cluster_->node_url(i), "/metrics").body;
+      const std::string series = "dfs_http_requests_total{route=\"/sync\",method=\"POST\",status=\"204\"} ";
+      size_t at = body.find(series);
+      if (at != std::string::npos) total += std::stod(body.substr(at + series.size()));
+    }
+    return total;
+  };
+  httplib::Client master(Url());
+  const double before = node_syncs();
+  ASSERT_EQ(PutString(Url(), FilesPath("sync/full"), "durable at once").status, 201);
+  auto sync = master.Post("/api/v1/sync");
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->status, 204);
+  EXPECT_EQ(node_syncs(), before) << "nothing was stored ?sync=0";
+
+  for (int i = 0; i < 6; ++i) {
+    auto put = PutString(Url(), FilesPath("sync/relaxed" + std::to_string(i)) + "?sync=0", "soon " + std::to_string(i));
+    ASSERT_EQ(put.status, 201) << put.body;
+  }
+  std::set<std::string> nodes;
+  for (int i = 0; i < 6; ++i) nodes.insert(Get(Url(), FilesPath("sync/relaxed" + std::to_string(i))).header(kNodeHeader));
+  sync = master.Post("/api/v1/sync");
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->status, 204);
+  EXPECT_EQ(node_syncs() - before, static_cast<double>(nodes.size())) << "one sync per node that stored a chunk";
+  EXPECT_EQ(Get(Url(), FilesPath("sync/relaxed3")).body, "soon 3");
+  sync = master.Post("/api/v1/sync");
+  EXPECT_EQ(node_syncs() - before, static_cast<double>(nodes.size())) << "synced already";
+}
+
 TEST_F(MasterClusterTest, PutWithoutMd5IsStoredWithComputedMd5) {
   auto put = PutString(Url(), FilesPath("plain.txt"), "hello");
   ASSERT_EQ(put.status, 201) << put.body;

@@ -79,6 +79,36 @@ TEST_F(BlobStoreTest, ABlobIsOneFileCarryingItsMd5AndBlockSums) {
   EXPECT_EQ(TmpFiles(), 0u);
 }
 
+// BlobSync::kSoon: published (readable) at once, fsynced by SyncPending;
+// a blob removed before its sync is no error; the store syncs what is
+// pending as it closes.
+TEST_F(BlobStoreTest, ABlobCommittedSoonIsPendingUntilSynced) {
+  const std::string a = "0a" + kId.substr(2), b = "0b" + kId.substr(2), c = "0c" + kId.substr(2);
+  auto write = [&](const std::string& id, const std::string& data, BlobSync sync) {
+    auto w = store_->BeginWrite(id, data.size());
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append(data.data(), data.size()).ok());
+    ASSERT_TRUE((*w)->Commit(Md5::Of(data), std::nullopt, sync).ok());
+  };
+  write(a, "now", BlobSync::kNow);
+  EXPECT_EQ(store_->pending_syncs(), 0u);
+  write(b, "soon", BlobSync::kSoon);
+  write(c, "gone", BlobSync::kSoon);
+  EXPECT_EQ(store_->pending_syncs(), 2u);
+  EXPECT_EQ(store_->Stat(b)->md5, Md5::Of("soon"));
+  EXPECT_EQ(dfs::testing::ReadFile(store_->BlobPath(b)), "soon");
+  ASSERT_TRUE(store_->Delete(c).ok());
+  EXPECT_TRUE(store_->SyncPending().ok());
+  EXPECT_EQ(store_->pending_syncs(), 0u);
+  EXPECT_TRUE(store_->SyncPending().ok()) << "nothing pending";
+  write(c, "again", BlobSync::kSoon);
+  store_->StartSyncer(std::chrono::milliseconds(10));
+  EXPECT_TRUE(dfs::testing::WaitUntil([&] { return store_->pending_syncs() == 0; }, std::chrono::seconds(10)));
+  write(a, "now", BlobSync::kNow);  // written again: synced at once
+  Reopen(0);  // the old store stops its syncer and syncs
+  EXPECT_EQ(store_->Stat(c)->md5, Md5::Of("again"));
+}
+
 // --sidecar-files: the md5 and block sums in <id>.meta and <id>.blocks; a
 // store either way reads blobs written the other way (an upgrade, or a
 // data folder moved between the two).
