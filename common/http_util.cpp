@@ -209,6 +209,31 @@ Result<std::string> DeclaredMd5(const httplib::Request& req) {
   return *from_base64;
 }
 
+Status Md5Trailer::Pass(const char* data, size_t len, const std::function<Status(const char*, size_t)>& next) {
+  if (len >= kMd5HexLength) {  // everything held and all but the last 32 bytes of this piece go on
+    if (!tail_.empty()) {
+      if (Status st = next(tail_.data(), tail_.size()); !st.ok()) return st;
+    }
+    tail_.assign(data + len - kMd5HexLength, kMd5HexLength);
+    return len > kMd5HexLength ? next(data, len - kMd5HexLength) : Status::OK();
+  }
+  tail_.append(data, len);
+  if (tail_.size() <= kMd5HexLength) return Status::OK();
+  const size_t out = tail_.size() - kMd5HexLength;
+  std::string passed = tail_.substr(0, out);
+  tail_.erase(0, out);
+  return next(passed.data(), passed.size());
+}
+
+Result<std::string> Md5Trailer::Md5() const {
+  if (tail_.size() < kMd5HexLength || !Md5::IsValidHex(tail_)) {
+    return Status::InvalidArgument("the body does not end with its md5 (32 hex digits), as X-Dfs-Md5: trailing says");
+  }
+  std::string hex = tail_;
+  for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return hex;
+}
+
 bool IsRetryable(const Status& status) {
   switch (status.code()) {
     case Code::kUnavailable:

@@ -83,6 +83,27 @@ Status StatusFromResponse(int http_status, const std::string& body);
 // two disagree.
 Result<std::string> DeclaredMd5(const httplib::Request& req);
 
+// `X-Dfs-Md5: trailing` (a PUT whose sender learns the md5 only as the body
+// ends: the mount's write-behind): the body is the file's bytes followed by
+// their md5 as 32 hex digits. A server that does not know this framing
+// refuses the header (not an md5), so it never stores the md5 as file bytes.
+inline constexpr const char* kMd5Trailing = "trailing";
+inline constexpr size_t kMd5HexLength = 32;
+
+// Splits such a body as it arrives: Pass hands `next` every byte except the
+// last kMd5HexLength seen so far; at the end, Md5() is those held back.
+class Md5Trailer {
+ public:
+  [[nodiscard]] Status Pass(const char* data, size_t len, const std::function<Status(const char*, size_t)>& next);
+  // The trailing md5 (lower case); InvalidArgument when the body was shorter
+  // than one or its last 32 bytes are not hex.
+  Result<std::string> Md5() const;
+  size_t held() const { return tail_.size(); }
+
+ private:
+  std::string tail_;  // at most kMd5HexLength bytes
+};
+
 // Retry decision shared by the master (node writes), the CLI and the mount:
 // transport failures, 5xx and 507 may succeed elsewhere or later; 4xx never.
 bool IsRetryable(const Status& status);

@@ -521,11 +521,14 @@ int DfsFilesystem::Unlink(const std::string& path) {
   for (auto& f : open.files) {
     // Unlinked while open: the program may go on using it, but it is no
     // longer a name in dfs, so it is never uploaded.
+    bool gone = false;
     f->Update([&](FileState& s) {
       if (s.path != path) return;
       s.path.clear();
       s.dirty = false;
+      gone = true;
     });
+    if (gone) f->behind.reset();
   }
   return 0;
 }
@@ -973,6 +976,7 @@ int DfsFilesystem::Release(fuse_file_info* fi) {
         // close() already got the error from flush; nothing else can be told.
         DFS_LOG(ERROR, "fuse") << "release name=" << file->Path() << ": changes could not be uploaded";
       }
+      file->behind.reset();  // one that no upload took (its file was unlinked, say)
       const FileState s = file->Get();
       if (!s.dirty && !s.uploaded_md5.empty()) cache_->Adopt(file->spool_path, s.uploaded_md5);
       ::unlink(file->spool_path.c_str());

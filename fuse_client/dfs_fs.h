@@ -39,6 +39,7 @@
 #include "fuse_client/chunk_reader.h"
 #include "fuse_client/file_cache.h"
 #include "fuse_client/spool_ranges.h"
+#include "fuse_client/write_behind.h"
 
 namespace dfs::fuse_client {
 
@@ -99,6 +100,9 @@ struct OpenFile {
   // for mu, which an upload holds).
   std::mutex content_mu;
   SpoolContent content;                 // of a writer's spool; under content_mu
+  // The upload of a new file under way while it is written (under mu;
+  // declared after fd, so it goes first: it reads the spool).
+  std::unique_ptr<WriteBehind> behind;
   std::shared_ptr<OpenFile> spool_of;  // a reader sharing a writer's spool: that writer (its content fills it)
 
   // Read-only opens read by chunks (not verify=open); null otherwise. A
@@ -262,6 +266,18 @@ class DfsFilesystem {
   void TellKernel(OpenFile& file);
   // The whole spool (filled first) as the file's new content.
   int UploadWhole(OpenFile& file, const FileState& state, Then then);
+  // The PUT options of a whole upload of `state`'s file.
+  static PutOptions WholeUploadOptions(const FileState& state, Then then);
+  // After a write of [lo, lo + size) (in_order: at the end of what was
+  // written in order from empty): starts, feeds or abandons the file's
+  // write-behind (caller holds file.mu and file.content_mu).
+  void FollowWrite(OpenFile& file, bool in_order);
+  // Ends the file's write-behind as its upload, when it sent what the spool
+  // holds now (caller holds both locks); an error: upload it the usual way.
+  Result<PutResult> FinishWriteBehind(OpenFile& file, const FileState& state);
+  // What a whole upload that stored `put` leaves: nothing dirty, the
+  // master's size, md5 and handle; the mode it carried (sent_mode) no longer pending.
+  void Uploaded(OpenFile& file, const FileState& state, const PutResult& put, std::optional<int> sent_mode);
   // Sends only the dirty ranges, one range write per chunk, in parallel
   // (growing writes in order); false: some were not taken (upload it whole).
   bool UploadRanges(OpenFile& file, const FileState& state);

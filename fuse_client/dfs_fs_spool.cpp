@@ -189,7 +189,8 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
   if (fi->flags & O_APPEND) lo = *old_size;
   if (Status st = PwriteAll(file->fd.get(), buf, size, lo); !st.ok()) return ErrnoFor(st);
   SpoolContent& c = file->content;
-  if (c.seq_md5 && lo == c.seq_end) {
+  const bool in_order = c.seq_md5 && lo == c.seq_end;
+  if (in_order) {
     c.seq_md5->Update(buf, size);
     c.seq_end += size;
   } else {
@@ -199,11 +200,42 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
   file->content.present.Add(from, lo + size);
   file->content.dirty.Add(from, lo + size);
   file->Update([&](FileState& s) { s.dirty = !s.path.empty(); });
+  FollowWrite(*file, in_order);
   return static_cast<int>(size);
+}
+
+void DfsFilesystem::FollowWrite(OpenFile& file, bool in_order) {
+  SpoolContent& c = file.content;
+  if (!in_order) {
+    file.behind.reset();  // abandoned: uploaded at close as any other change
+    return;
+  }
+  if (file.behind) return file.behind->Grew(c.seq_end);
+  if (c.seq_end < WriteBehind::kStartAt) return;
+  auto size = SpoolSize(file.fd.get());
+  const FileState state = file.Get();
+  if (!size.ok() || *size != c.seq_end || state.path.empty()) return;
+  // Then::kStaysOpen: whether a close or an fsync ends it is not known yet.
+  file.behind = std::make_unique<WriteBehind>(client_, file.fd.get(), state.path,
+                                              WholeUploadOptions(state, Then::kStaysOpen), c.seq_end);
+  DFS_LOG(DEBUG, "fuse") << "write-behind name=" << state.path << " from=" << c.seq_end;
+}
+
+Result<PutResult> DfsFilesystem::FinishWriteBehind(OpenFile& file, const FileState& state) {
+  std::unique_ptr<WriteBehind> behind = std::move(file.behind);
+  const SpoolContent& c = file.content;
+  auto size = SpoolSize(file.fd.get());
+  if (!size.ok()) return size.status();
+  if (behind->path() != state.path || behind->options().handle != state.handle || !c.seq_md5 ||
+      *size != c.seq_end) {
+    return Status::Unavailable("the file changed since its write-behind started");  // renamed, reopened...
+  }
+  return behind->Finish(c.seq_end, c.seq_md5->HexDigestSoFar());
 }
 
 int DfsFilesystem::TruncateSpool(OpenFile& file, uint64_t size) {
   std::lock_guard content(file.content_mu);
+  file.behind.reset();  // what it sent is not the file any more
   SpoolContent& c = file.content;
   auto old_size = SpoolSize(file.fd.get());
   if (!old_size.ok()) return ErrnoFor(old_size.status());
@@ -268,23 +300,38 @@ void DfsFilesystem::TellKernel(OpenFile& file) {
   if (tell && !path.empty()) InvalidateKernelAttr(path);
 }
 
-int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state, Then then) {
-  SpoolContent& c = file.content;
-  if (Status st = EnsurePresent(file, 0, c.fill_end); !st.ok()) {
-    DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << ": old bytes not fetched: " << st.ToString();
-    return ErrnoFor(st);
-  }
+PutOptions DfsFilesystem::WholeUploadOptions(const FileState& state, Then then) {
   PutOptions options;
   options.conflict = "overwrite";
   if (!state.uploaded) options.mode = state.pending_mode.value_or(0644);  // a new file: its mode comes along
   options.handle = state.handle;      // to the inode, wherever another client moved it
   options.open_handle = state.handle.empty() && then == Then::kStaysOpen;  // and a handle on what this PUT stores
-  if (auto size = SpoolSize(file.fd.get()); c.seq_md5 && size.ok() && *size == c.seq_end) {
-    options.md5 = c.seq_md5->HexDigestSoFar();  // hashed as it was written
-  }
   // The chunks are on their nodes' disks when the PUT answers; the master's
   // commit gets to its disk within a second, or at fsync (Fsync).
   options.relaxed = true;
+  return options;
+}
+
+int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state, Then then) {
+  SpoolContent& c = file.content;
+  if (file.behind) {
+    const std::optional<int> sent_mode = file.behind->options().mode;
+    auto put = FinishWriteBehind(file, state);
+    if (put.ok()) {
+      Uploaded(file, state, *put, sent_mode);
+      return 0;
+    }
+    DFS_LOG(WARN, "fuse") << "upload name=" << state.path << ": write-behind not used (" << put.status().ToString()
+                          << "), sending it whole";
+  }
+  if (Status st = EnsurePresent(file, 0, c.fill_end); !st.ok()) {
+    DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << ": old bytes not fetched: " << st.ToString();
+    return ErrnoFor(st);
+  }
+  PutOptions options = WholeUploadOptions(state, then);
+  if (auto size = SpoolSize(file.fd.get()); c.seq_md5 && size.ok() && *size == c.seq_end) {
+    options.md5 = c.seq_md5->HexDigestSoFar();  // hashed as it was written
+  }
   auto put = client_.Put(file.spool_path, state.path, options);
   if (!put.ok() && !state.handle.empty() && put.status().code() == Code::kNotFound) {
     // The handle lapsed (this mount was cut off longer than a lease): by name, as before handles.
@@ -298,21 +345,28 @@ int DfsFilesystem::UploadWhole(OpenFile& file, const FileState& state, Then then
     DFS_LOG(ERROR, "fuse") << "upload name=" << state.path << " failed: " << put.status().ToString();
     return ErrnoFor(put.status());
   }
+  Uploaded(file, state, *put, options.mode);
+  return 0;
+}
+
+void DfsFilesystem::Uploaded(OpenFile& file, const FileState& state, const PutResult& put,
+                             std::optional<int> sent_mode) {
+  SpoolContent& c = file.content;
   c.dirty.Clear();
   c.cut_to.reset();
-  c.master_size = put->size;
+  c.master_size = put.size;
   c.fill_end = 0;  // all of it is here now
   c.stale = true;  // its chunks are new: asked for before a range write
   file.Update([&](FileState& s) {
     s.dirty = false;
     s.uploaded = true;
-    s.uploaded_md5 = put->md5;
+    s.uploaded_md5 = put.md5;
     s.ranges_only = true;
-    if (s.handle.empty()) s.handle = put->handle;
-    if (!state.uploaded && s.pending_mode == state.pending_mode) s.pending_mode.reset();  // sent with the PUT
+    if (s.handle.empty()) s.handle = put.handle;
+    // Sent with the PUT (a chmod meanwhile is still to be applied).
+    if (!state.uploaded && sent_mode && s.pending_mode && *s.pending_mode == *sent_mode) s.pending_mode.reset();
   });
-  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " size=" << put->size << " md5=" << put->md5;
-  return 0;
+  DFS_LOG(INFO, "fuse") << "uploaded name=" << state.path << " size=" << put.size << " md5=" << put.md5;
 }
 
 bool DfsFilesystem::UploadRanges(OpenFile& file, const FileState& state) {

@@ -200,12 +200,18 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   if (!path.ok()) return guard.Reject(reader, res, path.status());
   auto conflict = ParseConflictMode(req.get_param_value("conflict"));
   if (!conflict.ok()) return guard.Reject(reader, res, conflict.status());
-  auto md5 = DeclaredMd5(req);  // X-Dfs-Md5 or Content-MD5
+  // X-Dfs-Md5 or Content-MD5, or the md5 trails the body (Md5Trailer).
+  const bool md5_trails = req.get_header_value(kMd5Header) == kMd5Trailing;
+  auto md5 = md5_trails ? Result<std::string>(std::string()) : DeclaredMd5(req);
   if (!md5.ok()) return guard.Reject(reader, res, md5.status());
+  if (md5_trails && (req.has_param("offset") || req.has_header(kContentMd5Header))) {
+    return guard.Reject(reader, res,
+                        Status::InvalidArgument("X-Dfs-Md5: trailing is for a whole PUT with no Content-MD5"));
+  }
   // cpp-httplib 0.11 takes a chunk followed by anything but CRLF as the end
   // of a chunked body, so a garbled one could be stored cut short: without
   // an md5 to check it against, only a Content-Length body is trusted.
-  if (md5->empty() && req.has_header("Transfer-Encoding")) {
+  if (md5->empty() && !md5_trails && req.has_header("Transfer-Encoding")) {
     return SendJsonAndClose(res, 411, {{"error", "length_required"},
                                        {"message", "a chunked PUT needs X-Dfs-Md5 or Content-MD5 (or send a Content-Length)"}});
   }
@@ -238,17 +244,24 @@ void HttpApi::PutFile(const httplib::Request& req, httplib::Response& res, const
   // Chunks go to their nodes as they fill: no whole-file spool.
   auto upload = files_.BeginPut(put);
   Status write_status;
+  Md5Trailer trailer;
+  const auto append = [&](const char* data, size_t len) { return upload->Append(data, len); };
   bool complete = reader([&](const char* data, size_t len) {
     if (!guard.Arrived(len)) return false;
-    write_status = upload->Append(data, len);
+    write_status = md5_trails ? trailer.Pass(data, len, append) : append(data, len);
     return write_status.ok();
   });
   // Any early stop leaves the rest of the body unread: answer and close.
   if (guard.refused()) return guard.SendRefusal(res);
   if (!write_status.ok()) return SendErrorAndClose(res, write_status);
   if (!complete) return SendErrorAndClose(res, Status::InvalidArgument("request body was cut short"));
-  if (auto length = RequestContentLength(req); length && upload->size() != *length) {
+  if (auto length = RequestContentLength(req); length && upload->size() + trailer.held() != *length) {
     return SendErrorAndClose(res, Status::InvalidArgument("request body length differs from Content-Length"));
+  }
+  if (md5_trails) {
+    auto trailing = trailer.Md5();
+    if (!trailing.ok()) return SendError(res, trailing.status());
+    put.client_md5 = *trailing;
   }
   if (Status st = upload->Finish(); !st.ok()) return SendError(res, st);
   auto result = files_.Put(put, *upload);

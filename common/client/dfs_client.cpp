@@ -143,6 +143,47 @@ Status DfsClient::Healthz() const {
   }).status;
 }
 
+namespace {
+
+std::string PutUrl(const std::string& name, const PutOptions& options) {
+  std::string url = FilesUrl(name) + "?conflict=" + EncodeQueryValue(options.conflict);
+  if (!options.handle.empty()) url += "&handle=" + EncodeQueryValue(options.handle);
+  if (options.open_handle) url += "&open=1";
+  if (options.relaxed) url += "&sync=0";
+  if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
+  return url;
+}
+
+// The headers of every PUT attempt: the md5 (or kMd5Trailing), the key, the mode.
+httplib::Headers PutHeaders(httplib::Headers headers, const std::string& md5, const std::string& key,
+                            const PutOptions& options) {
+  headers.emplace(kMd5Header, md5);
+  headers.emplace(kIdempotencyKeyHeader, key);
+  if (options.mode) {
+    char mode_text[8] = "";
+    std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
+    headers.emplace("X-Dfs-Mode", mode_text);
+  }
+  return headers;
+}
+
+// The master's answer to a PUT that stored bytes whose md5 is `md5`.
+Status ParsePutAnswer(const std::string& body, const std::string& name, const std::string& md5, PutResult* result) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return Status::IOError("master sent a malformed answer");
+  result->name = j.value("name", "");
+  result->requested_name = j.value("requested_name", name);
+  result->renamed = j.value("renamed", false);
+  result->size = j.value("size", uint64_t{0});
+  result->md5 = j.value("md5", "");
+  result->node = j.value("node", "");
+  result->handle = j.value("handle", "");
+  if (result->md5 != md5) return Status::ChecksumMismatch("master stored md5 " + result->md5 + ", expected " + md5);
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<PutResult> DfsClient::Put(const std::string& local_file, const std::string& remote_name,
                                  const PutOptions& options) const {
   auto name = NormalizeUserPath(remote_name);
@@ -153,13 +194,7 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
   auto md5 = options.md5.empty() ? Md5::OfFile(local_file) : Result<std::string>(options.md5);
   if (!md5.ok()) return md5.status();
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
-  std::string url = FilesUrl(*name) + "?conflict=" + EncodeQueryValue(options.conflict);
-  if (!options.handle.empty()) url += "&handle=" + EncodeQueryValue(options.handle);
-  if (options.open_handle) url += "&open=1";
-  if (options.relaxed) url += "&sync=0";
-  if (options.replicas >= 0) url += "&replicas=" + std::to_string(options.replicas);
-  char mode_text[8] = "";
-  if (options.mode) std::snprintf(mode_text, sizeof mode_text, "%o", *options.mode & 07777);
+  const std::string url = PutUrl(*name, options);
   PutResult result;
   // One key for every attempt: when an answer is lost after the master
   // stored the file, the retry gets that answer instead of storing a copy.
@@ -170,12 +205,8 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     auto fd = std::make_shared<UniqueFd>(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!*fd) return Answered(Status::IOError(local_file + ": " + std::strerror(errno)));
     auto cli = Connect(master, PutTimeouts(options_.timeouts, size));
-    httplib::Headers headers = CallerHeaders();
-    headers.emplace(kMd5Header, *md5);
-    headers.emplace(kIdempotencyKeyHeader, idempotency_key);
-    if (options.mode) headers.emplace("X-Dfs-Mode", mode_text);
     auto res = cli->Put(
-        url, headers, size,
+        url, PutHeaders(CallerHeaders(), *md5, idempotency_key, options), size,
         [fd, size, &options](size_t offset, size_t length, httplib::DataSink& sink) {
           std::vector<char> buf(std::min(length, kChunk));
           ssize_t n = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(offset));
@@ -187,19 +218,46 @@ Result<PutResult> DfsClient::Put(const std::string& local_file, const std::strin
     if (res) cli.Keep();
     MasterAttempt sent = AttemptFrom(res);
     if (!sent.status.ok()) return sent;
-    auto j = nlohmann::json::parse(res->body, nullptr, false);
-    if (!j.is_object()) return Answered(Status::IOError("master sent a malformed answer"));
-    result.name = j.value("name", "");
-    result.requested_name = j.value("requested_name", *name);
-    result.renamed = j.value("renamed", false);
-    result.size = j.value("size", uint64_t{0});
-    result.md5 = j.value("md5", "");
-    result.node = j.value("node", "");
-    result.handle = j.value("handle", "");
-    if (result.md5 != *md5) {
-      return Answered(Status::ChecksumMismatch("master stored md5 " + result.md5 + ", expected " + *md5));
-    }
-    return Answered(Status::OK());
+    return Answered(ParsePutAnswer(res->body, *name, *md5, &result));
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<PutResult> DfsClient::PutGrowing(const std::string& remote_name, const PutOptions& options,
+                                        const GrowingBody& body) const {
+  auto name = NormalizeUserPath(remote_name);
+  if (!name.ok()) return Status::InvalidArgument("bad name '" + remote_name + "': " + name.status().message());
+  const std::string url = PutUrl(*name, options);
+  const std::string idempotency_key = RandomHex(16);
+  PutResult result;
+  Status st = WithRetry("put " + *name, Resend::kSafe, [&](const Endpoint& master) -> MasterAttempt {
+    Status body_status;  // the body's own failure: answered, never retried
+    std::string md5;
+    std::vector<char> buf(kChunk);
+    // However long the body takes to grow, its last bytes reach the master
+    // well within this; the writer's own limit (GrowingBody) is shorter.
+    auto cli = Connect(master, PutTimeouts(options_.timeouts, uint64_t{1} << 36));
+    auto res = cli->Put(
+        url, PutHeaders(CallerHeaders(), kMd5Trailing, idempotency_key, options),
+        [&](size_t offset, httplib::DataSink& sink) {
+          auto n = body.read(offset, buf.data(), buf.size());
+          if (!n.ok()) {
+            body_status = n.status();
+            return false;
+          }
+          if (*n > 0) return sink.write(buf.data(), *n);
+          md5 = body.md5();
+          if (!sink.write(md5.data(), md5.size())) return false;
+          sink.done();
+          return true;
+        },
+        "application/octet-stream");
+    if (!body_status.ok()) return Answered(body_status);
+    if (res) cli.Keep();
+    MasterAttempt sent = AttemptFrom(res);
+    if (!sent.status.ok()) return sent;
+    return Answered(ParsePutAnswer(res->body, *name, md5, &result));
   });
   if (!st.ok()) return st;
   return result;

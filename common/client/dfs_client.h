@@ -80,6 +80,16 @@ struct PutResult {
   std::string handle;  // with PutOptions::open_handle ("" from an older master)
 };
 
+// A body that is still being written while it is sent (the mount's
+// write-behind). read(offset, buf, cap) blocks until bytes at `offset` exist
+// and copies up to cap of them; 0 means the body ended there; an error
+// abandons the upload (the master stores nothing). md5() is called after
+// read answered 0: the md5 of the whole body, as its writer hashed it.
+struct GrowingBody {
+  std::function<Result<size_t>(uint64_t offset, char* buf, size_t cap)> read;
+  std::function<std::string()> md5;
+};
+
 struct SetAttrRequest {
   std::optional<int> mode;
   std::optional<uint32_t> uid;
@@ -128,6 +138,13 @@ class DfsClient {
   Status Healthz() const;
   Result<PutResult> Put(const std::string& local_file, const std::string& remote_name,
                         const PutOptions& options = {}) const;
+  // A PUT of a body written while it is sent, in chunked encoding with its
+  // md5 trailing it (X-Dfs-Md5: trailing): the master stores its chunks as
+  // they arrive and commits at the end. options.md5 and progress are not
+  // used. Retried like Put (the body is read again from offset 0), except
+  // when the body itself failed.
+  Result<PutResult> PutGrowing(const std::string& remote_name, const PutOptions& options,
+                               const GrowingBody& body) const;
   // Downloads into a temp file beside local_dest, checks the md5 and renames
   // into place; on any failure nothing is left behind.
   Result<FileInfo> Get(const std::string& remote_name, const std::string& local_dest,

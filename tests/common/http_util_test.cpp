@@ -58,6 +58,38 @@ TEST(HttpUtilTest, RetryDecisionFollowsErrorCode) {
   EXPECT_FALSE(IsRetryable(Status::AlreadyExists("")));
 }
 
+// Md5Trailer hands on all but the last 32 bytes, however the body is cut
+// into pieces, and those 32 are the md5 (upper case taken).
+TEST(HttpUtilTest, Md5TrailerHoldsBackTheLast32BytesOfAnyCut) {
+  const std::string data = "the file's bytes, in pieces of every size";
+  const std::string hex = "0123456789ABCDEF0123456789abcdef";
+  const std::string framed = data + hex;
+  for (size_t piece = 1; piece <= framed.size(); ++piece) {
+    Md5Trailer trailer;
+    std::string passed;
+    for (size_t at = 0; at < framed.size(); at += piece) {
+      const std::string part = framed.substr(at, piece);
+      ASSERT_TRUE(trailer.Pass(part.data(), part.size(), [&](const char* d, size_t n) {
+                           passed.append(d, n);
+                           return Status::OK();
+                         }).ok());
+    }
+    EXPECT_EQ(passed, data) << "pieces of " << piece;
+    EXPECT_EQ(trailer.held(), kMd5HexLength);
+    EXPECT_EQ(*trailer.Md5(), "0123456789abcdef0123456789abcdef");
+  }
+  Md5Trailer short_body;
+  ASSERT_TRUE(short_body.Pass("abc", 3, [](const char*, size_t) { return Status::OK(); }).ok());
+  EXPECT_EQ(short_body.Md5().status().code(), Code::kInvalidArgument);
+  Md5Trailer not_hex;
+  const std::string bad(40, 'z');
+  ASSERT_TRUE(not_hex.Pass(bad.data(), bad.size(), [](const char*, size_t) { return Status::OK(); }).ok());
+  EXPECT_EQ(not_hex.Md5().status().code(), Code::kInvalidArgument);
+  Md5Trailer failing;  // what the next step refuses stops the body
+  EXPECT_EQ(failing.Pass(bad.data(), bad.size(), [](const char*, size_t) { return Status::NoSpace("full"); }).code(),
+            Code::kNoSpace);
+}
+
 TEST(HttpUtilTest, DeclaredMd5TakesEitherHeader) {
   const std::string hex = "5d41402abc4b2a76b9719d911017c592";  // md5("hello")
   httplib::Request req;

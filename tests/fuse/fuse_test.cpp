@@ -663,18 +663,20 @@ class FuseChunkReadTest : public FuseTest {
   }
   nlohmann::json Meta(const std::string& name) { return Get(cluster_->master_url(), "/api/v1/meta/" + name).json(); }
 
-  // Response bytes every node has sent for /blobs (reads of chunk copies).
-  uint64_t NodeBytesSent() {
+  // The sum over the nodes of the first metric whose line starts with `series` (up to its labels' end).
+  uint64_t SumOverNodes(const std::string& series) {
     uint64_t total = 0;
-    const std::string series = "dfs_http_sent_bytes_total{route=\"/blobs\"} ";
     for (int i = 0; i < cluster_->node_count(); ++i) {
       const std::string body = Get(cluster_->node_url(i), "/metrics").body;
       if (size_t at = body.find(series); at != std::string::npos) {
-        total += static_cast<uint64_t>(std::stod(body.substr(at + series.size())));
+        const size_t value = body.find("} ", at);
+        if (value != std::string::npos) total += static_cast<uint64_t>(std::stod(body.substr(value + 2)));
       }
     }
     return total;
   }
+  // Response bytes every node has sent for /blobs (reads of chunk copies).
+  uint64_t NodeBytesSent() { return SumOverNodes("dfs_http_sent_bytes_total{route=\"/blobs\"}"); }
 
   std::string Blobs() const { return tmp_.path() + "/cache/blobs"; }
   // Waits until no chunk is being fetched into the cache (no part file).
@@ -879,6 +881,20 @@ class FuseChunkWriteTest : public FuseChunkReadTest {
     return total;
   }
   uint64_t MasterBytesReceived() { return BytesReceived(cluster_->master_url()); }
+  // Blobs stored on all the nodes (their dfs_storage_blobs gauges).
+  uint64_t NodeBlobs() { return SumOverNodes("dfs_storage_blobs{"); }
+  // Writes `data` to a new file `name` here and in the local reference, in
+  // order, kChunk at a time; the mounted fd stays open.
+  UniqueFd WriteNew(const std::string& name, const std::string& data) {
+    UniqueFd fd(::open(M(name).c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644));
+    EXPECT_TRUE(fd) << std::strerror(errno);
+    WriteFile(L(name), data);
+    for (uint64_t at = 0; at < data.size(); at += kChunk) {
+      const size_t n = std::min<uint64_t>(kChunk, data.size() - at);
+      EXPECT_EQ(::write(fd.get(), data.data() + at, n), static_cast<ssize_t>(n)) << std::strerror(errno);
+    }
+    return fd;
+  }
   // Every chunk of `name` has all its copies (the replicator is done with it).
   bool Replicated(const std::string& name) {
     return WaitUntil([&] { return Meta(name).value("fully_replicated", false); }, milliseconds(60000));
@@ -969,6 +985,52 @@ TEST_F(FuseChunkWriteTest, AFourKiBChangeInsideAMultiChunkFileUploadsOneChunk) {
   EXPECT_GE(to_nodes, kChunk) << "the chunk it lands in is stored again";
   EXPECT_LE(to_nodes, kCopies * kChunk + 65536) << "only that chunk, " << kCopies << " copies, of " << kFile;
   ExpectEverywhere("big");
+}
+
+// A big new file written in order (cp, dd) goes to the nodes while it is
+// written (WriteBehind), is on the master only once it is closed, and is the
+// file written; it goes as one PUT, so the nodes get each chunk once (plus copies).
+TEST_F(FuseChunkWriteTest, ABigNewFileGoesToTheNodesWhileItIsWritten) {
+  const uint64_t size = 16 * kChunk;  // past WriteBehind::kStartAt (8 MiB)
+  const uint64_t nodes_before = NodeBytesReceived();
+  UniqueFd fd = WriteNew("big", Random(size, 7));
+  EXPECT_TRUE(WaitUntil([&] { return NodeBytesReceived() - nodes_before >= size / 2; }, milliseconds(30000)))
+      << "the nodes got " << NodeBytesReceived() - nodes_before << " bytes while the file was open";
+  EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/meta/big").status, 404) << "nothing is committed before close";
+  ASSERT_EQ(::close(fd.Release()), 0) << std::strerror(errno);
+  ASSERT_TRUE(Replicated("big"));
+  EXPECT_LE(NodeBytesReceived() - nodes_before, kCopies * size + 65536) << "each chunk sent once, with its copies";
+  ExpectEverywhere("big");
+}
+
+// A write out of order after the write-behind started, or an unlink while
+// the file is written, abandons it: the file is uploaded whole at close (or
+// not at all), and no chunk the abandoned upload stored stays on a node.
+TEST_F(FuseChunkWriteTest, AWriteOutOfOrderOrAnUnlinkAbandonsTheWriteBehind) {
+  const uint64_t size = 12 * kChunk;
+  uint64_t nodes_before = NodeBytesReceived();
+  {
+    UniqueFd fd = WriteNew("moved", Random(size, 8));
+    ASSERT_TRUE(WaitUntil([&] { return NodeBytesReceived() - nodes_before >= 3 * kChunk; }, milliseconds(30000)));
+    UniqueFd local(::open(L("moved").c_str(), O_WRONLY));
+    const std::string change = "written out of order";
+    ASSERT_EQ(::pwrite(fd.get(), change.data(), change.size(), 5000), static_cast<ssize_t>(change.size()));
+    ASSERT_EQ(::pwrite(local.get(), change.data(), change.size(), 5000), static_cast<ssize_t>(change.size()));
+    ASSERT_EQ(::close(fd.Release()), 0) << std::strerror(errno);
+  }
+  nodes_before = NodeBytesReceived();
+  {
+    UniqueFd fd = WriteNew("gone", Random(size, 9));
+    ASSERT_TRUE(WaitUntil([&] { return NodeBytesReceived() - nodes_before >= 3 * kChunk; }, milliseconds(30000)));
+    ASSERT_EQ(::unlink(M("gone").c_str()), 0) << std::strerror(errno);
+    ASSERT_EQ(::close(fd.Release()), 0) << std::strerror(errno);
+  }
+  EXPECT_EQ(Get(cluster_->master_url(), "/api/v1/meta/gone").status, 404);
+  ASSERT_TRUE(Replicated("moved"));
+  const uint64_t want = Meta("moved")["chunks"].size() * kCopies;
+  EXPECT_TRUE(WaitUntil([&] { return NodeBlobs() == want; }, milliseconds(30000)))
+      << NodeBlobs() << " blobs on the nodes, " << want << " are the file's copies";
+  ExpectEverywhere("moved");
 }
 
 TEST_F(FuseChunkWriteTest, OpeningForWritingAndClosingWithoutWritingMovesNothing) {
@@ -1267,7 +1329,8 @@ TEST(FuseDaemonTest, UnlinkRacingAnUploadRemovesTheFileWithoutStallingOtherOpens
   ASSERT_EQ(fs.Create("gone.bin", 0644, &fi), 0);
   const size_t chunk = size_t{1} << 20;
   const std::string data(chunk, 'y');
-  for (size_t i = 0; i < 150; ++i) {
+  // From the end back, so nothing goes up before the flush (no write-behind).
+  for (size_t i = 150; i-- > 0;) {
     ASSERT_EQ(fs.Write(data.data(), chunk, static_cast<off_t>(i * chunk), &fi), static_cast<int>(chunk));
   }
   std::atomic<bool> flushed{false};

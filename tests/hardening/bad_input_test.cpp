@@ -305,6 +305,25 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
       {"PUT chunked without X-Dfs-Md5", M,
        Req("PUT", "/api/v1/files/chunk4", {"Transfer-Encoding: chunked"}, "5\r\nhello\r\n0\r\n\r\n", false), 411,
        "length_required"},
+      // X-Dfs-Md5: trailing (the body ends with its md5 in hex).
+      {"PUT md5 trailing, body shorter than an md5", M,
+       Req("PUT", "/api/v1/files/tr1", {"X-Dfs-Md5: trailing"}, "hello"), 400, "bad_request"},
+      {"PUT md5 trailing, the last 32 bytes not hex", M,
+       Req("PUT", "/api/v1/files/tr2", {"X-Dfs-Md5: trailing"}, "hello" + std::string(32, 'z')), 400, "bad_request"},
+      {"PUT md5 trailing, the wrong md5", M,
+       Req("PUT", "/api/v1/files/tr3", {"X-Dfs-Md5: trailing"}, "hello" + Md5::Of("other")), 422,
+       "checksum_mismatch"},
+      {"PUT md5 trailing, chunked, cut short by a garbled chunk", M,
+       Req("PUT", "/api/v1/files/tr4", {"X-Dfs-Md5: trailing", "Transfer-Encoding: chunked"},
+           "2\r\nhello" + Md5::Of("hello") + "\r\n0\r\n\r\n", false),
+       400, "bad_request"},
+      {"PUT md5 trailing on a range write", M,
+       Req("PUT", "/api/v1/files/fixture.txt?offset=0", {"X-Dfs-Md5: trailing"}, "x" + Md5::Of("x")), 400,
+       "bad_request"},
+      {"PUT md5 trailing with a Content-MD5", M,
+       Req("PUT", "/api/v1/files/tr5", {"X-Dfs-Md5: trailing", "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="},
+           "hello" + Md5::Of("hello")),
+       400, "bad_request"},
       {"PUT Content-Length not a number", M, Req("PUT", "/api/v1/files/cl1", {"Content-Length: abc"}, body, false),
        400, "bad_request"},
       {"PUT negative Content-Length", M, Req("PUT", "/api/v1/files/cl2", {"Content-Length: -5"}, body, false), 400,
@@ -537,6 +556,38 @@ TEST_F(BadInputTest, BodiesUpToTheLimitAreTaken) {
   EXPECT_EQ(blob.status, 201) << blob.body;
   EXPECT_EQ(Get(Url(), "/api/v1/files/limit/exact.bin").body, data);
   EXPECT_EQ(Get(Url(), "/api/v1/files?prefix=limit/").json()["files"].size(), 3u);
+}
+
+// X-Dfs-Md5: trailing (the mount's write-behind): the last 32 bytes of the
+// body are its md5, checked and never stored, whether they arrive in one
+// chunk of the body or split over several, with a Content-Length or chunked.
+TEST_F(BadInputTest, AnMd5TrailingTheBodyIsCheckedAndNotStored) {
+  const std::string data = "hello, trailing md5";
+  const std::string framed = data + Md5::Of(data);
+  std::string chunked;
+  for (size_t at = 0; at < framed.size(); at += 7) {  // pieces that cut the md5 in parts
+    const std::string piece = framed.substr(at, 7);
+    char hex[16];
+    std::snprintf(hex, sizeof(hex), "%zx", piece.size());
+    chunked += std::string(hex) + "\r\n" + piece + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  auto sent = SendRaw(cluster_->master_port(), Req("PUT", "/api/v1/files/trailing/chunked.txt",
+                                                   {"X-Dfs-Md5: trailing", "Transfer-Encoding: chunked"}, chunked,
+                                                   false));
+  ASSERT_TRUE(sent.answered) << sent.raw;
+  EXPECT_EQ(sent.status, 201) << sent.raw;
+  auto whole = PutString(Url(), "/api/v1/files/trailing/length.txt", framed, {{kMd5Header, kMd5Trailing}});
+  EXPECT_EQ(whole.status, 201) << whole.body;
+  for (const char* name : {"trailing/chunked.txt", "trailing/length.txt"}) {
+    auto got = Get(Url(), std::string("/api/v1/files/") + name);
+    EXPECT_EQ(got.body, data) << name;
+    EXPECT_EQ(Get(Url(), std::string("/api/v1/meta/") + name).json().value("md5", ""), Md5::Of(data)) << name;
+  }
+  auto wrong = PutString(Url(), "/api/v1/files/trailing/wrong.txt", data + Md5::Of("other"),
+                         {{kMd5Header, kMd5Trailing}});
+  EXPECT_EQ(wrong.status, 422) << wrong.body;
+  EXPECT_EQ(Get(Url(), "/api/v1/meta/trailing/wrong.txt").status, 404) << "nothing stored";
 }
 
 // Slow clients: stalled uploads, half-sent request lines, and requests whose
