@@ -1,5 +1,6 @@
 #include "replicator/blob_copier.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -24,12 +25,14 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
   auto dst = ParseEndpoint(target_url);
   if (!dst.ok()) return {CopyFault::kTarget, dst.status()};
 
+  if (size <= kInMemory) return CopyThroughMemory(*src, *dst, source_url, blob_id, md5, size, request_id);
+
   BytePipe pipe(pipe_bytes_);
   Status source_status;
   bool pipe_refused = false;  // the upload gave up first: not the source's fault
 
   std::thread downloader([&] {
-    auto cli = MakeClient(*src, timeouts_);
+    auto cli = Connect(*src, timeouts_);
     int http = 0;
     std::string error_body;
     uint64_t received = 0;
@@ -52,6 +55,7 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
           }
           return true;
         });
+    if (res && http == 200 && received == size) cli.Keep();
     if (pipe_refused) {
       source_status = Status::Unavailable("upload stopped");
     } else if (!res) {
@@ -66,7 +70,7 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
     pipe.CloseWrite(source_status.ok());
   });
 
-  auto cli = MakeClient(*dst, timeouts_);
+  auto cli = Connect(*dst, timeouts_);
   httplib::Headers headers = {{kMd5Header, md5}, {kRequestIdHeader, request_id}};
   auto last_progress = std::chrono::steady_clock::now();
   auto upload = [&]() -> httplib::Result {
@@ -88,9 +92,61 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
   httplib::Result res = upload();
   pipe.CloseRead();
   downloader.join();
-  Status upload_status = StatusFromResult(res);
+  if (res) cli.Keep();
+  return Judge(source_status, pipe_refused, StatusFromResult(res), source_url, blob_id, md5, size);
+}
 
-  if ((!pipe_refused || upload_status.ok()) && !source_status.ok()) {
+ClientPool::Lease BlobCopier::Connect(const Endpoint& ep, const ClientTimeouts& timeouts) const {
+  auto cli = pool_->Acquire(ep);
+  cli->set_connection_timeout(timeouts.connect);
+  cli->set_read_timeout(timeouts.read);
+  cli->set_write_timeout(timeouts.write);
+  return cli;
+}
+
+Status BlobCopier::Fetch(const Endpoint& src, const std::string& source_url, const std::string& blob_id,
+                         uint64_t size, const std::string& request_id, std::string* body) const {
+  auto cli = Connect(src, timeouts_);
+  int http = 0;
+  std::string error_body;
+  auto res = cli->Get(
+      "/blobs/" + blob_id, httplib::Headers{{kRequestIdHeader, request_id}},
+      [&](const httplib::Response& r) {
+        http = r.status;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        std::string& into = http == 200 ? *body : error_body;
+        into.append(data, len);
+        return into.size() <= std::max<uint64_t>(size, 4096);  // never more than the blob
+      });
+  if (!res) return Status::Unavailable("source " + source_url + ": " + httplib::to_string(res.error()));
+  cli.Keep();
+  if (http != 200) return StatusFromResponse(http, error_body);
+  if (body->size() != size) {
+    return Status::Unavailable("source " + source_url + " sent " + std::to_string(body->size()) + " of " +
+                               std::to_string(size) + " bytes");
+  }
+  return Status::OK();
+}
+
+CopyOutcome BlobCopier::CopyThroughMemory(const Endpoint& src, const Endpoint& dst, const std::string& source_url,
+                                          const std::string& blob_id, const std::string& md5, uint64_t size,
+                                          const std::string& request_id) const {
+  std::string body;
+  Status source_status = Fetch(src, source_url, blob_id, size, request_id, &body);
+  if (!source_status.ok()) return Judge(source_status, false, Status::OK(), source_url, blob_id, md5, size);
+  auto cli = Connect(dst, timeouts_);
+  auto res = cli->Put("/blobs/" + blob_id, {{kMd5Header, md5}, {kRequestIdHeader, request_id}}, body,
+                      "application/octet-stream");
+  if (res) cli.Keep();
+  return Judge(Status::OK(), false, StatusFromResult(res), source_url, blob_id, md5, size);
+}
+
+CopyOutcome BlobCopier::Judge(const Status& source_status, bool upload_gave_up_first, const Status& upload_status,
+                              const std::string& source_url, const std::string& blob_id, const std::string& md5,
+                              uint64_t size) const {
+  if ((!upload_gave_up_first || upload_status.ok()) && !source_status.ok()) {
     if (source_status.code() == Code::kNotFound) return {CopyFault::kSourceBad, source_status};
     return {CopyFault::kSourceUnreachable, source_status};
   }
@@ -115,8 +171,9 @@ Status BlobCopier::Verify(const std::string& node_url, const std::string& blob_i
   if (!ep.ok()) return ep.status();
   ClientTimeouts timeouts = timeouts_;
   timeouts.read += std::chrono::milliseconds(size / ((50u << 20) / 1000));
-  auto cli = MakeClient(*ep, timeouts);
+  auto cli = Connect(*ep, timeouts);
   auto res = cli->Get("/blobs/" + blob_id + "/verify");
+  if (res) cli.Keep();
   if (Status st = StatusFromResult(res); !st.ok()) return st;
   auto json = nlohmann::json::parse(res->body, nullptr, false);
   if (!json.is_object()) return Status::Internal("node " + node_url + " sent a bad verify answer");
@@ -130,7 +187,9 @@ Status BlobCopier::Verify(const std::string& node_url, const std::string& blob_i
 Status BlobCopier::Delete(const std::string& node_url, const std::string& blob_id) const {
   auto ep = ParseEndpoint(node_url);
   if (!ep.ok()) return ep.status();
-  auto res = MakeClient(*ep, timeouts_)->Delete("/blobs/" + blob_id);
+  auto cli = Connect(*ep, timeouts_);
+  auto res = cli->Delete("/blobs/" + blob_id);
+  if (res) cli.Keep();
   Status st = StatusFromResult(res);
   return st.code() == Code::kNotFound ? Status::OK() : st;
 }

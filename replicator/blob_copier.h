@@ -1,5 +1,8 @@
 // BlobCopier: copies one blob from a source node to a target node, streaming
-// through a bounded pipe (the download and the upload run at once). The
+// through a bounded pipe (the download and the upload run at once), or for
+// a small blob (at most kInMemory) through memory: one GET, then one PUT,
+// on the caller's thread. Connections to the nodes are kept alive and
+// reused (ClientPool) by every copy of one copier and its copies. The
 // checks are the nodes' own: the source checks each block's sum before it
 // sends it, and the target hashes every byte it writes and refuses the copy
 // unless it is the blob's md5, so the copier itself hashes nothing. Says
@@ -9,8 +12,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/client_pool.h"
 #include "common/http_util.h"
 #include "common/status.h"
 
@@ -31,8 +36,10 @@ struct CopyOutcome {
 
 class BlobCopier {
  public:
+  static constexpr uint64_t kInMemory = 256 * 1024;
+
   explicit BlobCopier(ClientTimeouts timeouts = {}, size_t pipe_bytes = 1 << 20)
-      : timeouts_(timeouts), pipe_bytes_(pipe_bytes) {}
+      : timeouts_(timeouts), pipe_bytes_(pipe_bytes), pool_(std::make_shared<ClientPool>(timeouts)) {}
 
   // `progress` is called now and then from the copying thread (the worker
   // uses it to keep its queue entry alive).
@@ -48,8 +55,22 @@ class BlobCopier {
   Status Delete(const std::string& node_url, const std::string& blob_id) const;
 
  private:
+  // A kept-alive connection to `ep` with these timeouts.
+  ClientPool::Lease Connect(const Endpoint& ep, const ClientTimeouts& timeouts) const;
+  // The source's blob into memory (at most `size` bytes taken).
+  Status Fetch(const Endpoint& src, const std::string& source_url, const std::string& blob_id, uint64_t size,
+               const std::string& request_id, std::string* body) const;
+  CopyOutcome CopyThroughMemory(const Endpoint& src, const Endpoint& dst, const std::string& source_url,
+                                const std::string& blob_id, const std::string& md5, uint64_t size,
+                                const std::string& request_id) const;
+  // Whose fault a copy's failure was, from what the source and the target said.
+  CopyOutcome Judge(const Status& source_status, bool upload_gave_up_first, const Status& upload_status,
+                    const std::string& source_url, const std::string& blob_id, const std::string& md5,
+                    uint64_t size) const;
+
   ClientTimeouts timeouts_;
   size_t pipe_bytes_;
+  std::shared_ptr<ClientPool> pool_;  // shared by copies of this copier
 };
 
 }  // namespace dfs::replication

@@ -6,11 +6,13 @@
 namespace dfs::replication {
 
 MasterApi::MasterApi(std::shared_ptr<const MasterSet> masters, ClientTimeouts timeouts)
-    : masters_(std::move(masters)), timeouts_(timeouts) {}
+    : masters_(std::move(masters)), timeouts_(timeouts), pool_(std::make_shared<ClientPool>(timeouts)) {}
 
 Status MasterApi::Send(const std::function<httplib::Result(httplib::Client&)>& request, httplib::Result* res) const {
   return masters_->Call(Resend::kSafe, [&](const Endpoint& master) {
-    *res = request(*MakeClient(master, timeouts_));
+    auto cli = pool_->Acquire(master);
+    *res = request(*cli);
+    if (*res) cli.Keep();
     return AttemptFrom(*res);
   }).status;
 }

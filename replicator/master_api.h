@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/client_pool.h"
 #include "common/master_set.h"
 #include "common/status.h"
 
@@ -56,6 +57,7 @@ class MasterApi {
 
   std::shared_ptr<const MasterSet> masters_;
   ClientTimeouts timeouts_;
+  std::shared_ptr<ClientPool> pool_;  // kept-alive connections to the masters
 };
 
 }  // namespace dfs::replication

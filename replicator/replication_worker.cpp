@@ -133,53 +133,64 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
       last_error = "every candidate target failed";
       bad_targets.clear();  // give them another chance after the backoff
     } else {
-      std::vector<NodeSummary> repairs;
-      for (const auto& t : targets) {
-        if (bad_holders.count(t.node_id)) repairs.push_back(t);
-      }
-      const auto& pool = repairs.empty() ? targets : repairs;
-      const NodeSummary target = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)];
-      for (const auto& source : sources) {
-        if (stop_.load()) return retry_later("stopping");
-        CopyOutcome c = copier_.Copy(source.url, target.url, job.blob_id, md5, info->size, req, keepalive);
-        if (c.ok()) {
-          copied = true;
-          Status rec;
-          for (;;) {
-            rec = master_.RecordReplica(job.blob_id, target.node_id, md5, req);
-            if (rec.ok() || !IsRetryable(rec)) break;
-            if (!wait_for_master(rec)) return retry_later("master unreachable: " + rec.ToString());
+      // Every copy still wanted in this pass, each to another node: those
+      // holding a bad copy first (a good copy is best written over it), then at random.
+      std::vector<NodeSummary> order, others;
+      for (const auto& t : targets) (bad_holders.count(t.node_id) ? order : others).push_back(t);
+      std::shuffle(order.begin(), order.end(), rng);
+      std::shuffle(others.begin(), others.end(), rng);
+      order.insert(order.end(), others.begin(), others.end());
+      const int need = info->want_copies - good;
+      int made = 0;
+      for (size_t i = 0; i < order.size() && made < need; ++i) {
+        const NodeSummary& target = order[i];
+        for (const auto& source : sources) {
+          if (stop_.load()) return retry_later("stopping");
+          CopyOutcome c = copier_.Copy(source.url, target.url, job.blob_id, md5, info->size, req, keepalive);
+          if (c.ok()) {
+            Status rec;
+            for (;;) {
+              rec = master_.RecordReplica(job.blob_id, target.node_id, md5, req);
+              if (rec.ok() || !IsRetryable(rec)) break;
+              if (!wait_for_master(rec)) return retry_later("master unreachable: " + rec.ToString());
+            }
+            if (rec.code() == Code::kNotFound) {
+              // The file went away while we copied: do not leave an orphan.
+              copier_.Delete(target.url, job.blob_id);
+              outcome.result = JobResult::kDropped;
+              outcome.detail = "file deleted during the copy";
+              return outcome;
+            }
+            if (!rec.ok()) {
+              last_error = "master did not record the copy: " + rec.ToString();
+              bad_targets.insert(target.node_id);
+            } else {
+              copied = true;
+              ++made;
+              ++outcome.copies_made;
+              DFS_LOG(INFO, "replicator") << "copied job=" << req << " blob=" << job.blob_id << " from="
+                                          << source.node_id << " to=" << target.node_id << " size=" << info->size;
+            }
+            break;
           }
-          if (rec.code() == Code::kNotFound) {
-            // The file went away while we copied: do not leave an orphan.
-            copier_.Delete(target.url, job.blob_id);
-            outcome.result = JobResult::kDropped;
-            outcome.detail = "file deleted during the copy";
-            return outcome;
+          last_error = c.status.ToString();
+          DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << job.blob_id << " from=" << source.node_id
+                                      << " to=" << target.node_id << " failed: " << last_error;
+          if (c.fault == CopyFault::kSourceBad) {
+            Status st = master_.ReportBad(job.blob_id, source.node_id, req);
+            DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << job.blob_id << " node=" << source.node_id
+                                        << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
+            continue;
           }
-          if (!rec.ok()) {
-            copied = false;
-            last_error = "master did not record the copy: " + rec.ToString();
-            bad_targets.insert(target.node_id);
-          } else {
-            ++outcome.copies_made;
-            DFS_LOG(INFO, "replicator") << "copied job=" << req << " blob=" << job.blob_id << " from="
-                                        << source.node_id << " to=" << target.node_id << " size=" << info->size;
-          }
+          if (c.fault == CopyFault::kSourceUnreachable) continue;
+          bad_targets.insert(target.node_id);  // kTarget: the next target
           break;
         }
-        last_error = c.status.ToString();
-        DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << job.blob_id << " from=" << source.node_id
-                                    << " to=" << target.node_id << " failed: " << last_error;
-        if (c.fault == CopyFault::kSourceBad) {
-          Status st = master_.ReportBad(job.blob_id, source.node_id, req);
-          DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << job.blob_id << " node=" << source.node_id
-                                      << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
-          continue;
-        }
-        if (c.fault == CopyFault::kSourceUnreachable) continue;
-        bad_targets.insert(target.node_id);  // kTarget
-        break;
+      }
+      if (made >= need) {  // every wanted copy made and recorded: no need to ask the master again
+        outcome.result = JobResult::kDone;
+        outcome.detail = std::to_string(good + made) + " copies";
+        return outcome;
       }
     }
     if (copied) continue;
