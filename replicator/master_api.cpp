@@ -60,6 +60,21 @@ Result<std::vector<NodeSummary>> MasterApi::ListNodes() const {
   return out;
 }
 
+Result<std::vector<NodeSummary>> MasterApi::ListNodesCached(std::chrono::milliseconds max_age) const {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(nodes_mu_);
+    if (!nodes_.empty() && now - nodes_at_ <= max_age) return nodes_;
+  }
+  auto nodes = ListNodes();
+  if (nodes.ok()) {
+    std::lock_guard lock(nodes_mu_);
+    nodes_ = *nodes;
+    nodes_at_ = now;
+  }
+  return nodes;
+}
+
 Status MasterApi::RecordReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5,
                                 const std::string& request_id) const {
   const httplib::Headers headers = {{kRequestIdHeader, request_id}};

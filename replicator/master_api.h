@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,9 @@ class MasterApi {
   // NotFound when no file refers to the blob any more.
   Result<BlobInfo> GetBlob(const std::string& blob_id) const;
   Result<std::vector<NodeSummary>> ListNodes() const;
+  // ListNodes, answered from the last answer while it is at most max_age old
+  // (every copy of a new chunk asks for targets; the list rarely changes).
+  Result<std::vector<NodeSummary>> ListNodesCached(std::chrono::milliseconds max_age) const;
   Status RecordReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5,
                        const std::string& request_id) const;
   Status ReportBad(const std::string& blob_id, const std::string& node_id, const std::string& request_id) const;
@@ -58,6 +63,9 @@ class MasterApi {
   std::shared_ptr<const MasterSet> masters_;
   ClientTimeouts timeouts_;
   std::shared_ptr<ClientPool> pool_;  // kept-alive connections to the masters
+  mutable std::mutex nodes_mu_;
+  mutable std::vector<NodeSummary> nodes_;  // the last ListNodes answer
+  mutable std::chrono::steady_clock::time_point nodes_at_{};
 };
 
 }  // namespace dfs::replication

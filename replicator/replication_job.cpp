@@ -15,9 +15,10 @@ bool IsValidBlobId(std::string_view id) {
 }
 
 std::string ReplicationJob::ToJson() const {
-  return nlohmann::json{{"job_id", job_id}, {"blob_id", blob_id}, {"md5", md5}, {"size", size},
-                        {"want_copies", want_copies}, {"created_at", created_at}}
-      .dump();
+  nlohmann::json j = {{"job_id", job_id},           {"blob_id", blob_id},       {"md5", md5}, {"size", size},
+                      {"want_copies", want_copies}, {"created_at", created_at}};
+  if (!source_node_id.empty() && !source_url.empty()) j["source"] = {{"node_id", source_node_id}, {"url", source_url}};
+  return j.dump();
 }
 
 Result<ReplicationJob> ReplicationJob::Parse(std::string_view text) {
@@ -46,6 +47,14 @@ Result<ReplicationJob> ReplicationJob::Parse(std::string_view text) {
   job.want_copies = static_cast<int>(w);
   if (auto created = json.find("created_at"); created != json.end() && created->is_number()) {
     job.created_at = created->get<double>();
+  }
+  if (auto source = json.find("source"); source != json.end()) {
+    if (!source->is_object() || !source->value("node_id", nlohmann::json()).is_string() ||
+        !source->value("url", nlohmann::json()).is_string()) {
+      return Status::InvalidArgument("job source is not {\"node_id\", \"url\"}");
+    }
+    job.source_node_id = (*source)["node_id"];
+    job.source_url = (*source)["url"];
   }
   return job;
 }

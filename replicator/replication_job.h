@@ -17,6 +17,10 @@ struct ReplicationJob {
   uint64_t size = 0;
   int want_copies = 1;
   double created_at = 0;  // seconds since the epoch when queued; 0 if unknown (replication lag)
+  // A new chunk's one copy (optional: not in a healing job): the replicator
+  // copies from it without asking the master for the chunk's copies first.
+  std::string source_node_id;
+  std::string source_url;
 
   std::string ToJson() const;
   // Strict: anything missing, mistyped or out of range is InvalidArgument.

@@ -4,6 +4,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "common/http_util.h"
 #include "common/log.h"
@@ -34,6 +35,16 @@ std::chrono::milliseconds ReplicationWorker::Backoff(int failures) const {
   return std::min<std::chrono::milliseconds>(d, options_.backoff_max);
 }
 
+BlobInfo ReplicationWorker::InfoFromJob(const ReplicationJob& job) {
+  BlobInfo info;
+  info.blob_id = job.blob_id;
+  info.md5 = job.md5;
+  info.size = job.size;
+  info.want_copies = job.want_copies;
+  info.holders.push_back({job.source_node_id, job.source_url, "ok", "up"});
+  return info;
+}
+
 JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::function<void()>& keepalive) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const std::string req = job.job_id.empty() ? RandomHex(6) : job.job_id;
@@ -59,10 +70,14 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
     return outcome;
   };
 
+  // The first pass of a new chunk's job copies from the copy the job names,
+  // without asking the master; any later pass asks it for the chunk's copies.
+  bool from_job = !job.source_url.empty();
   for (;;) {
     if (stop_.load()) return retry_later("stopping");
     if (keepalive) keepalive();
-    auto info = master_.GetBlob(job.blob_id);
+    const bool trusted = std::exchange(from_job, false);
+    auto info = trusted ? Result<BlobInfo>(InfoFromJob(job)) : master_.GetBlob(job.blob_id);
     if (!info.ok()) {
       if (info.status().code() == Code::kNotFound) {
         outcome.result = JobResult::kDropped;
@@ -101,7 +116,7 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
     std::stable_sort(sources.begin(), sources.end(), [](const BlobHolder& a, const BlobHolder& b) {
       return (a.node_state == "up") > (b.node_state == "up");
     });
-    auto nodes = master_.ListNodes();
+    auto nodes = master_.ListNodesCached(kNodeListAge);
     if (!nodes.ok()) {
       if (IsRetryable(nodes.status())) {
         if (!wait_for_master(nodes.status())) return retry_later("master unreachable: " + nodes.status().ToString());
@@ -176,13 +191,12 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
           last_error = c.status.ToString();
           DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << job.blob_id << " from=" << source.node_id
                                       << " to=" << target.node_id << " failed: " << last_error;
-          if (c.fault == CopyFault::kSourceBad) {
+          if (c.fault == CopyFault::kSourceBad && !trusted) {  // (the job's copy may be gone: asked next pass)
             Status st = master_.ReportBad(job.blob_id, source.node_id, req);
             DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << job.blob_id << " node=" << source.node_id
                                         << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
-            continue;
           }
-          if (c.fault == CopyFault::kSourceUnreachable) continue;
+          if (c.fault != CopyFault::kTarget) continue;
           bad_targets.insert(target.node_id);  // kTarget: the next target
           break;
         }
@@ -193,7 +207,7 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
         return outcome;
       }
     }
-    if (copied) continue;
+    if (copied || trusted) continue;
     ++failures;
     if (failures >= options_.max_attempts) {
       outcome.result = JobResult::kFailed;

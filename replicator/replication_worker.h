@@ -48,6 +48,10 @@ class ReplicationWorker {
 
  private:
   // Sleeps unless stopping; false when stopping.
+  // How old a node list a pass may choose targets from (MasterApi::ListNodesCached).
+  static constexpr std::chrono::milliseconds kNodeListAge{1000};
+  // What a new chunk's job says of it: its one copy, on an up node.
+  static BlobInfo InfoFromJob(const ReplicationJob& job);
   bool Sleep(std::chrono::milliseconds d) const;
   std::chrono::milliseconds Backoff(int failures) const;
 

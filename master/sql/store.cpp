@@ -488,7 +488,7 @@ void RecordFirstCopy(Database& db, const FileRecord& file, const std::string& re
   for (const auto& chunk : file.chunks) {
     q.Reset();
     q.Bind(1, chunk.blob_id).Bind(2, chunk.primary_node).Bind(3, NowSeconds()).Run();
-    InsertReplicationJob(db, chunk, file.want_copies, request_id);
+    InsertReplicationJob(db, chunk, file.want_copies, request_id, chunk.primary_node);
   }
 }
 

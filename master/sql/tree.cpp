@@ -10,6 +10,8 @@
 #include "common/path.h"
 #include "master/sql/tree.h"
 
+#include "replicator/replication_job.h"
+
 namespace dfs::master {
 
 namespace sql {
@@ -360,16 +362,24 @@ void QueueDeletionsOf(Database& db, const std::string& blob_id) {
 
 // Queues a replication job for the file's blob (the outbox): committed with
 // the change that needs it, published to Redis later, never lost.
-void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id) {
-  const double now = NowSeconds();
-  nlohmann::json job = {{"job_id", job_id.empty() ? RandomHex(8) : job_id},
-                        {"blob_id", chunk.blob_id},
-                        {"md5", chunk.md5},
-                        {"size", chunk.size},
-                        {"want_copies", want_copies},
-                        {"created_at", now}};
+void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id,
+                          const std::string& source_node_id) {
+  replication::ReplicationJob job;
+  job.job_id = job_id.empty() ? RandomHex(8) : job_id;
+  job.blob_id = chunk.blob_id;
+  job.md5 = chunk.md5;
+  job.size = chunk.size;
+  job.want_copies = want_copies;
+  job.created_at = NowSeconds();
+  if (!source_node_id.empty()) {
+    auto url = db.Prepare("SELECT url FROM nodes WHERE node_id = ?");
+    if (url.Bind(1, source_node_id).Step()) {
+      job.source_node_id = source_node_id;
+      job.source_url = url.Text(0);
+    }
+  }
   auto out = db.Prepare("INSERT INTO outbox (blob_id, payload, created_at) VALUES (?, ?, ?)");
-  out.Bind(1, chunk.blob_id).Bind(2, job.dump()).Bind(3, now).Run();
+  out.Bind(1, chunk.blob_id).Bind(2, job.ToJson()).Bind(3, job.created_at).Run();
 }
 
 PrefixRange RangeOf(std::string_view prefix) {

@@ -144,7 +144,10 @@ void AddToCounters(Database& db, int64_t files, int64_t bytes);
 void QueueDeletionsOf(Database& db, const std::string& blob_id);
 // A job to copy the chunk's blob until it has want_copies good copies.
 // job_id: the request that caused the job (follows it into the replicator's logs); random if empty.
-void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id = "");
+// source_node_id: the chunk's one copy, named in the job (a new chunk's
+// first copy) so the replicator need not ask the master for its copies.
+void InsertReplicationJob(Database& db, const ChunkRecord& chunk, int want_copies, const std::string& job_id = "",
+                          const std::string& source_node_id = "");
 
 // [lo, hi) in byte order holding exactly the byte strings that start with
 // `prefix`; hi is nullopt when there is no upper bound (the empty prefix).

@@ -34,7 +34,17 @@ TEST(ReplicationJobTest, RoundTripsAndRejectsMalformed) {
   EXPECT_EQ(job->job_id, "job7");
   EXPECT_EQ(job->size, 7u);
   EXPECT_EQ(job->want_copies, 3);
-  for (const char* bad : {"", "not json", "[]", "{}", R"({"blob_id":"zz","md5":"d41d8cd98f00b204e9800998ecf8427e","size":1,"want_copies":3})",
+  ReplicationJob named = *job;
+  named.source_node_id = "n1";
+  named.source_url = "http://127.0.0.1:9";
+  auto again = ReplicationJob::Parse(named.ToJson());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->source_node_id, "n1");
+  EXPECT_EQ(again->source_url, "http://127.0.0.1:9");
+  EXPECT_EQ(job->source_url, "") << "no source unless the master names one";
+  for (const char* bad : {"", "not json", "[]", "{}",
+                          R"({"blob_id":"00000000000000000000000000000001","md5":"d41d8cd98f00b204e9800998ecf8427e","size":1,"want_copies":3,"source":"n1"})",
+                          R"({"blob_id":"00000000000000000000000000000001","md5":"d41d8cd98f00b204e9800998ecf8427e","size":1,"want_copies":3,"source":{"node_id":1}})", R"({"blob_id":"zz","md5":"d41d8cd98f00b204e9800998ecf8427e","size":1,"want_copies":3})",
                           R"({"blob_id":"00000000000000000000000000000001","md5":"nope","size":1,"want_copies":3})",
                           R"({"blob_id":"00000000000000000000000000000001","md5":"d41d8cd98f00b204e9800998ecf8427e","size":-1,"want_copies":3})",
                           R"({"blob_id":"00000000000000000000000000000001","md5":"d41d8cd98f00b204e9800998ecf8427e","size":1,"want_copies":0})",

@@ -14,6 +14,7 @@
 #include "common/md5.h"
 #include "replicator/replication_job.h"
 #include "replicator/replication_queue.h"
+#include "replicator/replication_worker.h"
 #include "tests/support/cluster.h"
 #include "tests/support/storage_node.h"
 #include "tests/support/http_helpers.h"
@@ -615,6 +616,43 @@ TEST_F(ReplicationTest, MoreThanAThousandDeadLettersAreListedInPagesAndAllRequeu
   auto status = nlohmann::json::parse(Get(cluster_->master_url(), "/api/v1/replication").body);
   EXPECT_EQ(status["dead"], 0) << "requeue all takes every one, not the first 1000";
   EXPECT_GE(status["queue_length"].get<int>(), kDead);
+}
+
+// A new chunk's job names its one copy, and the replicator copies from it
+// without asking the master; when that copy is not where the job says (the
+// job is stale, or wrong), the next pass asks the master and still makes
+// every copy, without reporting the named node's copy bad.
+TEST_F(ReplicationTest, AJobNamingAWrongSourceStillGetsItsCopies) {
+  ClusterOptions options;
+  options.redis = false;  // no replicator: the job is run here
+  Start(options);
+  Stored f = PutRandom("named.bin", 5000, 14);
+  ASSERT_TRUE(HasVerifiedCopies(f, 1));
+  auto meta = Meta(f.name);
+  int other = -1;
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    if (cluster_->node_id(i) != meta["primary"]["node_id"]) other = i;
+  }
+  ASSERT_GE(other, 0);
+  replication::ReplicationJob job;
+  job.job_id = "named-job";
+  job.blob_id = meta["blob_id"];
+  job.md5 = meta["chunks"][0]["md5"];
+  job.size = meta["chunks"][0]["size"];
+  job.want_copies = 3;
+  job.source_node_id = cluster_->node_id(other);  // a node without the blob
+  job.source_url = cluster_->node_url(other);
+  auto parsed = replication::ReplicationJob::Parse(job.ToJson());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->source_url, job.source_url);
+  std::atomic<bool> stop{false};
+  replication::MasterApi master(*MasterSet::Parse(Url()));
+  replication::BlobCopier copier;
+  replication::ReplicationWorker worker(master, copier, {}, stop);
+  auto outcome = worker.Process(*parsed);
+  EXPECT_EQ(outcome.result, replication::JobResult::kDone) << outcome.detail;
+  EXPECT_EQ(outcome.copies_made, 2) << outcome.detail;
+  EXPECT_TRUE(HasVerifiedCopies(f, 3));
 }
 
 TEST_F(ReplicationTest, WithoutRedisFilesAreStoredOnceAndTheQueueCommandsSaySo) {
