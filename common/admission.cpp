@@ -25,7 +25,8 @@ RequestLine PeekRequestLine(std::string_view head) {
 }
 
 Lane::Lane(LaneLimits limits)
-    : max_admitted_(limits.threads + limits.queue), workers_(std::make_unique<WorkerPool>(limits.threads)) {}
+    : threads_(limits.threads),
+      max_admitted_(limits.threads + limits.queue), workers_(std::make_unique<WorkerPool>(limits.threads)) {}
 
 Lane::~Lane() { Shutdown(); }
 

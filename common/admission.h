@@ -61,8 +61,11 @@ class Lane {
   // Runs the jobs already queued, then joins the workers.
   void Shutdown();
   size_t admitted() const { return admitted_.load(); }
+  // Whether a worker is free for the next job (asked by a running job: it counts itself).
+  bool HasIdleWorker() const { return admitted_.load() < threads_; }
 
  private:
+  const size_t threads_;
   const size_t max_admitted_;
   std::atomic<size_t> admitted_{0};
   std::unique_ptr<httplib::TaskQueue> workers_;

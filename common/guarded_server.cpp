@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -16,6 +17,9 @@ namespace dfs {
 using std::chrono::milliseconds;
 
 namespace {
+// How long a worker waits for a kept-alive connection's next request
+// before handing it back to the gate (only when no request waits for it).
+constexpr std::chrono::microseconds kLinger{1000};
 // Answering a busy refusal: each wait for the client is bounded by this.
 constexpr milliseconds kRefusalTimeout{1000};
 // Refusals are written (and a body the client still sends drained) here,
@@ -29,8 +33,11 @@ void SetNoDelay(socket_t sock) {
 }  // namespace
 
 // The HeadGate and the lanes of one server: a connection whose head has
-// arrived is admitted to its request's lane and served one request by a
-// worker there, then goes back to the gate.
+// arrived is admitted to its request's lane and served by a worker there,
+// then goes back to the gate. A client that sends its next request at once
+// (a mount or a replicator: one request after another) has it served by the
+// same worker when the head arrives within kLinger and nothing else waits
+// for one: no hand-over to the gate's thread and back for each request.
 class ConnectionHub {
  public:
   struct Settings {
@@ -69,24 +76,58 @@ class ConnectionHub {
     const auto& admission = settings_.admission;
     const RequestClass cls = admission.classify ? admission.classify(PeekRequestLine(c->received)) : RequestClass::kData;
     Lane& lane = cls == RequestClass::kControl ? control_ : data_;
-    if (lane.TryRun([this, c] { Serve(c); })) return;
+    if (lane.TryRun([this, c, &lane, cls] { Serve(c, lane, cls); })) return;
     if (admission.on_refused) admission.on_refused(cls);
     if (!refusals_.TryRun([this, c, cls] { RefuseBusy(c, cls); })) c->transport->Close(false);
   }
 
-  void Serve(const std::shared_ptr<Connection>& c) {
-    ServerStream stream(std::move(c->transport), std::move(c->received), settings_.timeouts);
-    stream.BeginRequest();
-    bool last = ++c->requests >= settings_.max_requests;
-    bool closed = false;
-    bool ok = process_(stream, /*close_connection=*/last, closed);
-    if (ok && !closed && !last && !stream.cut()) {
+  void Serve(const std::shared_ptr<Connection>& c, const Lane& lane, RequestClass cls) {
+    for (;;) {
+      ServerStream stream(std::move(c->transport), std::move(c->received), settings_.timeouts);
+      stream.BeginRequest();
+      bool last = ++c->requests >= settings_.max_requests;
+      bool closed = false;
+      bool ok = process_(stream, /*close_connection=*/last, closed);
+      if (!ok || closed || last || stream.cut()) {
+        stream.Close(ok);
+        return;
+      }
       c->received = stream.TakeUnread();
       c->transport = stream.ReleaseTransport();
-      gate_.KeepAlive(c);
-      return;
+      if (!NextHeadHere(*c, lane, cls)) {
+        gate_.KeepAlive(c);
+        return;
+      }
     }
-    stream.Close(ok);
+  }
+
+  // Whether this worker serves the connection's next request too: its whole
+  // head arrived within kLinger (or was sent with the last one), it is of
+  // this lane's class, another worker of the lane was free for new requests
+  // (a lingering worker never makes the lane refuse one) and the server is
+  // not stopping. What arrived stays in c.received either way.
+  bool NextHeadHere(Connection& c, const Lane& lane, RequestClass cls) {
+    if (!lane.HasIdleWorker() || gate_.stopped()) return false;
+    const auto until = std::chrono::steady_clock::now() + kLinger;
+    char buf[16 * 1024];
+    while (c.received.find(kHeadEnd) == std::string::npos) {
+      if (c.received.size() > ServerStream::kMaxHeadBytes) return false;  // the gate answers 431
+      Transport::Wait wait = Transport::Wait::kNone;
+      ssize_t n = c.transport->Recv(buf, sizeof buf, &wait);
+      if (n > 0) {
+        c.received.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0 || wait != Transport::Wait::kReadable) return false;  // closed or failed: the gate sees it
+      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{c.transport->fd(), POLLIN, 0};
+      timespec ts{0, static_cast<long>(left.count()) * 1000};
+      if (::ppoll(&p, 1, &ts, nullptr) <= 0) return false;
+    }
+    const auto& classify = settings_.admission.classify;
+    const RequestClass next = classify ? classify(PeekRequestLine(c.received)) : RequestClass::kData;
+    return next == cls;
   }
 
   // 503 with Retry-After, then closed (draining what the client still sends).

@@ -14,7 +14,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::string_view kHeadEnd = "\r\n\r\n";
 
 }  // namespace
 
@@ -70,6 +69,11 @@ void HeadGate::Stop() {
   (void)!::write(wake_.get(), &one, sizeof one);
   std::lock_guard<std::mutex> lock(join_mu_);
   if (thread_.joinable()) thread_.join();
+}
+
+bool HeadGate::stopped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopped_;
 }
 
 size_t HeadGate::held() const {

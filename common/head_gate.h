@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,9 @@
 #include "common/unique_fd.h"
 
 namespace dfs {
+
+// What ends a request head (request line and headers).
+inline constexpr std::string_view kHeadEnd = "\r\n\r\n";
 
 struct Connection {
   std::unique_ptr<Transport> transport;
@@ -57,6 +61,8 @@ class HeadGate {
   // returns once `ready` is no longer called.
   void Stop();
   size_t held() const;
+  // Whether the gate stopped (Stop(), or `open` answered false).
+  bool stopped() const;
 
  private:
   using Clock = std::chrono::steady_clock;

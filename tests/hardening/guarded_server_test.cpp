@@ -105,6 +105,25 @@ TEST_F(GuardedServerTest, ATrickledHeadIs408EvenThoughEachByteComesInTime) {
   EXPECT_EQ(a.headers["connection"], "close");
 }
 
+// The next head on a kept-alive connection trickling in while its worker
+// waits for it (ConnectionHub's linger) is handed back to the gate: 408 as
+// for the first request, and no worker held for it.
+TEST_F(GuardedServerTest, ATrickledHeadAfterAnAnswerIs408Too) {
+  RawConnection c(port_);
+  ASSERT_TRUE(c.Send(kHello));
+  RawAnswer first = c.ReadAnswer(milliseconds(5000));
+  ASSERT_EQ(first.body, "hi") << first.raw;
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\n"));
+  RawAnswer a;
+  const std::string trickle = "X: y\r\n";
+  for (size_t i = 0; i < 2000 && !a.answered && !a.closed; ++i) {
+    if (!c.Send(std::string(1, trickle[i % trickle.size()]))) break;
+    a = c.ReadAnswer(milliseconds(100));
+  }
+  ASSERT_TRUE(a.answered) << a.raw;
+  EXPECT_EQ(a.status, 408) << a.raw;
+}
+
 TEST_F(GuardedServerTest, AHeadOver64KiBIs431) {
   std::string head = "GET /hello HTTP/1.1\r\n";
   while (head.size() <= ServerStream::kMaxHeadBytes) head += "X-Filler: 0123456789abcdef\r\n";
@@ -277,6 +296,62 @@ TEST(AdmissionTest, AFullDataLaneIs503WithRetryAfterAndControlIsStillServed) {
   EXPECT_EQ(refused.load(), 2);
   RawAnswer again = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
   EXPECT_EQ(again.body, "done") << "the lane takes requests again once its worker is free";
+}
+
+// A worker serves a connection's next request only when it is of its own
+// lane: a data request sent at once after a control answer (while the
+// control worker waits for the next head) goes to the data lane, which is
+// then full, and the control lane is free for others.
+TEST(AdmissionTest, TheNextRequestOfAConnectionGoesToItsOwnLane) {
+  GuardedServer server;
+  SetReadTimeout(server, milliseconds(20000));
+  server.admission().data = {1, 0};
+  server.admission().control = {2, 0};  // one idle beside the one serving: it lingers
+  server.admission().classify = [](const RequestLine& line) {
+    return line.path == "/slow" ? RequestClass::kData : RequestClass::kControl;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+    res.set_content("done", "text/plain");
+  });
+  server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+  std::thread thread;
+  const int port = StartServing(server, thread);
+  ASSERT_GT(port, 0);
+  struct Stop {
+    GuardedServer& server;
+    std::thread& thread;
+    std::function<void()> release;
+    ~Stop() {
+      release();
+      server.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } stop{server, thread, [&] {
+           std::lock_guard lock(mu);
+           release = true;
+           cv.notify_all();
+         }};
+  RawConnection c(port);
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(c.ReadAnswer(milliseconds(5000)).body, "hi");
+  ASSERT_TRUE(c.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));  // at once: within the linger
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; })) << "the slow request never ran";
+  }
+  RawAnswer busy = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
+  EXPECT_EQ(busy.status, 503) << "the first /slow holds the data lane's worker: " << busy.raw;
+  RawAnswer hello = SendRaw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
+  EXPECT_EQ(hello.body, "hi") << hello.raw;
+  stop.release();
+  EXPECT_EQ(c.ReadAnswer(milliseconds(5000)).body, "done");
 }
 
 }  // namespace
