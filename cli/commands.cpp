@@ -70,7 +70,8 @@ int CmdPut(const DfsClient& client, const Output& out, const std::string& file, 
   return kExitOk;
 }
 
-int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest) {
+int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest,
+           bool durable) {
   Result<FileInfo> info = Status::OK();
   if (dest == "-") {
     info = client.GetStream(name, [](const char* data, size_t len) {
@@ -84,7 +85,7 @@ int CmdGet(const DfsClient& client, const Output& out, const std::string& name, 
   if (std::filesystem::is_directory(target)) target = (std::filesystem::path(target) / BaseName(name)).string();
   {
     ProgressBar bar("get " + name);
-    info = client.Get(name, target, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); });
+    info = client.Get(name, target, [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); }, durable);
   }
   if (!info.ok()) return Fail(info.status(), "get " + name);
   if (out.json) {

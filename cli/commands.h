@@ -33,7 +33,8 @@ struct Output {
 
 int CmdPut(const DfsClient& client, const Output& out, const std::string& file, const std::string& name,
            const PutOptions& options);
-int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest);
+int CmdGet(const DfsClient& client, const Output& out, const std::string& name, const std::string& dest,
+           bool durable);
 int CmdLs(const DfsClient& client, const Output& out, const std::string& prefix);
 int CmdRm(const DfsClient& client, const Output& out, const std::string& name);
 int CmdMkdir(const DfsClient& client, const Output& out, const std::string& name);

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
 
   std::string file, name, dest, prefix;
-  bool overwrite = false, fail_if_exists = false;
+  bool overwrite = false, fail_if_exists = false, durable = false;
   int replicas = -1;
   auto* put = app.add_subcommand("put", "upload FILE as NAME (default: its base name)");
   put->add_option("FILE", file, "local file")->required();
@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   auto* get = app.add_subcommand("get", "download NAME to DEST (default: its base name; '-' for stdout)");
   get->add_option("NAME", name, "name in dfs")->required();
   get->add_option("DEST", dest, "local path, folder or -");
+  get->add_flag("--fsync", durable, "have the file on the local disk before it takes its name (a power failure then "
+                                    "leaves the old file or the whole new one)");
 
   auto* ls = app.add_subcommand("ls", "list files whose names start with PREFIX");
   ls->add_option("PREFIX", prefix, "name prefix");
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
     po.replicas = replicas;
     return dfs::cli::CmdPut(*client, out, file, name, po);
   }
-  if (*get) return dfs::cli::CmdGet(*client, out, name, dest);
+  if (*get) return dfs::cli::CmdGet(*client, out, name, dest, durable);
   if (*ls) return dfs::cli::CmdLs(*client, out, prefix);
   if (*rm) return dfs::cli::CmdRm(*client, out, name);
   if (*mkdir) return dfs::cli::CmdMkdir(*client, out, name);

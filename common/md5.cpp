@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -101,6 +102,72 @@ std::optional<std::string> Md5::HexFromBase64(std::string_view base64) {
   }
   if ((bits & ((1u << held) - 1)) != 0) return std::nullopt;  // non-canonical: stray low bits
   return hex;
+}
+
+BackgroundMd5::BackgroundMd5() {
+  for (size_t i = 0; i + 1 < kBlocks; ++i) {
+    free_.emplace_back();
+    free_.back().reserve(kBlockBytes);
+  }
+  filling_.reserve(kBlockBytes);
+  thread_ = std::thread([this] { Run(); });
+}
+
+BackgroundMd5::~BackgroundMd5() {
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundMd5::Update(const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    const size_t n = std::min(len, kBlockBytes - filling_.size());
+    filling_.append(p, n);
+    p += n;
+    len -= n;
+    if (filling_.size() == kBlockBytes) Hand();
+  }
+}
+
+void BackgroundMd5::Hand() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !free_.empty(); });
+  full_.push_back(std::move(filling_));
+  filling_ = std::move(free_.back());
+  free_.pop_back();
+  filling_.clear();
+  cv_.notify_all();
+}
+
+void BackgroundMd5::Run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return done_ || !full_.empty(); });
+    if (full_.empty()) return;  // done_ and nothing left
+    std::string block = std::move(full_.front());
+    full_.pop_front();
+    lock.unlock();
+    md5_.Update(block.data(), block.size());
+    block.clear();
+    lock.lock();
+    free_.push_back(std::move(block));
+    cv_.notify_all();
+  }
+}
+
+std::string BackgroundMd5::HexDigest() {
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  md5_.Update(filling_.data(), filling_.size());
+  return md5_.HexDigest();
 }
 
 }  // namespace dfs

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "common/buffered_writer.h"
 #include "common/md5.h"
 #include "common/path.h"
 #include "common/unique_fd.h"
@@ -25,19 +26,6 @@ constexpr uint64_t kSlowestPutBytesPerSecond = 50ull << 20;
 
 std::string FilesUrl(const std::string& name) { return "/api/v1/files/" + EncodePathForUrl(name); }
 
-Status WriteAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = ::write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOSPC) return Status::NoSpace("local disk is full");
-      return Status::IOError(std::string("write: ") + std::strerror(errno));
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return Status::OK();
-}
 }  // namespace
 
 ClientTimeouts PutTimeouts(const ClientTimeouts& base, uint64_t size) {
@@ -281,7 +269,7 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
     int status = 0;
     uint64_t total = 0, done = 0;
     std::string expected_md5, error_body;
-    Md5 md5;
+    BackgroundMd5 md5;  // hashed beside the receiving and writing
     bool sink_failed = false;
     auto res = cli->Get(
         FilesUrl(*name), CallerHeaders(),
@@ -334,7 +322,7 @@ Result<FileInfo> DfsClient::Download(const std::string& remote_name,
 }
 
 Result<FileInfo> DfsClient::Get(const std::string& remote_name, const std::string& local_dest,
-                                const ProgressFn& progress) const {
+                                const ProgressFn& progress, bool durable) const {
   namespace fs = std::filesystem;
   fs::path dest(local_dest);
   fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
@@ -351,22 +339,26 @@ Result<FileInfo> DfsClient::Get(const std::string& remote_name, const std::strin
     }
   } guard{tmpl};
   Status write_status;
+  BufferedWriter out(tmpl);  // one write(2) per 256 KiB, not per 4 KiB piece
   auto info = Download(
       remote_name,
       [&](const char* data, size_t len) {
-        write_status = WriteAll(fd.get(), data, len);
+        write_status = out.Append(fd.get(), data, len);
         return write_status.ok();
       },
       [&] {
+        out = BufferedWriter(tmpl);
         if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
           write_status = Status::IOError("cannot reset temp file");
         }
       },
       progress, /*retry_after_bytes=*/true);
+  if (write_status.ok() && info.ok()) write_status = out.Flush(fd.get());
   if (!write_status.ok()) return write_status;
   if (!info.ok()) return info.status();
   ::fchmod(fd.get(), 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
-  if (::fsync(fd.get()) != 0 || fd.Close() != 0) return Status::IOError(std::string("fsync: ") + std::strerror(errno));
+  if (durable && ::fsync(fd.get()) != 0) return Status::IOError(std::string("fsync: ") + std::strerror(errno));
+  if (fd.Close() != 0) return Status::IOError(std::string("close: ") + std::strerror(errno));
   if (::rename(tmpl.c_str(), local_dest.c_str()) != 0) {
     return Status::IOError("rename to " + local_dest + ": " + std::strerror(errno));
   }

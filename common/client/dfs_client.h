@@ -146,9 +146,12 @@ class DfsClient {
   Result<PutResult> PutGrowing(const std::string& remote_name, const PutOptions& options,
                                const GrowingBody& body) const;
   // Downloads into a temp file beside local_dest, checks the md5 and renames
-  // into place; on any failure nothing is left behind.
+  // into place; on any failure nothing is left behind. durable: the file's
+  // bytes are on the local disk (fsync) before the rename, so a power
+  // failure leaves the old file or the whole new one; otherwise, as cp and
+  // curl do, the kernel writes them back when it will.
   Result<FileInfo> Get(const std::string& remote_name, const std::string& local_dest,
-                       const ProgressFn& progress = {}) const;
+                       const ProgressFn& progress = {}, bool durable = false) const;
   // Streams the file into `sink`; the md5 is checked at the end (ChecksumMismatch).
   // Not retried once bytes have reached the sink.
   Result<FileInfo> GetStream(const std::string& remote_name, const std::function<bool(const char*, size_t)>& sink,

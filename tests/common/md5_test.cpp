@@ -1,5 +1,7 @@
 #include "common/md5.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/process.h"
@@ -50,4 +52,28 @@ TEST(Md5Test, HexFromBase64) {
   }
 }
 
+}  // namespace dfs
+
+namespace dfs {
+namespace {
+
+// BackgroundMd5 hashes on its own thread what Update copied: the digest is
+// Md5's for any size (across block edges) and any cut into pieces.
+TEST(BackgroundMd5Test, MatchesMd5ForAnySizeAndCut) {
+  const size_t block = BackgroundMd5::kBlockBytes;
+  for (size_t size : {size_t{0}, size_t{1}, block - 1, block, block + 1, 5 * block + 12345}) {
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7 + i / 1000);
+    for (size_t piece : {size_t{1} << 12, size_t{100000}, size_t{1} << 20}) {
+      if (size > 2 * block && piece == 4096) continue;  // enough small pieces in the smaller sizes
+      BackgroundMd5 md5;
+      for (size_t at = 0; at < size; at += piece) md5.Update(data.data() + at, std::min(piece, size - at));
+      EXPECT_EQ(md5.HexDigest(), Md5::Of(data)) << size << " bytes in pieces of " << piece;
+    }
+  }
+  BackgroundMd5 unused;  // destroyed without a digest: the thread still ends
+  unused.Update("abc", 3);
+}
+
+}  // namespace
 }  // namespace dfs
