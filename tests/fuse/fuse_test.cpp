@@ -1033,6 +1033,30 @@ TEST_F(FuseChunkWriteTest, AWriteOutOfOrderOrAnUnlinkAbandonsTheWriteBehind) {
   ExpectEverywhere("moved");
 }
 
+// The master dying under a write-behind (its PUT cut mid-body) loses
+// nothing: the upload is sent again from the spool (or whole at close), and
+// the file is the one written.
+TEST_F(FuseChunkWriteTest, AWriteBehindSurvivesTheMasterRestartingUnderIt) {
+  const uint64_t size = 16 * kChunk;
+  const std::string data = Random(size, 10);
+  WriteFile(L("restarted"), data);
+  UniqueFd fd(::open(M("restarted").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644));
+  ASSERT_TRUE(fd) << std::strerror(errno);
+  const uint64_t nodes_before = NodeBytesReceived();
+  const uint64_t first = 10 * kChunk;
+  for (uint64_t at = 0; at < first; at += kChunk) {
+    ASSERT_EQ(::write(fd.get(), data.data() + at, kChunk), static_cast<ssize_t>(kChunk)) << std::strerror(errno);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return NodeBytesReceived() - nodes_before >= kChunk; }, milliseconds(30000)));
+  cluster_->KillMaster();
+  cluster_->StartMaster();
+  for (uint64_t at = first; at < size; at += kChunk) {
+    ASSERT_EQ(::write(fd.get(), data.data() + at, kChunk), static_cast<ssize_t>(kChunk)) << std::strerror(errno);
+  }
+  ASSERT_EQ(::close(fd.Release()), 0) << std::strerror(errno);
+  ExpectEverywhere("restarted");
+}
+
 TEST_F(FuseChunkWriteTest, OpeningForWritingAndClosingWithoutWritingMovesNothing) {
   StoreFile("big", kFile, 72);
   const uint64_t sent_before = NodeBytesSent(), received_before = NodeBytesReceived();
