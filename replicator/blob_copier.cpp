@@ -32,40 +32,12 @@ CopyOutcome BlobCopier::Copy(const std::string& source_url, const std::string& t
   bool pipe_refused = false;  // the upload gave up first: not the source's fault
 
   std::thread downloader([&] {
-    auto cli = Connect(*src, timeouts_);
-    int http = 0;
-    std::string error_body;
-    uint64_t received = 0;
-    auto res = cli->Get(
-        "/blobs/" + blob_id, httplib::Headers{{kRequestIdHeader, request_id}},
-        [&](const httplib::Response& r) {
-          http = r.status;
-          return true;
-        },
-        [&](const char* data, size_t len) {
-          if (http != 200) {
-            error_body.append(data, len);
-            return error_body.size() < 4096;
-          }
-          received += len;
-          if (received > size) return false;
-          if (!pipe.Write(data, len)) {
-            pipe_refused = true;
-            return false;
-          }
-          return true;
-        });
-    if (res && http == 200 && received == size) cli.Keep();
-    if (pipe_refused) {
-      source_status = Status::Unavailable("upload stopped");
-    } else if (!res) {
-      source_status = Status::Unavailable("source " + source_url + ": " + httplib::to_string(res.error()));
-    } else if (http != 200) {
-      source_status = StatusFromResponse(http, error_body);
-    } else if (received != size) {
-      source_status = Status::Unavailable("source " + source_url + " sent " + std::to_string(received) + " of " +
-                                          std::to_string(size) + " bytes");
-    }
+    source_status = ReadSource(*src, source_url, blob_id, size, request_id, [&](const char* data, size_t len) {
+      if (pipe.Write(data, len)) return true;
+      pipe_refused = true;
+      return false;
+    });
+    if (pipe_refused) source_status = Status::Unavailable("upload stopped");
     // A failed download fails the pipe, so the target never gets a clean end.
     pipe.CloseWrite(source_status.ok());
   });
@@ -104,11 +76,14 @@ ClientPool::Lease BlobCopier::Connect(const Endpoint& ep, const ClientTimeouts& 
   return cli;
 }
 
-Status BlobCopier::Fetch(const Endpoint& src, const std::string& source_url, const std::string& blob_id,
-                         uint64_t size, const std::string& request_id, std::string* body) const {
+Status BlobCopier::ReadSource(const Endpoint& src, const std::string& source_url, const std::string& blob_id,
+                              uint64_t size, const std::string& request_id,
+                              const std::function<bool(const char*, size_t)>& sink) const {
   auto cli = Connect(src, timeouts_);
   int http = 0;
   std::string error_body;
+  uint64_t received = 0;
+  bool sink_refused = false;
   auto res = cli->Get(
       "/blobs/" + blob_id, httplib::Headers{{kRequestIdHeader, request_id}},
       [&](const httplib::Response& r) {
@@ -116,15 +91,21 @@ Status BlobCopier::Fetch(const Endpoint& src, const std::string& source_url, con
         return true;
       },
       [&](const char* data, size_t len) {
-        std::string& into = http == 200 ? *body : error_body;
-        into.append(data, len);
-        return into.size() <= std::max<uint64_t>(size, 4096);  // never more than the blob
+        if (http != 200) {
+          error_body.append(data, len);
+          return error_body.size() < 4096;
+        }
+        received += len;
+        if (received > size) return false;  // never more than the blob
+        sink_refused = !sink(data, len);
+        return !sink_refused;
       });
+  if (sink_refused) return Status::Unavailable("the copy stopped taking bytes");
   if (!res) return Status::Unavailable("source " + source_url + ": " + httplib::to_string(res.error()));
   cli.Keep();
   if (http != 200) return StatusFromResponse(http, error_body);
-  if (body->size() != size) {
-    return Status::Unavailable("source " + source_url + " sent " + std::to_string(body->size()) + " of " +
+  if (received != size) {
+    return Status::Unavailable("source " + source_url + " sent " + std::to_string(received) + " of " +
                                std::to_string(size) + " bytes");
   }
   return Status::OK();
@@ -134,7 +115,10 @@ CopyOutcome BlobCopier::CopyThroughMemory(const Endpoint& src, const Endpoint& d
                                           const std::string& blob_id, const std::string& md5, uint64_t size,
                                           const std::string& request_id) const {
   std::string body;
-  Status source_status = Fetch(src, source_url, blob_id, size, request_id, &body);
+  Status source_status = ReadSource(src, source_url, blob_id, size, request_id, [&](const char* data, size_t len) {
+    body.append(data, len);
+    return true;
+  });
   if (!source_status.ok()) return Judge(source_status, false, Status::OK(), source_url, blob_id, md5, size);
   auto cli = Connect(dst, timeouts_);
   auto res = cli->Put("/blobs/" + blob_id, {{kMd5Header, md5}, {kRequestIdHeader, request_id}}, body,

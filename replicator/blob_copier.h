@@ -57,9 +57,10 @@ class BlobCopier {
  private:
   // A kept-alive connection to `ep` with these timeouts.
   ClientPool::Lease Connect(const Endpoint& ep, const ClientTimeouts& timeouts) const;
-  // The source's blob into memory (at most `size` bytes taken).
-  Status Fetch(const Endpoint& src, const std::string& source_url, const std::string& blob_id, uint64_t size,
-               const std::string& request_id, std::string* body) const;
+  // GET of the source's blob, its bytes handed to `sink` (false stops it),
+  // at most `size` of them; what went wrong, as the source's status.
+  Status ReadSource(const Endpoint& src, const std::string& source_url, const std::string& blob_id, uint64_t size,
+                    const std::string& request_id, const std::function<bool(const char*, size_t)>& sink) const;
   CopyOutcome CopyThroughMemory(const Endpoint& src, const Endpoint& dst, const std::string& source_url,
                                 const std::string& blob_id, const std::string& md5, uint64_t size,
                                 const std::string& request_id) const;

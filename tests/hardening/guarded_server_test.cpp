@@ -230,56 +230,68 @@ TEST(AdmissionTest, PeekRequestLine) {
   }
 }
 
+// A GuardedServer whose GET /slow (data) holds its worker until Release()
+// and whose GET /hello (control) answers at once; stopped on destruction.
+class HoldingServer {
+ public:
+  HoldingServer(LaneLimits data, LaneLimits control) {
+    SetReadTimeout(server_, milliseconds(20000));
+    server_.admission().data = data;
+    server_.admission().control = control;
+    server_.admission().classify = [](const RequestLine& line) {
+      return line.path == "/slow" ? RequestClass::kData : RequestClass::kControl;
+    };
+    server_.admission().on_refused = [this](RequestClass c) {
+      if (c == RequestClass::kData) ++refused_;
+    };
+    server_.Get("/slow", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(30), [&] { return released_; });
+      res.set_content("done", "text/plain");
+    });
+    server_.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
+    port_ = StartServing(server_, thread_);
+  }
+  ~HoldingServer() {
+    Release();
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  int refused() const { return refused_.load(); }
+  // Whether a /slow request is being served (waits up to 10 s for one).
+  bool WaitEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  GuardedServer server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> refused_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, released_ = false;
+};
+
 // One data worker and no queue: while a data request holds it, the next
 // data requests are answered 503 with Retry-After at once (a GET, and a PUT
 // whose body the client sends anyway), and control requests are served.
 TEST(AdmissionTest, AFullDataLaneIs503WithRetryAfterAndControlIsStillServed) {
-  GuardedServer server;
-  SetReadTimeout(server, milliseconds(20000));
-  server.admission().data = {1, 0};
-  server.admission().control = {1, 0};
-  server.admission().classify = [](const RequestLine& line) {
-    return line.path == "/slow" ? RequestClass::kData : RequestClass::kControl;
-  };
-  std::atomic<int> refused{0};
-  server.admission().on_refused = [&refused](RequestClass c) {
-    if (c == RequestClass::kData) ++refused;
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false, release = false;
-  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
-    std::unique_lock lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
-    res.set_content("done", "text/plain");
-  });
-  server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
-  std::thread thread;
-  const int port = StartServing(server, thread);
+  HoldingServer server({1, 0}, {1, 0});
+  const int port = server.port();
   ASSERT_GT(port, 0);
-  struct Stop {
-    GuardedServer& server;
-    std::thread& thread;
-    std::function<void()> release;
-    ~Stop() {
-      release();
-      server.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } stop{server, thread, [&] {
-           std::lock_guard lock(mu);
-           release = true;
-           cv.notify_all();
-         }};
-
   RawConnection slow(port);
   ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; })) << "the slow request never ran";
-  }
+  ASSERT_TRUE(server.WaitEntered()) << "the slow request never ran";
   RawAnswer busy = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", milliseconds(5000));
   ASSERT_TRUE(busy.answered) << busy.raw;
   EXPECT_EQ(busy.status, 503) << busy.raw;
@@ -290,10 +302,10 @@ TEST(AdmissionTest, AFullDataLaneIs503WithRetryAfterAndControlIsStillServed) {
   EXPECT_EQ(busy_put.status, 503) << busy_put.raw;
   RawAnswer hello = SendRaw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
   EXPECT_EQ(hello.body, "hi") << "a control request waits for no data worker";
-  stop.release();
+  server.Release();
   RawAnswer done = slow.ReadAnswer(milliseconds(5000));
   EXPECT_EQ(done.body, "done") << done.raw;
-  EXPECT_EQ(refused.load(), 2);
+  EXPECT_EQ(server.refused(), 2);
   RawAnswer again = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
   EXPECT_EQ(again.body, "done") << "the lane takes requests again once its worker is free";
 }
@@ -303,54 +315,19 @@ TEST(AdmissionTest, AFullDataLaneIs503WithRetryAfterAndControlIsStillServed) {
 // control worker waits for the next head) goes to the data lane, which is
 // then full, and the control lane is free for others.
 TEST(AdmissionTest, TheNextRequestOfAConnectionGoesToItsOwnLane) {
-  GuardedServer server;
-  SetReadTimeout(server, milliseconds(20000));
-  server.admission().data = {1, 0};
-  server.admission().control = {2, 0};  // one idle beside the one serving: it lingers
-  server.admission().classify = [](const RequestLine& line) {
-    return line.path == "/slow" ? RequestClass::kData : RequestClass::kControl;
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false, release = false;
-  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
-    std::unique_lock lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
-    res.set_content("done", "text/plain");
-  });
-  server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hi", "text/plain"); });
-  std::thread thread;
-  const int port = StartServing(server, thread);
+  HoldingServer server({1, 0}, {2, 0});  // a control worker idle beside the serving one: it lingers
+  const int port = server.port();
   ASSERT_GT(port, 0);
-  struct Stop {
-    GuardedServer& server;
-    std::thread& thread;
-    std::function<void()> release;
-    ~Stop() {
-      release();
-      server.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } stop{server, thread, [&] {
-           std::lock_guard lock(mu);
-           release = true;
-           cv.notify_all();
-         }};
   RawConnection c(port);
   ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_EQ(c.ReadAnswer(milliseconds(5000)).body, "hi");
   ASSERT_TRUE(c.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));  // at once: within the linger
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; })) << "the slow request never ran";
-  }
+  ASSERT_TRUE(server.WaitEntered()) << "the slow request never ran";
   RawAnswer busy = SendRaw(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
   EXPECT_EQ(busy.status, 503) << "the first /slow holds the data lane's worker: " << busy.raw;
   RawAnswer hello = SendRaw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", milliseconds(5000));
   EXPECT_EQ(hello.body, "hi") << hello.raw;
-  stop.release();
+  server.Release();
   EXPECT_EQ(c.ReadAnswer(milliseconds(5000)).body, "done");
 }
 
