@@ -81,6 +81,7 @@ DFS_FUZZ_TARGET(master_requests) {
   }
   if (auto report = ParseReplicaReport(input); report.ok()) {
     FUZZ_CHECK(dfs::Md5::IsValidHex(report->md5), "a replica report's md5 is 32 hex");
+    FUZZ_CHECK(!report->node_ids.empty() && report->node_ids.size() <= 64, "a replica report names 1 to 64 nodes");
   }
   (void)ParseNodeIdBody(input);
   if (auto rename = ParseRenameBody(input); rename.ok()) {

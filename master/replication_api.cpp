@@ -34,15 +34,18 @@ void RegisterBlobRoutes(httplib::Server& server, FileService& files) {
   server.Post(std::string(kBlob) + "/replicas", [&files](const httplib::Request& req, httplib::Response& res) {
     auto report = ParseReplicaReport(req.body);
     if (!report.ok()) return SendError(res, report.status());
-    const std::string blob_id = req.matches[1], node_id = report->node_id;
+    const std::string blob_id = req.matches[1];
     // Not waited for on the master's disk: a record a power failure undoes
     // is a copy the healer makes again (the node answers that it has it).
     RelaxedCommits relaxed;
-    Status st = files.store().AddReplica(blob_id, node_id, report->md5);
-    if (!st.ok()) return SendError(res, st);
-    DFS_LOG(INFO, "master") << "replica blob=" << blob_id << " node=" << node_id
-                            << " req=" << req.get_header_value(kRequestIdHeader);
-    SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", node_id}, {"state", ToString(ReplicaState::kOk)}});
+    for (const std::string& node_id : report->node_ids) {
+      Status st = files.store().AddReplica(blob_id, node_id, report->md5);
+      if (!st.ok()) return SendError(res, st);
+      DFS_LOG(INFO, "master") << "replica blob=" << blob_id << " node=" << node_id
+                              << " req=" << req.get_header_value(kRequestIdHeader);
+    }
+    SendJson(res, 200, {{"blob_id", blob_id}, {"node_id", report->node_ids.front()}, {"node_ids", report->node_ids},
+                        {"state", ToString(ReplicaState::kOk)}});
   });
   server.Post(std::string(kBlob) + "/bad", [&files](const httplib::Request& req, httplib::Response& res) {
     auto node_id = ParseNodeIdBody(req.body);

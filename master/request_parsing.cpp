@@ -143,7 +143,21 @@ Result<ReplicaReport> ParseReplicaReport(std::string_view text) {
       !Md5::IsValidHex(body["md5"].get<std::string>())) {
     return Status::InvalidArgument("body must be {\"node_id\": ..., \"md5\": <32 hex>}");
   }
-  return ReplicaReport{body["node_id"], body["md5"]};
+  ReplicaReport report{{body["node_id"].get<std::string>()}, body["md5"]};
+  if (auto ids = body.find("node_ids"); ids != body.end()) {
+    if (!ids->is_array() || ids->empty() || ids->size() > 64) {
+      return Status::InvalidArgument("node_ids must be an array of 1 to 64 node ids");
+    }
+    report.node_ids.clear();
+    for (const auto& id : *ids) {
+      if (!id.is_string()) return Status::InvalidArgument("node_ids must be an array of 1 to 64 node ids");
+      report.node_ids.push_back(id.get<std::string>());
+    }
+    if (std::find(report.node_ids.begin(), report.node_ids.end(), body["node_id"]) == report.node_ids.end()) {
+      return Status::InvalidArgument("node_id must be one of node_ids");
+    }
+  }
+  return report;
 }
 
 Result<std::string> ParseNodeIdBody(std::string_view text) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <httplib.h>
@@ -41,10 +42,11 @@ std::pair<uint64_t, uint64_t> RangeBounds(const httplib::Range& range, uint64_t 
 Result<NodeRecord> ParseNodeReport(const std::string& node_id, std::string_view body);
 
 struct ReplicaReport {
-  std::string node_id;
+  std::vector<std::string> node_ids;  // at least one
   std::string md5;
 };
-// POST /api/v1/blobs/<id>/replicas: {"node_id": ..., "md5": <32 hex>}.
+// POST /api/v1/blobs/<id>/replicas: {"node_id": ..., "md5": <32 hex>}, with
+// "node_ids": [...] (1 to 64 ids, "node_id" among them) for copies on several nodes.
 Result<ReplicaReport> ParseReplicaReport(std::string_view body);
 // POST /api/v1/blobs/<id>/bad: {"node_id": ...}.
 Result<std::string> ParseNodeIdBody(std::string_view body);

@@ -75,10 +75,11 @@ Result<std::vector<NodeSummary>> MasterApi::ListNodesCached(std::chrono::millise
   return nodes;
 }
 
-Status MasterApi::RecordReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5,
-                                const std::string& request_id) const {
+Status MasterApi::RecordReplicas(const std::string& blob_id, const std::vector<std::string>& node_ids,
+                                 const std::string& md5, const std::string& request_id) const {
+  if (node_ids.empty()) return Status::OK();
   const httplib::Headers headers = {{kRequestIdHeader, request_id}};
-  const std::string body = nlohmann::json{{"node_id", node_id}, {"md5", md5}}.dump();
+  const std::string body = nlohmann::json{{"node_id", node_ids.front()}, {"node_ids", node_ids}, {"md5", md5}}.dump();
   httplib::Result res{nullptr, httplib::Error::Unknown};
   return Send([&](httplib::Client& cli) {
     return cli.Post("/api/v1/blobs/" + blob_id + "/replicas", headers, body, "application/json");

@@ -52,8 +52,11 @@ class MasterApi {
   // ListNodes, answered from the last answer while it is at most max_age old
   // (every copy of a new chunk asks for targets; the list rarely changes).
   Result<std::vector<NodeSummary>> ListNodesCached(std::chrono::milliseconds max_age) const;
-  Status RecordReplica(const std::string& blob_id, const std::string& node_id, const std::string& md5,
-                       const std::string& request_id) const;
+  // Copies of the blob made on these nodes, in one request ("node_ids"; an
+  // older master records the first, "node_id", and its healer has the
+  // others made again).
+  Status RecordReplicas(const std::string& blob_id, const std::vector<std::string>& node_ids, const std::string& md5,
+                        const std::string& request_id) const;
   Status ReportBad(const std::string& blob_id, const std::string& node_id, const std::string& request_id) const;
 
  private:

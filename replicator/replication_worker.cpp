@@ -35,6 +35,40 @@ std::chrono::milliseconds ReplicationWorker::Backoff(int failures) const {
   return std::min<std::chrono::milliseconds>(d, options_.backoff_max);
 }
 
+std::vector<ReplicationWorker::MadeCopy> ReplicationWorker::CopyToTargets(
+    const std::string& blob_id, const std::string& req, const BlobInfo& info, const std::string& md5,
+    const std::vector<BlobHolder>& sources, const std::vector<NodeSummary>& order, int need, bool trusted,
+    const std::function<void()>& keepalive, std::set<std::string>* bad_targets, std::string* last_error,
+    bool* stopping) {
+  std::vector<MadeCopy> made;
+  for (size_t i = 0; i < order.size() && static_cast<int>(made.size()) < need; ++i) {
+    const NodeSummary& target = order[i];
+    for (const auto& source : sources) {
+      if (stop_.load()) {
+        *stopping = true;
+        return made;
+      }
+      CopyOutcome c = copier_.Copy(source.url, target.url, blob_id, md5, info.size, req, keepalive);
+      if (c.ok()) {
+        made.push_back({target.node_id, target.url, source.node_id});
+        break;
+      }
+      *last_error = c.status.ToString();
+      DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << blob_id << " from=" << source.node_id
+                                  << " to=" << target.node_id << " failed: " << *last_error;
+      if (c.fault == CopyFault::kSourceBad && !trusted) {  // (the job's copy may be gone: asked next pass)
+        Status st = master_.ReportBad(blob_id, source.node_id, req);
+        DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << blob_id << " node=" << source.node_id
+                                    << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
+      }
+      if (c.fault != CopyFault::kTarget) continue;
+      bad_targets->insert(target.node_id);  // kTarget: the next target
+      break;
+    }
+  }
+  return made;
+}
+
 BlobInfo ReplicationWorker::InfoFromJob(const ReplicationJob& job) {
   BlobInfo info;
   info.blob_id = job.blob_id;
@@ -156,55 +190,43 @@ JobOutcome ReplicationWorker::Process(const ReplicationJob& job, const std::func
       std::shuffle(others.begin(), others.end(), rng);
       order.insert(order.end(), others.begin(), others.end());
       const int need = info->want_copies - good;
-      int made = 0;
-      for (size_t i = 0; i < order.size() && made < need; ++i) {
-        const NodeSummary& target = order[i];
-        for (const auto& source : sources) {
-          if (stop_.load()) return retry_later("stopping");
-          CopyOutcome c = copier_.Copy(source.url, target.url, job.blob_id, md5, info->size, req, keepalive);
-          if (c.ok()) {
-            Status rec;
-            for (;;) {
-              rec = master_.RecordReplica(job.blob_id, target.node_id, md5, req);
-              if (rec.ok() || !IsRetryable(rec)) break;
-              if (!wait_for_master(rec)) return retry_later("master unreachable: " + rec.ToString());
-            }
-            if (rec.code() == Code::kNotFound) {
-              // The file went away while we copied: do not leave an orphan.
-              copier_.Delete(target.url, job.blob_id);
-              outcome.result = JobResult::kDropped;
-              outcome.detail = "file deleted during the copy";
-              return outcome;
-            }
-            if (!rec.ok()) {
-              last_error = "master did not record the copy: " + rec.ToString();
-              bad_targets.insert(target.node_id);
-            } else {
-              copied = true;
-              ++made;
-              ++outcome.copies_made;
-              DFS_LOG(INFO, "replicator") << "copied job=" << req << " blob=" << job.blob_id << " from="
-                                          << source.node_id << " to=" << target.node_id << " size=" << info->size;
-            }
-            break;
-          }
-          last_error = c.status.ToString();
-          DFS_LOG(WARN, "replicator") << "copy job=" << req << " blob=" << job.blob_id << " from=" << source.node_id
-                                      << " to=" << target.node_id << " failed: " << last_error;
-          if (c.fault == CopyFault::kSourceBad && !trusted) {  // (the job's copy may be gone: asked next pass)
-            Status st = master_.ReportBad(job.blob_id, source.node_id, req);
-            DFS_LOG(WARN, "replicator") << "reported bad copy blob=" << job.blob_id << " node=" << source.node_id
-                                        << (st.ok() ? "" : " (report failed: " + st.ToString() + ")");
-          }
-          if (c.fault != CopyFault::kTarget) continue;
-          bad_targets.insert(target.node_id);  // kTarget: the next target
-          break;
+      bool stopping = false;
+      std::vector<MadeCopy> made = CopyToTargets(job.blob_id, req, *info, md5, sources, order, need, trusted,
+                                                 keepalive, &bad_targets, &last_error, &stopping);
+      if (stopping) return retry_later("stopping");
+      if (!made.empty()) {
+        // One report for every copy of the pass.
+        std::vector<std::string> node_ids;
+        for (const auto& m : made) node_ids.push_back(m.target_id);
+        Status rec;
+        for (;;) {
+          rec = master_.RecordReplicas(job.blob_id, node_ids, md5, req);
+          if (rec.ok() || !IsRetryable(rec)) break;
+          if (!wait_for_master(rec)) return retry_later("master unreachable: " + rec.ToString());
         }
-      }
-      if (made >= need) {  // every wanted copy made and recorded: no need to ask the master again
-        outcome.result = JobResult::kDone;
-        outcome.detail = std::to_string(good + made) + " copies";
-        return outcome;
+        if (rec.code() == Code::kNotFound) {
+          // The file went away while we copied: do not leave orphans.
+          for (const auto& m : made) copier_.Delete(m.target_url, job.blob_id);
+          outcome.result = JobResult::kDropped;
+          outcome.detail = "file deleted during the copy";
+          return outcome;
+        }
+        if (!rec.ok()) {
+          last_error = "master did not record the copies: " + rec.ToString();
+          bad_targets.insert(node_ids.begin(), node_ids.end());
+        } else {
+          copied = true;
+          outcome.copies_made += static_cast<int>(made.size());
+          for (const auto& m : made) {
+            DFS_LOG(INFO, "replicator") << "copied job=" << req << " blob=" << job.blob_id << " from=" << m.source_id
+                                        << " to=" << m.target_id << " size=" << info->size;
+          }
+          if (static_cast<int>(made.size()) >= need) {  // every wanted copy made and recorded
+            outcome.result = JobResult::kDone;
+            outcome.detail = std::to_string(good + static_cast<int>(made.size())) + " copies";
+            return outcome;
+          }
+        }
       }
     }
     if (copied || trusted) continue;

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "replicator/blob_copier.h"
@@ -52,6 +54,18 @@ class ReplicationWorker {
   static constexpr std::chrono::milliseconds kNodeListAge{1000};
   // What a new chunk's job says of it: its one copy, on an up node.
   static BlobInfo InfoFromJob(const ReplicationJob& job);
+  struct MadeCopy {
+    std::string target_id, target_url, source_id;
+  };
+  // One pass's copies: to up to `need` of `order`'s nodes, each from the
+  // first of `sources` that serves it (a source found bad is reported,
+  // unless the job named it: `trusted`); targets that failed go into
+  // bad_targets. *stopping when the replicator is stopping.
+  std::vector<MadeCopy> CopyToTargets(const std::string& blob_id, const std::string& req, const BlobInfo& info,
+                                      const std::string& md5, const std::vector<BlobHolder>& sources,
+                                      const std::vector<NodeSummary>& order, int need, bool trusted,
+                                      const std::function<void()>& keepalive, std::set<std::string>* bad_targets,
+                                      std::string* last_error, bool* stopping);
   bool Sleep(std::chrono::milliseconds d) const;
   std::chrono::milliseconds Backoff(int failures) const;
 

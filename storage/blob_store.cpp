@@ -284,6 +284,7 @@ size_t BlobStore::pending_syncs() const {
 }
 
 void BlobStore::StartSyncer(std::chrono::milliseconds every) {
+  if (syncer_.joinable()) return;  // one syncer per store
   syncer_ = std::thread([this, every] {
     std::unique_lock lock(syncer_mu_);
     while (!syncer_cv_.wait_for(lock, every, [this] { return stopping_; })) {

@@ -118,7 +118,8 @@ class BlobStore {
   // on failure the ones not synced stay pending (tried again next time).
   [[nodiscard]] Status SyncPending();
   size_t pending_syncs() const;
-  // A thread that calls SyncPending every `every` while blobs are pending.
+  // A thread that calls SyncPending every `every` while blobs are pending
+  // (once per store: a second call does nothing).
   void StartSyncer(std::chrono::milliseconds every);
 
   static Status ValidateId(const std::string& blob_id);
