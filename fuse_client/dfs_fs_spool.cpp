@@ -214,7 +214,9 @@ void DfsFilesystem::FollowWrite(OpenFile& file, bool in_order) {
   if (c.seq_end < WriteBehind::kStartAt) return;
   auto size = SpoolSize(file.fd.get());
   const FileState state = file.Get();
-  if (!size.ok() || *size != c.seq_end || state.path.empty()) return;
+  // Only what a close would upload whole: every byte new (not an append
+  // after an upload, which goes as a range write).
+  if (!size.ok() || *size != c.seq_end || state.path.empty() || !c.dirty.Covers(0, *size)) return;
   // Then::kStaysOpen: whether a close or an fsync ends it is not known yet.
   file.behind = std::make_unique<WriteBehind>(client_, file.fd.get(), state.path,
                                               WholeUploadOptions(state, Then::kStaysOpen), c.seq_end);
