@@ -268,10 +268,10 @@ class DfsFilesystem {
   int UploadWhole(OpenFile& file, const FileState& state, Then then);
   // The PUT options of a whole upload of `state`'s file.
   static PutOptions WholeUploadOptions(const FileState& state, Then then);
-  // After a write of [lo, lo + size) (in_order: at the end of what was
-  // written in order from empty): starts, feeds or abandons the file's
-  // write-behind (caller holds file.mu and file.content_mu).
-  void FollowWrite(OpenFile& file, bool in_order);
+  // After a write (in_order: at the end of what was written in order from
+  // empty) that left the spool `size` bytes long: starts, feeds or abandons
+  // the file's write-behind (caller holds file.mu and file.content_mu).
+  void FollowWrite(OpenFile& file, bool in_order, uint64_t size);
   // Ends the file's write-behind as its upload, when it sent what the spool
   // holds now (caller holds both locks); an error: upload it the usual way.
   Result<PutResult> FinishWriteBehind(OpenFile& file, const FileState& state);

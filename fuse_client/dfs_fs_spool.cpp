@@ -200,11 +200,11 @@ int DfsFilesystem::Write(const char* buf, size_t size, off_t offset, fuse_file_i
   file->content.present.Add(from, lo + size);
   file->content.dirty.Add(from, lo + size);
   file->Update([&](FileState& s) { s.dirty = !s.path.empty(); });
-  FollowWrite(*file, in_order);
+  FollowWrite(*file, in_order, std::max(*old_size, lo + size));
   return static_cast<int>(size);
 }
 
-void DfsFilesystem::FollowWrite(OpenFile& file, bool in_order) {
+void DfsFilesystem::FollowWrite(OpenFile& file, bool in_order, uint64_t size) {
   SpoolContent& c = file.content;
   if (!in_order) {
     file.behind.reset();  // abandoned: uploaded at close as any other change
@@ -212,11 +212,10 @@ void DfsFilesystem::FollowWrite(OpenFile& file, bool in_order) {
   }
   if (file.behind) return file.behind->Grew(c.seq_end);
   if (c.seq_end < WriteBehind::kStartAt) return;
-  auto size = SpoolSize(file.fd.get());
   const FileState state = file.Get();
   // Only what a close would upload whole: every byte new (not an append
   // after an upload, which goes as a range write).
-  if (!size.ok() || *size != c.seq_end || state.path.empty() || !c.dirty.Covers(0, *size)) return;
+  if (size != c.seq_end || state.path.empty() || !c.dirty.Covers(0, size)) return;
   // Then::kStaysOpen: whether a close or an fsync ends it is not known yet.
   file.behind = std::make_unique<WriteBehind>(client_, file.fd.get(), state.path,
                                               WholeUploadOptions(state, Then::kStaysOpen), c.seq_end);
