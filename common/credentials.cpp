@@ -76,4 +76,9 @@ bool MayAccess(const Credentials& who, uint32_t owner, uint32_t group, int mode,
   return (bits & want) == want;
 }
 
+bool MayRemove(const Credentials& who, uint32_t dir_uid, uint32_t dir_gid, int dir_mode, uint32_t child_uid) {
+  if (!MayAccess(who, dir_uid, dir_gid, dir_mode, /*is_dir=*/true, kMayWrite | kMayExec)) return false;
+  return !(dir_mode & 01000) || who.IsRoot() || who.uid == child_uid || who.uid == dir_uid;
+}
+
 }  // namespace dfs

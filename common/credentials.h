@@ -48,4 +48,9 @@ inline constexpr int kMayRead = 4, kMayWrite = 2, kMayExec = 1;
 // write anything, and execute what has any x bit (or is a folder).
 bool MayAccess(const Credentials& who, uint32_t owner, uint32_t group, int mode, bool is_dir, int want);
 
+// Whether `who` may remove (or rename away) a name in a folder: write and
+// search permission on the folder, and when the folder is sticky (01000),
+// being root or the owner of the folder or of what the name is (child_uid).
+bool MayRemove(const Credentials& who, uint32_t dir_uid, uint32_t dir_gid, int dir_mode, uint32_t child_uid);
+
 }  // namespace dfs

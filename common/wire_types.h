@@ -54,4 +54,28 @@ struct HandleList {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HandleList, handles)
 
+// POST /api/v1/unlink: names to remove in one commit (the mount's deferred
+// unlinks), each only while it still names inode `ino` (0: whatever it names).
+struct UnlinkEntry {
+  std::string path;
+  int64_t ino = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UnlinkEntry, path, ino)
+struct UnlinkBatch {
+  std::vector<UnlinkEntry> entries;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UnlinkBatch, entries)
+// The answer: one outcome per entry, in order; `error` is empty when the
+// name was removed, else the code of the error JSON ("not_found", ...).
+struct UnlinkOutcome {
+  std::string path;
+  std::string error;
+  std::string message;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UnlinkOutcome, path, error, message)
+struct UnlinkAnswer {
+  std::vector<UnlinkOutcome> results;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UnlinkAnswer, results)
+
 }  // namespace dfs::wire

@@ -118,11 +118,22 @@ int Guard(const char* op, const char* path, Fn&& fn) {
   }
 }
 
+// Guard of an operation that must see every unlink this mount answered
+// (UnlinkQueue): those queued are sent first.
+template <typename Fn>
+int GuardSettled(const char* op, const char* path, Fn&& fn) {
+  return Guard(op, path, [&] {
+    Self()->SettleUnlinks();
+    return fn();
+  });
+}
+
 }  // namespace
 
 DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache, std::chrono::milliseconds attr_ttl,
                              bool verify_at_open)
     : client_(std::move(client)),
+      unlinks_(std::make_unique<UnlinkQueue>(client_)),
       cache_(std::move(cache)),
       read_ahead_(std::make_unique<ReadAhead>(client_, *cache_)),
       attr_ttl_(attr_ttl),
@@ -131,6 +142,7 @@ DfsFilesystem::DfsFilesystem(DfsClient client, std::unique_ptr<FileCache> cache,
       gid_(::getgid()) {}
 
 DfsFilesystem::~DfsFilesystem() {
+  unlinks_.reset();  // sends what is queued
   read_ahead_.reset();
   {
     std::lock_guard lock(renew_mu_);
@@ -311,6 +323,44 @@ void DfsFilesystem::ForgetAllAttrs() {
   // Aliases stay: the kernel may still hold what it was told of them.
 }
 
+std::optional<FileInfo> DfsFilesystem::Cached(const std::string& path) {
+  std::lock_guard lock(attrs_mu_);
+  auto it = attrs_.find(path);
+  if (it == attrs_.end() || it->second.expires <= std::chrono::steady_clock::now()) return std::nullopt;
+  return it->second.info;
+}
+
+std::optional<int64_t> DfsFilesystem::DeferrableUnlink(const std::string& path, const Credentials& who,
+                                                       const LockedFiles& open) {
+  if (!unlinks_->accepting() || !open.files.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(attrs_mu_);
+    if (!aliases_.empty()) return std::nullopt;  // names of hard-linked files are known: HardLinkedInode
+  }
+  // A name the kernel looked up but this cache no longer has (a file made
+  // here) goes with ino 0: whatever it names when sent, as a DELETE would.
+  auto entry = Cached(path);
+  if (entry && (entry->type == "dir" || entry->nlink > 1)) return std::nullopt;
+  const int64_t ino = entry ? std::max<int64_t>(entry->ino, 0) : 0;
+  if (who.IsRoot()) return ino;
+  const std::string dir = ParentPath(path);
+  auto folder = Cached(dir);
+  if (!entry || !folder ||
+      !MayRemove(who, static_cast<uint32_t>(folder->uid), static_cast<uint32_t>(folder->gid), folder->mode,
+                 static_cast<uint32_t>(entry->uid))) {
+    return std::nullopt;
+  }
+  for (std::string up = dir; !up.empty();) {  // the folders above it, searchable
+    up = ParentPath(up);
+    auto above = Cached(up);
+    if (!above || !MayAccess(who, static_cast<uint32_t>(above->uid), static_cast<uint32_t>(above->gid), above->mode,
+                             /*is_dir=*/true, kMayExec)) {
+      return std::nullopt;
+    }
+  }
+  return ino;
+}
+
 Result<FileInfo> DfsFilesystem::LookUp(const std::string& path) {
   {
     std::lock_guard lock(attrs_mu_);
@@ -326,6 +376,8 @@ Result<FileInfo> DfsFilesystem::LookUp(const std::string& path) {
 }
 
 int DfsFilesystem::GetAttr(const std::string& path, struct stat* st, fuse_file_info* fi) {
+  if (unlinks_->IsPending(path)) return -ENOENT;  // unlinked here, not sent yet
+  if (unlinks_->IsPendingIn(path)) unlinks_->Settle();  // a folder whose times the unlinks change
   std::shared_ptr<OpenFile> file = fi ? Handle(fi) : nullptr;
   if (!file || file->spool_path.empty()) file = WritableHandleFor(path);
   if (file) {
@@ -508,6 +560,13 @@ DfsFilesystem::LockedFiles DfsFilesystem::LockFiles(const std::string& a, const 
 
 int DfsFilesystem::Unlink(const std::string& path) {
   LockedFiles open = LockFiles(path);
+  const Credentials* who = CallerScope::Current();
+  if (auto ino = who ? DeferrableUnlink(path, *who, open) : std::nullopt) {
+    unlinks_->Add(path, *ino, *who);  // durable at the next fsync or within a second of being sent
+    ForgetEntry(path);
+    return 0;
+  }
+  unlinks_->Settle();  // in the order they were made
   const int64_t linked = HardLinkedInode(path);
   Status st = client_.Remove(path, /*relaxed=*/true);  // durable at the next fsync or within a second
   if (linked) ForgetInode(linked);  // its other names lost a link
@@ -1020,59 +1079,59 @@ fuse_operations DfsFilesystem::Operations() {
     return Guard("getattr", p, [&] { return Self()->GetAttr(DfsPath(p), st, fi); });
   };
   ops.opendir = [](const char* p, fuse_file_info* fi) {
-    return Guard("opendir", p, [&] { return Self()->OpenDir(DfsPath(p), fi); });
+    return GuardSettled("opendir", p, [&] { return Self()->OpenDir(DfsPath(p), fi); });
   };
   ops.readdir = [](const char* p, void* buf, fuse_fill_dir_t filler, off_t off, fuse_file_info* fi,
                    fuse_readdir_flags) {
     // No path (nullpath_ok): the folder is the one opendir named.
-    return Guard("readdir", p, [&] { return Self()->ReadDir(DfsPath(p), buf, filler, off, fi); });
+    return GuardSettled("readdir", p, [&] { return Self()->ReadDir(DfsPath(p), buf, filler, off, fi); });
   };
   ops.releasedir = [](const char* p, fuse_file_info* fi) {
     return Guard("releasedir", p, [&] { return Self()->ReleaseDir(fi); });
   };
   ops.mkdir = [](const char* p, mode_t mode) {
-    return Guard("mkdir", p, [&] { return Self()->MakeDir(DfsPath(p), mode); });
+    return GuardSettled("mkdir", p, [&] { return Self()->MakeDir(DfsPath(p), mode); });
   };
-  ops.rmdir = [](const char* p) { return Guard("rmdir", p, [&] { return Self()->RemoveDir(DfsPath(p)); }); };
+  ops.rmdir = [](const char* p) { return GuardSettled("rmdir", p, [&] { return Self()->RemoveDir(DfsPath(p)); }); };
   ops.unlink = [](const char* p) { return Guard("unlink", p, [&] { return Self()->Unlink(DfsPath(p)); }); };
   ops.rename = [](const char* from, const char* to, unsigned int flags) {
     if (int rc = CheckName(to); rc != 0) return rc;
-    return Guard("rename", from, [&] { return Self()->Rename(DfsPath(from), DfsPath(to), flags); });
+    return GuardSettled("rename", from, [&] { return Self()->Rename(DfsPath(from), DfsPath(to), flags); });
   };
   // fchmod, fchown, futimens, ftruncate come with a handle and no path.
   ops.chmod = [](const char* p, mode_t mode, fuse_file_info* fi) {
-    return Guard("chmod", p, [&] {
+    return GuardSettled("chmod", p, [&] {
       const std::string path = Self()->PathFor(p, fi);
       if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
       return Self()->Chmod(path, mode);
     });
   };
   ops.chown = [](const char* p, uid_t uid, gid_t gid, fuse_file_info* fi) {
-    return Guard("chown", p, [&] {
+    return GuardSettled("chown", p, [&] {
       const std::string path = Self()->PathFor(p, fi);
       if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
       return Self()->Chown(path, uid, gid);
     });
   };
   ops.utimens = [](const char* p, const struct timespec tv[2], fuse_file_info* fi) {
-    return Guard("utimens", p, [&] {
+    return GuardSettled("utimens", p, [&] {
       const std::string path = Self()->PathFor(p, fi);
       if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
       return Self()->Utimens(path, tv);
     });
   };
   ops.truncate = [](const char* p, off_t size, fuse_file_info* fi) {
-    return Guard("truncate", p, [&] {
+    return GuardSettled("truncate", p, [&] {
       const std::string path = Self()->PathFor(p, fi);
       if (!p && path.empty()) return -ESTALE;  // a handle whose file has no name left
       return Self()->Truncate(path, size, fi);
     });
   };
   ops.create = [](const char* p, mode_t mode, fuse_file_info* fi) {
-    return Guard("create", p, [&] { return Self()->Create(DfsPath(p), mode, fi); });
+    return GuardSettled("create", p, [&] { return Self()->Create(DfsPath(p), mode, fi); });
   };
   ops.open = [](const char* p, fuse_file_info* fi) {
-    return Guard("open", p, [&] { return Self()->Open(DfsPath(p), fi); });
+    return GuardSettled("open", p, [&] { return Self()->Open(DfsPath(p), fi); });
   };
   ops.read = [](const char* p, char* buf, size_t size, off_t off, fuse_file_info* fi) {
     return Guard("read", p, [&] { return Self()->Read(buf, size, off, fi); });
@@ -1082,29 +1141,29 @@ fuse_operations DfsFilesystem::Operations() {
   };
   ops.flush = [](const char* p, fuse_file_info* fi) { return Guard("flush", p, [&] { return Self()->Flush(fi); }); };
   ops.fsync = [](const char* p, int, fuse_file_info* fi) {
-    return Guard("fsync", p, [&] { return Self()->Fsync(fi); });
+    return GuardSettled("fsync", p, [&] { return Self()->Fsync(fi); });
   };
   ops.fsyncdir = [](const char* p, int, fuse_file_info*) {
-    return Guard("fsyncdir", p, [&] { return Self()->FsyncDir(); });
+    return GuardSettled("fsyncdir", p, [&] { return Self()->FsyncDir(); });
   };
   ops.release = [](const char* p, fuse_file_info* fi) {
     return Guard("release", p, [&] { return Self()->Release(fi); });
   };
   ops.statfs = [](const char* p, struct statvfs* st) {
-    return Guard("statfs", p, [&] { return Self()->StatFs(st); });
+    return GuardSettled("statfs", p, [&] { return Self()->StatFs(st); });
   };
   ops.symlink = [](const char* target, const char* p) {
-    return Guard("symlink", p, [&] { return Self()->Symlink(target, DfsPath(p)); });
+    return GuardSettled("symlink", p, [&] { return Self()->Symlink(target, DfsPath(p)); });
   };
   ops.readlink = [](const char* p, char* buf, size_t size) {
-    return Guard("readlink", p, [&] { return Self()->ReadLink(DfsPath(p), buf, size); });
+    return GuardSettled("readlink", p, [&] { return Self()->ReadLink(DfsPath(p), buf, size); });
   };
   ops.link = [](const char* from, const char* to) {
     if (int rc = CheckName(to); rc != 0) return rc;
-    return Guard("link", from, [&] { return Self()->Link(DfsPath(from), DfsPath(to)); });
+    return GuardSettled("link", from, [&] { return Self()->Link(DfsPath(from), DfsPath(to)); });
   };
   ops.mknod = [](const char* p, mode_t mode, dev_t rdev) {
-    return Guard("mknod", p, [&] { return Self()->MakeNode(DfsPath(p), mode, rdev); });
+    return GuardSettled("mknod", p, [&] { return Self()->MakeNode(DfsPath(p), mode, rdev); });
   };
   // Not supported, with the errno a program expects rather than ENOSYS.
   ops.setxattr = [](const char*, const char*, const char*, size_t, int) { return -ENOTSUP; };

@@ -15,7 +15,8 @@
 // (appends in order); when that cannot be done (a truncate down, a master
 // that refuses) the file is filled and uploaded whole. An upload failure is
 // returned from close() so no program loses data silently. Attributes come
-// from a short-lived cache filled by directory listings.
+// from a short-lived cache filled by directory listings. Unlinks the mount
+// can decide are answered at once and sent in batches (UnlinkQueue).
 #pragma once
 
 #define FUSE_USE_VERSION 312  // libfuse 3.12 or later (Debian 12 has 3.14): fuse_loop_cfg_*
@@ -39,6 +40,7 @@
 #include "fuse_client/chunk_reader.h"
 #include "fuse_client/file_cache.h"
 #include "fuse_client/spool_ranges.h"
+#include "fuse_client/unlink_queue.h"
 #include "fuse_client/write_behind.h"
 
 namespace dfs::fuse_client {
@@ -183,7 +185,11 @@ class DfsFilesystem {
   static constexpr size_t kDirPage = 1000;  // entries per listing request
   int MakeDir(const std::string& path, mode_t mode);
   int RemoveDir(const std::string& path);
+  // Answers at once and sends it in a batch when it can (UnlinkQueue).
   int Unlink(const std::string& path);
+  // Returns once every unlink answered so far was sent to the master: every
+  // operation that could see a name does this first (the operations table).
+  void SettleUnlinks() { unlinks_->Settle(); }
   int Rename(const std::string& from, const std::string& to, unsigned int flags);
   int Chmod(const std::string& path, mode_t mode);
   int Utimens(const std::string& path, const struct timespec tv[2]);
@@ -301,6 +307,14 @@ class DfsFilesystem {
   // Tells the kernel that what it caches of `path` is stale.
   void InvalidateKernelAttr(const std::string& path);
   Result<FileInfo> LookUp(const std::string& path);
+  // What the attribute cache has of `path` (never asks the master).
+  std::optional<FileInfo> Cached(const std::string& path);
+  // The inode to queue unlink(path) with (UnlinkQueue; 0: not known), when
+  // this mount can decide it: not a folder, no other names known, no handle
+  // here has it open, and `who` may remove it (root, or it and every folder
+  // on the way cached, searchable, and its own writable). nullopt: send it now.
+  std::optional<int64_t> DeferrableUnlink(const std::string& path, const Credentials& who,
+                                          const LockedFiles& open);
   // Opens a master handle on `path` for `file`, which the master has; the
   // entry it answers is the file's current state. Without one (an older
   // master, or the call failed) the file is written by name.
@@ -310,6 +324,7 @@ class DfsFilesystem {
   void RenewLoop();
 
   DfsClient client_;
+  std::unique_ptr<UnlinkQueue> unlinks_;  // over client_
   std::unique_ptr<FileCache> cache_;
   std::unique_ptr<ReadAhead> read_ahead_;  // over client_ and cache_; stopped first
   const std::chrono::milliseconds attr_ttl_;

@@ -8,7 +8,7 @@ const std::vector<std::string>& MasterRoutes() {
   static const std::vector<std::string> routes = {
       "/",           "/healthz",           "/upload",          "/download",         "/api/v1/files",
       "/api/v1/list", "/api/v1/stat", "/api/v1/meta",      "/api/v1/dirs",     "/api/v1/rename",    "/api/v1/nodes",
-      "/api/v1/symlink", "/api/v1/link", "/api/v1/mknod", "/api/v1/open", "/api/v1/handles", "/api/v1/truncate", "/api/v1/sync",
+      "/api/v1/symlink", "/api/v1/link", "/api/v1/mknod", "/api/v1/open", "/api/v1/handles", "/api/v1/truncate", "/api/v1/sync", "/api/v1/unlink",
       "/api/v1/blobs", "/api/v1/replication", "/api/v1/cluster", "/api/v1/status", "/api/v1/gc"};
   return routes;
 }

@@ -591,6 +591,16 @@ Result<FileRecord> FileService::Delete(const std::string& path, const Credential
   return f;
 }
 
+Result<std::vector<Result<FileRecord>>> FileService::DeleteMany(const std::vector<wire::UnlinkEntry>& entries,
+                                                                const Credentials* who) {
+  auto done = store_.DeleteFiles(entries, who);
+  if (!done.ok()) return done;
+  size_t removed = 0;
+  for (const auto& f : *done) removed += f.ok() ? 1 : 0;
+  DFS_LOG(INFO, "master") << "delete names=" << entries.size() << " removed=" << removed;
+  return done;
+}
+
 Result<std::vector<FileRecord>> FileService::List(const std::string& prefix) { return store_.ListFiles(prefix); }
 
 Result<nlohmann::json> FileService::Meta(const std::string& path) {

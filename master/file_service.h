@@ -163,6 +163,9 @@ class FileService {
               const std::function<bool(const char*, size_t)>& write);
 
   Result<FileRecord> Delete(const std::string& path, const Credentials* who = nullptr);
+  // Delete of many names in one commit (MetadataStore::DeleteFiles).
+  Result<std::vector<Result<FileRecord>>> DeleteMany(const std::vector<wire::UnlinkEntry>& entries,
+                                                     const Credentials* who = nullptr);
   Result<std::vector<FileRecord>> List(const std::string& prefix);
   Result<nlohmann::json> Meta(const std::string& path);
 

@@ -144,6 +144,23 @@ void HttpApi::RegisterRoutes() {
     if (!f.ok()) return SendError(res, f.status());
     res.status = 204;
   });
+  // Many names removed in one commit (the mount's deferred unlinks): docs/protocol.md "Unlink in batches".
+  server_->Post("/api/v1/unlink", [this](const httplib::Request& req, httplib::Response& res) {
+    auto batch = ParseUnlinkBatch(req.body);
+    if (!batch.ok()) return SendError(res, batch.status());
+    auto who = ParseCredentials(req);
+    if (!who.ok()) return SendError(res, who.status());
+    std::optional<RelaxedCommits> relaxed;
+    if (req.get_param_value("sync") == "0") relaxed.emplace();
+    auto done = files_.DeleteMany(batch->entries, *who ? &**who : nullptr);
+    if (!done.ok()) return SendError(res, done.status());
+    wire::UnlinkAnswer answer;
+    for (size_t i = 0; i < done->size(); ++i) {
+      const Status& st = (*done)[i].status();
+      answer.results.push_back({batch->entries[i].path, std::string(st.ok() ? "" : st.code_name()), st.message()});
+    }
+    SendJson(res, 200, answer);
+  });
   server_->Get("/api/v1/files", [this](const httplib::Request& req, httplib::Response& res) {
     auto list = files_.List(req.get_param_value("prefix"));
     if (!list.ok()) return SendError(res, list.status());

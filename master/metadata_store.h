@@ -20,6 +20,7 @@
 
 #include "common/credentials.h"
 #include "common/status.h"
+#include "common/wire_types.h"
 #include "master/namespace_store.h"
 
 namespace dfs::master {
@@ -174,6 +175,11 @@ class MetadataStore : public NamespaceStore {
   // file's content goes with its last link; its blob is then queued for
   // deletion on every holder (blob_id is empty for what has no content).
   virtual Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) = 0;
+  // DeleteFile of each entry in one transaction, each only while its name
+  // still is inode `ino` (when not 0; else NotFound): one outcome per entry,
+  // in order. An error for the whole call means none was removed.
+  virtual Result<std::vector<Result<FileRecord>>> DeleteFiles(const std::vector<wire::UnlinkEntry>& entries,
+                                                              const Credentials* who = nullptr) = 0;
 
   // Range writes. The regular file at `ino` (wherever it now is), with its
   // chunks, or NotFound.

@@ -243,6 +243,27 @@ Result<wire::HandleList> ParseHandleList(std::string_view text) {
   return list;
 }
 
+Result<wire::UnlinkBatch> ParseUnlinkBatch(std::string_view text) {
+  auto body = ParseObject(text, false);
+  const auto* entries = body.is_object() && body.contains("entries") ? &body["entries"] : nullptr;
+  if (!entries || !entries->is_array() || entries->empty() || entries->size() > kMaxUnlinkBatch) {
+    return Status::InvalidArgument("body must be {\"entries\": [{\"path\": path, \"ino\": n}, ...]} (1 to " +
+                                   std::to_string(kMaxUnlinkBatch) + " entries)");
+  }
+  wire::UnlinkBatch batch;
+  for (const auto& e : *entries) {
+    if (!e.is_object() || !IsString(e, "path")) return Status::InvalidArgument("an entry is {\"path\": path, \"ino\": n}");
+    wire::UnlinkEntry entry{e["path"].get<std::string>(), 0};
+    if (Status st = ValidatePath(entry.path); !st.ok()) return st;
+    if (e.contains("ino")) {
+      if (!e["ino"].is_number_unsigned()) return Status::InvalidArgument("an entry's ino is a whole number >= 0");
+      entry.ino = static_cast<int64_t>(std::min<uint64_t>(e["ino"].get<uint64_t>(), INT64_MAX));
+    }
+    batch.entries.push_back(std::move(entry));
+  }
+  return batch;
+}
+
 Result<MknodRequest> ParseMknodBody(std::string_view text) {
   auto body = ParseObject(text, false);
   if (!body.is_object() || !IsString(body, "path") || !IsString(body, "type")) {

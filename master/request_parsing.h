@@ -72,6 +72,10 @@ struct SymlinkRequest {
 Result<SymlinkRequest> ParseSymlinkBody(std::string_view body);
 // {"handles": [32 hex digits, ...]} (at most 10,000).
 Result<wire::HandleList> ParseHandleList(std::string_view body);
+// POST /api/v1/unlink: {"entries": [{"path": path, "ino": n (optional, >= 0)}, ...]},
+// 1 to kMaxUnlinkBatch entries, each path valid (ValidatePath).
+inline constexpr size_t kMaxUnlinkBatch = 1000;
+Result<wire::UnlinkBatch> ParseUnlinkBatch(std::string_view body);
 // A handle as the master makes them: 32 lowercase hex digits.
 bool IsHandle(std::string_view text);
 // ?offset=N of a range write: a decimal byte offset.

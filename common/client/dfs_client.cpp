@@ -500,6 +500,24 @@ Status DfsClient::Remove(const std::string& remote_name, bool relaxed) const {
   return SendJsonRequest("DELETE", FilesUrl(*name) + (relaxed ? "?sync=0" : ""), nullptr);
 }
 
+Result<std::vector<Status>> DfsClient::RemoveMany(const std::vector<wire::UnlinkEntry>& entries, bool relaxed) const {
+  // Sent again when the answer is lost: what the first one removed is then NotFound.
+  auto j = RequestJson("POST", std::string("/api/v1/unlink") + (relaxed ? "?sync=0" : ""), wire::UnlinkBatch{entries});
+  if (!j.ok()) return j.status();
+  wire::UnlinkAnswer answer;
+  try {
+    answer = j->get<wire::UnlinkAnswer>();
+  } catch (const nlohmann::json::exception&) {
+    return Status::IOError("master sent a malformed unlink answer");
+  }
+  if (answer.results.size() != entries.size()) return Status::IOError("master answered for other names than asked");
+  std::vector<Status> out;
+  for (const auto& r : answer.results) {
+    out.push_back(r.error.empty() ? Status::OK() : Status::FromHttp(500, r.error, r.message));
+  }
+  return out;
+}
+
 Status DfsClient::Sync() const {
   Status st = SendJsonRequest("POST", "/api/v1/sync", nullptr);
   return st.code() == Code::kNotFound ? Status::OK() : st;

@@ -168,6 +168,10 @@ class DfsClient {
   Result<std::vector<FileInfo>> List(const std::string& prefix) const;
   // relaxed: ?sync=0, as PutOptions::relaxed.
   Status Remove(const std::string& remote_name, bool relaxed = false) const;
+  // Many names removed in one commit (POST /api/v1/unlink; relaxed: ?sync=0),
+  // each only while it is still inode `ino` (0: any): one Status per entry,
+  // in order. NotFound for the call itself: the master has no such route.
+  Result<std::vector<Status>> RemoveMany(const std::vector<wire::UnlinkEntry>& entries, bool relaxed) const;
   // Every commit the master made so far is on its disk (POST /api/v1/sync;
   // an older master, which has no such route, commits each change fully).
   Status Sync() const;

@@ -69,6 +69,8 @@ class SqlStore final : public MetadataStore {
                                   const Credentials* who = nullptr) override;
   Result<std::optional<KeyedPut>> FindKeyedPut(const std::string& key) override;
   Result<FileRecord> DeleteFile(const std::string& path, const Credentials* who = nullptr) override;
+  Result<std::vector<Result<FileRecord>>> DeleteFiles(const std::vector<wire::UnlinkEntry>& entries,
+                                                      const Credentials* who = nullptr) override;
   Result<HandleRecord> OpenHandle(const std::string& path, double lease_s, const Credentials* who = nullptr) override;
   Result<std::vector<std::string>> RenewHandles(const std::vector<std::string>& handles, double lease_s) override;
   Status CloseHandle(const std::string& handle) override;

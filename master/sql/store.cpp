@@ -824,25 +824,48 @@ Result<CommitResult> SqlStore::CommitFile(FileRecord file, ConflictMode mode,
   });
 }
 
+namespace {
+// DeleteFile's work inside the caller's transaction; `ino` (when not 0) is
+// the inode the name must still be, else NotFound and nothing changes.
+Result<FileRecord> DeleteFileIn(Database& db, const std::string& path, const Credentials* who, int64_t ino = 0) {
+  auto where = ResolveParent(db, path, who);
+  if (!where.ok()) return where.status();
+  auto found = Lookup(db, where->parent, where->name);
+  if (!found) return Status::NotFound("no file '" + path + "'");
+  if (ino != 0 && *found != ino) return Status::NotFound("'" + path + "' names another file now");
+  LockInodes(db, {*found});
+  auto inode = GetInode(db, *found).value();
+  if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
+  if (Status st = CheckRemove(GetInode(db, where->parent).value(), inode, who); !st.ok()) return st;
+  FileRecord f = FileOfInode(db, *found).value_or(FileRecord{});
+  f.path = path;
+  f.ino = *found;
+  // Its folders stay, even when this file was all that is in them (POSIX).
+  RemoveEntry(db, where->parent, where->name, false);
+  DropLink(db, *found);  // the content goes with the last link
+  return f;
+}
+}  // namespace
+
 Result<FileRecord> SqlStore::DeleteFile(const std::string& path, const Credentials* who) {
   return Locked([&](Database& db) -> Result<FileRecord> {
     Transaction tx(db);
-    auto where = ResolveParent(db, path, who);
-    if (!where.ok()) return where.status();
-    auto ino = Lookup(db, where->parent, where->name);
-    if (!ino) return Status::NotFound("no file '" + path + "'");
-    LockInodes(db, {*ino});
-    auto inode = GetInode(db, *ino).value();
-    if (inode.type == InodeType::kDir) return Status::IsDirectory("'" + path + "' is a directory");
-    if (Status st = CheckRemove(GetInode(db, where->parent).value(), inode, who); !st.ok()) return st;
-    FileRecord f = FileOfInode(db, *ino).value_or(FileRecord{});
-    f.path = path;
-    f.ino = *ino;
-    // Its folders stay, even when this file was all that is in them (POSIX).
-    RemoveEntry(db, where->parent, where->name, false);
-    DropLink(db, *ino);  // the content goes with the last link
-    tx.Commit();
+    auto f = DeleteFileIn(db, path, who);
+    if (f.ok()) tx.Commit();
     return f;
+  });
+}
+
+Result<std::vector<Result<FileRecord>>> SqlStore::DeleteFiles(const std::vector<wire::UnlinkEntry>& entries,
+                                                              const Credentials* who) {
+  return Locked([&](Database& db) -> Result<std::vector<Result<FileRecord>>> {
+    Transaction tx(db);
+    std::vector<Result<FileRecord>> out;
+    out.reserve(entries.size());
+    // An entry refused changes nothing (its checks come before its writes).
+    for (const auto& e : entries) out.push_back(DeleteFileIn(db, e.path, who, e.ino));
+    tx.Commit();
+    return out;
   });
 }
 

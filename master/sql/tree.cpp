@@ -128,8 +128,8 @@ Status CheckAccess(const Inode& inode, const Credentials* who, int want) {
 
 Status CheckRemove(const Inode& dir, const Inode& child, const Credentials* who) {
   if (Status st = CheckAccess(dir, who, kMayWrite | kMayExec); !st.ok()) return st;
-  if (who && (dir.mode & 01000) && !who->IsRoot() && who->uid != static_cast<uint32_t>(child.uid) &&
-      who->uid != static_cast<uint32_t>(dir.uid)) {
+  if (who && !MayRemove(*who, static_cast<uint32_t>(dir.uid), static_cast<uint32_t>(dir.gid), dir.mode,
+                        static_cast<uint32_t>(child.uid))) {
     return Status::NotPermitted("the folder is sticky: only the owner may remove or rename this");
   }
   return Status::OK();

@@ -96,6 +96,14 @@ class FuseTest : public ::testing::Test {
   }
 
   std::string M(const std::string& rel) const { return mnt_ + "/" + rel; }
+  // The master's count of requests answered on `route` (its metrics).
+  double MasterRequests(const std::string& route, const std::string& method, const std::string& status) const {
+    const std::string body = Get(cluster_->master_url(), "/metrics").body;
+    const std::string series =
+        "dfs_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" + status + "\"} ";
+    size_t at = body.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(body.substr(at + series.size()));
+  }
   std::string L(const std::string& rel) const { return tmp_.path() + "/" + rel; }
 
   std::vector<std::string> extra_master_args_;  // set by a derived fixture's constructor
@@ -1420,15 +1428,11 @@ TEST(FuseMountTest, UnreachableMasterFailsWithAClearErrorAndNoMount) {
 // see it, then its bytes at close, a whole PUT and no range write; plus the
 // kernel's lookup of its new name. A file closed after it is written takes
 // no master handle (none to open, none to close); one fsynced while open
-// does. An unlink is one DELETE. fsync of a file and of a folder make the
-// master sync its commits (POST /api/v1/sync).
+// does. Unlinks go in batches (POST /api/v1/unlink), not one DELETE each.
+// fsync of a file and of a folder make the master sync its commits (POST /api/v1/sync).
 TEST_F(FuseTest, SmallFilesCostOnePutAndFsyncSyncsTheMaster) {
   auto count = [&](const std::string& route, const std::string& method, const std::string& status) {
-    const std::string body = Get(cluster_->master_url(), "/metrics").body;
-    const std::string series =
-        "dfs_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"" + status + "\"} ";
-    size_t at = body.find(series);
-    return at == std::string::npos ? 0.0 : std::stod(body.substr(at + series.size()));
+    return MasterRequests(route, method, status);
   };
   ASSERT_EQ(Sh("mkdir " + M("small")), 0);
   constexpr int kFiles = 20;
@@ -1464,9 +1468,81 @@ TEST_F(FuseTest, SmallFilesCostOnePutAndFsyncSyncsTheMaster) {
   EXPECT_EQ(count("/api/v1/handles", "DELETE", "204") - closes, 3) << "a file closed after writing took a handle";
 
   const double deletes = count("/api/v1/files", "DELETE", "204");
+  const double batches = count("/api/v1/unlink", "POST", "200");
   ASSERT_EQ(Sh("rm -rf " + M("small"), &out), 0) << out;
-  EXPECT_EQ(count("/api/v1/files", "DELETE", "204") - deletes, kFiles + 1);
+  const double sent = count("/api/v1/files", "DELETE", "204") - deletes + count("/api/v1/unlink", "POST", "200") - batches;
+  EXPECT_GE(sent, 1);
+  EXPECT_LE(sent, (kFiles + 1) / 2) << "the unlinks of rm -rf are sent together";
   EXPECT_NE(cluster_->Cli("stat small/f7", &out), 0) << out;
+  EXPECT_NE(cluster_->Cli("stat small", &out), 0) << out;
+}
+
+// An unlink this mount can decide is answered at once and sent with others
+// (UnlinkQueue): the name is gone at once for every program here (stat,
+// listing, a new file of that name), the master has removed it before any
+// listing or rmdir here answers, and it goes in a few requests. One the
+// caller may not make (a folder not theirs to write, a sticky folder) is
+// still refused, with EACCES/EPERM, and the file stays.
+TEST_F(FuseTest, UnlinksAreAnsweredAtOnceSentTogetherAndNeverSeenAgain) {
+  Unmount();
+  Mount(",allow_other");  // no default_permissions: the master decides who may remove what
+  ASSERT_EQ(::chmod(tmp_.path().c_str(), 0755), 0);  // let another user reach the mount point
+  auto count = [&](const std::string& route, const std::string& method, const std::string& status) {
+    return MasterRequests(route, method, status);
+  };
+  constexpr int kFiles = 100;
+  std::string out;
+  ASSERT_EQ(Sh("mkdir " + M("batch") + " && for i in $(seq " + std::to_string(kFiles) + "); do echo $i > " +
+                   M("batch") + "/f$i; done"),
+            0);
+  const double deletes = count("/api/v1/files", "DELETE", "204");
+  const double batches = count("/api/v1/unlink", "POST", "200");
+  WriteFile(L("unlink.py"),
+            "import os, sys\n"
+            "d = sys.argv[1]\n"
+            "for i in range(1, 101):\n"
+            "    f = os.path.join(d, 'f%d' % i)\n"
+            "    os.unlink(f)\n"
+            "    assert not os.path.exists(f), f\n"
+            "    if i % 10 == 0:\n"
+            "        with open(f, 'w') as w: w.write('again %d' % i)\n"
+            "print(' '.join(sorted(os.listdir(d))))\n");
+  ASSERT_EQ(Sh("python3 " + L("unlink.py") + " " + M("batch"), &out), 0) << out;
+  EXPECT_EQ(out, "f10 f100 f20 f30 f40 f50 f60 f70 f80 f90\n");
+  const double sent = count("/api/v1/files", "DELETE", "204") - deletes + count("/api/v1/unlink", "POST", "200") - batches;
+  EXPECT_GE(sent, 1);
+  EXPECT_LE(sent, kFiles / 2) << "unlinks in a row are sent together";
+  // Another client sees what this mount does: the listing here sent them all.
+  ASSERT_EQ(cluster_->Cli("ls batch", &out), 0) << out;
+  for (int i = 1; i <= kFiles; ++i) {
+    const bool kept = i % 10 == 0;
+    EXPECT_EQ(out.find("batch/f" + std::to_string(i) + " ") != std::string::npos ||
+                  out.find("batch/f" + std::to_string(i) + "\n") != std::string::npos,
+              kept)
+        << "f" << i << " in " << out;
+  }
+  EXPECT_EQ(ReadFile(M("batch/f50")), "again 50");
+
+  // Not the caller's to remove: refused, and nothing goes.
+  const std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  ASSERT_EQ(Sh("mkdir -m 0755 " + M("locked") + " && echo r > " + M("locked/rootfile") + " && mkdir -m 1777 " +
+                   M("sticky") + " && echo r > " + M("sticky/rootfile") + " && ls -l " + M("locked") + " " +
+                   M("sticky") + " > /dev/null"),
+            0);
+  EXPECT_NE(Sh(nobody + "rm -f " + M("locked/rootfile"), &out), 0) << out;
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  EXPECT_NE(Sh(nobody + "rm -f " + M("sticky/rootfile"), &out), 0) << out;
+  EXPECT_NE(out.find("not permitted"), std::string::npos) << out;
+  EXPECT_EQ(cluster_->Cli("stat locked/rootfile", &out), 0) << out;
+  EXPECT_EQ(cluster_->Cli("stat sticky/rootfile", &out), 0) << out;
+  EXPECT_EQ(ReadFile(M("locked/rootfile")), "r\n");
+  // Their own file in the sticky folder: removed, for this mount at once, for others soon.
+  ASSERT_EQ(Sh(nobody + "bash -c 'echo x > " + M("sticky/mine") + " && ls -l " + M("sticky") + " > /dev/null && rm " +
+                   M("sticky/mine") + " && ! test -e " + M("sticky/mine") + "'",
+               &out),
+            0)
+      << out;
+  EXPECT_TRUE(WaitUntil([&] { return cluster_->Cli("stat sticky/mine", &out) != 0; }, milliseconds(10000))) << out;
 }
 
 }  // namespace

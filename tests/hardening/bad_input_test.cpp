@@ -443,6 +443,27 @@ std::vector<Case> MasterCases(const std::string& file_blob) {
        Req("POST", "/api/v1/replication/dead/1-1/requeue", {"Content-Length: 2000000"}, "", false), 413,
        "too_large"},
 
+      // Unlink batches.
+      {"unlink: not JSON", M, Json("POST", "/api/v1/unlink", "rm *"), 400, "bad_request"},
+      {"unlink: no entries", M, Json("POST", "/api/v1/unlink", R"({"entries": []})"), 400, "bad_request"},
+      {"unlink: entries not a list", M, Json("POST", "/api/v1/unlink", R"({"entries": "a"})"), 400, "bad_request"},
+      {"unlink: entry without path", M, Json("POST", "/api/v1/unlink", R"({"entries": [{"ino": 3}]})"), 400,
+       "bad_request"},
+      {"unlink: path ..", M, Json("POST", "/api/v1/unlink", R"({"entries": [{"path": "a/../fixture.txt"}]})"), 400,
+       "bad_request"},
+      {"unlink: absolute path", M, Json("POST", "/api/v1/unlink", R"({"entries": [{"path": "/fixture.txt"}]})"), 400,
+       "bad_request"},
+      {"unlink: negative ino", M,
+       Json("POST", "/api/v1/unlink", R"({"entries": [{"path": "fixture.txt", "ino": -1}]})"), 400, "bad_request"},
+      {"unlink: 1001 entries", M,
+       Json("POST", "/api/v1/unlink",
+            [] {
+              std::string b = R"({"entries": [)";
+              for (int i = 0; i < 1001; ++i) b += std::string(i ? "," : "") + "{\"path\": \"n" + std::to_string(i) + "\"}";
+              return b + "]}";
+            }()),
+       400, "bad_request"},
+
       // Methods.
       {"unknown method FOO", M, Req("FOO", "/healthz"), 405, "method_not_allowed"},
       {"TRACE", M, Req("TRACE", "/"), 405, "method_not_allowed"},

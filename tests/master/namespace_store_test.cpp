@@ -92,6 +92,35 @@ TEST_P(NamespaceStoreTest, PutMakesItsFoldersAndDeleteKeepsThem) {
   EXPECT_EQ(ns_->List("nope").status().code(), Code::kNotFound);
 }
 
+// The mount's deferred unlinks: many names in one commit, each with its own
+// outcome; a name that is another inode now, a folder, a name not there, one
+// the caller may not remove are refused and change nothing.
+TEST_P(NamespaceStoreTest, DeleteFilesRemovesEachNameThatIsStillTheInodeNamed) {
+  for (const char* p : {"d/a", "d/b", "d/c", "d/e", "locked/f"}) ASSERT_TRUE(Put(p, std::string("blob-") + p).ok());
+  ASSERT_TRUE(ns_->MakeDir("d/sub", 0755, false).ok());
+  const int64_t a = ns_->Stat("d/a")->ino, b = ns_->Stat("d/b")->ino;
+  ASSERT_TRUE(Put("d/c", "blob-c2", ConflictMode::kOverwrite).ok());  // same inode, new content
+  const int64_t c = ns_->Stat("d/c")->ino;
+  ASSERT_TRUE(store_->DeleteFile("d/e").ok());
+  ASSERT_TRUE(Put("d/e", "blob-e2").ok());  // a new inode under the old name
+  Credentials nobody{65534, 65534, {}};
+  auto done = store_->DeleteFiles({{"d/a", a}, {"d/b", 0}, {"d/c", c}, {"d/e", b}, {"d/sub", 0}, {"d/none", 0}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->size(), 6u);
+  EXPECT_TRUE((*done)[0].ok()) << (*done)[0].status().ToString();
+  EXPECT_TRUE((*done)[1].ok()) << "ino 0: whatever the name is";
+  EXPECT_TRUE((*done)[2].ok());
+  EXPECT_EQ((*done)[3].status().code(), Code::kNotFound) << "d/e is another file now";
+  EXPECT_EQ((*done)[4].status().code(), Code::kIsDirectory);
+  EXPECT_EQ((*done)[5].status().code(), Code::kNotFound);
+  EXPECT_EQ((*done)[0]->chunks.size(), 1u) << "what was removed, with its content to collect";
+  EXPECT_EQ(ListNames("d"), (Names{"e", "sub"}));
+  auto refused = store_->DeleteFiles({{"locked/f", 0}}, &nobody);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ((*refused)[0].status().code(), Code::kAccessDenied);
+  EXPECT_EQ(ListNames("locked"), Names{"f"});
+}
+
 TEST_P(NamespaceStoreTest, FolderLinkCountsFollowSubfolders) {
   EXPECT_EQ(Nlink(""), 2);
   ASSERT_TRUE(ns_->MakeDir("d", 0750, false).ok());
